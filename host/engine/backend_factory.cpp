@@ -1,0 +1,57 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#include <stdexcept>
+
+#include "fluxpoints/backend.hpp"
+#include "kernels/kokkos/kokkos_backend.hpp"
+#ifdef FLUXPOINTS_WITH_CUDA
+#include "kernels/cuda/cuda_backend.hpp"
+#endif
+
+namespace fluxpoints {
+
+std::vector<std::string> compiled_backends() {
+#ifdef FLUXPOINTS_WITH_CUDA
+  return {"cpu", "cuda"};
+#else
+  return {"cpu"};
+#endif
+}
+
+bool cuda_device_available(std::string* reason) {
+#ifdef FLUXPOINTS_WITH_CUDA
+  return cuda_backend::device_count(reason) > 0;
+#else
+  if (reason) *reason = "this build has no CUDA support (configured with FLUXPOINTS_CUDA=OFF)";
+  return false;
+#endif
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why) {
+  if (which == "cpu") {
+    if (why) *why = "backend cpu (requested)";
+    return kokkos_backend::make();
+  }
+  if (which == "cuda") {
+#ifdef FLUXPOINTS_WITH_CUDA
+    auto b = cuda_backend::make();
+    if (why) *why = "backend cuda (requested)";
+    return b;
+#else
+    throw std::runtime_error("--backend cuda: this build has no CUDA support (FLUXPOINTS_CUDA=OFF)");
+#endif
+  }
+  if (which == "auto") {
+    std::string reason;
+    if (cuda_device_available(&reason)) {
+#ifdef FLUXPOINTS_WITH_CUDA
+      if (why) *why = "backend auto: using the CUDA GPU";
+      return cuda_backend::make();
+#endif
+    }
+    if (why) *why = "backend auto: using the CPU (" + reason + ")";
+    return kokkos_backend::make();
+  }
+  throw std::invalid_argument("unknown backend '" + which + "' (expected auto, cpu or cuda)");
+}
+
+}  // namespace fluxpoints

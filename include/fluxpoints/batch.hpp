@@ -1,0 +1,69 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// LikelihoodBatch: every flux-point problem (one source x energy group) of a run, flattened into a
+// structure-of-arrays that both backends read directly.
+//
+//   bins      counts, npred_ref, npred_other, counts_off, alpha      (one entry per masked bin)
+//   segments  segment_bins[k] .. segment_bins[k+1] are the bins of one dataset of one problem;
+//             segment_kind[k] says Cash or WStat
+//   problems  problem_segments[p] .. problem_segments[p+1] are the datasets of problem p
+//
+// Only bins inside the dataset mask are stored: the statistic, counts, npred and npred_excess
+// are all masked sums (spec 1.6). A problem with no segment is a group no dataset overlaps
+// (spec 1.8a); a segment with no bin is a dataset whose mask is empty in the group (spec 1.8b).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fluxpoints/math/problem_view.hpp"
+
+namespace fluxpoints {
+
+using math::StatKind;
+
+class LikelihoodBatch {
+ public:
+  LikelihoodBatch();
+
+  // --- building ---------------------------------------------------------------------------
+  // Starts a new problem; `label` names it in error messages (e.g. "crab, group 3").
+  std::int64_t begin_problem(std::string label = {});
+  // Starts a new dataset (segment) inside the current problem.
+  void begin_dataset(StatKind kind);
+  // Adds a masked bin to the current dataset. n: counts; s: source counts at norm 1;
+  // b: background + other models' counts (known).
+  void add_cash_bin(double n, double s, double b);
+  // n_on, n_off, alpha = acceptance / acceptance_off; s: source counts at norm 1;
+  // other_signal: other sky models' counts in the ON region (usually 0).
+  void add_wstat_bin(double n_on, double n_off, double alpha, double s, double other_signal = 0.0);
+  void reserve(std::int64_t n_problems, std::int64_t n_bins);
+
+  // Rejects non-finite or negative inputs with std::invalid_argument naming the problem, the
+  // dataset and the bin. Backends call it before solving.
+  void validate() const;
+
+  // --- sizes and access -------------------------------------------------------------------
+  std::int64_t n_problems() const { return static_cast<std::int64_t>(problem_segments.size()) - 1; }
+  std::int64_t n_segments() const { return static_cast<std::int64_t>(segment_bins.size()) - 1; }
+  std::int64_t n_bins() const { return static_cast<std::int64_t>(counts.size()); }
+  math::ProblemView view(std::int64_t problem) const;
+  const std::string& label(std::int64_t problem) const { return labels_[problem]; }
+
+  // Per bin.
+  std::vector<double> counts, npred_ref, npred_other, counts_off, alpha;
+  // Per segment: bin offsets (size n_segments + 1) and statistic.
+  std::vector<std::int64_t> segment_bins;
+  std::vector<StatKind> segment_kind;
+  // Per problem: segment offsets (size n_problems + 1).
+  std::vector<std::int64_t> problem_segments;
+  // Reserved for re-optimised nuisance amplitudes (reoptimize=True with linear templates):
+  // n_templates extra per-bin arrays, stored template-major. Not used by the solvers yet.
+  int n_templates = 0;
+  std::vector<double> templates;
+
+ private:
+  std::vector<std::string> labels_;
+};
+
+}  // namespace fluxpoints

@@ -1,0 +1,46 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// What a backend returns for a LikelihoodBatch: per problem every quantity of spec 3.1 that needs
+// no spectral model. Vectors are indexed by problem; per-dataset vectors are indexed like the
+// batch's segments (problem p owns [problem_segments[p], problem_segments[p+1])).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fluxpoints/math/solver.hpp"
+
+namespace fluxpoints {
+
+using math::SolveStatus;
+
+struct BatchResult {
+  // Per problem. `norm` and `norm_err` are the raw solution; gammapy's FluxPoints shows them as
+  // NaN where success is false (use filtered_norm / filtered_norm_err for that view).
+  std::vector<double> norm, norm_err, ts, sqrt_ts, stat, stat_null, norm_errn, norm_errp, norm_ul;
+  std::vector<std::uint8_t> success;
+  std::vector<SolveStatus> status;
+  std::vector<std::uint32_t> notes;
+  // Scan: the grid (same for every problem) and stat_scan, problem-major (n_problems x n_scan).
+  std::vector<double> norm_scan;
+  std::vector<double> stat_scan;
+  // Per dataset segment.
+  std::vector<double> npred, npred_excess, counts;
+  // Total profile evaluations (passes over a problem's bins), for throughput reporting.
+  std::int64_t evaluations = 0;
+
+  std::int64_t n_problems() const { return static_cast<std::int64_t>(norm.size()); }
+  std::int64_t n_scan() const { return static_cast<std::int64_t>(norm_scan.size()); }
+  double filtered_norm(std::int64_t p) const;
+  double filtered_norm_err(std::int64_t p) const;
+  // Human-readable reason for problem p's status and notes ("ok", "flat minimum: ...").
+  std::string reason(std::int64_t p) const;
+
+  void resize(std::int64_t n_problems, std::int64_t n_segments, std::int64_t n_scan);
+};
+
+// Text for a status and the note bits.
+std::string describe_status(SolveStatus status);
+std::string describe_notes(std::uint32_t notes);
+
+}  // namespace fluxpoints

@@ -1,0 +1,112 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// Solve problem p of a flattened batch and store every result where it belongs. The CPU backend
+// calls this once per problem inside a Kokkos parallel_for; the CUDA backend calls it from its
+// thread-per-problem kernel. Keeping it here is what makes the backends agree.
+
+#include "fluxpoints/math/solver.hpp"
+
+namespace fluxpoints::math {
+
+// Raw views of the batch arrays (see LikelihoodBatch).
+struct BatchArrays {
+  const double* counts;
+  const double* npred_ref;
+  const double* npred_other;
+  const double* counts_off;
+  const double* alpha;
+  const std::int64_t* segment_bins;
+  const StatKind* segment_kind;
+  const std::int64_t* problem_segments;
+
+  FLUXPOINTS_HD ProblemView problem(std::int64_t p) const {
+    return ProblemView{counts,       npred_ref,    npred_other,         counts_off,
+                       alpha,        segment_bins, segment_kind,        problem_segments[p],
+                       problem_segments[p + 1]};
+  }
+};
+
+// Raw views of the result arrays (see BatchResult).
+struct ResultArrays {
+  double* norm;
+  double* norm_err;
+  double* ts;
+  double* sqrt_ts;
+  double* stat;
+  double* stat_null;
+  double* norm_errn;
+  double* norm_errp;
+  double* norm_ul;
+  std::uint8_t* success;
+  SolveStatus* status;
+  std::uint32_t* notes;
+  double* stat_scan;  // n_problems x n_scan, may be null when n_scan = 0
+  double* npred;      // per segment
+  double* npred_excess;
+  double* counts;
+  int* evaluations;   // per problem
+};
+
+// Fills row p for a problem with no bins at all (spec 1.8a / 1.8b).
+FLUXPOINTS_HD void store_empty_problem(const ProblemView& v, std::int64_t p, int n_scan,
+                                       const ResultArrays& out) {
+  const bool no_dataset = v.segment_end == v.segment_begin;
+  out.norm[p] = kNaN;
+  out.norm_err[p] = kNaN;
+  out.ts[p] = kNaN;
+  out.sqrt_ts[p] = kNaN;
+  // 1.8b: stat and stat_null are sums over an empty set (0); 1.8a: no fit at all (NaN).
+  out.stat[p] = no_dataset ? kNaN : 0.0;
+  out.stat_null[p] = no_dataset ? kNaN : 0.0;
+  out.norm_errn[p] = kNaN;
+  out.norm_errp[p] = kNaN;
+  out.norm_ul[p] = kNaN;
+  out.success[p] = 0;
+  out.status[p] = no_dataset ? SolveStatus::no_dataset : SolveStatus::empty_mask;
+  out.notes[p] = note_none;
+  for (int j = 0; j < n_scan; ++j) out.stat_scan[p * n_scan + j] = kNaN;
+  for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
+    out.counts[k] = 0.0;
+    out.npred[k] = kNaN;
+    out.npred_excess[k] = 0.0;
+  }
+  out.evaluations[p] = 0;
+}
+
+FLUXPOINTS_HD void solve_and_store(const BatchArrays& in, std::int64_t p,
+                                   const SolveSettings& settings, const double* scan_values,
+                                   int n_scan, const ResultArrays& out) {
+  const ProblemView v = in.problem(p);
+  if (v.n_bins() == 0) {
+    store_empty_problem(v, p, n_scan, out);
+    return;
+  }
+  const ProblemSolution s = solve_profile(v, settings);
+  out.norm[p] = s.norm;
+  out.norm_err[p] = s.norm_err;
+  out.ts[p] = s.ts;
+  out.sqrt_ts[p] = s.sqrt_ts;
+  out.stat[p] = s.stat;
+  out.stat_null[p] = s.stat_null;
+  out.norm_errn[p] = s.norm_errn;
+  out.norm_errp[p] = s.norm_errp;
+  out.norm_ul[p] = s.norm_ul;
+  out.success[p] = s.status == SolveStatus::ok ? 1 : 0;
+  out.status[p] = s.status;
+  out.notes[p] = s.notes;
+  int evals = s.evaluations;
+  if (n_scan > 0) {
+    v.values(scan_values, n_scan, out.stat_scan + p * n_scan);
+    ++evals;
+  }
+  for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
+    const ProblemView::DatasetSums d = v.dataset_sums(k, s.norm);
+    out.counts[k] = d.counts;
+    // A failed minimisation has no norm: npred is then undefined.
+    out.npred[k] = is_finite(s.norm) ? d.npred : kNaN;
+    out.npred_excess[k] = is_finite(s.norm) ? d.npred_excess : kNaN;
+  }
+  out.evaluations[p] = evals;
+}
+
+}  // namespace fluxpoints::math

@@ -1,0 +1,122 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// A read-only view of one likelihood problem (one source x energy group) inside a flattened batch:
+// the total statistic S(theta) and its derivatives, summed over the problem's datasets and bins.
+// The same struct is used by the CPU (Kokkos) backend and by the CUDA thread-per-problem kernel; it
+// only holds raw pointers into the batch's structure-of-arrays.
+
+#include "fluxpoints/math/statistic.hpp"
+
+namespace fluxpoints::math {
+
+// Which statistic a dataset segment uses. One value per segment, so the inner bin loops never
+// branch on it.
+enum class StatKind : std::uint8_t { cash = 0, wstat = 1 };
+
+struct ProfilePoint {
+  double value;  // S(theta)
+  double d1;     // S'(theta)
+  double d2;     // S''(theta)
+};
+
+struct ProblemView {
+  // Per-bin arrays of the whole batch (absolute indices).
+  const double* counts;       // n (ON counts for WStat)
+  const double* npred_ref;    // s: source counts at theta = 1
+  const double* npred_other;  // Cash: background + other models; WStat: other models' signal
+  const double* counts_off;   // WStat only
+  const double* alpha;        // WStat only
+  // Dataset segments of this problem: bins [segment_bins[k], segment_bins[k+1]) for k in
+  // [segment_begin, segment_end).
+  const std::int64_t* segment_bins;
+  const StatKind* segment_kind;
+  std::int64_t segment_begin;
+  std::int64_t segment_end;
+
+  FLUXPOINTS_HD std::int64_t n_bins() const {
+    return segment_bins[segment_end] - segment_bins[segment_begin];
+  }
+
+  FLUXPOINTS_HD ProfilePoint profile(double theta) const {
+    ProfilePoint p{0.0, 0.0, 0.0};
+    for (std::int64_t k = segment_begin; k < segment_end; ++k) {
+      const std::int64_t end = segment_bins[k + 1];
+      if (segment_kind[k] == StatKind::cash) {
+        for (std::int64_t i = segment_bins[k]; i < end; ++i) {
+          const BinTerms t = cash_bin(counts[i], npred_ref[i], npred_other[i], theta);
+          p.value += t.value;
+          p.d1 += t.d1;
+          p.d2 += t.d2;
+        }
+      } else {
+        for (std::int64_t i = segment_bins[k]; i < end; ++i) {
+          const BinTerms t =
+              wstat_bin(counts[i], counts_off[i], alpha[i], npred_ref[i], npred_other[i], theta);
+          p.value += t.value;
+          p.d1 += t.d1;
+          p.d2 += t.d2;
+        }
+      }
+    }
+    return p;
+  }
+
+  FLUXPOINTS_HD double value(double theta) const { return profile(theta).value; }
+
+  // S at several norms in one pass over the bins (scans): each bin is read once for all norms.
+  FLUXPOINTS_HD void values(const double* thetas, int n_thetas, double* out) const {
+    for (int j = 0; j < n_thetas; ++j) out[j] = 0.0;
+    for (std::int64_t k = segment_begin; k < segment_end; ++k) {
+      const std::int64_t end = segment_bins[k + 1];
+      const bool cash = segment_kind[k] == StatKind::cash;
+      for (std::int64_t i = segment_bins[k]; i < end; ++i) {
+        const double n = counts[i], s = npred_ref[i], o = npred_other[i];
+        if (cash) {
+          for (int j = 0; j < n_thetas; ++j) out[j] += cash_value(n, s, o, thetas[j]);
+        } else {
+          const double n_off = counts_off[i], a = alpha[i];
+          for (int j = 0; j < n_thetas; ++j) out[j] += wstat_value(n, n_off, a, s, o, thetas[j]);
+        }
+      }
+    }
+  }
+
+  // Per-dataset sums reported for segment k at norm theta (spec 1.7 step 6, 3.1): counts, total
+  // predicted counts (clipped per bin) and the source-only excess theta * sum(s).
+  struct DatasetSums {
+    double counts;
+    double npred;
+    double npred_excess;
+  };
+  FLUXPOINTS_HD DatasetSums dataset_sums(std::int64_t k, double theta) const {
+    DatasetSums d{0.0, 0.0, 0.0};
+    double s_sum = 0.0;
+    const bool cash = segment_kind[k] == StatKind::cash;
+    for (std::int64_t i = segment_bins[k]; i < segment_bins[k + 1]; ++i) {
+      d.counts += counts[i];
+      s_sum += npred_ref[i];
+      d.npred += cash ? cash_bin(counts[i], npred_ref[i], npred_other[i], theta).npred
+                      : wstat_bin(counts[i], counts_off[i], alpha[i], npred_ref[i], npred_other[i],
+                                  theta).npred;
+    }
+    d.npred_excess = theta * s_sum;
+    return d;
+  }
+
+  // Lowest norm at which the statistic is still finite and convex: Cash bins with n > 0 need
+  // theta*s + b > 0, i.e. theta > -b/s for s > 0 (below it the bin saturates at the truncation
+  // value and the profile is flat, spec 8.14). -inf when no bin limits it (WStat is defined on
+  // the whole real line).
+  FLUXPOINTS_HD double feasible_min() const {
+    double lo = -kInf;
+    for (std::int64_t k = segment_begin; k < segment_end; ++k) {
+      if (segment_kind[k] != StatKind::cash) continue;
+      for (std::int64_t i = segment_bins[k]; i < segment_bins[k + 1]; ++i) {
+        if (counts[i] > 0.0 && npred_ref[i] > 0.0) lo = dmax(lo, -npred_other[i] / npred_ref[i]);
+      }
+    }
+    return lo;
+  }
+};
+
+}  // namespace fluxpoints::math

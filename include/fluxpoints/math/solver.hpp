@@ -1,0 +1,348 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// The one-dimensional flux-point solve, shared by every backend: best-fit norm, its error,
+// TS, and the profile crossings (errn, errp, ul) of spec sections 1.7, 2.4 and 3.3.
+//
+// The profile S(theta) is convex on its feasible region (spec 4.4), so every search here is a
+// safeguarded Newton iteration inside a maintained bracket: a Newton step that leaves the bracket
+// (or meets zero curvature) is replaced by bisection. That converges in a handful of evaluations
+// for smooth profiles and still terminates on kinks and plateaus.
+//
+// `Profile` is any type with `ProfilePoint profile(double theta) const` and
+// `double feasible_min() const` (see ProblemView; the CUDA block-per-problem path supplies one
+// whose evaluation is a block reduction). Device code never throws: problems report a status.
+
+#include "fluxpoints/math/problem_view.hpp"
+
+namespace fluxpoints::math {
+
+// Why a problem's best fit is (or is not) usable. gammapy's `success` is `status == ok`.
+enum class SolveStatus : std::uint8_t {
+  ok = 0,
+  no_dataset = 1,     // no dataset overlaps the group (spec 1.8a)
+  empty_mask = 2,     // datasets overlap but no bin is inside the mask (spec 1.8b)
+  flat_minimum = 3,   // the minimum is a plateau (e.g. Cash with all counts 0, spec 8.4)
+  no_minimum = 4,     // the statistic decreases without bound inside the norm limits
+  max_iterations = 5, // the iteration limit was reached
+  non_finite = 6,     // the statistic became NaN/inf during the solve
+};
+
+// Extra facts about a solution, as bits. They never change `status`.
+enum SolveNote : std::uint32_t {
+  note_none = 0,
+  note_at_min_bound = 1u << 0,      // best fit sits on the user's norm min
+  note_at_max_bound = 1u << 1,      // best fit sits on the user's norm max
+  note_kink = 1u << 2,              // S'' is 0 at the minimum (a kink): the error comes from
+                                    // the Delta-stat = 1 crossings instead of the curvature
+  note_errn_no_crossing = 1u << 3,  // stat never rises by n_sigma^2 below the best fit
+  note_errp_no_crossing = 1u << 4,  // ... above the best fit
+  note_ul_no_crossing = 1u << 5,    // stat never rises by n_sigma_ul^2 above the best fit
+  note_unit_bracket = 1u << 6,      // sigma and the norm were both 0: the crossing bracket used a
+                                    // step of 1 (gammapy's bracket collapses to a point there)
+};
+
+// Solver settings for one batch, plain data so it can be copied to a device.
+struct SolveSettings {
+  double n_sigma = 1.0;
+  double n_sigma_ul = 2.0;
+  double scan_n_sigma = 3.0;   // gammapy's norm.scan_n_sigma: max(n_sigma_ul, n_sigma_sens) + 1
+  double norm_start = 1.0;     // gammapy's norm.value
+  double norm_min = kNaN;      // NaN = unbounded
+  double norm_max = kNaN;
+  bool errn_errp = false;
+  bool ul = false;
+  double xtol_rel = 1e-12;     // relative tolerance on every norm we solve for
+  double xtol_abs = 1e-14;     // absolute floor of it (norms near 0, kinks)
+  int max_iterations = 200;    // per search (bisection over 1e5 bracket to 1e-14 needs ~70)
+};
+
+// Scalar results of one problem (per-dataset sums and the scan are filled by the backends).
+struct ProblemSolution {
+  double norm = kNaN;        // raw best fit (gammapy shows NaN where success is false)
+  double norm_err = kNaN;    // n_sigma * sigma
+  double stat = kNaN;
+  double stat_null = kNaN;
+  double ts = kNaN;
+  double sqrt_ts = kNaN;
+  double norm_errn = kNaN;
+  double norm_errp = kNaN;
+  double norm_ul = kNaN;
+  SolveStatus status = SolveStatus::ok;
+  std::uint32_t notes = note_none;
+  int evaluations = 0;       // profile evaluations used (each one is a pass over the bins)
+};
+
+namespace detail {
+
+FLUXPOINTS_HD double tolerance(const SolveSettings& o, double x) {
+  return o.xtol_abs + o.xtol_rel * dabs(x);
+}
+
+struct MinimumResult {
+  double theta;
+  ProfilePoint at;
+  SolveStatus status;
+  std::uint32_t notes;
+  bool flat;
+};
+
+// Minimise S on [lower, upper] (either may be infinite). `lower_open` says the lower end is the
+// Cash feasibility limit, where S' -> -inf and S itself is not to be evaluated.
+template <class Profile>
+FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, int& evals) {
+  MinimumResult r{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false};
+  const double feas = f.feasible_min();
+  const bool has_min = is_finite(o.norm_min);
+  const bool has_max = is_finite(o.norm_max);
+  // Lower limit of the search and whether it can be evaluated (a user bound) or not (feasibility).
+  double lower = has_min ? o.norm_min : -kInf;
+  bool lower_open = false;
+  if (feas > lower || (feas == lower && is_finite(feas))) {
+    lower = feas;
+    lower_open = true;
+  }
+  const double upper = has_max ? o.norm_max : kInf;
+  if (has_max && lower_open && !(upper > lower)) {
+    r.status = SolveStatus::no_minimum;  // the whole allowed range is infeasible
+    return r;
+  }
+
+  double x = o.norm_start;
+  if (x > upper) x = upper;
+  if (x < lower || (lower_open && x <= lower)) {
+    x = lower_open ? lower + dmax(1.0, dabs(lower)) : lower;
+    if (x > upper) x = 0.5 * (lower + upper);
+  }
+  ProfilePoint p = f.profile(x);
+  ++evals;
+  if (!is_finite(p.value) || !is_finite(p.d1)) {
+    r.status = SolveStatus::non_finite;
+    return r;
+  }
+
+  // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). d1_lo remembers S'(lo) to recognise plateaus.
+  double lo, hi, d1_lo;
+  bool lo_known = false, hi_known = false;
+  if (p.d1 > 0.0) {
+    hi = x;
+    hi_known = true;
+    double step = dmax(1.0, dabs(x));
+    for (int it = 0; it < 1100 && !lo_known; ++it) {
+      double cand = hi - step;
+      if (cand <= lower) {
+        if (lower_open) {
+          lo = lower;
+          d1_lo = -kInf;
+          lo_known = true;
+          break;
+        }
+        cand = lower;
+      }
+      const ProfilePoint q = f.profile(cand);
+      ++evals;
+      if (q.d1 <= 0.0) {
+        lo = cand;
+        d1_lo = q.d1;
+        lo_known = true;
+        x = cand;
+        p = q;
+      } else if (cand == lower) {  // S' > 0 at the user's min: the best fit is the bound
+        r.theta = cand;
+        r.at = q;
+        r.notes |= note_at_min_bound;
+        return r;
+      } else {
+        hi = cand;
+        x = cand;
+        p = q;
+        step *= 4.0;
+        if (!is_finite(step)) break;
+      }
+    }
+  } else {
+    lo = x;
+    d1_lo = p.d1;
+    lo_known = true;
+    double step = dmax(1.0, dabs(x));
+    for (int it = 0; it < 1100 && !hi_known; ++it) {
+      double cand = lo + step;
+      if (cand >= upper) cand = upper;
+      const ProfilePoint q = f.profile(cand);
+      ++evals;
+      if (q.d1 > 0.0) {
+        hi = cand;
+        hi_known = true;
+        x = cand;
+        p = q;
+      } else if (cand == upper) {  // still descending at the user's max
+        r.theta = cand;
+        r.at = q;
+        r.notes |= note_at_max_bound;
+        return r;
+      } else {
+        lo = cand;
+        d1_lo = q.d1;
+        x = cand;
+        p = q;
+        step *= 4.0;
+        if (!is_finite(step)) break;
+      }
+    }
+  }
+  if (!lo_known || !hi_known) {
+    r.status = SolveStatus::no_minimum;
+    return r;
+  }
+
+  // Safeguarded Newton on S' inside [lo, hi]; x is an evaluated point (a bracket end).
+  for (int it = 0; it < o.max_iterations; ++it) {
+    if (p.d1 == 0.0 && p.d2 > 0.0) break;  // exact stationary point
+    double next = (p.d2 > 0.0) ? x - p.d1 / p.d2 : kNaN;
+    const bool newton = next > lo && next < hi;
+    if (!newton) next = 0.5 * (lo + hi);
+    if (!(next > lo && next < hi)) break;  // bracket exhausted at double resolution
+    const double moved = dabs(next - x);
+    const ProfilePoint q = f.profile(next);
+    ++evals;
+    if (!is_finite(q.value) || !is_finite(q.d1)) {
+      r.status = SolveStatus::non_finite;
+      return r;
+    }
+    x = next;
+    p = q;
+    if (q.d1 <= 0.0) {
+      lo = x;
+      d1_lo = q.d1;
+    } else {
+      hi = x;
+    }
+    if ((newton && moved <= tolerance(o, x)) || hi - lo <= tolerance(o, x)) break;
+    if (it + 1 == o.max_iterations) r.status = SolveStatus::max_iterations;
+  }
+  r.theta = x;
+  r.at = p;
+  // A plateau: the derivative is exactly 0 on the whole left part of the bracket.
+  r.flat = (d1_lo == 0.0 && p.d2 == 0.0);
+  return r;
+}
+
+// Root of S(theta) = target between `inside` (S < target) and `outside` (S >= target, already
+// evaluated as s_outside). Returns NaN if the bracket end does not reach the target.
+template <class Profile>
+FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double target,
+                              double inside, double outside, double guess, int& evals) {
+  const ProfilePoint end = f.profile(outside);
+  ++evals;
+  const double f_out = end.value - target;
+  if (f_out == 0.0) return outside;
+  if (!(f_out > 0.0)) return kNaN;  // same sign at both ends: gammapy's brentq fails -> NaN
+  const bool up = outside > inside;
+  double x = guess;
+  if (!((up && x > inside && x < outside) || (!up && x < inside && x > outside))) {
+    x = 0.5 * (inside + outside);
+  }
+  ProfilePoint p = f.profile(x);
+  ++evals;
+  for (int it = 0; it < o.max_iterations; ++it) {
+    const double fx = p.value - target;
+    if (fx == 0.0) return x;
+    if (fx < 0.0) inside = x; else outside = x;
+    double next = (p.d1 != 0.0 && is_finite(p.d1)) ? x - fx / p.d1 : kNaN;
+    const bool newton = up ? (next > inside && next < outside) : (next < inside && next > outside);
+    if (!newton) next = 0.5 * (inside + outside);
+    const double moved = dabs(next - x);
+    if (moved <= tolerance(o, next) || dabs(outside - inside) <= tolerance(o, next)) return next;
+    if (next == x) return x;
+    x = next;
+    p = f.profile(x);
+    ++evals;
+  }
+  return x;
+}
+
+}  // namespace detail
+
+// gammapy's confidence bracket (spec 2.4, dev rule): [conf_min, conf_max] around the best fit v
+// with step = sigma (or |v| when sigma is not positive) and N = scan_n_sigma.
+FLUXPOINTS_HD double conf_max(const SolveSettings& o, double v, double step) {
+  if (is_finite(o.norm_max)) return o.norm_max;
+  return dmax(v + step * o.scan_n_sigma, 1e5 * dmax(step, dabs(v)));
+}
+FLUXPOINTS_HD double conf_min(const SolveSettings& o, double v, double step) {
+  if (is_finite(o.norm_min)) return o.norm_min;
+  return dmin(v - step * o.scan_n_sigma, -1e5 * dmax(step, dabs(v)));
+}
+
+// Solve one problem: best fit, error, TS and the selected crossings.
+template <class Profile>
+FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSettings& o) {
+  ProblemSolution s;
+  int evals = 0;
+  const detail::MinimumResult m = detail::minimise(f, o, evals);
+  s.status = m.status;
+  s.notes = m.notes;
+  if (m.status == SolveStatus::no_minimum || m.status == SolveStatus::non_finite) {
+    s.stat_null = f.profile(0.0).value;
+    s.evaluations = evals + 1;
+    return s;
+  }
+  if (m.flat) s.status = SolveStatus::flat_minimum;
+  const double theta = m.theta;
+  s.norm = theta;
+  s.stat = m.at.value;
+  s.stat_null = f.profile(0.0).value;
+  ++evals;
+  s.ts = s.stat_null - s.stat;
+  // HESSE with errordef 1 on -2 ln L: sigma = sqrt(2 / S'').
+  double sigma = (m.at.d2 > 0.0) ? sqrt(2.0 / m.at.d2) : kNaN;
+  const bool kink = !(sigma > 0.0 && is_finite(sigma)) && !m.flat;
+
+  double step = (sigma > 0.0 && is_finite(sigma)) ? sigma : dabs(theta);
+  if (!(step > 0.0)) {
+    step = 1.0;
+    s.notes |= note_unit_bracket;
+  }
+  const double hi_end = conf_max(o, theta, step);
+  const double lo_end = conf_min(o, theta, step);
+
+  auto upper_root = [&](double delta) {
+    const double guess = theta + sqrt(delta) * (is_finite(sigma) ? sigma : step);
+    if (!(hi_end > theta)) return kNaN;
+    return detail::crossing(f, o, s.stat + delta, theta, hi_end, guess, evals);
+  };
+  auto lower_root = [&](double delta) {
+    const double guess = theta - sqrt(delta) * (is_finite(sigma) ? sigma : step);
+    if (!(lo_end < theta)) return kNaN;
+    return detail::crossing(f, o, s.stat + delta, theta, lo_end, guess, evals);
+  };
+
+  if (kink) {
+    // At a kink the curvature is undefined; use the half-width of the Delta-stat = 1 interval.
+    s.notes |= note_kink;
+    const double up = upper_root(1.0), lo = lower_root(1.0);
+    sigma = 0.5 * (up - lo);
+  }
+  s.norm_err = o.n_sigma * sigma;
+
+  if (o.errn_errp) {
+    const double delta = o.n_sigma * o.n_sigma;
+    const double up = upper_root(delta), lo = lower_root(delta);
+    s.norm_errp = dabs(up - theta);
+    s.norm_errn = dabs(theta - lo);
+    if (is_nan(up)) s.notes |= note_errp_no_crossing;
+    if (is_nan(lo)) s.notes |= note_errn_no_crossing;
+  }
+  if (o.ul) {
+    const double up = upper_root(o.n_sigma_ul * o.n_sigma_ul);
+    s.norm_ul = up;
+    if (is_nan(up)) s.notes |= note_ul_no_crossing;
+  }
+  const bool success = s.status == SolveStatus::ok;
+  const double ts_clipped = s.ts > 0.0 ? s.ts : 0.0;
+  if (is_nan(s.ts)) s.sqrt_ts = kNaN;
+  else s.sqrt_ts = (success && theta > 0.0) ? sqrt(ts_clipped) : -sqrt(ts_clipped);
+  s.evaluations = evals;
+  return s;
+}
+
+}  // namespace fluxpoints::math

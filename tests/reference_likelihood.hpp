@@ -122,6 +122,40 @@ struct RefProblem {
         if (!b.wstat && b.n > 0 && b.s > 0 && -b.other / b.s > lo) lo = -b.other / b.s;
     return lo;
   }
+  // The length in norm over which S'' may change near theta: the distance to the nearest zero of
+  // a curved bin's prediction, and to the nearest kink or S'' jump. Finite-difference steps must
+  // be well below it.
+  ld local_scale(ld theta) const {
+    ld scale = kLdInf;
+    for (const auto& d : datasets)
+      for (const auto& b : d) {
+        if (!(b.s > 0)) continue;
+        const ld mu_s = theta * b.s + b.other;
+        ld mu = kLdInf;  // bins without curvature at theta keep +inf
+        if (!b.wstat && b.n > 0) mu = mu_s;
+        if (b.wstat && b.n > 0) mu = mu_s + b.alpha * ref_wstat_background(b.n, b.n_off, b.alpha, mu_s);
+        if (b.wstat && b.n == 0 && b.n_off > 0 && mu_s < -b.alpha * b.n_off / (1 + b.alpha)) mu = mu_s;
+        scale = std::fmin(scale, std::fabs(mu) / b.s);
+      }
+    for (ld k : kinks()) scale = std::fmin(scale, std::fabs(theta - k));
+    for (ld k : curvature_jumps()) scale = std::fmin(scale, std::fabs(theta - k));
+    return scale;
+  }
+  // Size of the terms summed in S at theta (|mu|, n |ln mu|, G, ...): the scale of its rounding.
+  ld term_scale(ld theta) const {
+    ld sum = 0;
+    for (const auto& d : datasets)
+      for (const RefBin& b : d) {
+        const ld mu = std::fabs(theta * b.s) + std::fabs(b.other);
+        ld bkg = 0;
+        if (b.wstat && b.alpha > 0) bkg = ref_wstat_background(b.n, b.n_off, b.alpha, theta * b.s + b.other);
+        const ld lmu = std::fabs(std::log(std::fmax(mu + (b.wstat ? b.alpha * bkg : 0), 1e-25L)));
+        const ld lb = std::fabs(std::log(std::fmax(bkg, 1e-25L)));
+        sum += 2 * mu + 2 * (1 + b.alpha) * bkg + 2 * b.n * (1 + lmu) + 2 * b.n_off * (1 + lb) +
+               std::fabs(b.wstat ? ref_wstat_constant(b.n, b.n_off) : 0);
+      }
+    return sum + std::fabs(stat(theta));
+  }
   // Norms where the statistic has a kink (a jump of S'): Cash bins with n = 0 at mu = 0, WStat bins
   // with n_on = n_off = 0 at mu_s = 0.
   std::vector<ld> kinks() const {
@@ -164,17 +198,11 @@ struct RefSolution {
   ld stat = kLdNaN;
   ld stat_null = kLdNaN;
   ld sigma = kLdNaN;      // sqrt(2 / S'') by finite differences (smooth minima only)
-  ld fd_step = kLdNaN;    // the finite-difference step used for sigma
+  ld sigma_noise = kLdNaN;  // relative rounding noise of that finite difference (estimate)
   ld bracket_step = kLdNaN;  // the `step` of gammapy's confidence bracket (spec 2.4)
 };
 
 namespace detail {
-
-// Central first derivative with a fourth-order stencil.
-template <class F>
-ld slope(const F& f, ld x, ld h) {
-  return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h);
-}
 
 // Second derivative with Richardson extrapolation of the three-point stencil (error O(h^4)).
 template <class F>
@@ -189,7 +217,7 @@ ld curvature(const F& f, ld x, ld h) {
 
 // Settings of the brute-force search.
 struct BruteForceSettings {
-  int grid_points = 801;     // asinh-spaced grid over [-grid_max, grid_max]
+  int grid_points = 321;     // asinh-spaced grid over [-grid_max, grid_max]
   ld grid_max = 1e7L;
   ld grid_linear_scale = 1e-2L;  // the grid is linear (step ~ scale * du) within |theta| < scale
   ld scan_n_sigma = 3;       // gammapy's norm.scan_n_sigma (bracket rule, spec 2.4)
@@ -245,7 +273,8 @@ inline RefSolution brute_force_minimum(const RefProblem& p, const BruteForceSett
   const ld g = (std::sqrt(5.0L) - 1) / 2;
   ld x1 = c - g * (c - a), x2 = a + g * (c - a);
   ld f1 = S(x1), f2 = S(x2);
-  for (int it = 0; it < 200 && c - a > 1e-18L * (1 + std::fabs(a)); ++it) {
+  // Golden section resolves a smooth minimum only to ~sqrt(eps_ld); a kink much better.
+  for (int it = 0; it < 200 && c - a > 1e-12L * (1 + std::fabs(a)); ++it) {
     if (f1 <= f2) {
       c = x2; x2 = x1; f2 = f1; x1 = c - g * (c - a); f1 = S(x1);
     } else {
@@ -268,30 +297,37 @@ inline RefSolution brute_force_minimum(const RefProblem& p, const BruteForceSett
     }
   }
 
-  // 5. Smooth: curvature first (it sets the scale), then bisection on the sign of the slope.
-  ld h = 1e-4L * (1 + std::fabs(theta));
+  // 5. Smooth: curvature first (it sets the scale), then bisection on the sign of the secant
+  // slope S(x + h) - S(x - h). For a convex S that secant is non-decreasing in x even across a
+  // kink, so the bisection cannot be fooled; its root is within O(h^2) of the minimum.
+  // Curvature steps are 1e-3 of the smaller of sigma and the distance to the nearest bin's zero
+  // prediction, the length over which S'' changes.
+  const ld local = p.local_scale(theta);
+  ld h = 1e-4L * std::fmin(1 + std::fabs(theta), local);
   ld d2 = detail::curvature(S, theta, h);
   for (int pass = 0; pass < 2 && d2 > 0; ++pass) {
-    h = 1e-3L * std::sqrt(2 / d2);
+    h = 1e-3L * std::fmin(std::sqrt(2 / d2), local);
     d2 = detail::curvature(S, theta, h);
   }
   const ld sigma_est = d2 > 0 ? std::sqrt(2 / d2) : 1e-3L * (1 + std::fabs(theta));
-  const ld hs = 1e-4L * sigma_est;
-  ld lo = theta - 1e-2L * sigma_est, hi = theta + 1e-2L * sigma_est;
-  for (int widen = 0; widen < 60 && detail::slope(S, lo, hs) > 0; ++widen) lo -= (hi - lo);
-  for (int widen = 0; widen < 60 && detail::slope(S, hi, hs) < 0; ++widen) hi += (hi - lo);
-  for (int it = 0; it < 200; ++it) {
+  const ld hs = 1e-5L * sigma_est;
+  const auto secant = [&](ld t) { return S(t + hs) - S(t - hs); };
+  ld lo = theta - 1e-3L * sigma_est, hi = theta + 1e-3L * sigma_est;
+  for (int widen = 0; widen < 60 && secant(lo) > 0; ++widen) lo -= 2 * (hi - lo);
+  for (int widen = 0; widen < 60 && secant(hi) < 0; ++widen) hi += 2 * (hi - lo);
+  while (hi - lo > 1e-13L * sigma_est) {
     const ld mid = 0.5L * (lo + hi);
     if (mid == lo || mid == hi) break;
-    (detail::slope(S, mid, hs) < 0 ? lo : hi) = mid;
+    (secant(mid) < 0 ? lo : hi) = mid;
   }
   theta = 0.5L * (lo + hi);
   r.theta = theta;
   r.stat = S(theta);
-  h = 1e-3L * sigma_est;
+  h = 1e-3L * std::fmin(sigma_est, p.local_scale(theta));
   d2 = detail::curvature(S, theta, h);
   r.sigma = d2 > 0 ? std::sqrt(2 / d2) : kLdNaN;
-  r.fd_step = 2 * h;  // the curvature stencil reaches 2h
+  // The stencil's weights sum to ~6/h^2; each value carries a few ulps of the terms summed.
+  r.sigma_noise = 0.5L * 6 * 16 * std::numeric_limits<ld>::epsilon() * p.term_scale(theta) / (h * h * d2);
   r.bracket_step = r.sigma > 0 ? r.sigma : std::fabs(theta);
   return r;
 }
@@ -321,11 +357,11 @@ inline RefCrossing brute_force_crossing(const RefProblem& p, ld from, ld stat_mi
       break;
     }
     inside = t;
-    step *= 1.25L;
+    step *= 1.5L;
     if (step > 1e12L * (1 + std::fabs(from))) break;
   }
   if (std::isnan(outside)) return c;
-  for (int it = 0; it < 300; ++it) {
+  while (std::fabs(outside - inside) > 1e-15L * (std::fabs(outside) + scale)) {
     const ld mid = 0.5L * (inside + outside);
     if (mid == inside || mid == outside) break;
     (f(mid) < 0 ? inside : outside) = mid;

@@ -226,8 +226,8 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   return r;
 }
 
-// Root of S(theta) = target between `inside` (S < target) and `outside` (S >= target, already
-// evaluated as s_outside). Returns NaN if the bracket end does not reach the target.
+// Root of S(theta) = target between `inside` (S < target) and `outside` (S >= target expected).
+// Returns NaN if S at `outside` does not reach the target (gammapy's brentq then fails).
 template <class Profile>
 FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double target,
                               double inside, double outside, double guess, int& evals) {
@@ -243,21 +243,61 @@ FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double t
   }
   ProfilePoint p = f.profile(x);
   ++evals;
+  bool force_bisection = false;
   for (int it = 0; it < o.max_iterations; ++it) {
     const double fx = p.value - target;
     if (fx == 0.0) return x;
     if (fx < 0.0) inside = x; else outside = x;
-    double next = (p.d1 != 0.0 && is_finite(p.d1)) ? x - fx / p.d1 : kNaN;
+    double next = (!force_bisection && p.d1 != 0.0 && is_finite(p.d1)) ? x - fx / p.d1 : kNaN;
+    force_bisection = false;
     const bool newton = up ? (next > inside && next < outside) : (next < inside && next > outside);
     if (!newton) next = 0.5 * (inside + outside);
-    const double moved = dabs(next - x);
-    if (moved <= tolerance(o, next) || dabs(outside - inside) <= tolerance(o, next)) return next;
+    const double tol = tolerance(o, next);
+    if (dabs(outside - inside) <= tol) return next;
+    if (newton && dabs(next - x) <= tol) {
+      // A tiny Newton step is convergence only if S crosses the target within one tolerance
+      // beyond it. Where S is steep but far from the target (Cash near its feasible limit,
+      // spec 8.14) the steps are tiny everywhere: probe, and bisect if the probe says so.
+      const double toward = fx > 0.0 ? inside : outside;
+      const double toward_root = toward > x ? 1.0 : -1.0;
+      const double probe = next + toward_root * tol;
+      const bool probe_inside = up ? (probe > inside && probe < outside)
+                                   : (probe < inside && probe > outside);
+      if (!probe_inside) return next;  // the bracket end on that side is within tolerance
+      const ProfilePoint q = f.profile(probe);
+      ++evals;
+      if ((q.value - target < 0.0) != (fx < 0.0)) return next;
+      x = probe;
+      p = q;
+      force_bisection = true;
+      continue;
+    }
     if (next == x) return x;
     x = next;
     p = f.profile(x);
     ++evals;
   }
   return x;
+}
+
+// The crossing of S = target nearest to `from` on one side (+1 up, -1 down) with no prescribed
+// bracket: steps outwards, growing 4x from `first_step`, until S reaches the target. NaN if it
+// never does before the steps overflow.
+template <class Profile>
+FLUXPOINTS_HD double open_crossing(const Profile& f, const SolveSettings& o, double target,
+                                   double from, int side, double first_step, int& evals) {
+  double inside = from;
+  double step = first_step;
+  for (int it = 0; it < 1100; ++it) {
+    const double cand = from + side * step;
+    if (!is_finite(cand)) break;
+    const ProfilePoint q = f.profile(cand);
+    ++evals;
+    if (q.value >= target) return crossing(f, o, target, inside, cand, 0.5 * (inside + cand), evals);
+    inside = cand;
+    step *= 4.0;
+  }
+  return kNaN;
 }
 
 }  // namespace detail
@@ -297,6 +337,18 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   double sigma = (m.at.d2 > 0.0) ? sqrt(2.0 / m.at.d2) : kNaN;
   const bool kink = !(sigma > 0.0 && is_finite(sigma)) && !m.flat;
 
+  if (kink) {
+    // At a kink the curvature is undefined (gammapy's HESSE returns a step-size artefact, spec
+    // 8.11); use the half-width of the Delta-stat = 1 interval. It is searched without gammapy's
+    // bracket, which needs this very sigma: with the best fit at 0 the bracket would collapse.
+    // Where only one side crosses, that side's distance is used.
+    s.notes |= note_kink;
+    const double first = dmax(1e-3 * dabs(theta), 1e3 * o.xtol_abs);
+    const double up = detail::open_crossing(f, o, s.stat + 1.0, theta, +1, first, evals);
+    const double lo = detail::open_crossing(f, o, s.stat + 1.0, theta, -1, first, evals);
+    if (is_finite(up) && is_finite(lo)) sigma = 0.5 * (up - lo);
+    else sigma = is_finite(up) ? up - theta : theta - lo;
+  }
   double step = (sigma > 0.0 && is_finite(sigma)) ? sigma : dabs(theta);
   if (!(step > 0.0)) {
     step = 1.0;
@@ -306,22 +358,16 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   const double lo_end = conf_min(o, theta, step);
 
   auto upper_root = [&](double delta) {
-    const double guess = theta + sqrt(delta) * (is_finite(sigma) ? sigma : step);
+    const double guess = theta + sqrt(delta) * step;
     if (!(hi_end > theta)) return kNaN;
     return detail::crossing(f, o, s.stat + delta, theta, hi_end, guess, evals);
   };
   auto lower_root = [&](double delta) {
-    const double guess = theta - sqrt(delta) * (is_finite(sigma) ? sigma : step);
+    const double guess = theta - sqrt(delta) * step;
     if (!(lo_end < theta)) return kNaN;
     return detail::crossing(f, o, s.stat + delta, theta, lo_end, guess, evals);
   };
 
-  if (kink) {
-    // At a kink the curvature is undefined; use the half-width of the Delta-stat = 1 interval.
-    s.notes |= note_kink;
-    const double up = upper_root(1.0), lo = lower_root(1.0);
-    sigma = 0.5 * (up - lo);
-  }
   s.norm_err = o.n_sigma * sigma;
 
   if (o.errn_errp) {

@@ -120,8 +120,10 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     return r;
   }
 
-  // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). d1_lo remembers S'(lo) to recognise plateaus.
-  double lo, hi, d1_lo;
+  // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). at_lo remembers S at lo to recognise plateaus
+  // (and to report a point on one).
+  double lo, hi;
+  ProfilePoint at_lo{kNaN, kNaN, kNaN};
   bool lo_known = false, hi_known = false;
   if (p.d1 > 0.0) {
     hi = x;
@@ -132,7 +134,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
       if (cand <= lower) {
         if (lower_open) {
           lo = lower;
-          d1_lo = -kInf;
+          at_lo = ProfilePoint{kNaN, -kInf, kNaN};
           lo_known = true;
           break;
         }
@@ -142,7 +144,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
       ++evals;
       if (q.d1 <= 0.0) {
         lo = cand;
-        d1_lo = q.d1;
+        at_lo = q;
         lo_known = true;
         x = cand;
         p = q;
@@ -161,7 +163,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     }
   } else {
     lo = x;
-    d1_lo = p.d1;
+    at_lo = p;
     lo_known = true;
     double step = dmax(1.0, dabs(x));
     for (int it = 0; it < 1100 && !hi_known; ++it) {
@@ -181,7 +183,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
         return r;
       } else {
         lo = cand;
-        d1_lo = q.d1;
+        at_lo = q;
         x = cand;
         p = q;
         step *= 4.0;
@@ -212,7 +214,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     p = q;
     if (q.d1 <= 0.0) {
       lo = x;
-      d1_lo = q.d1;
+      at_lo = q;
     } else {
       hi = x;
     }
@@ -221,8 +223,14 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   }
   r.theta = x;
   r.at = p;
-  // A plateau: the derivative is exactly 0 on the whole left part of the bracket.
-  r.flat = (d1_lo == 0.0 && p.d2 == 0.0);
+  // A plateau: the derivative is exactly 0 on the whole left part of the bracket. Report its
+  // evaluated point lo, which lies on the plateau (x may sit just past its edge, where the
+  // statistic already rises and predictions are not yet all clipped).
+  r.flat = (at_lo.d1 == 0.0 && p.d2 == 0.0);
+  if (r.flat) {
+    r.theta = lo;
+    r.at = at_lo;
+  }
   return r;
 }
 

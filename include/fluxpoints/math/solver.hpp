@@ -119,10 +119,12 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     r.status = SolveStatus::non_finite;
     return r;
   }
+  const double x_start = x;
+  const ProfilePoint p_start = p;
 
   // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). at_lo remembers S at lo to recognise plateaus
   // (and to report a point on one).
-  double lo, hi;
+  double lo = kNaN, hi = kNaN;
   ProfilePoint at_lo{kNaN, kNaN, kNaN};
   bool lo_known = false, hi_known = false;
   if (p.d1 > 0.0) {
@@ -190,6 +192,14 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
         if (!is_finite(step)) break;
       }
     }
+  }
+  if (lo_known && !hi_known && at_lo.d1 == 0.0 && p_start.d1 == 0.0) {
+    // S' = 0 from the start upwards (and the start is not past a minimum): S is constant, e.g.
+    // no source counts in any bin (spec 8.1). A plateau; report the start.
+    r.theta = x_start;
+    r.at = p_start;
+    r.flat = true;
+    return r;
   }
   if (!lo_known || !hi_known) {
     r.status = SolveStatus::no_minimum;

@@ -88,6 +88,28 @@ TEST_P(FailureCases, NoSourceCountsIsFlatAndHasNoCrossing) {
   EXPECT_TRUE(r.notes[0] & m::note_ul_no_crossing);
 }
 
+TEST_P(FailureCases, MinimumOnAKinkAtZero) {
+  // Like spec 9.3 rows 4-5: WStat bins without counts put a kink at theta = 0. Bin A (n_on = n_off
+  // = 0, alpha 0.5) has slopes -4 / +2; bin B (n_on = 0, n_off = 3) slope 2 down to its branch
+  // point at theta = -1. So S - S(0) = 4 theta above 0 and 2 |theta| below: errp = 0.25,
+  // errn = 0.5, ul = 1, ts = 0. S'' = 0: norm_err is the engine's Delta-stat = 1 half-width 0.375
+  // (gammapy's HESSE gives a step-size artefact there, spec 8.11).
+  LikelihoodBatch b;
+  b.begin_problem("kink at 0");
+  b.begin_dataset(StatKind::wstat);
+  b.add_wstat_bin(0, 0, 0.5, 1.0);
+  b.add_wstat_bin(0, 3, 0.5, 1.0);
+  const BatchResult r = backend().solve(b, all_options());
+  EXPECT_EQ(r.status[0], SolveStatus::ok) << r.reason(0);
+  EXPECT_TRUE(r.notes[0] & m::note_kink);
+  EXPECT_NEAR(r.norm[0], 0.0, kNormTol);
+  EXPECT_NEAR(r.ts[0], 0.0, kNormTol);
+  EXPECT_NEAR(r.norm_errp[0], 0.25, kCrossingTol);
+  EXPECT_NEAR(r.norm_errn[0], 0.5, kCrossingTol);
+  EXPECT_NEAR(r.norm_ul[0], 1.0, kCrossingTol);
+  EXPECT_NEAR(r.norm_err[0], 0.375, kCrossingTol);
+}
+
 // Spec 9.1 Cash groups 1 and 2, to put next to rows without data.
 void add_spec_groups(LikelihoodBatch& b) {
   b.begin_problem("9.1 group 1");

@@ -8,10 +8,19 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
+
+namespace fluxpoints::math {
+// Readable statuses in gtest messages.
+inline void PrintTo(SolveStatus s, std::ostream* os) {
+  *os << static_cast<int>(s) << " (" << ::fluxpoints::describe_status(s) << ")";
+}
+inline void PrintTo(StatKind k, std::ostream* os) { *os << (k == StatKind::cash ? "cash" : "wstat"); }
+}  // namespace fluxpoints::math
 
 namespace fluxpoints::testing {
 

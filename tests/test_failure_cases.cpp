@@ -110,6 +110,42 @@ TEST_P(FailureCases, MinimumOnAKinkAtZero) {
   EXPECT_NEAR(r.norm_err[0], 0.375, kCrossingTol);
 }
 
+TEST_P(FailureCases, LowerCrossingNextToTheCashFeasibleLimit) {
+  // One Cash bin with a count among bins without: S rises steeply towards theta = -b/s of the
+  // counted bin (spec 8.14), where every Newton step is tiny although S is far above the target.
+  // The lower crossing is well inside, at about -0.414 (a case found by the random tests, which
+  // the crossing search once returned as the feasible limit -0.836).
+  const double bins[9][3] = {{0, 0.15741410203814848, 0.19940172917823856},
+                             {0, 0.035271278112321718, 0.0033877958347545319},
+                             {0, 0.12829594797718655, 0.21893368534551871},
+                             {0, 0.028196917620918031, 0.052987262352164118},
+                             {1, 0.11354108697291657, 0.094960913188264232},
+                             {0, 0.13898922781683279, 0.011534669051068073},
+                             {0, 0.10280229346150006, 0.057784774690964255},
+                             {0, 0.094790464811987052, 0.001397274439386571},
+                             {0, 0.050551361745460099, 0.00032211388664311565}};
+  LikelihoodBatch b;
+  RefProblem ref;
+  ref.datasets.resize(1);
+  b.begin_problem("steep wall");
+  b.begin_dataset(StatKind::cash);
+  for (const auto& x : bins) {
+    b.add_cash_bin(x[0], x[1], x[2]);
+    RefBin r;
+    r.n = x[0];
+    r.s = x[1];
+    r.other = x[2];
+    ref.datasets[0].push_back(r);
+  }
+  const BatchResult r = backend().solve(b, all_options());
+  const RefSolution f = brute_force_minimum(ref);
+  const RefCrossing lo = brute_force_crossing(ref, f.theta, f.stat, 1, -1, -kLdInf, f.sigma);
+  ASSERT_EQ(f.shape, RefShape::smooth);
+  EXPECT_NEAR(r.norm[0] - r.norm_errn[0], static_cast<double>(lo.root),
+              kCrossingTol * static_cast<double>(f.sigma));
+  EXPECT_GT(r.norm[0] - r.norm_errn[0], -0.5);
+}
+
 // Spec 9.1 Cash groups 1 and 2, to put next to rows without data.
 void add_spec_groups(LikelihoodBatch& b) {
   b.begin_problem("9.1 group 1");

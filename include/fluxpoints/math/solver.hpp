@@ -273,9 +273,11 @@ FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double t
     const double tol = tolerance(o, next);
     if (dabs(outside - inside) <= tol) return next;
     if (newton && dabs(next - x) <= tol) {
-      // A tiny Newton step is convergence only if S crosses the target within one tolerance
-      // beyond it. Where S is steep but far from the target (Cash near its feasible limit,
-      // spec 8.14) the steps are tiny everywhere: probe, and bisect if the probe says so.
+      // A tiny Newton step is convergence when the local quadratic model holds over it: the
+      // root then lies within |S'' step / (2 S')| |step| <= step / 8 of `next`. Where it does not
+      // (Cash near its feasible limit, spec 8.14, is steep but far from the target, and every
+      // step there is tiny), probe one tolerance further and bisect unless the sign changes.
+      if (dabs(p.d2 * (next - x)) <= 0.25 * dabs(p.d1)) return next;
       const double toward = fx > 0.0 ? inside : outside;
       const double toward_root = toward > x ? 1.0 : -1.0;
       const double probe = next + toward_root * tol;

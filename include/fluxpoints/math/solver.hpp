@@ -119,9 +119,13 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     r.status = SolveStatus::non_finite;
     return r;
   }
+  const double x_start = x;
+  const ProfilePoint p_start = p;
 
-  // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). d1_lo remembers S'(lo) to recognise plateaus.
-  double lo, hi, d1_lo;
+  // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). at_lo remembers S at lo to recognise plateaus
+  // (and to report a point on one).
+  double lo = kNaN, hi = kNaN;
+  ProfilePoint at_lo{kNaN, kNaN, kNaN};
   bool lo_known = false, hi_known = false;
   if (p.d1 > 0.0) {
     hi = x;
@@ -132,7 +136,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
       if (cand <= lower) {
         if (lower_open) {
           lo = lower;
-          d1_lo = -kInf;
+          at_lo = ProfilePoint{kNaN, -kInf, kNaN};
           lo_known = true;
           break;
         }
@@ -142,7 +146,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
       ++evals;
       if (q.d1 <= 0.0) {
         lo = cand;
-        d1_lo = q.d1;
+        at_lo = q;
         lo_known = true;
         x = cand;
         p = q;
@@ -161,7 +165,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     }
   } else {
     lo = x;
-    d1_lo = p.d1;
+    at_lo = p;
     lo_known = true;
     double step = dmax(1.0, dabs(x));
     for (int it = 0; it < 1100 && !hi_known; ++it) {
@@ -181,13 +185,21 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
         return r;
       } else {
         lo = cand;
-        d1_lo = q.d1;
+        at_lo = q;
         x = cand;
         p = q;
         step *= 4.0;
         if (!is_finite(step)) break;
       }
     }
+  }
+  if (lo_known && !hi_known && at_lo.d1 == 0.0 && p_start.d1 == 0.0) {
+    // S' = 0 from the start upwards (and the start is not past a minimum): S is constant, e.g.
+    // no source counts in any bin (spec 8.1). A plateau; report the start.
+    r.theta = x_start;
+    r.at = p_start;
+    r.flat = true;
+    return r;
   }
   if (!lo_known || !hi_known) {
     r.status = SolveStatus::no_minimum;
@@ -212,7 +224,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     p = q;
     if (q.d1 <= 0.0) {
       lo = x;
-      d1_lo = q.d1;
+      at_lo = q;
     } else {
       hi = x;
     }
@@ -221,13 +233,19 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   }
   r.theta = x;
   r.at = p;
-  // A plateau: the derivative is exactly 0 on the whole left part of the bracket.
-  r.flat = (d1_lo == 0.0 && p.d2 == 0.0);
+  // A plateau: the derivative is exactly 0 on the whole left part of the bracket. Report its
+  // evaluated point lo, which lies on the plateau (x may sit just past its edge, where the
+  // statistic already rises and predictions are not yet all clipped).
+  r.flat = (at_lo.d1 == 0.0 && p.d2 == 0.0);
+  if (r.flat) {
+    r.theta = lo;
+    r.at = at_lo;
+  }
   return r;
 }
 
-// Root of S(theta) = target between `inside` (S < target) and `outside` (S >= target, already
-// evaluated as s_outside). Returns NaN if the bracket end does not reach the target.
+// Root of S(theta) = target between `inside` (S < target) and `outside` (S >= target expected).
+// Returns NaN if S at `outside` does not reach the target (gammapy's brentq then fails).
 template <class Profile>
 FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double target,
                               double inside, double outside, double guess, int& evals) {
@@ -243,21 +261,63 @@ FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double t
   }
   ProfilePoint p = f.profile(x);
   ++evals;
+  bool force_bisection = false;
   for (int it = 0; it < o.max_iterations; ++it) {
     const double fx = p.value - target;
     if (fx == 0.0) return x;
     if (fx < 0.0) inside = x; else outside = x;
-    double next = (p.d1 != 0.0 && is_finite(p.d1)) ? x - fx / p.d1 : kNaN;
+    double next = (!force_bisection && p.d1 != 0.0 && is_finite(p.d1)) ? x - fx / p.d1 : kNaN;
+    force_bisection = false;
     const bool newton = up ? (next > inside && next < outside) : (next < inside && next > outside);
     if (!newton) next = 0.5 * (inside + outside);
-    const double moved = dabs(next - x);
-    if (moved <= tolerance(o, next) || dabs(outside - inside) <= tolerance(o, next)) return next;
+    const double tol = tolerance(o, next);
+    if (dabs(outside - inside) <= tol) return next;
+    if (newton && dabs(next - x) <= tol) {
+      // A tiny Newton step is convergence when the local quadratic model holds over it: the
+      // root then lies within |S'' step / (2 S')| |step| <= step / 8 of `next`. Where it does not
+      // (Cash near its feasible limit, spec 8.14, is steep but far from the target, and every
+      // step there is tiny), probe one tolerance further and bisect unless the sign changes.
+      if (dabs(p.d2 * (next - x)) <= 0.25 * dabs(p.d1)) return next;
+      const double toward = fx > 0.0 ? inside : outside;
+      const double toward_root = toward > x ? 1.0 : -1.0;
+      const double probe = next + toward_root * tol;
+      const bool probe_inside = up ? (probe > inside && probe < outside)
+                                   : (probe < inside && probe > outside);
+      if (!probe_inside) return next;  // the bracket end on that side is within tolerance
+      const ProfilePoint q = f.profile(probe);
+      ++evals;
+      if ((q.value - target < 0.0) != (fx < 0.0)) return next;
+      x = probe;
+      p = q;
+      force_bisection = true;
+      continue;
+    }
     if (next == x) return x;
     x = next;
     p = f.profile(x);
     ++evals;
   }
   return x;
+}
+
+// The crossing of S = target nearest to `from` on one side (+1 up, -1 down) with no prescribed
+// bracket: steps outwards, growing 4x from `first_step`, until S reaches the target. NaN if it
+// never does before the steps overflow.
+template <class Profile>
+FLUXPOINTS_HD double open_crossing(const Profile& f, const SolveSettings& o, double target,
+                                   double from, int side, double first_step, int& evals) {
+  double inside = from;
+  double step = first_step;
+  for (int it = 0; it < 1100; ++it) {
+    const double cand = from + side * step;
+    if (!is_finite(cand)) break;
+    const ProfilePoint q = f.profile(cand);
+    ++evals;
+    if (q.value >= target) return crossing(f, o, target, inside, cand, 0.5 * (inside + cand), evals);
+    inside = cand;
+    step *= 4.0;
+  }
+  return kNaN;
 }
 
 }  // namespace detail
@@ -297,6 +357,18 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   double sigma = (m.at.d2 > 0.0) ? sqrt(2.0 / m.at.d2) : kNaN;
   const bool kink = !(sigma > 0.0 && is_finite(sigma)) && !m.flat;
 
+  if (kink) {
+    // At a kink the curvature is undefined (gammapy's HESSE returns a step-size artefact, spec
+    // 8.11); use the half-width of the Delta-stat = 1 interval. It is searched without gammapy's
+    // bracket, which needs this very sigma: with the best fit at 0 the bracket would collapse.
+    // Where only one side crosses, that side's distance is used.
+    s.notes |= note_kink;
+    const double first = dmax(1e-3 * dabs(theta), 1e3 * o.xtol_abs);
+    const double up = detail::open_crossing(f, o, s.stat + 1.0, theta, +1, first, evals);
+    const double lo = detail::open_crossing(f, o, s.stat + 1.0, theta, -1, first, evals);
+    if (is_finite(up) && is_finite(lo)) sigma = 0.5 * (up - lo);
+    else sigma = is_finite(up) ? up - theta : theta - lo;
+  }
   double step = (sigma > 0.0 && is_finite(sigma)) ? sigma : dabs(theta);
   if (!(step > 0.0)) {
     step = 1.0;
@@ -306,22 +378,16 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   const double lo_end = conf_min(o, theta, step);
 
   auto upper_root = [&](double delta) {
-    const double guess = theta + sqrt(delta) * (is_finite(sigma) ? sigma : step);
+    const double guess = theta + sqrt(delta) * step;
     if (!(hi_end > theta)) return kNaN;
     return detail::crossing(f, o, s.stat + delta, theta, hi_end, guess, evals);
   };
   auto lower_root = [&](double delta) {
-    const double guess = theta - sqrt(delta) * (is_finite(sigma) ? sigma : step);
+    const double guess = theta - sqrt(delta) * step;
     if (!(lo_end < theta)) return kNaN;
     return detail::crossing(f, o, s.stat + delta, theta, lo_end, guess, evals);
   };
 
-  if (kink) {
-    // At a kink the curvature is undefined; use the half-width of the Delta-stat = 1 interval.
-    s.notes |= note_kink;
-    const double up = upper_root(1.0), lo = lower_root(1.0);
-    sigma = 0.5 * (up - lo);
-  }
   s.norm_err = o.n_sigma * sigma;
 
   if (o.errn_errp) {

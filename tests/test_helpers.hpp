@@ -1,0 +1,89 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// Shared scaffolding of the engine tests: comparison against numbers printed in the spec, the
+// backend-parameterised fixture, and a small batch builder.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "fluxpoints/backend.hpp"
+
+namespace fluxpoints::math {
+// Readable statuses in gtest messages.
+inline void PrintTo(SolveStatus s, std::ostream* os) {
+  *os << static_cast<int>(s) << " (" << ::fluxpoints::describe_status(s) << ")";
+}
+inline void PrintTo(StatKind k, std::ostream* os) { *os << (k == StatKind::cash ? "cash" : "wstat"); }
+}  // namespace fluxpoints::math
+
+namespace fluxpoints::testing {
+
+// Half a unit in the last printed digit of `printed` ("1.606972" -> 5e-7, "4.7e-5" -> 5e-7,
+// "-3.4412" -> 5e-5): the most a correctly rounded printout can differ from the exact value.
+inline double printed_half_unit(const std::string& printed) {
+  const auto e = printed.find_first_of("eE");
+  const std::string mantissa = printed.substr(0, e);
+  const int exponent = e == std::string::npos ? 0 : std::stoi(printed.substr(e + 1));
+  const auto dot = mantissa.find('.');
+  const int decimals = dot == std::string::npos ? 0 : static_cast<int>(mantissa.size() - dot - 1);
+  return 0.5 * std::pow(10.0, exponent - decimals);
+}
+
+// `value` agrees with the spec's printed number to every digit printed. The slack covers only the
+// binary representation of the printed decimal.
+#define EXPECT_PRINTED(value, printed)                                                         \
+  do {                                                                                         \
+    const double expected_ = std::stod(printed);                                               \
+    const double tol_ = ::fluxpoints::testing::printed_half_unit(printed) * (1 + 1e-9);        \
+    EXPECT_NEAR((value), expected_, tol_) << "spec prints " << (printed);                      \
+  } while (0)
+
+// NaN-aware closeness (NaN only matches NaN, infinities only themselves).
+inline bool is_close(double a, double b, double rtol, double atol) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  if (std::isinf(a) || std::isinf(b)) return a == b;
+  return std::fabs(a - b) <= atol + rtol * std::fmax(std::fabs(a), std::fabs(b));
+}
+
+// Value-parameterised over fluxpoints::compiled_backends(): the same test runs on the CPU and,
+// when compiled in, on CUDA (skipped with the reason when no device is usable).
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "cuda") {
+      std::string reason;
+      if (!cuda_device_available(&reason)) GTEST_SKIP() << "no CUDA device: " << reason;
+    }
+    backend_ = make_backend(GetParam());
+  }
+  const Backend& backend() const { return *backend_; }
+
+ private:
+  std::unique_ptr<Backend> backend_;
+};
+
+struct BackendName {
+  std::string operator()(const ::testing::TestParamInfo<std::string>& info) const {
+    return info.param;
+  }
+};
+
+#define FLUXPOINTS_INSTANTIATE_BACKENDS(suite)                                                 \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                                    \
+                           ::testing::ValuesIn(::fluxpoints::compiled_backends()),             \
+                           ::fluxpoints::testing::BackendName())
+
+// Options with every optional quantity selected (gammapy's selection_optional="all").
+inline SolveOptions all_options() {
+  SolveOptions o;
+  o.set_selection("all");
+  return o;
+}
+
+}  // namespace fluxpoints::testing

@@ -338,6 +338,7 @@ class CudaSolver {
       const std::size_t n_slots =
           std::min<std::size_t>(plan.chunks.size(), static_cast<std::size_t>(config_.streams));
       workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, n_slots);
+      for (auto& slot : workspace_.slots) slot->chunk = -1;  // nothing left from a failed solve
       copy_to_device(workspace_.norms.get(), result.norm_scan.data(), n_scan, nullptr);
       check(cudaDeviceSynchronize(), "scan norms upload");
       t.setup_s = seconds_since(t_setup);

@@ -25,7 +25,8 @@ link_if_missing() {  # link_if_missing PATH TARGET
 [ -f .gpu/bundle/fluxpoints_binary ] &&
   link_if_missing "$(cat .gpu/bundle/fluxpoints_binary)" "$root/.gpu/bundle/bin/fluxpoints"
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true; } > "$logs/device.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/device.txt" 2>&1 ||
+  echo "nvidia-smi not available" > "$logs/device.txt"
 start=$(date +%s)
 
 timeout 170 fluxpoints_tests --gtest_color=no --gtest_output="xml:$logs/tests.xml" \
@@ -37,16 +38,19 @@ timeout 100 bench_cuda > "$logs/bench_cuda.log" 2>&1
 bench_rc=$?
 total_s=$(( $(date +%s) - start ))
 
-count() { grep -m1 -oE "\[  $1  \] [0-9]+" "$logs/tests.log" | grep -oE '[0-9]+$' || echo 0; }
+count() {  # count 'PASSED  ' or 'SKIPPED ': gtest's closing "[  PASSED  ] N tests" lines
+  grep -m1 -oE "^\[  $1\] [0-9]+" "$logs/tests.log" | grep -oE '[0-9]+$' || echo 0
+}
 {
   echo
-  echo "== fluxpoints GPU check ($(head -2 "$logs/device.txt" | tail -1))"
+  echo "== fluxpoints GPU check on: $(head -1 "$logs/device.txt")"
   printf '%-30s %s\n' "tests exit code" "$tests_rc ($tests_s s; 124 = timed out)"
-  printf '%-30s %s\n' "tests passed" "$(count PASSED)"
-  printf '%-30s %s\n' "tests skipped" "$(count SKIPPED)"
+  printf '%-30s %s\n' "tests passed" "$(count 'PASSED  ')"
+  printf '%-30s %s\n' "tests skipped" "$(count 'SKIPPED ')"
   printf '%-30s %s\n' "tests failed" "$(grep -c '^\[  FAILED  \] .*(' "$logs/tests.log" || true)"
   grep '^\[  FAILED  \] .*(' "$logs/tests.log" | head -20
-  grep -A1 '^\[ RUN      \] Cuda' "$logs/tests.log" | grep -E 'SKIPPED|Skipped' | head -3
+  cuda_skip=$(grep -m1 -A1 'test_cuda_equivalence.cpp:[0-9]*: Skipped' "$logs/tests.log" | tail -1)
+  [ -n "$cuda_skip" ] && printf '%-30s %s\n' "CUDA tests SKIPPED" "$cuda_skip"
   printf '%-30s %s\n' "bench_cuda exit code" "$bench_rc"
   sed -n '/^SUMMARY/,$p' "$logs/bench_cuda.log"
   printf '%-30s %s\n' "total time" "${total_s} s; logs in $logs"

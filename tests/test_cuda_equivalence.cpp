@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
@@ -35,8 +37,8 @@ constexpr double kAbsTol = 1e-9;
 // --- random batches -----------------------------------------------------------------------------
 
 struct BatchShape {
-  int small_problems = 60;     // 1-3 datasets of 2-12 bins
-  int large_problems = 6;      // 1-2 datasets of 300-3000 bins (block-per-problem by default)
+  int small_problems = 60;     // 1-3 datasets of 2-40 bins (thread or warp per problem)
+  int large_problems = 6;      // 1-2 datasets of 300-3000 bins (warp or block per problem)
   bool special_cases = true;   // empty group, empty mask, all-zero counts, negative background
 };
 
@@ -59,7 +61,7 @@ void add_dataset(LikelihoodBatch& b, std::mt19937_64& rng, bool wstat, int n_bin
 
 LikelihoodBatch random_batch(std::uint64_t seed, const BatchShape& shape) {
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> small_bins(2, 12), large_bins(300, 3000), datasets(1, 3);
+  std::uniform_int_distribution<int> small_bins(2, 40), large_bins(300, 3000), datasets(1, 3);
   std::uniform_real_distribution<double> norm(0.0, 3.0);
   std::bernoulli_distribution coin(0.5);
   LikelihoodBatch b;
@@ -287,15 +289,17 @@ TEST(CudaNoDevice, CudaBackendThrowsWithTheReasonAndAutoFallsBack) {
 TEST(CudaChunkPlan, CoversEveryProblemOnceWithinTheBudget) {
   const LikelihoodBatch batch = random_batch(21, BatchShape{});
   const int n_scan = 11;
-  constexpr std::int64_t kBlockMinBins = 256;
+  constexpr std::int64_t kWarpMinBins = 32, kBlockMinBins = 2048;
+  const auto plan_for = [&](std::size_t budget) {
+    return cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins, n_scan, budget,
+                                     kWarpMinBins, kBlockMinBins);
+  };
   for (std::size_t budget : {std::size_t{1}, std::size_t{2000}, std::size_t{50000},
                              std::size_t{1} << 40}) {
     SCOPED_TRACE("budget " + std::to_string(budget));
-    const cuda_backend::ChunkPlan plan =
-        cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins, n_scan, budget,
-                                  kBlockMinBins);
+    const cuda_backend::ChunkPlan plan = plan_for(budget);
     ASSERT_FALSE(plan.chunks.empty());
-    std::int64_t next = 0, block_problems = 0;
+    std::int64_t next = 0, tier_count[3] = {0, 0, 0};
     for (const auto& c : plan.chunks) {
       EXPECT_EQ(c.problem_begin, next);
       EXPECT_GT(c.problems(), 0);
@@ -304,33 +308,40 @@ TEST(CudaChunkPlan, CoversEveryProblemOnceWithinTheBudget) {
       EXPECT_EQ(c.bin_begin, batch.segment_bins[c.segment_begin]);
       EXPECT_EQ(c.bin_end, batch.segment_bins[c.segment_end]);
       std::size_t bytes = 0;
-      std::int64_t blocks = 0;
+      std::int64_t tiers[3] = {0, 0, 0}, max_bins = 0;  // thread, warp, block
       for (std::int64_t p = c.problem_begin; p < c.problem_end; ++p) {
         const std::int64_t bins = batch.view(p).n_bins();
         bytes += cuda_backend::problem_bytes(
             bins, batch.problem_segments[p + 1] - batch.problem_segments[p], n_scan);
-        if (bins >= kBlockMinBins) ++blocks;
+        ++tiers[bins >= kBlockMinBins ? 2 : bins >= kWarpMinBins ? 1 : 0];
+        max_bins = std::max(max_bins, bins);
       }
       if (c.problems() > 1) EXPECT_LE(bytes, budget);
-      EXPECT_EQ(c.n_block_problems, blocks);
+      EXPECT_EQ(c.n_thread_problems(), tiers[0]);
+      EXPECT_EQ(c.n_warp_problems, tiers[1]);
+      EXPECT_EQ(c.n_block_problems, tiers[2]);
+      EXPECT_EQ(c.max_problem_bins, max_bins);
       EXPECT_LE(c.problems(), plan.max_problems);
+      EXPECT_LE(c.segments(), plan.max_segments);
       EXPECT_LE(c.bins(), plan.max_bins);
-      block_problems += blocks;
+      for (int i = 0; i < 3; ++i) tier_count[i] += tiers[i];
       next = c.problem_end;
     }
     EXPECT_EQ(next, batch.n_problems());
-    EXPECT_GT(block_problems, 0);
+    for (int i = 0; i < 3; ++i) EXPECT_GT(tier_count[i], 0) << "tier " << i << " never used";
   }
   // The smallest budget gives every problem its own chunk; the largest one chunk.
-  EXPECT_EQ(cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins, n_scan, 1,
-                                      kBlockMinBins).chunks.size(),
-            static_cast<std::size_t>(batch.n_problems()));
-  EXPECT_EQ(cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
-                                      std::size_t{1} << 40, kBlockMinBins).chunks.size(),
-            1u);
-  EXPECT_THROW(cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins, n_scan, 0,
-                                         kBlockMinBins),
-               std::invalid_argument);
+  EXPECT_EQ(plan_for(1).chunks.size(), static_cast<std::size_t>(batch.n_problems()));
+  EXPECT_EQ(plan_for(std::size_t{1} << 40).chunks.size(), 1u);
+  EXPECT_THROW(plan_for(0), std::invalid_argument);
+  // A problem without bins is a thread problem whatever the thresholds.
+  const auto all_blocks = cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins,
+                                                    n_scan, std::size_t{1} << 40, 0, 0);
+  std::int64_t empty = 0;
+  for (std::int64_t p = 0; p < batch.n_problems(); ++p) empty += batch.view(p).n_bins() == 0;
+  EXPECT_GT(empty, 0);
+  EXPECT_EQ(all_blocks.chunks[0].n_thread_problems(), empty);
+  EXPECT_EQ(all_blocks.chunks[0].n_warp_problems, 0);
 }
 
 // --- on a GPU -----------------------------------------------------------------------------------
@@ -354,25 +365,25 @@ TEST_F(CudaEquivalence, MatchesTheCpuOnRandomBatchesForEverySelection) {
   }
 }
 
-TEST_F(CudaEquivalence, ThreadAndBlockPathsBothMatchTheCpu) {
+TEST_F(CudaEquivalence, ThreadWarpAndBlockPathsAllMatchTheCpu) {
   const LikelihoodBatch batch = random_batch(32, BatchShape{});
   const SolveOptions o = options_for("all");
   const BatchResult cpu = make_backend("cpu")->solve(batch, o);
-  cuda_backend::CudaConfig all_threads, all_blocks, few_norms;
-  all_threads.block_min_bins = std::int64_t{1} << 40;
-  all_blocks.block_min_bins = 1;
+  constexpr std::int64_t kNever = std::int64_t{1} << 40;
+  cuda_backend::CudaConfig all_threads, all_warps, all_blocks, few_norms;
+  all_threads.warp_min_bins = all_threads.block_min_bins = kNever;
+  all_warps.warp_min_bins = 1;
+  all_warps.block_min_bins = kNever;
+  all_blocks.warp_min_bins = all_blocks.block_min_bins = 1;
   few_norms.scan_norms_per_pass = 8;
-  {
-    SCOPED_TRACE("every problem one thread");
-    expect_equivalent(cpu, cuda_backend::make(all_threads)->solve(batch, o));
-  }
-  {
-    SCOPED_TRACE("every problem one block");
-    expect_equivalent(cpu, cuda_backend::make(all_blocks)->solve(batch, o));
-  }
-  {
-    SCOPED_TRACE("8 scan norms per pass");
-    expect_equivalent(cpu, cuda_backend::make(few_norms)->solve(batch, o));
+  const std::pair<const char*, cuda_backend::CudaConfig> cases[] = {
+      {"every problem one thread", all_threads},
+      {"every problem one warp", all_warps},
+      {"every problem one block", all_blocks},
+      {"8 scan norms per pass", few_norms}};
+  for (const auto& [label, config] : cases) {
+    SCOPED_TRACE(label);
+    expect_equivalent(cpu, cuda_backend::make(config)->solve(batch, o));
   }
 }
 
@@ -390,6 +401,8 @@ TEST_F(CudaEquivalence, ChunkedAndUnchunkedAreIdentical) {
   const SolveOptions o = options_for("all");
   cuda_backend::CudaConfig whole, tiny_chunks, two_streams;
   whole.chunk_bytes = std::size_t{1} << 40;
+  // Small thresholds so all three tiers occur in the chunks.
+  for (auto* c : {&whole, &tiny_chunks, &two_streams}) c->block_min_bins = 1000;
   tiny_chunks.chunk_bytes = 4096;  // a few problems per chunk, large ones alone
   two_streams.chunk_bytes = 20000;
   two_streams.streams = 2;

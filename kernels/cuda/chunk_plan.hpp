@@ -23,7 +23,12 @@ struct Chunk {
   std::int64_t problem_begin = 0, problem_end = 0;
   std::int64_t segment_begin = 0, segment_end = 0;
   std::int64_t bin_begin = 0, bin_end = 0;
-  std::int64_t n_block_problems = 0;  // problems with >= block_min_bins bins
+  // After sorting by bin count the chunk's problems are [thread | warp | block] problems.
+  std::int64_t n_warp_problems = 0;   // warp_min_bins <= bins < block_min_bins
+  std::int64_t n_block_problems = 0;  // bins >= block_min_bins
+  std::int64_t n_thread_problems() const {
+    return problems() - n_warp_problems - n_block_problems;
+  }
   std::int64_t max_problem_bins = 0;
   std::int64_t problems() const { return problem_end - problem_begin; }
   std::int64_t segments() const { return segment_end - segment_begin; }
@@ -44,15 +49,18 @@ inline std::size_t problem_bytes(std::int64_t bins, std::int64_t segments, int n
 
 // Greedy: consecutive problems go into one chunk while it stays within `chunk_bytes`. A problem
 // larger than the budget on its own gets a chunk of its own (the allocation then says whether it
-// fits the device). Problems with >= block_min_bins bins (and at least one bin) are counted as
-// block problems. `max_chunk_problems` keeps problem counts within the sort's int range.
+// fits the device). Problems with >= block_min_bins bins are counted as block problems, the
+// rest with >= warp_min_bins as warp problems (thresholds below 1 count as 1: a problem with no
+// bin is always a thread problem). `max_chunk_problems` keeps counts within the sort's int range.
 inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
                              const std::vector<std::int64_t>& segment_bins, int n_scan,
-                             std::size_t chunk_bytes, std::int64_t block_min_bins,
+                             std::size_t chunk_bytes, std::int64_t warp_min_bins,
+                             std::int64_t block_min_bins,
                              std::int64_t max_chunk_problems = std::int64_t{1} << 30) {
   if (chunk_bytes == 0) throw std::invalid_argument("plan_chunks: chunk_bytes must be positive");
   ChunkPlan plan;
   const std::int64_t n_problems = static_cast<std::int64_t>(problem_segments.size()) - 1;
+  const std::int64_t warp_threshold = std::max<std::int64_t>(warp_min_bins, 1);
   const std::int64_t block_threshold = std::max<std::int64_t>(block_min_bins, 1);
   Chunk c;
   std::size_t used = 0;
@@ -84,6 +92,7 @@ inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
     }
     used += bytes;
     if (bins >= block_threshold) ++c.n_block_problems;
+    else if (bins >= warp_threshold) ++c.n_warp_problems;
     c.max_problem_bins = std::max(c.max_problem_bins, bins);
   }
   if (n_problems > 0) close(n_problems);

@@ -212,7 +212,7 @@ unsigned blocks_for(std::int64_t n, int threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }
 
-// Sorts the chunk's problem ids by bin count: [0, n_small) one thread each, the rest one block.
+// Sorts the chunk's problem ids by bin count, so each tier (thread, warp, block) is a range.
 void sort_by_size(const Chunk& c, Slot& s) {
   const cudaStream_t st = s.stream.get();
   const std::int64_t np = c.problems();
@@ -227,18 +227,36 @@ void sort_by_size(const Chunk& c, Slot& s) {
         "cub::DeviceRadixSort");
 }
 
+// The chunk's sorted ids are [thread | warp | block] problems (chunk_plan.hpp).
+struct Tiers {
+  std::int64_t n_thread, n_warp, n_block;
+  const std::int64_t* thread_ids;
+  const std::int64_t* warp_ids;
+  const std::int64_t* block_ids;
+};
+Tiers tiers(const Chunk& c, const Slot& s) {
+  const std::int64_t* ids = s.sorted_ids.get();
+  const std::int64_t n_thread = c.n_thread_problems(), n_warp = c.n_warp_problems;
+  return {n_thread, n_warp, c.n_block_problems, ids, ids + n_thread, ids + n_thread + n_warp};
+}
+
 template <int K>
 void launch_scan_k(const Chunk& c, Slot& s, const double* norms, int n_scan) {
   const cudaStream_t st = s.stream.get();
-  const std::int64_t n_block = c.n_block_problems, n_small = c.problems() - n_block;
-  if (n_small > 0) {
-    scan_per_thread<K><<<blocks_for(n_small, kSmallThreads), kSmallThreads, 0, st>>>(
-        s.in.arrays(), s.sorted_ids.get(), n_small, norms, n_scan, s.out.arrays());
+  const Tiers t = tiers(c, s);
+  if (t.n_thread > 0) {
+    scan_per_thread<K><<<blocks_for(t.n_thread, kSmallThreads), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.thread_ids, t.n_thread, norms, n_scan, s.out.arrays());
     check(cudaGetLastError(), "scan_per_thread launch");
   }
-  if (n_block > 0) {
-    scan_per_block<K, kBlockThreads><<<static_cast<unsigned>(n_block), kBlockThreads, 0, st>>>(
-        s.in.arrays(), s.sorted_ids.get() + n_small, norms, n_scan, s.out.arrays());
+  if (t.n_warp > 0) {
+    scan_per_warp<K><<<blocks_for(t.n_warp, kWarpsPerBlock), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.warp_ids, t.n_warp, norms, n_scan, s.out.arrays());
+    check(cudaGetLastError(), "scan_per_warp launch");
+  }
+  if (t.n_block > 0) {
+    scan_per_block<K, kBlockThreads><<<static_cast<unsigned>(t.n_block), kBlockThreads, 0, st>>>(
+        s.in.arrays(), t.block_ids, norms, n_scan, s.out.arrays());
     check(cudaGetLastError(), "scan_per_block launch");
   }
 }
@@ -252,15 +270,20 @@ void launch_scan(const CudaConfig& config, const Chunk& c, Slot& s, const double
 
 void launch_solve(const Chunk& c, Slot& s, const math::SolveSettings& settings) {
   const cudaStream_t st = s.stream.get();
-  const std::int64_t n_block = c.n_block_problems, n_small = c.problems() - n_block;
-  if (n_small > 0) {
-    solve_per_thread<<<blocks_for(n_small, kSmallThreads), kSmallThreads, 0, st>>>(
-        s.in.arrays(), s.sorted_ids.get(), n_small, settings, s.out.arrays());
+  const Tiers t = tiers(c, s);
+  if (t.n_thread > 0) {
+    solve_per_thread<<<blocks_for(t.n_thread, kSmallThreads), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.thread_ids, t.n_thread, settings, s.out.arrays());
     check(cudaGetLastError(), "solve_per_thread launch");
   }
-  if (n_block > 0) {
-    solve_per_block<kBlockThreads><<<static_cast<unsigned>(n_block), kBlockThreads, 0, st>>>(
-        s.in.arrays(), s.sorted_ids.get() + n_small, settings, s.out.arrays());
+  if (t.n_warp > 0) {
+    solve_per_warp<<<blocks_for(t.n_warp, kWarpsPerBlock), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.warp_ids, t.n_warp, settings, s.out.arrays());
+    check(cudaGetLastError(), "solve_per_warp launch");
+  }
+  if (t.n_block > 0) {
+    solve_per_block<kBlockThreads><<<static_cast<unsigned>(t.n_block), kBlockThreads, 0, st>>>(
+        s.in.arrays(), t.block_ids, settings, s.out.arrays());
     check(cudaGetLastError(), "solve_per_block launch");
   }
 }
@@ -330,8 +353,8 @@ class CudaSolver {
     std::lock_guard<std::mutex> lock(mutex_);  // one workspace: one solve at a time
     const ChunkPlan plan =
         plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
-                    chunk_budget(config_, workspace_, batch, n_scan), config_.block_min_bins,
-                    INT_MAX);
+                    chunk_budget(config_, workspace_, batch, n_scan), config_.warp_min_bins,
+                    config_.block_min_bins, INT_MAX);
     t.chunks = static_cast<int>(plan.chunks.size());
     if (!plan.chunks.empty()) {
       const auto t_setup = Clock::now();
@@ -380,7 +403,8 @@ class CudaSolver {
       throw std::invalid_argument("time_scan_kernel: needs norms and repetitions >= 1");
     const int n_scan = static_cast<int>(norms.size());
     const ChunkPlan plan = plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
-                                       ~std::size_t{0}, config_.block_min_bins, INT_MAX);
+                                       ~std::size_t{0}, config_.warp_min_bins,
+                                       config_.block_min_bins, INT_MAX);
     if (plan.chunks.size() != 1) return 0.0;  // empty batch
     std::lock_guard<std::mutex> lock(mutex_);
     workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, 1);

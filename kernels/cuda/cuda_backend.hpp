@@ -6,10 +6,10 @@
 //  - the batch is cut into chunks of whole problems that fit a device-memory budget
 //    (chunk_plan.hpp); several chunks are in flight on separate streams, so the copy into pinned
 //    memory, the transfers and the kernels of different chunks overlap;
-//  - per chunk, problem ids are radix-sorted by bin count (CUB): problems with fewer than
-//    `block_min_bins` bins are solved one per thread (neighbouring threads get similar sizes),
-//    larger ones one per thread block, where every profile evaluation is a block reduction and
-//    all threads run the same scalar solver (math/solver.hpp);
+//  - per chunk, problem ids are radix-sorted by bin count (CUB): small problems are solved one
+//    per thread (neighbouring threads get similar sizes), medium ones one per warp and large ones
+//    one per thread block; there every profile evaluation is a warp or block reduction whose
+//    result all threads receive, so they all run the same scalar solver (math/solver.hpp);
 //  - the scan runs as its own kernel holding many norms in registers per read of the bin data.
 #include <cstddef>
 #include <cstdint>
@@ -28,8 +28,10 @@ struct CudaConfig {
   std::size_t chunk_bytes = 0;
   // Chunks in flight at once (each has its own stream and buffers).
   int streams = 3;
-  // Problems with at least this many bins get a whole thread block; smaller ones one thread.
-  std::int64_t block_min_bins = 256;
+  // Problems with at least block_min_bins bins get a whole thread block, those with at least
+  // warp_min_bins a warp, smaller ones one thread.
+  std::int64_t warp_min_bins = 32;
+  std::int64_t block_min_bins = 2048;
   // Scan norms held in registers per read of the bin data: 8 or 16 (a tuning knob; the sums do
   // not depend on it).
   int scan_norms_per_pass = 16;

@@ -4,10 +4,11 @@
 // file only decides which threads evaluate which bins and how partial sums are reduced.
 //
 // Determinism: every sum has a fixed order. A thread-per-problem sum runs over the bins in
-// order; a block-per-problem sum has thread t add bins t, t+T, ... and cub::BlockReduce combine
-// the T partial sums in its fixed tree order. So a problem gives the same bits whatever chunk
+// order; a warp- or block-per-problem sum has thread t add bins t, t+T, ... and cub::WarpReduce /
+// cub::BlockReduce combine the T partial sums in their fixed tree order. So a problem gives the same bits whatever chunk
 // or position in the batch it has.
 #include <cub/block/block_reduce.cuh>
+#include <cub/warp/warp_reduce.cuh>
 
 #include "fluxpoints/math/batch_solve.hpp"
 
@@ -15,8 +16,10 @@ namespace fluxpoints::cuda_backend {
 
 // Threads per block of the block-per-problem kernels.
 constexpr int kBlockThreads = 256;
-// Threads per block of the thread-per-problem kernels.
+// Threads per block of the thread-per-problem and warp-per-problem kernels.
 constexpr int kSmallThreads = 128;
+constexpr int kWarpThreads = 32;
+constexpr int kWarpsPerBlock = kSmallThreads / kWarpThreads;
 
 struct AddPoints {
   __device__ math::ProfilePoint operator()(const math::ProfilePoint& a,
@@ -115,6 +118,60 @@ struct BlockProfile {
   }
 };
 
+// Per-warp scratch of the warp-per-problem kernels (one reduction at a time).
+struct WarpShared {
+  using PointReduce = cub::WarpReduce<math::ProfilePoint>;
+  using SumsReduce = cub::WarpReduce<math::ProblemView::DatasetSums>;
+  using MaxReduce = cub::WarpReduce<double>;
+  union {
+    typename PointReduce::TempStorage point;
+    typename SumsReduce::TempStorage sums;
+    typename MaxReduce::TempStorage max;
+  } scratch;
+};
+
+// Lane 0's value in every lane of the (converged) warp.
+__device__ inline double from_lane0(double x) { return __shfl_sync(0xffffffffu, x, 0); }
+
+// The profile of one problem evaluated by a whole warp: lane l sums bins l, l+32, ...; the warp
+// reduction's result is broadcast so all lanes run the solver in lockstep, like BlockProfile.
+struct WarpProfile {
+  math::ProblemView view;
+  WarpShared* shared;
+
+  __host__ __device__ math::ProfilePoint profile(double theta) const {
+#ifdef __CUDA_ARCH__
+    const int lane = threadIdx.x % kWarpThreads;
+    const math::ProfilePoint part = view.partial_profile(theta, lane, kWarpThreads);
+    const math::ProfilePoint total =
+        WarpShared::PointReduce(shared->scratch.point).Reduce(part, AddPoints{});
+    __syncwarp();
+    return {from_lane0(total.value), from_lane0(total.d1), from_lane0(total.d2)};
+#else
+    (void)theta;
+    return {math::kNaN, math::kNaN, math::kNaN};
+#endif
+  }
+
+  __host__ __device__ double feasible_min() const {
+#ifdef __CUDA_ARCH__
+    const double part = view.partial_feasible_min(threadIdx.x % kWarpThreads, kWarpThreads);
+    const double total = WarpShared::MaxReduce(shared->scratch.max).Reduce(part, MaxDouble{});
+    __syncwarp();
+    return from_lane0(total);
+#else
+    return math::kNaN;
+#endif
+  }
+
+  __device__ math::ProblemView::DatasetSums dataset_sums(std::int64_t k, double theta) const {
+    const auto part = view.partial_dataset_sums(k, theta, threadIdx.x % kWarpThreads, kWarpThreads);
+    const auto total = WarpShared::SumsReduce(shared->scratch.sums).Reduce(part, AddDatasetSums{});
+    __syncwarp();
+    return total;  // valid in lane 0 only
+  }
+};
+
 // keys[p] = number of bins of problem p (the sort key), ids[p] = p.
 __global__ void problem_sizes(math::BatchArrays in, std::int64_t n_problems, std::uint32_t* keys,
                               std::int64_t* ids) {
@@ -146,6 +203,24 @@ __global__ void __launch_bounds__(BLOCK)
   for (std::int64_t k = f.view.segment_begin; k < f.view.segment_end; ++k) {
     const auto d = f.dataset_sums(k, s.norm);
     if (threadIdx.x == 0) math::store_dataset_sums(d, k, s.norm, out);
+  }
+}
+
+// One warp per problem (problems with at least one bin). A warp past the end leaves as a whole.
+__global__ void __launch_bounds__(kSmallThreads)
+    solve_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                   math::SolveSettings settings, math::ResultArrays out) {
+  __shared__ WarpShared shared[kWarpsPerBlock];
+  const int warp = threadIdx.x / kWarpThreads, lane = threadIdx.x % kWarpThreads;
+  const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(kWarpsPerBlock) + warp;
+  if (t >= n_problems) return;
+  const std::int64_t p = ids[t];
+  const WarpProfile f{in.problem(p), &shared[warp]};
+  const math::ProblemSolution s = math::solve_profile(f, settings);
+  if (lane == 0) math::store_solution(s, p, out);
+  for (std::int64_t k = f.view.segment_begin; k < f.view.segment_end; ++k) {
+    const auto d = f.dataset_sums(k, s.norm);
+    if (lane == 0) math::store_dataset_sums(d, k, s.norm, out);
   }
 }
 
@@ -182,6 +257,34 @@ __global__ void scan_per_thread(math::BatchArrays in, const std::int64_t* ids,
     for (int j = 0; j < n; ++j) row[j0 + j] = acc[j];
   }
   ++out.evaluations[p];
+}
+
+// Scan, one warp per problem: as scan_per_block with a warp reduction.
+template <int K>
+__global__ void __launch_bounds__(kSmallThreads)
+    scan_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                  const double* norms, int n_norms, math::ResultArrays out) {
+  using Reduce = cub::WarpReduce<NormSums<K>>;
+  __shared__ typename Reduce::TempStorage scratch[kWarpsPerBlock];
+  const int warp = threadIdx.x / kWarpThreads, lane = threadIdx.x % kWarpThreads;
+  const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(kWarpsPerBlock) + warp;
+  if (t >= n_problems) return;
+  const std::int64_t p = ids[t];
+  const math::ProblemView v = in.problem(p);
+  double* row = out.stat_scan + p * n_norms;
+  for (int j0 = 0; j0 < n_norms; j0 += K) {
+    double theta[K];
+    NormSums<K> acc;
+    const int n = load_norms<K>(norms, n_norms, j0, theta);
+#pragma unroll
+    for (int j = 0; j < K; ++j) acc.v[j] = 0.0;
+    v.partial_values<K>(theta, n, lane, kWarpThreads, acc.v);
+    const NormSums<K> total = Reduce(scratch[warp]).Reduce(acc, AddNormSums<K>{});
+    if (lane == 0)
+      for (int j = 0; j < n; ++j) row[j0 + j] = total.v[j];
+    __syncwarp();
+  }
+  if (lane == 0) ++out.evaluations[p];
 }
 
 // Scan, one block per problem: thread t sums bins t, t+BLOCK, ... for K norms held in registers,

@@ -1,14 +1,15 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // CUDA throughput benchmark (plain timed main; the lead records its figures in bench/RESULTS.md):
 //  1. scan kernel alone: bin-evaluations/s (bins x norms / kernel time) on map-like problems;
-//  2. full solve with selection "all" of many small problems (spectra) and of few large ones
-//     (maps): problems/s, with the phases (assemble, buffer setup, staging, upload, kernels,
+//  2. full solve with selection "all" of many small problems (spectra, one thread each), of
+//     medium ones (one warp each) and of few large ones (maps, one block each): problems/s, with the phases (assemble, buffer setup, staging, upload, kernels,
 //     download, unstaging) timed separately;
 //  3. the CPU backend on a subset of the same batches (same generator), extrapolated linearly to
 //     the full batch, and the GPU/CPU ratio.
 // Without a usable device it runs the CPU part only and says why the GPU part is missing.
-// Usage: bench_cuda [--small-problems N] [--small-bins N] [--large-problems N] [--large-bins N]
-//                   [--cpu-small N] [--cpu-large N] [--scan-reps N] [--quick]
+// Usage: bench_cuda [--small-problems N] [--small-bins N] [--medium-problems N]
+//                   [--medium-bins N] [--large-problems N] [--large-bins N] [--cpu-small N]
+//                   [--cpu-medium N] [--cpu-large N] [--scan-reps N] [--quick]
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -172,9 +173,12 @@ int main(int argc, char** argv) {
   const bool quick = flag(argc, argv, "--quick");
   const std::int64_t small_problems = arg(argc, argv, "--small-problems", quick ? 10000 : 1000000);
   const std::int64_t small_bins = arg(argc, argv, "--small-bins", 8);
+  const std::int64_t medium_problems = arg(argc, argv, "--medium-problems", quick ? 1000 : 100000);
+  const std::int64_t medium_bins = arg(argc, argv, "--medium-bins", 256);
   const std::int64_t large_problems = arg(argc, argv, "--large-problems", quick ? 20 : 1000);
   const std::int64_t large_bins = arg(argc, argv, "--large-bins", quick ? 10000 : 100000);
   const std::int64_t cpu_small = arg(argc, argv, "--cpu-small", quick ? 1000 : 20000);
+  const std::int64_t cpu_medium = arg(argc, argv, "--cpu-medium", quick ? 50 : 500);
   const std::int64_t cpu_large = arg(argc, argv, "--cpu-large", quick ? 2 : 4);
   const int reps = static_cast<int>(arg(argc, argv, "--scan-reps", quick ? 3 : 10));
 
@@ -191,6 +195,7 @@ int main(int argc, char** argv) {
               16, reps, gpu);
     scan_case("spectra", small_problems, small_bins, false, 16, 16, reps, gpu);
     solve_case("spectra", small_problems, small_bins, cpu_small, gpu, 1);
+    solve_case("medium", medium_problems, medium_bins, cpu_medium, gpu, 3);
     solve_case("maps", large_problems, large_bins, cpu_large, gpu, 2);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cuda: %s\n", e.what());

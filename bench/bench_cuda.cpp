@@ -10,6 +10,7 @@
 // Usage: bench_cuda [--small-problems N] [--small-bins N] [--medium-problems N]
 //                   [--medium-bins N] [--large-problems N] [--large-bins N] [--cpu-small N]
 //                   [--cpu-medium N] [--cpu-large N] [--scan-reps N] [--quick]
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
@@ -99,12 +101,30 @@ bool flag(int argc, char** argv, const char* name) {
   return false;
 }
 
-// CPU time per problem from the first `subset` problems of a batch built like the full one.
-double cpu_seconds_per_problem(std::int64_t subset, std::int64_t n_bins, bool wstat,
-                               std::uint64_t seed, const SolveOptions& o) {
+// The CPU backend on the first `subset` problems of a batch built like the full one.
+struct CpuRun {
+  BatchResult result;
+  double seconds_per_problem;
+};
+CpuRun cpu_subset_run(std::int64_t subset, std::int64_t n_bins, bool wstat, std::uint64_t seed,
+                      const SolveOptions& o) {
   const LikelihoodBatch b = make_batch(subset, n_bins, wstat, seed);
   const auto cpu = make_backend("cpu");
-  return seconds([&] { cpu->solve(b, o); }) / static_cast<double>(subset);
+  CpuRun run;
+  run.seconds_per_problem = seconds([&] { run.result = cpu->solve(b, o); }) / subset;
+  return run;
+}
+
+// Largest relative difference of norm and stat between the CPU subset and the same problems
+// solved on the GPU (a sanity check at full scale; the tolerances live in the tests).
+double max_rel_diff(const BatchResult& cpu, const BatchResult& gpu) {
+  double worst = 0;
+  for (std::int64_t p = 0; p < cpu.n_problems(); ++p)
+    for (auto [a, b] : {std::pair{cpu.norm[p], gpu.norm[p]}, std::pair{cpu.stat[p], gpu.stat[p]}})
+      if (std::isnan(a) != std::isnan(b)) worst = INFINITY;
+      else if (std::isfinite(a) || std::isfinite(b))
+        worst = std::max(worst, std::abs(a - b) / std::max(std::abs(a), 1e-12));
+  return worst;
 }
 
 void solve_case(const char* label, std::int64_t n_problems, std::int64_t n_bins,
@@ -114,7 +134,8 @@ void solve_case(const char* label, std::int64_t n_problems, std::int64_t n_bins,
   SolveOptions o;
   o.set_selection("all");
   const std::string tag = std::string(label) + ": ";
-  const double cpu_per_problem = cpu_seconds_per_problem(cpu_subset, n_bins, false, seed, o);
+  const CpuRun cpu = cpu_subset_run(cpu_subset, n_bins, false, seed, o);
+  const double cpu_per_problem = cpu.seconds_per_problem;
   const double cpu_full = cpu_per_problem * static_cast<double>(n_problems);
   report(tag + "cpu problems/s", 1.0 / cpu_per_problem, "problems/s",
          "cpu backend on the first " + std::to_string(cpu_subset) + " problems");
@@ -146,6 +167,8 @@ void solve_case(const char* label, std::int64_t n_problems, std::int64_t n_bins,
          "bin-evals/s", "profile evaluations x bins / kernel time");
   report(tag + "speed-up gpu/cpu (solve wall)", cpu_full / t.wall_s, "x",
          "cpu extrapolated; success " + std::to_string(ok) + "/" + std::to_string(n_problems));
+  report(tag + "max rel diff norm/stat vs cpu", max_rel_diff(cpu.result, r), "",
+         "on the cpu subset (NaN pattern differences count as inf)");
 }
 
 void scan_case(const char* label, std::int64_t n_problems, std::int64_t n_bins, bool wstat,

@@ -1,129 +1,482 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// First CUDA backend: one thread per problem, running the shared solver (math/batch_solve.hpp).
+// The CUDA backend: chunks of whole problems streamed through pinned memory onto the GPU, solved
+// there by the kernels of solve_kernels.cuh (see cuda_backend.hpp for the overall scheme).
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <cub/device/device_radix_sort.cuh>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
+#include "chunk_plan.hpp"
 #include "cuda_backend.hpp"
+#include "device_memory.cuh"
 #include "fluxpoints/backend_support.hpp"
+#include "solve_kernels.cuh"
 
 namespace fluxpoints::cuda_backend {
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Owns one device allocation.
-template <class T>
-class DeviceBuffer {
+// Calls f(a_ptr, b_ptr, n) for every result array of a chunk with np problems, ns segments and
+// n_scan scan norms: the one list of result arrays that copies walk through.
+template <class F>
+void zip_results(const math::ResultArrays& a, const math::ResultArrays& b, std::int64_t np,
+                 std::int64_t ns, std::int64_t n_scan, F&& f) {
+  f(a.norm, b.norm, np);
+  f(a.norm_err, b.norm_err, np);
+  f(a.ts, b.ts, np);
+  f(a.sqrt_ts, b.sqrt_ts, np);
+  f(a.stat, b.stat, np);
+  f(a.stat_null, b.stat_null, np);
+  f(a.norm_errn, b.norm_errn, np);
+  f(a.norm_errp, b.norm_errp, np);
+  f(a.norm_ul, b.norm_ul, np);
+  f(a.success, b.success, np);
+  f(a.status, b.status, np);
+  f(a.notes, b.notes, np);
+  f(a.evaluations, b.evaluations, np);
+  f(a.stat_scan, b.stat_scan, np * n_scan);
+  f(a.npred, b.npred, ns);
+  f(a.npred_excess, b.npred_excess, ns);
+  f(a.counts, b.counts, ns);
+}
+
+// The result arrays of a chunk starting at problem p0 / segment s0 inside whole-batch arrays.
+math::ResultArrays offset(math::ResultArrays r, std::int64_t p0, std::int64_t s0,
+                          std::int64_t n_scan) {
+  for (double** a : {&r.norm, &r.norm_err, &r.ts, &r.sqrt_ts, &r.stat, &r.stat_null, &r.norm_errn,
+                     &r.norm_errp, &r.norm_ul})
+    *a += p0;
+  r.success += p0;
+  r.status += p0;
+  r.notes += p0;
+  r.evaluations += p0;
+  if (r.stat_scan) r.stat_scan += p0 * n_scan;
+  r.npred += s0;
+  r.npred_excess += s0;
+  r.counts += s0;
+  return r;
+}
+
+// Storage for the results of one chunk, on the device (DeviceArray) or pinned (PinnedArray).
+template <template <class> class Array>
+struct ResultStore {
+  Array<double> per_problem[9];  // norm .. norm_ul, in ResultArrays order
+  Array<std::uint8_t> success;
+  Array<math::SolveStatus> status;
+  Array<std::uint32_t> notes;
+  Array<int> evaluations;
+  Array<double> stat_scan;
+  Array<double> per_segment[3];  // npred, npred_excess, counts
+
+  ResultStore() = default;
+  ResultStore(std::int64_t np, std::int64_t ns, std::int64_t n_scan)
+      : success(np), status(np), notes(np), evaluations(np), stat_scan(np * n_scan) {
+    for (auto& a : per_problem) a = Array<double>(np);
+    for (auto& a : per_segment) a = Array<double>(ns);
+  }
+  math::ResultArrays arrays() const {
+    return math::ResultArrays{per_problem[0].get(), per_problem[1].get(), per_problem[2].get(),
+                              per_problem[3].get(), per_problem[4].get(), per_problem[5].get(),
+                              per_problem[6].get(), per_problem[7].get(), per_problem[8].get(),
+                              success.get(),        status.get(),         notes.get(),
+                              stat_scan.get(),      per_segment[0].get(), per_segment[1].get(),
+                              per_segment[2].get(), evaluations.get()};
+  }
+};
+
+// Batch inputs of one chunk, offsets rebased to the chunk's first segment and bin.
+template <template <class> class Array>
+struct InputStore {
+  Array<double> counts, npred_ref, npred_other, counts_off, alpha;
+  Array<std::int64_t> segment_bins, problem_segments;
+  Array<math::StatKind> segment_kind;
+
+  InputStore() = default;
+  InputStore(std::int64_t np, std::int64_t ns, std::int64_t nb)
+      : counts(nb), npred_ref(nb), npred_other(nb), counts_off(nb), alpha(nb),
+        segment_bins(ns + 1), problem_segments(np + 1), segment_kind(ns) {}
+  math::BatchArrays arrays() const {
+    return math::BatchArrays{counts.get(),       npred_ref.get(),    npred_other.get(),
+                             counts_off.get(),   alpha.get(),        segment_bins.get(),
+                             segment_kind.get(), problem_segments.get()};
+  }
+};
+
+// Everything one chunk in flight needs: its stream, device buffers and pinned staging buffers.
+struct Slot {
+  Stream stream;
+  Event started, uploaded, solved, downloaded;
+  InputStore<DeviceArray> in;
+  InputStore<PinnedArray> staged_in;
+  ResultStore<DeviceArray> out;
+  ResultStore<PinnedArray> staged_out;
+  DeviceArray<std::uint32_t> keys, sorted_keys;  // bins per problem
+  DeviceArray<std::int64_t> ids, sorted_ids;     // problem index in the chunk
+  DeviceArray<unsigned char> sort_scratch;
+  std::size_t sort_scratch_bytes = 0;
+  int chunk = -1;  // the chunk in flight, -1 when idle
+
+  Slot(std::int64_t np, std::int64_t ns, std::int64_t nb, std::int64_t n_scan)
+      : in(np, ns, nb), staged_in(np, ns, nb), out(np, ns, n_scan), staged_out(np, ns, n_scan),
+        keys(np), sorted_keys(np), ids(np), sorted_ids(np) {
+    check(cub::DeviceRadixSort::SortPairs(nullptr, sort_scratch_bytes, keys.get(),
+                                          sorted_keys.get(), ids.get(), sorted_ids.get(),
+                                          static_cast<int>(np)),
+          "cub::DeviceRadixSort (scratch size)");
+    sort_scratch = DeviceArray<unsigned char>(sort_scratch_bytes);
+  }
+};
+
+// Buffers kept between solves, so repeated solves of similar batches allocate nothing.
+struct Workspace {
+  std::int64_t problems = 0, segments = 0, bins = 0, n_scan = 0;
+  std::vector<std::unique_ptr<Slot>> slots;
+  DeviceArray<double> norms;
+
+  bool fits(std::int64_t np, std::int64_t ns, std::int64_t nb, std::int64_t scan,
+            std::size_t n_slots) const {
+    return np <= problems && ns <= segments && nb <= bins && scan == n_scan &&
+           n_slots <= slots.size();
+  }
+  std::size_t device_bytes() const {
+    return slots.size() * (static_cast<std::size_t>(bins) * kBytesPerBin +
+                           static_cast<std::size_t>(segments) * kBytesPerSegment +
+                           static_cast<std::size_t>(problems) *
+                               (kBytesPerProblem + n_scan * sizeof(double)));
+  }
+  void ensure(std::int64_t np, std::int64_t ns, std::int64_t nb, std::int64_t scan,
+              std::size_t n_slots) {
+    if (fits(np, ns, nb, scan, n_slots)) return;
+    slots.clear();  // free before allocating the larger set
+    problems = std::max(np, problems);
+    segments = std::max(ns, segments);
+    bins = std::max(nb, bins);
+    n_scan = scan;
+    for (std::size_t i = 0; i < n_slots; ++i)
+      slots.push_back(std::make_unique<Slot>(problems, segments, bins, n_scan));
+    norms = DeviceArray<double>(n_scan);
+  }
+};
+
+int sort_key_bits(std::int64_t max_bins) {
+  int bits = 1;
+  while (bits < 32 && (max_bins >> bits) != 0) ++bits;
+  return bits;
+}
+
+// One host copy of `bytes` bytes.
+struct CopyJob {
+  void* dst;
+  const void* src;
+  std::size_t bytes;
+};
+
+// Runs the copies with several threads when they are large: one memcpy thread moves ~10 GB/s,
+// so staging a map-sized chunk on one thread would take longer than its transfer and solve.
+void copy_parallel(const std::vector<CopyJob>& jobs) {
+  constexpr std::size_t kPiece = std::size_t{16} << 20;  // smaller copies are not worth a thread
+  std::vector<CopyJob> pieces;
+  for (const CopyJob& j : jobs)
+    for (std::size_t off = 0; off < j.bytes; off += kPiece)
+      pieces.push_back({static_cast<char*>(j.dst) + off, static_cast<const char*>(j.src) + off,
+                        std::min(kPiece, j.bytes - off)});
+  const std::size_t n_threads = std::min<std::size_t>(
+      {pieces.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+  const auto run = [&](std::size_t first) {
+    for (std::size_t i = first; i < pieces.size(); i += n_threads)
+      std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].bytes);
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < n_threads; ++t) threads.emplace_back(run, t);
+  if (n_threads > 0) run(0);
+  for (auto& th : threads) th.join();
+}
+
+// Host: copies chunk c of the batch into the slot's pinned buffers, rebasing the offsets.
+void stage(const LikelihoodBatch& b, const Chunk& c, Slot& s) {
+  const std::size_t bytes = c.bins() * sizeof(double);
+  const auto bins_of = [&](const std::vector<double>& v) { return v.data() + c.bin_begin; };
+  copy_parallel({{s.staged_in.counts.get(), bins_of(b.counts), bytes},
+                 {s.staged_in.npred_ref.get(), bins_of(b.npred_ref), bytes},
+                 {s.staged_in.npred_other.get(), bins_of(b.npred_other), bytes},
+                 {s.staged_in.counts_off.get(), bins_of(b.counts_off), bytes},
+                 {s.staged_in.alpha.get(), bins_of(b.alpha), bytes},
+                 {s.staged_in.segment_kind.get(), b.segment_kind.data() + c.segment_begin,
+                  c.segments() * sizeof(math::StatKind)}});
+  for (std::int64_t k = 0; k <= c.segments(); ++k)
+    s.staged_in.segment_bins.get()[k] = b.segment_bins[c.segment_begin + k] - c.bin_begin;
+  for (std::int64_t p = 0; p <= c.problems(); ++p)
+    s.staged_in.problem_segments.get()[p] = b.problem_segments[c.problem_begin + p] - c.segment_begin;
+}
+
+void upload(const Chunk& c, Slot& s) {
+  const cudaStream_t st = s.stream.get();
+  const std::size_t nb = c.bins(), ns = c.segments(), np = c.problems();
+  copy_to_device(s.in.counts.get(), s.staged_in.counts.get(), nb, st);
+  copy_to_device(s.in.npred_ref.get(), s.staged_in.npred_ref.get(), nb, st);
+  copy_to_device(s.in.npred_other.get(), s.staged_in.npred_other.get(), nb, st);
+  copy_to_device(s.in.counts_off.get(), s.staged_in.counts_off.get(), nb, st);
+  copy_to_device(s.in.alpha.get(), s.staged_in.alpha.get(), nb, st);
+  copy_to_device(s.in.segment_bins.get(), s.staged_in.segment_bins.get(), ns + 1, st);
+  copy_to_device(s.in.segment_kind.get(), s.staged_in.segment_kind.get(), ns, st);
+  copy_to_device(s.in.problem_segments.get(), s.staged_in.problem_segments.get(), np + 1, st);
+}
+
+unsigned blocks_for(std::int64_t n, int threads) {
+  return static_cast<unsigned>((n + threads - 1) / threads);
+}
+
+// Sorts the chunk's problem ids by bin count, so each tier (thread, warp, block) is a range.
+void sort_by_size(const Chunk& c, Slot& s) {
+  const cudaStream_t st = s.stream.get();
+  const std::int64_t np = c.problems();
+  problem_sizes<<<blocks_for(np, kSmallThreads), kSmallThreads, 0, st>>>(
+      s.in.arrays(), np, s.keys.get(), s.ids.get());
+  check(cudaGetLastError(), "problem_sizes launch");
+  std::size_t bytes = s.sort_scratch_bytes;
+  check(cub::DeviceRadixSort::SortPairs(s.sort_scratch.get(), bytes, s.keys.get(),
+                                        s.sorted_keys.get(), s.ids.get(), s.sorted_ids.get(),
+                                        static_cast<int>(np), 0,
+                                        sort_key_bits(c.max_problem_bins), st),
+        "cub::DeviceRadixSort");
+}
+
+// The chunk's sorted ids are [thread | warp | block] problems (chunk_plan.hpp).
+struct Tiers {
+  std::int64_t n_thread, n_warp, n_block;
+  const std::int64_t* thread_ids;
+  const std::int64_t* warp_ids;
+  const std::int64_t* block_ids;
+};
+Tiers tiers(const Chunk& c, const Slot& s) {
+  const std::int64_t* ids = s.sorted_ids.get();
+  const std::int64_t n_thread = c.n_thread_problems(), n_warp = c.n_warp_problems;
+  return {n_thread, n_warp, c.n_block_problems, ids, ids + n_thread, ids + n_thread + n_warp};
+}
+
+template <int K>
+void launch_scan_k(const Chunk& c, Slot& s, const double* norms, int n_scan) {
+  const cudaStream_t st = s.stream.get();
+  const Tiers t = tiers(c, s);
+  if (t.n_thread > 0) {
+    scan_per_thread<K><<<blocks_for(t.n_thread, kSmallThreads), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.thread_ids, t.n_thread, norms, n_scan, s.out.arrays());
+    check(cudaGetLastError(), "scan_per_thread launch");
+  }
+  if (t.n_warp > 0) {
+    scan_per_warp<K><<<blocks_for(t.n_warp, kWarpsPerBlock), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.warp_ids, t.n_warp, norms, n_scan, s.out.arrays());
+    check(cudaGetLastError(), "scan_per_warp launch");
+  }
+  if (t.n_block > 0) {
+    scan_per_block<K, kBlockThreads><<<static_cast<unsigned>(t.n_block), kBlockThreads, 0, st>>>(
+        s.in.arrays(), t.block_ids, norms, n_scan, s.out.arrays());
+    check(cudaGetLastError(), "scan_per_block launch");
+  }
+}
+
+void launch_scan(const CudaConfig& config, const Chunk& c, Slot& s, const double* norms,
+                 int n_scan) {
+  if (n_scan == 0) return;
+  if (config.scan_norms_per_pass == 8) launch_scan_k<8>(c, s, norms, n_scan);
+  else launch_scan_k<16>(c, s, norms, n_scan);
+}
+
+void launch_solve(const Chunk& c, Slot& s, const math::SolveSettings& settings) {
+  const cudaStream_t st = s.stream.get();
+  const Tiers t = tiers(c, s);
+  if (t.n_thread > 0) {
+    solve_per_thread<<<blocks_for(t.n_thread, kSmallThreads), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.thread_ids, t.n_thread, settings, s.out.arrays());
+    check(cudaGetLastError(), "solve_per_thread launch");
+  }
+  if (t.n_warp > 0) {
+    solve_per_warp<<<blocks_for(t.n_warp, kWarpsPerBlock), kSmallThreads, 0, st>>>(
+        s.in.arrays(), t.warp_ids, t.n_warp, settings, s.out.arrays());
+    check(cudaGetLastError(), "solve_per_warp launch");
+  }
+  if (t.n_block > 0) {
+    solve_per_block<kBlockThreads><<<static_cast<unsigned>(t.n_block), kBlockThreads, 0, st>>>(
+        s.in.arrays(), t.block_ids, settings, s.out.arrays());
+    check(cudaGetLastError(), "solve_per_block launch");
+  }
+}
+
+void download(const Chunk& c, Slot& s, std::int64_t n_scan) {
+  const cudaStream_t st = s.stream.get();
+  zip_results(s.staged_out.arrays(), s.out.arrays(), c.problems(), c.segments(), n_scan,
+              [&](auto* dst, const auto* src, std::int64_t n) { copy_to_host(dst, src, n, st); });
+}
+
+// Waits for the slot's chunk, copies its results into the batch result and adds its timings.
+void finish(const ChunkPlan& plan, Slot& s, const math::ResultArrays& all, std::int64_t n_scan,
+            PhaseTimes& t) {
+  const Chunk& c = plan.chunks[s.chunk];
+  check(cudaEventSynchronize(s.downloaded.get()), "chunk solve");
+  t.upload_s += s.uploaded.seconds_since(s.started);
+  t.solve_s += s.solved.seconds_since(s.uploaded);
+  t.download_s += s.downloaded.seconds_since(s.solved);
+  const auto t0 = Clock::now();
+  zip_results(offset(all, c.problem_begin, c.segment_begin, n_scan), s.staged_out.arrays(),
+              c.problems(), c.segments(), n_scan, [](auto* dst, const auto* src, std::int64_t n) {
+                if (n) std::memcpy(dst, src, n * sizeof(*src));
+              });
+  t.unstage_s += seconds_since(t0);
+  s.chunk = -1;
+}
+
+std::size_t total_bytes(const LikelihoodBatch& b, int n_scan) {
+  return static_cast<std::size_t>(b.n_bins()) * kBytesPerBin +
+         static_cast<std::size_t>(b.n_segments()) * kBytesPerSegment +
+         static_cast<std::size_t>(b.n_problems()) * (kBytesPerProblem + n_scan * sizeof(double));
+}
+
+// Chunk budget: the configured one, or a share of the device memory that also cuts large
+// batches into at least `streams` chunks so transfers and kernels overlap.
+std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const LikelihoodBatch& b,
+                         int n_scan) {
+  if (config.chunk_bytes > 0) return config.chunk_bytes;
+  std::size_t free_bytes = 0, total = 0;
+  check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+  const std::size_t streams = static_cast<std::size_t>(std::max(config.streams, 1));
+  const std::size_t share = (free_bytes + ws.device_bytes()) / 10 * 8 / streams;
+  constexpr std::size_t kMinChunk = std::size_t{64} << 20;  // below this overlap gains nothing
+  const std::size_t even = total_bytes(b, n_scan) / streams + 1;
+  return std::max<std::size_t>(std::min(share, std::max(even, kMinChunk)), 1);
+}
+
+class CudaSolver {
  public:
-  explicit DeviceBuffer(std::size_t n) : n_(n) {
-    if (n_ > 0) check(cudaMalloc(&ptr_, n_ * sizeof(T)), "cudaMalloc");
+  explicit CudaSolver(const CudaConfig& config) : config_(config) {
+    if (config_.streams < 1) throw std::invalid_argument("CUDA backend: streams must be >= 1");
+    if (config_.scan_norms_per_pass != 8 && config_.scan_norms_per_pass != 16)
+      throw std::invalid_argument("CUDA backend: scan_norms_per_pass must be 8 or 16");
   }
-  ~DeviceBuffer() {
-    if (ptr_) cudaFree(ptr_);
+
+  BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options,
+                    PhaseTimes* times) {
+    const auto t_start = Clock::now();
+    PhaseTimes t;
+    BatchResult result;
+    prepare_solve(batch, options, result);
+    const int n_scan = static_cast<int>(result.n_scan());
+    std::vector<int> evaluations(batch.n_problems(), 0);
+    const math::ResultArrays all = result_arrays(result, evaluations);
+    const math::SolveSettings settings = options.settings();
+
+    std::lock_guard<std::mutex> lock(mutex_);  // one workspace: one solve at a time
+    const ChunkPlan plan =
+        plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
+                    chunk_budget(config_, workspace_, batch, n_scan), config_.warp_min_bins,
+                    config_.block_min_bins, INT_MAX);
+    t.chunks = static_cast<int>(plan.chunks.size());
+    if (!plan.chunks.empty()) {
+      const auto t_setup = Clock::now();
+      const std::size_t n_slots =
+          std::min<std::size_t>(plan.chunks.size(), static_cast<std::size_t>(config_.streams));
+      workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, n_slots);
+      for (auto& slot : workspace_.slots) slot->chunk = -1;  // nothing left from a failed solve
+      copy_to_device(workspace_.norms.get(), result.norm_scan.data(), n_scan, nullptr);
+      check(cudaDeviceSynchronize(), "scan norms upload");
+      t.setup_s = seconds_since(t_setup);
+
+      for (std::size_t ci = 0; ci < plan.chunks.size(); ++ci) {
+        Slot& s = *workspace_.slots[ci % n_slots];
+        if (s.chunk >= 0) finish(plan, s, all, n_scan, t);
+        const Chunk& c = plan.chunks[ci];
+        const auto t_stage = Clock::now();
+        stage(batch, c, s);
+        t.stage_s += seconds_since(t_stage);
+        s.started.record(s.stream.get());
+        upload(c, s);
+        s.uploaded.record(s.stream.get());
+        sort_by_size(c, s);
+        launch_solve(c, s, settings);
+        launch_scan(config_, c, s, workspace_.norms.get(), n_scan);
+        s.solved.record(s.stream.get());
+        download(c, s, n_scan);
+        s.downloaded.record(s.stream.get());
+        s.chunk = static_cast<int>(ci);
+      }
+      for (std::size_t i = 0; i < n_slots; ++i) {
+        // Finish in chunk order (slot of chunk n-n_slots first); any order gives equal results.
+        Slot& s = *workspace_.slots[(plan.chunks.size() + i) % n_slots];
+        if (s.chunk >= 0) finish(plan, s, all, n_scan, t);
+      }
+    }
+    result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
+    t.wall_s = seconds_since(t_start);
+    if (times) *times = t;
+    return result;
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  T* get() const { return ptr_; }
-  void upload(const T* host) {
-    if (n_) check(cudaMemcpy(ptr_, host, n_ * sizeof(T), cudaMemcpyHostToDevice), "upload");
-  }
-  void download(T* host) const {
-    if (n_) check(cudaMemcpy(host, ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost), "download");
+
+  double time_scan(const LikelihoodBatch& batch, const std::vector<double>& norms,
+                   int repetitions) {
+    batch.validate();
+    if (norms.empty() || repetitions < 1)
+      throw std::invalid_argument("time_scan_kernel: needs norms and repetitions >= 1");
+    const int n_scan = static_cast<int>(norms.size());
+    const ChunkPlan plan = plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
+                                       ~std::size_t{0}, config_.warp_min_bins,
+                                       config_.block_min_bins, INT_MAX);
+    if (plan.chunks.size() != 1) return 0.0;  // empty batch
+    std::lock_guard<std::mutex> lock(mutex_);
+    workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, 1);
+    Slot& s = *workspace_.slots[0];
+    const Chunk& c = plan.chunks[0];
+    stage(batch, c, s);
+    copy_to_device(workspace_.norms.get(), norms.data(), n_scan, s.stream.get());
+    upload(c, s);
+    sort_by_size(c, s);
+    launch_scan(config_, c, s, workspace_.norms.get(), n_scan);  // warm-up
+    s.started.record(s.stream.get());
+    for (int r = 0; r < repetitions; ++r) launch_scan(config_, c, s, workspace_.norms.get(), n_scan);
+    s.solved.record(s.stream.get());
+    s.stream.synchronize();
+    return s.solved.seconds_since(s.started) / repetitions;
   }
 
  private:
-  T* ptr_ = nullptr;
-  std::size_t n_;
+  CudaConfig config_;
+  std::mutex mutex_;
+  Workspace workspace_;
 };
-
-__global__ void solve_thread_per_problem(math::BatchArrays in, std::int64_t n_problems,
-                                         math::SolveSettings settings, const double* scan,
-                                         int n_scan, math::ResultArrays out) {
-  const std::int64_t p = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-  if (p < n_problems) math::solve_and_store(in, p, settings, scan, n_scan, out);
-}
 
 class CudaBackend final : public Backend {
  public:
-  std::string name() const override {
+  explicit CudaBackend(const CudaConfig& config) : solver_(config) {
     cudaDeviceProp prop{};
     int dev = 0;
-    cudaGetDevice(&dev);
-    cudaGetDeviceProperties(&prop, dev);
-    return std::string("cuda (") + prop.name + ")";
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaGetDeviceProperties(&prop, dev), "cudaGetDeviceProperties");
+    name_ = std::string("cuda (") + prop.name + ")";
   }
-
+  std::string name() const override { return name_; }
   BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const override {
-    BatchResult result;
-    prepare_solve(batch, options, result);
-    const std::int64_t np = batch.n_problems(), ns = batch.n_segments(), nb = batch.n_bins();
-    const int n_scan = static_cast<int>(result.n_scan());
-    DeviceBuffer<double> counts(nb), s(nb), o(nb), off(nb), alpha(nb);
-    DeviceBuffer<std::int64_t> seg_bins(ns + 1), prob_segs(np + 1);
-    DeviceBuffer<math::StatKind> seg_kind(ns);
-    counts.upload(batch.counts.data());
-    s.upload(batch.npred_ref.data());
-    o.upload(batch.npred_other.data());
-    off.upload(batch.counts_off.data());
-    alpha.upload(batch.alpha.data());
-    seg_bins.upload(batch.segment_bins.data());
-    prob_segs.upload(batch.problem_segments.data());
-    seg_kind.upload(batch.segment_kind.data());
-    DeviceBuffer<double> scan(n_scan);
-    scan.upload(result.norm_scan.data());
-
-    DeviceBuffer<double> r_norm(np), r_err(np), r_ts(np), r_sqrt_ts(np), r_stat(np),
-        r_stat_null(np), r_errn(np), r_errp(np), r_ul(np), r_scan(np * n_scan), r_npred(ns),
-        r_excess(ns), r_counts(ns);
-    DeviceBuffer<std::uint8_t> r_success(np);
-    DeviceBuffer<math::SolveStatus> r_status(np);
-    DeviceBuffer<std::uint32_t> r_notes(np);
-    DeviceBuffer<int> r_evals(np);
-
-    const math::BatchArrays in{counts.get(), s.get(),        o.get(),         off.get(),
-                               alpha.get(),  seg_bins.get(), seg_kind.get(), prob_segs.get()};
-    const math::ResultArrays out{r_norm.get(),   r_err.get(),       r_ts.get(),
-                                 r_sqrt_ts.get(), r_stat.get(),     r_stat_null.get(),
-                                 r_errn.get(),   r_errp.get(),      r_ul.get(),
-                                 r_success.get(), r_status.get(),   r_notes.get(),
-                                 r_scan.get(),   r_npred.get(),     r_excess.get(),
-                                 r_counts.get(), r_evals.get()};
-    const int threads = 128;
-    const std::int64_t blocks = (np + threads - 1) / threads;
-    if (np > 0) {
-      solve_thread_per_problem<<<static_cast<unsigned>(blocks), threads>>>(
-          in, np, options.settings(), scan.get(), n_scan, out);
-      check(cudaGetLastError(), "solve kernel launch");
-      check(cudaDeviceSynchronize(), "solve kernel");
-    }
-    std::vector<int> evaluations(np);
-    r_norm.download(result.norm.data());
-    r_err.download(result.norm_err.data());
-    r_ts.download(result.ts.data());
-    r_sqrt_ts.download(result.sqrt_ts.data());
-    r_stat.download(result.stat.data());
-    r_stat_null.download(result.stat_null.data());
-    r_errn.download(result.norm_errn.data());
-    r_errp.download(result.norm_errp.data());
-    r_ul.download(result.norm_ul.data());
-    r_success.download(result.success.data());
-    r_status.download(result.status.data());
-    r_notes.download(result.notes.data());
-    r_scan.download(result.stat_scan.data());
-    r_npred.download(result.npred.data());
-    r_excess.download(result.npred_excess.data());
-    r_counts.download(result.counts.data());
-    r_evals.download(evaluations.data());
-    result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
-    return result;
+    return solver_.solve(batch, options, nullptr);
   }
+
+ private:
+  std::string name_;
+  mutable CudaSolver solver_;  // holds the reusable device workspace
 };
+
+void require_device() {
+  std::string why;
+  if (device_count(&why) == 0) throw std::runtime_error("--backend cuda: " + why);
+}
 
 }  // namespace
 
@@ -139,10 +492,30 @@ int device_count(std::string* reason) {
   return n;
 }
 
-std::unique_ptr<Backend> make() {
-  std::string why;
-  if (device_count(&why) == 0) throw std::runtime_error("--backend cuda: " + why);
-  return std::make_unique<CudaBackend>();
+std::unique_ptr<Backend> make(const CudaConfig& config) {
+  require_device();
+  return std::make_unique<CudaBackend>(config);
+}
+
+class Solver::Impl : public CudaSolver {
+ public:
+  using CudaSolver::CudaSolver;
+};
+
+Solver::Solver(const CudaConfig& config) {
+  require_device();
+  impl_ = std::make_unique<Impl>(config);
+}
+Solver::~Solver() = default;
+
+BatchResult Solver::solve(const LikelihoodBatch& batch, const SolveOptions& options,
+                          PhaseTimes* times) {
+  return impl_->solve(batch, options, times);
+}
+
+double Solver::time_scan(const LikelihoodBatch& batch, const std::vector<double>& norms,
+                         int repetitions) {
+  return impl_->time_scan(batch, norms, repetitions);
 }
 
 }  // namespace fluxpoints::cuda_backend

@@ -2,7 +2,8 @@
 #pragma once
 // Solve problem p of a flattened batch and store every result where it belongs. The CPU backend
 // calls this once per problem inside a Kokkos parallel_for; the CUDA backend calls it from its
-// thread-per-problem kernel. Keeping it here is what makes the backends agree.
+// thread-per-problem kernel and builds its block-per-problem path from the same pieces. Keeping
+// it here is what makes the backends agree.
 
 #include "fluxpoints/math/solver.hpp"
 
@@ -73,15 +74,9 @@ FLUXPOINTS_HD void store_empty_problem(const ProblemView& v, std::int64_t p, int
   out.evaluations[p] = 0;
 }
 
-FLUXPOINTS_HD void solve_and_store(const BatchArrays& in, std::int64_t p,
-                                   const SolveSettings& settings, const double* scan_values,
-                                   int n_scan, const ResultArrays& out) {
-  const ProblemView v = in.problem(p);
-  if (v.n_bins() == 0) {
-    store_empty_problem(v, p, n_scan, out);
-    return;
-  }
-  const ProblemSolution s = solve_profile(v, settings);
+// Stores the scalar results of problem p (everything but the scan and the per-dataset sums).
+FLUXPOINTS_HD void store_solution(const ProblemSolution& s, std::int64_t p,
+                                  const ResultArrays& out) {
   out.norm[p] = s.norm;
   out.norm_err[p] = s.norm_err;
   out.ts[p] = s.ts;
@@ -94,19 +89,36 @@ FLUXPOINTS_HD void solve_and_store(const BatchArrays& in, std::int64_t p,
   out.success[p] = s.status == SolveStatus::ok ? 1 : 0;
   out.status[p] = s.status;
   out.notes[p] = s.notes;
-  int evals = s.evaluations;
+  out.evaluations[p] = s.evaluations;
+}
+
+// Stores the sums of dataset segment k at the best-fit norm.
+FLUXPOINTS_HD void store_dataset_sums(const ProblemView::DatasetSums& d, std::int64_t k,
+                                      double norm, const ResultArrays& out) {
+  out.counts[k] = d.counts;
+  // A failed minimisation has no norm: npred is then undefined.
+  out.npred[k] = is_finite(norm) ? d.npred : kNaN;
+  out.npred_excess[k] = is_finite(norm) ? norm * d.npred_ref : kNaN;
+}
+
+// Solves problem p and stores every result. With n_scan = 0 the scan is left to the caller (the
+// CUDA backend runs it as a separate kernel, which then counts its one evaluation).
+FLUXPOINTS_HD void solve_and_store(const BatchArrays& in, std::int64_t p,
+                                   const SolveSettings& settings, const double* scan_values,
+                                   int n_scan, const ResultArrays& out) {
+  const ProblemView v = in.problem(p);
+  if (v.n_bins() == 0) {
+    store_empty_problem(v, p, n_scan, out);
+    return;
+  }
+  ProblemSolution s = solve_profile(v, settings);
   if (n_scan > 0) {
     v.values(scan_values, n_scan, out.stat_scan + p * n_scan);
-    ++evals;
+    ++s.evaluations;
   }
-  for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
-    const ProblemView::DatasetSums d = v.dataset_sums(k, s.norm);
-    out.counts[k] = d.counts;
-    // A failed minimisation has no norm: npred is then undefined.
-    out.npred[k] = is_finite(s.norm) ? d.npred : kNaN;
-    out.npred_excess[k] = is_finite(s.norm) ? d.npred_excess : kNaN;
-  }
-  out.evaluations[p] = evals;
+  store_solution(s, p, out);
+  for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k)
+    store_dataset_sums(v.dataset_sums(k, s.norm), k, s.norm, out);
 }
 
 }  // namespace fluxpoints::math

@@ -2,8 +2,8 @@
 #pragma once
 // A read-only view of one likelihood problem (one source x energy group) inside a flattened batch:
 // the total statistic S(theta) and its derivatives, summed over the problem's datasets and bins.
-// The same struct is used by the CPU (Kokkos) backend and by the CUDA thread-per-problem kernel; it
-// only holds raw pointers into the batch's structure-of-arrays.
+// The same struct is used by the CPU (Kokkos) backend and by the CUDA kernels (thread per problem, or
+// one block per problem summing strided partial sums); it only holds raw pointers into the batch's structure-of-arrays.
 
 #include "fluxpoints/math/statistic.hpp"
 
@@ -37,19 +37,25 @@ struct ProblemView {
     return segment_bins[segment_end] - segment_bins[segment_begin];
   }
 
-  FLUXPOINTS_HD ProfilePoint profile(double theta) const {
+  // Every sum below visits, in each dataset segment, the bins segment_start + first,
+  // + first + stride, ... . A single worker uses (first, stride) = (0, 1); the CUDA block-per-
+  // problem path lets thread t of a block of T threads take (t, T) and reduces the partial sums
+  // in a fixed order, so both see the same per-bin terms.
+
+  FLUXPOINTS_HD ProfilePoint partial_profile(double theta, std::int64_t first,
+                                             std::int64_t stride) const {
     ProfilePoint p{0.0, 0.0, 0.0};
     for (std::int64_t k = segment_begin; k < segment_end; ++k) {
       const std::int64_t end = segment_bins[k + 1];
       if (segment_kind[k] == StatKind::cash) {
-        for (std::int64_t i = segment_bins[k]; i < end; ++i) {
+        for (std::int64_t i = segment_bins[k] + first; i < end; i += stride) {
           const BinTerms t = cash_bin(counts[i], npred_ref[i], npred_other[i], theta);
           p.value += t.value;
           p.d1 += t.d1;
           p.d2 += t.d2;
         }
       } else {
-        for (std::int64_t i = segment_bins[k]; i < end; ++i) {
+        for (std::int64_t i = segment_bins[k] + first; i < end; i += stride) {
           const BinTerms t =
               wstat_bin(counts[i], counts_off[i], alpha[i], npred_ref[i], npred_other[i], theta);
           p.value += t.value;
@@ -61,23 +67,55 @@ struct ProblemView {
     return p;
   }
 
+  FLUXPOINTS_HD ProfilePoint profile(double theta) const { return partial_profile(theta, 0, 1); }
+
   FLUXPOINTS_HD double value(double theta) const { return profile(theta).value; }
 
-  // S at several norms in one pass over the bins (scans): each bin is read once for all norms.
-  FLUXPOINTS_HD void values(const double* thetas, int n_thetas, double* out) const {
-    for (int j = 0; j < n_thetas; ++j) out[j] = 0.0;
+  // S at up to K norms in one pass over the bins (scans): each bin is read once for all norms,
+  // which are held in registers. Adds to acc[0..n_thetas) (n_thetas <= K); the caller zeroes it.
+  template <int K>
+  FLUXPOINTS_HD void partial_values(const double (&thetas)[K], int n_thetas, std::int64_t first,
+                                    std::int64_t stride, double (&acc)[K]) const {
     for (std::int64_t k = segment_begin; k < segment_end; ++k) {
       const std::int64_t end = segment_bins[k + 1];
-      const bool cash = segment_kind[k] == StatKind::cash;
-      for (std::int64_t i = segment_bins[k]; i < end; ++i) {
-        const double n = counts[i], s = npred_ref[i], o = npred_other[i];
-        if (cash) {
-          for (int j = 0; j < n_thetas; ++j) out[j] += cash_value(n, s, o, thetas[j]);
-        } else {
+      if (segment_kind[k] == StatKind::cash) {
+        for (std::int64_t i = segment_bins[k] + first; i < end; i += stride) {
+          const double n = counts[i], s = npred_ref[i], o = npred_other[i];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+          for (int j = 0; j < K; ++j)
+            if (j < n_thetas) acc[j] += cash_value(n, s, o, thetas[j]);
+        }
+      } else {
+        for (std::int64_t i = segment_bins[k] + first; i < end; i += stride) {
+          const double n = counts[i], s = npred_ref[i], o = npred_other[i];
           const double n_off = counts_off[i], a = alpha[i];
-          for (int j = 0; j < n_thetas; ++j) out[j] += wstat_value(n, n_off, a, s, o, thetas[j]);
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+          for (int j = 0; j < K; ++j)
+            if (j < n_thetas) acc[j] += wstat_value(n, n_off, a, s, o, thetas[j]);
         }
       }
+    }
+  }
+
+  // Number of norms one scan pass keeps in registers.
+  static constexpr int kScanNormsPerPass = 16;
+
+  // S at several norms (scans), kScanNormsPerPass norms per pass over the bins.
+  FLUXPOINTS_HD void values(const double* thetas, int n_thetas, double* out) const {
+    constexpr int K = kScanNormsPerPass;
+    for (int j0 = 0; j0 < n_thetas; j0 += K) {
+      const int n = n_thetas - j0 < K ? n_thetas - j0 : K;
+      double t[K], acc[K];
+      for (int j = 0; j < K; ++j) {
+        t[j] = j < n ? thetas[j0 + j] : 0.0;
+        acc[j] = 0.0;
+      }
+      partial_values<K>(t, n, 0, 1, acc);
+      for (int j = 0; j < n; ++j) out[j0 + j] = acc[j];
     }
   }
 
@@ -86,37 +124,40 @@ struct ProblemView {
   struct DatasetSums {
     double counts;
     double npred;
-    double npred_excess;
+    double npred_ref;  // sum of s; the excess is theta times it
   };
-  FLUXPOINTS_HD DatasetSums dataset_sums(std::int64_t k, double theta) const {
+  FLUXPOINTS_HD DatasetSums partial_dataset_sums(std::int64_t k, double theta, std::int64_t first,
+                                                 std::int64_t stride) const {
     DatasetSums d{0.0, 0.0, 0.0};
-    double s_sum = 0.0;
     const bool cash = segment_kind[k] == StatKind::cash;
-    for (std::int64_t i = segment_bins[k]; i < segment_bins[k + 1]; ++i) {
+    for (std::int64_t i = segment_bins[k] + first; i < segment_bins[k + 1]; i += stride) {
       d.counts += counts[i];
-      s_sum += npred_ref[i];
+      d.npred_ref += npred_ref[i];
       d.npred += cash ? cash_bin(counts[i], npred_ref[i], npred_other[i], theta).npred
                       : wstat_bin(counts[i], counts_off[i], alpha[i], npred_ref[i], npred_other[i],
                                   theta).npred;
     }
-    d.npred_excess = theta * s_sum;
     return d;
+  }
+  FLUXPOINTS_HD DatasetSums dataset_sums(std::int64_t k, double theta) const {
+    return partial_dataset_sums(k, theta, 0, 1);
   }
 
   // Lowest norm at which the statistic is still finite and convex: Cash bins with n > 0 need
   // theta*s + b > 0, i.e. theta > -b/s for s > 0 (below it the bin saturates at the truncation
   // value and the profile is flat, spec 8.14). -inf when no bin limits it (WStat is defined on
   // the whole real line).
-  FLUXPOINTS_HD double feasible_min() const {
+  FLUXPOINTS_HD double partial_feasible_min(std::int64_t first, std::int64_t stride) const {
     double lo = -kInf;
     for (std::int64_t k = segment_begin; k < segment_end; ++k) {
       if (segment_kind[k] != StatKind::cash) continue;
-      for (std::int64_t i = segment_bins[k]; i < segment_bins[k + 1]; ++i) {
+      for (std::int64_t i = segment_bins[k] + first; i < segment_bins[k + 1]; i += stride) {
         if (counts[i] > 0.0 && npred_ref[i] > 0.0) lo = dmax(lo, -npred_other[i] / npred_ref[i]);
       }
     }
     return lo;
   }
+  FLUXPOINTS_HD double feasible_min() const { return partial_feasible_min(0, 1); }
 };
 
 }  // namespace fluxpoints::math

@@ -1,0 +1,102 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// Cutting a batch into chunks of whole problems that fit a device-memory budget. Plain C++ (no
+// CUDA) so the plan is tested on machines without a GPU.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+namespace fluxpoints::cuda_backend {
+
+// Device bytes a chunk needs, per item (inputs, sort keys/ids and results; see cuda_backend.cu).
+constexpr std::size_t kBytesPerBin = 5 * sizeof(double);
+constexpr std::size_t kBytesPerSegment = sizeof(std::int64_t) + 1 + 3 * sizeof(double);
+// offsets, 2x sort keys + 2x ids, 9 double results, success, status, notes, evaluations, and a
+// margin for the radix sort's temporary storage.
+constexpr std::size_t kBytesPerProblem =
+    sizeof(std::int64_t) + 2 * 4 + 2 * sizeof(std::int64_t) + 9 * sizeof(double) + 1 + 1 + 4 + 4 +
+    16;
+
+struct Chunk {
+  std::int64_t problem_begin = 0, problem_end = 0;
+  std::int64_t segment_begin = 0, segment_end = 0;
+  std::int64_t bin_begin = 0, bin_end = 0;
+  // After sorting by bin count the chunk's problems are [thread | warp | block] problems.
+  std::int64_t n_warp_problems = 0;   // warp_min_bins <= bins < block_min_bins
+  std::int64_t n_block_problems = 0;  // bins >= block_min_bins
+  std::int64_t n_thread_problems() const {
+    return problems() - n_warp_problems - n_block_problems;
+  }
+  std::int64_t max_problem_bins = 0;
+  std::int64_t problems() const { return problem_end - problem_begin; }
+  std::int64_t segments() const { return segment_end - segment_begin; }
+  std::int64_t bins() const { return bin_end - bin_begin; }
+};
+
+struct ChunkPlan {
+  std::vector<Chunk> chunks;
+  // Largest chunk sizes: every stream's buffers are allocated for these once.
+  std::int64_t max_problems = 0, max_segments = 0, max_bins = 0;
+};
+
+inline std::size_t problem_bytes(std::int64_t bins, std::int64_t segments, int n_scan) {
+  return static_cast<std::size_t>(bins) * kBytesPerBin +
+         static_cast<std::size_t>(segments) * kBytesPerSegment + kBytesPerProblem +
+         static_cast<std::size_t>(n_scan) * sizeof(double);
+}
+
+// Greedy: consecutive problems go into one chunk while it stays within `chunk_bytes`. A problem
+// larger than the budget on its own gets a chunk of its own (the allocation then says whether it
+// fits the device). Problems with >= block_min_bins bins are counted as block problems, the
+// rest with >= warp_min_bins as warp problems (thresholds below 1 count as 1: a problem with no
+// bin is always a thread problem). `max_chunk_problems` keeps counts within the sort's int range.
+inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
+                             const std::vector<std::int64_t>& segment_bins, int n_scan,
+                             std::size_t chunk_bytes, std::int64_t warp_min_bins,
+                             std::int64_t block_min_bins,
+                             std::int64_t max_chunk_problems = std::int64_t{1} << 30) {
+  if (chunk_bytes == 0) throw std::invalid_argument("plan_chunks: chunk_bytes must be positive");
+  ChunkPlan plan;
+  const std::int64_t n_problems = static_cast<std::int64_t>(problem_segments.size()) - 1;
+  const std::int64_t warp_threshold = std::max<std::int64_t>(warp_min_bins, 1);
+  const std::int64_t block_threshold = std::max<std::int64_t>(block_min_bins, 1);
+  Chunk c;
+  std::size_t used = 0;
+  auto close = [&](std::int64_t end) {
+    c.problem_end = end;
+    c.segment_end = problem_segments[end];
+    c.bin_end = segment_bins[c.segment_end];
+    plan.chunks.push_back(c);
+    plan.max_problems = std::max(plan.max_problems, c.problems());
+    plan.max_segments = std::max(plan.max_segments, c.segments());
+    plan.max_bins = std::max(plan.max_bins, c.bins());
+  };
+  auto open = [&](std::int64_t begin) {
+    c = Chunk{};
+    c.problem_begin = begin;
+    c.segment_begin = problem_segments[begin];
+    c.bin_begin = segment_bins[c.segment_begin];
+    used = 0;
+  };
+  open(0);
+  for (std::int64_t p = 0; p < n_problems; ++p) {
+    const std::int64_t s0 = problem_segments[p], s1 = problem_segments[p + 1];
+    const std::int64_t bins = segment_bins[s1] - segment_bins[s0];
+    const std::size_t bytes = problem_bytes(bins, s1 - s0, n_scan);
+    if (p > c.problem_begin &&
+        (used + bytes > chunk_bytes || p - c.problem_begin >= max_chunk_problems)) {
+      close(p);
+      open(p);
+    }
+    used += bytes;
+    if (bins >= block_threshold) ++c.n_block_problems;
+    else if (bins >= warp_threshold) ++c.n_warp_problems;
+    c.max_problem_bins = std::max(c.max_problem_bins, bins);
+  }
+  if (n_problems > 0) close(n_problems);
+  return plan;
+}
+
+}  // namespace fluxpoints::cuda_backend

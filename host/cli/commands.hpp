@@ -6,4 +6,6 @@
 
 namespace fluxpoints::cli {
 void add_demo_command(CLI::App& app);
+void add_estimate_command(CLI::App& app);
+void add_show_command(CLI::App& app);
 }  // namespace fluxpoints::cli

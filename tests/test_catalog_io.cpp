@@ -57,6 +57,7 @@ Source make_source(const std::string& name, std::vector<std::int64_t> datasets, 
 
 TEST(CatalogIo, RoundTrip) {
   const std::string path = scratch("roundtrip.h5").string();
+  fs::remove(path);
   const auto d0 = make_dataset("obs0", true, 6, 8, 1.0);
   const auto d1 = make_dataset("obs1", false, 4, 5, 2.0);
   const auto d2 = make_dataset("obs2", true, 6, 8, 3.0);

@@ -100,6 +100,10 @@ void CatalogReader::apply_options(CatalogOptions& o) const {
   if (has("scan_n_values")) o.solve.scan_n_values = static_cast<int>(file_->attr_i64("/", "scan_n_values"));
   if (has("scan_interp")) o.solve.scan_interp = file_->attr_str("/", "scan_interp");
   if (has("scan_values")) o.solve.scan_values = file_->attr_f64_array("/", "scan_values");
+  if (has("sum_over_energy_groups")) o.sum_over_energy_groups = file_->attr_i64("/", "sum_over_energy_groups") != 0;
+  if (has("allow_multiple_telescopes"))
+    o.allow_multiple_telescopes = file_->attr_i64("/", "allow_multiple_telescopes") != 0;
+  if (has("sqrt_ts_threshold_ul")) o.sqrt_ts_threshold_ul = file_->attr_f64("/", "sqrt_ts_threshold_ul");
 }
 
 std::int64_t CatalogReader::max_datasets_per_source() const {
@@ -355,6 +359,9 @@ void CatalogWriter::set_options(const CatalogOptions& o) {
   file_->set_attr("/", "scan_n_values", static_cast<std::int64_t>(s.scan_n_values));
   file_->set_attr("/", "scan_interp", s.scan_interp);
   if (!s.scan_values.empty()) file_->set_attr("/", "scan_values", s.scan_values);
+  file_->set_attr("/", "sum_over_energy_groups", std::int64_t{o.sum_over_energy_groups ? 1 : 0});
+  file_->set_attr("/", "allow_multiple_telescopes", std::int64_t{o.allow_multiple_telescopes ? 1 : 0});
+  file_->set_attr("/", "sqrt_ts_threshold_ul", o.sqrt_ts_threshold_ul);
 }
 
 std::int64_t CatalogWriter::add_dataset(const datasets::SpectrumDataset& d) {

@@ -133,6 +133,7 @@ void File::create_column(const std::string& name, Type type, hsize_t chunk) {
   Handle space(H5Screate_simple(1, &zero, &unlimited));
   Handle props(H5Pcreate(H5P_DATASET_CREATE));
   H5Pset_chunk(props.get(), 1, &chunk);
+  H5Pset_obj_track_times(props.get(), 0);  // no timestamps: the same content gives the same bytes
   Handle str = string_type();
   const hid_t t = type == Type::str ? str.get() : native(type);
   Handle d(H5Dcreate2(file_.get(), name.c_str(), t, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT));
@@ -233,7 +234,9 @@ void File::create_array(const std::string& name, Type type, const std::vector<hs
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
   Handle str = string_type();
   const hid_t t = type == Type::str ? str.get() : native(type);
-  Handle d(H5Dcreate2(file_.get(), name.c_str(), t, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle props(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_obj_track_times(props.get(), 0);
+  Handle d(H5Dcreate2(file_.get(), name.c_str(), t, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT));
   if (!d.valid()) throw error("cannot create dataset '" + name + "'");
 }
 
@@ -271,6 +274,54 @@ void File::write_rows(const std::string& name, std::int64_t first_row, std::int6
   for (const auto& s : data) ptrs.push_back(s.c_str());
   Handle t = string_type();
   write_rows_raw(name, t.get(), first_row, n_rows, ptrs.data());
+}
+
+void File::read_all_raw(const std::string& name, hid_t mem_type, void* out) const {
+  Handle d = open_dataset(name);
+  if (H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    throw error("cannot read dataset '" + name + "'");
+}
+
+std::vector<double> File::read_all_f64(const std::string& name) const {
+  std::size_t n = 1;
+  for (hsize_t d : dims(name)) n *= d;
+  std::vector<double> v(n);
+  if (n) read_all_raw(name, H5T_NATIVE_DOUBLE, v.data());
+  return v;
+}
+
+std::vector<std::uint8_t> File::read_all_u8(const std::string& name) const {
+  std::size_t n = 1;
+  for (hsize_t d : dims(name)) n *= d;
+  std::vector<std::uint8_t> v(n);
+  if (n) read_all_raw(name, H5T_NATIVE_UINT8, v.data());
+  return v;
+}
+
+Type File::type_of(const std::string& name) const {
+  Handle d = open_dataset(name);
+  Handle t(H5Dget_type(d.get()));
+  switch (H5Tget_class(t.get())) {
+    case H5T_FLOAT: return Type::f64;
+    case H5T_INTEGER: return H5Tget_size(t.get()) == 1 ? Type::u8 : Type::i64;
+    case H5T_STRING: return Type::str;
+    default: throw std::runtime_error(path_ + ": dataset '" + name + "' has an unsupported type");
+  }
+}
+
+namespace {
+herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> File::members(const std::string& group) const {
+  std::vector<std::string> names;
+  if (H5Literate_by_name(file_.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name,
+                         &names, H5P_DEFAULT) < 0)
+    throw error("cannot list group '" + group + "'");
+  return names;
 }
 
 bool File::has_attr(const std::string& object, const std::string& attr) const {

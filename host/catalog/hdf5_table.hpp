@@ -84,6 +84,13 @@ class File {
   void write_rows(const std::string& name, std::int64_t first_row, std::int64_t n_rows, const std::int64_t* data);
   void write_rows(const std::string& name, std::int64_t first_row, std::int64_t n_rows, const std::vector<std::string>& data);
   std::vector<hsize_t> dims(const std::string& name) const;
+  // A whole dataset of any shape, row-major.
+  std::vector<double> read_all_f64(const std::string& name) const;
+  std::vector<std::uint8_t> read_all_u8(const std::string& name) const;
+  // Element class of a dataset: f64 for floats, u8/i64 for integers (by size), str for strings.
+  Type type_of(const std::string& name) const;
+  // Names of the members of a group, in HDF5's name order.
+  std::vector<std::string> members(const std::string& group) const;
 
   // --- attributes, on an object path ("/" for the file) ---
   bool has_attr(const std::string& object, const std::string& attr) const;
@@ -102,6 +109,7 @@ class File {
   void append_raw(const std::string& name, hid_t mem_type, const void* data, std::size_t n);
   void read_raw(const std::string& name, hid_t mem_type, std::int64_t begin, std::int64_t count,
                 void* out) const;
+  void read_all_raw(const std::string& name, hid_t mem_type, void* out) const;
   void write_rows_raw(const std::string& name, hid_t mem_type, std::int64_t first_row,
                       std::int64_t n_rows, const void* data);
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
-#include "fluxpoints/solve_options.hpp"
+#include "fluxpoints/estimator.hpp"
 
 namespace fluxpoints::hdf5 {
 class File;
@@ -40,12 +40,9 @@ struct Source {
   std::vector<std::int64_t> datasets;  // rows of the catalog's dataset table
 };
 
-// Estimator options stored in the root attributes. Each attribute is optional in the file; what
-// is absent keeps the value the caller passed in (defaults, or the command line's).
-struct CatalogOptions {
-  std::vector<double> energy_edges;  // TeV; group edges requested (spec 1.3)
-  SolveOptions solve;
-};
+// Estimator options are stored in the root attributes (energy_edges in TeV, selection_optional,
+// n_sigma, ...). Each attribute is optional in the file.
+using CatalogOptions = EstimatorOptions;
 
 // Reading one dataset row can fail on its own (shapes that do not match, an unreadable
 // external file): such rows come back with `error` set instead of a dataset.
@@ -67,7 +64,8 @@ class CatalogReader {
   std::int64_t format_version() const { return version_; }
   std::int64_t n_sources() const { return n_sources_; }
   std::int64_t n_datasets() const { return n_datasets_; }
-  // Overrides the fields of `options` that the file's attributes set.
+  // Overrides the fields of `options` that the file's attributes set (what is absent keeps the
+  // value the caller passed in: defaults; the command line overrides afterwards).
   void apply_options(CatalogOptions& options) const;
   // Sources [begin, end): names, models and dataset rows. Throws for an unreadable table.
   std::vector<Source> read_sources(std::int64_t begin, std::int64_t end) const;

@@ -206,7 +206,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
                                    "--chunk-sources); remove " + parts + " or run without --resume");
       }
     }
-    fmt::print(stderr, "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of {}, {} on {}{}\n",
+    fmt::print(stderr, "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of {}, {}{}{}\n",
                why, reader.n_sources(), reader.n_datasets(), n_groups, chunks.size(), ro.chunk_sources,
                backend->name(), pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "",
                ro.resume ? " (resuming)" : "");

@@ -17,9 +17,11 @@ constexpr int kRecoBins = 30;
 // True axis: wider than the reco axis so that migration into it from outside is modelled.
 constexpr double kTrueMin = 0.04, kTrueMax = 250.0;
 constexpr int kTrueBins = 46;
-// Source amplitudes at 1 TeV (cm-2 s-1 TeV-1): Euclidean N(>F) ~ F^-1.5 between 0.3 mCrab and
-// 3 Crab (Crab: about 3.8e-11), so most sources are faint.
-constexpr double kFluxMin = 1e-14, kFluxMax = 1e-10;
+// Source amplitudes at 1 TeV (cm-2 s-1 TeV-1): N(>F) ~ F^-1 (the slope of the H.E.S.S. Galactic
+// plane survey) between 0.3 % and 3 Crab (Crab: about 3.8e-11 at 1 TeV), so most sources are
+// faint: half below 0.5 % Crab, one in ten above 2.6 %, one in a hundred above 26 %.
+constexpr double kFluxMin = 1e-13, kFluxMax = 1e-10;
+constexpr double kLogNLogSSlope = 1.0;
 
 std::vector<double> log_edges(double lo, double hi, int n) {
   std::vector<double> e(n + 1);
@@ -40,11 +42,11 @@ class Generator {
     if (!(mean > 0.0)) return 0.0;
     return static_cast<double>(std::poisson_distribution<long long>(mean)(rng_));
   }
-  // Amplitude from N(>F) ~ F^-1.5 on [kFluxMin, kFluxMax] (inverse transform).
+  // Amplitude from N(>F) ~ F^-slope on [kFluxMin, kFluxMax] (inverse transform).
   double amplitude() {
     const double u = uniform(0.0, 1.0);
-    const double a = std::pow(kFluxMin, -1.5), b = std::pow(kFluxMax, -1.5);
-    return std::pow(a - u * (a - b), -1.0 / 1.5);
+    const double a = std::pow(kFluxMin, -kLogNLogSSlope), b = std::pow(kFluxMax, -kLogNLogSSlope);
+    return std::pow(a - u * (a - b), -1.0 / kLogNLogSSlope);
   }
 
  private:
@@ -96,8 +98,8 @@ datasets::SpectrumDataset random_observation(Generator& g, const models::Spectra
   }
   const int n_off_regions = g.integer(3, 12);
   const double bkg_norm = g.log_uniform(5.0, 30.0) / 3600.0;  // ON-region counts per s above 1 TeV
+  d.counts.resize(kRecoBins);  // sizes the reco axis for npred_source
   const std::vector<double> s = d.npred_source(model);
-  d.counts.resize(kRecoBins);
   d.counts_off.resize(kRecoBins);
   d.acceptance.assign(kRecoBins, 1.0);
   d.acceptance_off.assign(kRecoBins, static_cast<double>(n_off_regions));

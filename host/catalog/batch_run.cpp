@@ -283,11 +283,13 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       const double elapsed = std::chrono::duration<double>(Clock::now() - t_loop).count();
       const double rate = processed_sources / std::max(elapsed, 1e-9);
       const double eta = (my_sources - done_sources) / std::max(rate, 1e-9);
-      // Each rank reports only its share; the rate and ETA assume the ranks keep the same pace.
-      fmt::print(stderr, "{}fluxpoints batch: {}/{} sources ({:.1f}%), {:.1f} sources/s, {:.0f} flux points/s, ETA {}{}",
-                 isatty(STDERR_FILENO) ? "\r" : "", done_sources * pg.size, my_sources * pg.size,
+      // Rank 0 reports its own share; with several ranks the rates are scaled by their number.
+      const std::string who = pg.size > 1 ? fmt::format(" rank 0 of {}:", pg.size) : "";
+      fmt::print(stderr, "{}fluxpoints batch:{} {}/{} sources ({:.1f}%), {:.1f} sources/s, {:.0f} flux points/s{}, ETA {}{}",
+                 isatty(STDERR_FILENO) ? "\r" : "", who, done_sources, my_sources,
                  100.0 * done_sources / std::max<std::int64_t>(my_sources, 1), rate * pg.size,
-                 rate * pg.size * n_groups, format_duration(eta), isatty(STDERR_FILENO) ? "" : "\n");
+                 rate * pg.size * n_groups, pg.size > 1 ? " (all ranks)" : "", format_duration(eta),
+                 isatty(STDERR_FILENO) ? "" : "\n");
     }
   }
   if (ro.progress && pg.rank == 0 && isatty(STDERR_FILENO)) fmt::print(stderr, "\n");

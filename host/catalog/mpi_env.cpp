@@ -6,6 +6,9 @@
 #include <stdexcept>
 #include <vector>
 #ifdef FLUXPOINTS_WITH_MPI
+// The C API only: Open MPI's deprecated C++ bindings would need their own library.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
@@ -27,6 +30,7 @@ int launcher_size() {
 }
 
 int g_local_rank = 0;
+int g_local_size = 1;
 #ifdef FLUXPOINTS_WITH_MPI
 bool g_mpi_started = false;
 #endif
@@ -62,6 +66,7 @@ ProcessGroup start_process_group() {
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, pg.rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &g_local_rank);
+    MPI_Comm_size(node, &g_local_size);
     MPI_Comm_free(&node);
     pg.barrier = [] { MPI_Barrier(MPI_COMM_WORLD); };
   }
@@ -75,6 +80,7 @@ ProcessGroup start_process_group() {
 }
 
 int local_rank() { return g_local_rank; }
+int local_size() { return g_local_size; }
 
 std::string pin_gpu_to_local_rank() {
   // GPUs this process may see: those of CUDA_VISIBLE_DEVICES, else those the driver lists.

@@ -13,6 +13,8 @@ namespace fluxpoints::catalog {
 ProcessGroup start_process_group();
 // Rank on this node (for one GPU per rank), 0 without MPI.
 int local_rank();
+// Ranks on this node (1 without MPI).
+int local_size();
 // Lets this rank see only GPU (local_rank % GPUs on the node), through CUDA_VISIBLE_DEVICES, before
 // any CUDA call. Returns a line saying what was chosen ("" when there is nothing to choose).
 std::string pin_gpu_to_local_rank();

@@ -11,6 +11,7 @@
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/estimator_config.hpp"
 #include "host/catalog/mpi_env.hpp"
+#include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints::cli {
 namespace {
@@ -39,6 +40,9 @@ void run(BatchArgs& a, const CLI::App& cmd) {
   };
   catalog::ProcessGroup pg = catalog::start_process_group();
   a.run.processes = pg;
+  // Ranks on one node share its cores: by default each takes its share.
+  if (a.run.workers == 0 && catalog::local_size() > 1)
+    a.run.workers = std::max(1, kokkos_backend::resolve_workers(0) / catalog::local_size());
   try {
     if (pg.size > 1 && a.run.backend != "cpu") {
       const std::string gpu = catalog::pin_gpu_to_local_rank();
@@ -50,6 +54,8 @@ void run(BatchArgs& a, const CLI::App& cmd) {
                  s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds,
                  s.n_flux_points / std::max(s.seconds, 1e-9), s.backend,
                  pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
+      if (s.chunks_skipped > 0)
+        fmt::print("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
       fmt::print("written: {}\n", a.run.output);
     }
   } catch (const std::exception& e) {

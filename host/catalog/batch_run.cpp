@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -99,6 +101,12 @@ void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProble
     g.first_segment += segment_offset;
   }
 }
+
+// What one chunk reads from the catalog.
+struct ChunkInput {
+  std::vector<Source> sources;
+  std::vector<DatasetRead> reads;  // the sources' dataset rows, in order
+};
 
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
   std::string s;
@@ -219,24 +227,44 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   const auto t_loop = Clock::now();
   std::int64_t processed_sources = 0;
 
+  // This rank's chunks still to do.
+  std::vector<std::size_t> todo;
   for (std::size_t k = pg.rank; k < chunks.size(); k += pg.size) {
-    const auto [begin, end] = chunks[k];
-    const std::string chunk_path = chunk_file_name(parts, begin, end);
-    if (ro.resume && fs::exists(chunk_path)) {
+    if (ro.resume && fs::exists(chunk_file_name(parts, chunks[k].first, chunks[k].second))) {
       ++summary.chunks_skipped;
-      done_sources += end - begin;
-      continue;
+      done_sources += chunks[k].second - chunks[k].first;
+    } else {
+      todo.push_back(k);
     }
-    const std::int64_t n = end - begin;
-    // Read: the sources and every dataset row they use, in a few contiguous reads.
-    const std::vector<Source> sources = reader.read_sources(begin, end);
+  }
+
+  // Reading overlaps the work: while chunk i is folded, solved and written, a second thread reads
+  // chunk i + 1. HDF5 is not thread-safe, so the two threads take turns in it through this mutex
+  // (reads on the reader thread, chunk-file writes on this one). At most two chunks are in memory.
+  std::mutex hdf5_mutex;
+  const auto read_chunk = [&](std::size_t k) {
+    std::lock_guard<std::mutex> lock(hdf5_mutex);
+    ChunkInput in;
+    in.sources = reader.read_sources(chunks[k].first, chunks[k].second);
     std::vector<std::int64_t> rows;
-    for (const Source& s : sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
-    const std::vector<DatasetRead> reads = reader.read_datasets(rows);
+    for (const Source& s : in.sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
+    in.reads = reader.read_datasets(rows);
+    return in;
+  };
+  std::future<ChunkInput> next_input;
+  if (!todo.empty()) next_input = std::async(std::launch::async, read_chunk, todo[0]);
+
+  for (std::size_t t = 0; t < todo.size(); ++t) {
+    const auto [begin, end] = chunks[todo[t]];
+    const std::string chunk_path = chunk_file_name(parts, begin, end);
+    const ChunkInput input = next_input.get();
+    if (t + 1 < todo.size()) next_input = std::async(std::launch::async, read_chunk, todo[t + 1]);
+    const std::vector<Source>& sources = input.sources;
+    const std::int64_t n = end - begin;
     std::vector<std::vector<const DatasetRead*>> source_reads(n);
     std::size_t next = 0;
     for (std::int64_t i = 0; i < n; ++i)
-      for (std::size_t d = 0; d < sources[i].datasets.size(); ++d) source_reads[i].push_back(&reads[next++]);
+      for (std::size_t d = 0; d < sources[i].datasets.size(); ++d) source_reads[i].push_back(&input.reads[next++]);
 
     // Fold and assemble, one source per task.
     std::vector<AssembledSource> assembled(n);
@@ -274,7 +302,10 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       for (std::int64_t i = 0; i < n; ++i)
         if (chunk.tables[i]) io::write_flux_points_fits(*chunk.tables[i], fits_file_name(ro.fits_dir, begin + i, sources[i].name));
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    write_chunk_file(chunk, chunk_path, fingerprint);
+    {
+      std::lock_guard<std::mutex> lock(hdf5_mutex);
+      write_chunk_file(chunk, chunk_path, fingerprint);
+    }
     ++summary.chunks_done;
     done_sources += n;
     processed_sources += n;

@@ -39,6 +39,7 @@ struct BatchRunOptions {
   bool resume = false;
   std::string fits_dir;             // "" = no per-source FITS files
   bool progress = true;             // progress line on stderr (rank 0)
+  bool read_only = false;           // only read every chunk (the I/O floor of a run); no output
   // Applied to the estimator options after the catalog's attributes (command-line overrides).
   std::function<void(EstimatorOptions&)> override_options;
   ProcessGroup processes;

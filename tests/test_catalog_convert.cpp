@@ -3,6 +3,7 @@
 // gammapy converter (tools/gammapy_to_catalog.py) store the same datasets, and `batch` on the
 // catalog gives what the one-source estimator gives on the OGIP files.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -29,9 +30,16 @@ constexpr double kUnitConversionRelTol = 1e-14;
 constexpr double kSameInputRelTol = 0.0;
 
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "fluxpoints_test_catalog_convert";
-  fs::create_directories(dir);
-  return dir / name;
+  // One folder per process: ctest runs tests in parallel processes. Removed at exit.
+  static const struct Folder {
+    fs::path path = fs::temp_directory_path() / ("fluxpoints_test_catalog_convert_" + std::to_string(getpid()));
+    Folder() { fs::create_directories(path); }
+    ~Folder() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } folder;
+  return folder.path / name;
 }
 
 std::vector<std::string> pha_files() {

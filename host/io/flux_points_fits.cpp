@@ -31,7 +31,7 @@ struct FitsCloser {
     fits_close_file(f, &status);
   }
 };
-using FitsFile = std::unique_ptr<fitsfile, FitsCloser>;
+using FitsHandle = std::unique_ptr<fitsfile, FitsCloser>;
 
 std::string tform(const Column& c) {
   const std::string repeat = c.width == 1 ? "" : std::to_string(c.width);
@@ -53,7 +53,7 @@ void write_flux_points_fits(const FluxPointsTable& t, const std::string& path) {
     // '!' lets cfitsio replace a stale temporary of the same name.
     fits_create_file(&raw, ("!" + out.temp_path()).c_str(), &status);
     check(status, path, "cannot create the file");
-    FitsFile f(raw);
+    FitsHandle f(raw);
     fits_create_img(raw, BYTE_IMG, 0, nullptr, &status);
     check(status, path, "cannot write the PRIMARY HDU");
 
@@ -116,7 +116,7 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
   fitsfile* raw = nullptr;
   fits_open_file(&raw, path.c_str(), READONLY, &status);
   check(status, path, "cannot open");
-  FitsFile f(raw);
+  FitsHandle f(raw);
 
   std::string hdu_name = "FLUXPOINTS";
   char extname[] = "FLUXPOINTS";

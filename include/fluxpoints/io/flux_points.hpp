@@ -66,7 +66,7 @@ std::string sed_type_unit(const std::string& sed_type);
 // "likelihood" returns a copy. Throws std::invalid_argument for an unknown type.
 FluxPointsTable to_sed_type(const FluxPointsTable& likelihood, const std::string& sed_type);
 
-// Energy unit name -> TeV per unit (eV, keV, MeV, GeV, TeV, PeV, erg, J). Throws
+// TeV per `unit` ("keV" -> 1e-9; any energy unit io::parse_unit reads). Throws
 // std::invalid_argument naming the unit when it is not an energy.
 double energy_unit_in_tev(const std::string& unit);
 constexpr double kErgPerTeV = 1.602176634;

@@ -89,6 +89,32 @@ TEST(Models, IntegralAndEnergyFluxMatchGammapy) {
   }
 }
 
+TEST(Models, ReferenceFluxesMatchGammapy) {
+  int checked = 0;
+  for (const auto& c : golden()["cases"]) {
+    const std::string label = c["label"].as<std::string>();
+    auto model = fm::spectral_model_from_yaml(c["spectral"], "golden case " + label);
+    for (const auto& kv : c["bins"]) {
+      const YAML::Node want = kv.second["reference_fluxes"];
+      if (!want) continue;
+      const auto r = fm::reference_fluxes(*model, doubles(kv.second["e_lo"]),
+                                          doubles(kv.second["e_hi"]));
+      const std::pair<const char*, const std::vector<double>*> fields[] = {
+          {"e_ref", &r.e_ref},           {"ref_dnde", &r.ref_dnde}, {"ref_e2dnde", &r.ref_e2dnde},
+          {"ref_flux", &r.ref_flux},     {"ref_eflux", &r.ref_eflux}};
+      for (const auto& [name, got] : fields) {
+        const auto w = doubles(want[name]);
+        ASSERT_EQ(got->size(), w.size());
+        for (std::size_t i = 0; i < w.size(); ++i)
+          EXPECT_TRUE(close_rel((*got)[i], w[i], kSameAlgorithmRelTol))
+              << label << " " << name << " bins " << kv.first.as<std::string>() << "[" << i << "]";
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 20);
+}
+
 TEST(Models, SharedPointCountAsGammapy) {
   // 20 bins per decade: 100 * log10(ratio) = 5.000000000000142 -> 5 points, not 4 or 6.
   const auto& bins = golden()["cases"][0]["bins"];

@@ -25,6 +25,7 @@ import astropy.units as u
 import numpy as np
 from scipy.integrate import quad
 
+from gammapy.maps import MapAxis
 from gammapy.modeling.models import (
     BrokenPowerLawSpectralModel,
     ConstantSpectralModel,
@@ -140,6 +141,17 @@ def evaluate(model):
             "integral": finite(model.integral(lo * u.TeV, hi * u.TeV).to_value(flux_unit)),
             "energy_flux": finite(model.energy_flux(lo * u.TeV, hi * u.TeV).to_value(eflux_unit)),
         }
+        if np.all(lo[1:] == hi[:-1]) and not is_norm(model):  # contiguous: an energy axis
+            axis = MapAxis.from_edges(np.append(lo, hi[-1]), unit="TeV", interp="log",
+                                      name="energy")
+            ref = model.reference_fluxes(axis)
+            out["bins"][name]["reference_fluxes"] = {
+                "e_ref": finite(ref["e_ref"].to_value("TeV")),
+                "ref_dnde": finite(ref["ref_dnde"].to_value(DNDE)),
+                "ref_e2dnde": finite(ref["ref_e2dnde"].to_value("TeV cm-2 s-1")),
+                "ref_flux": finite(ref["ref_flux"].to_value("cm-2 s-1")),
+                "ref_eflux": finite(ref["ref_eflux"].to_value("TeV cm-2 s-1")),
+            }
     return out
 
 

@@ -101,6 +101,23 @@ std::vector<double> integrate_spectrum_loglog(const SpectralModel& model,
   return out;
 }
 
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& e_lo,
+                                 const std::vector<double>& e_hi) {
+  ReferenceFluxes r;
+  r.ref_flux = model.integral(e_lo, e_hi);  // validates the bins
+  r.ref_eflux = model.energy_flux(e_lo, e_hi);
+  r.e_min = e_lo;
+  r.e_max = e_hi;
+  for (std::size_t i = 0; i < e_lo.size(); ++i) {
+    const double e = math::log_bin_center(e_lo[i], e_hi[i]);
+    const double dnde = model.dnde(e);
+    r.e_ref.push_back(e);
+    r.ref_dnde.push_back(dnde);
+    r.ref_e2dnde.push_back(dnde * (e * e));  // gammapy: phi(E) * E**2
+  }
+  return r;
+}
+
 // ---- PowerLaw -----------------------------------------------------------------------------------
 
 PowerLawSpectralModel::PowerLawSpectralModel() {

@@ -70,4 +70,11 @@ FLUXPOINTS_HD double loglog_piece_integral(double x0, double x1, double y0, doub
   return power_law_integral(y0, x0, index, x0, x1);
 }
 
+// Centre of a log-spaced energy bin as gammapy's MapAxis.center computes it (linear interpolation
+// of ln E at pixel i + 0.5, then exp); differs from sqrt(e_lo * e_hi) in the last bit.
+FLUXPOINTS_HD double log_bin_center(double e_lo, double e_hi) {
+  const double ln_lo = std::log(e_lo);
+  return std::exp((std::log(e_hi) - ln_lo) * 0.5 + ln_lo);
+}
+
 }  // namespace fluxpoints::math

@@ -207,4 +207,17 @@ std::vector<double> integrate_spectrum_loglog(const SpectralModel& model,
                                               const std::vector<double>& e_lo,
                                               const std::vector<double>& e_hi, bool energy_flux);
 
+// Reference quantities of a model on energy bins (spec 3.4, gammapy's reference_fluxes):
+// e_ref = log bin centre as gammapy's MapAxis, ref_dnde = phi(e_ref), ref_e2dnde = e_ref^2 phi,
+// ref_flux = integral, ref_eflux = energy flux (each vector integrated in one call).
+struct ReferenceFluxes {
+  std::vector<double> e_ref, e_min, e_max;  // TeV
+  std::vector<double> ref_dnde;             // cm-2 s-1 TeV-1
+  std::vector<double> ref_e2dnde;           // TeV cm-2 s-1
+  std::vector<double> ref_flux;             // cm-2 s-1
+  std::vector<double> ref_eflux;            // TeV cm-2 s-1
+};
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& e_lo,
+                                 const std::vector<double>& e_hi);
+
 }  // namespace fluxpoints::models

@@ -108,9 +108,9 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   const io::FluxPointsTable table = make_flux_points(result, problems, options, a.energy_unit);
   for (std::size_t r = 0; r < problems.groups.size(); ++r) {
     const auto p = problems.groups[r].problem;
-    if (!result.success[p])
-      fmt::print(stderr, "fluxpoints: row {} ({}): success False: {}\n", r, batch.label(p),
-                 result.reason(p));
+    if (!result.success[p] || result.notes[p] != 0)
+      fmt::print(stderr, "fluxpoints: row {} ({}): {}{}\n", r, batch.label(p),
+                 result.success[p] ? "" : "success False: ", result.reason(p));
   }
   if (!a.output.empty()) io::write_flux_points(io::to_sed_type(table, a.sed_type), a.output);
 

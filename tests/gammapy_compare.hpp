@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
-#include "test_powerlaw_local.hpp"
+#include "fluxpoints/models/spectral_models.hpp"
 
 namespace fluxpoints::testing {
 
@@ -57,8 +57,8 @@ inline void expect_matches_gammapy(const datasets::SpectrumDataset& ds, const nl
     EXPECT_TRUE(near_rel(ds.exposure[j], exposure[j], kUnitConversionRelTol))
         << j << ": " << ds.exposure[j] << " vs " << exposure[j];
   }
-  const LocalPowerLaw crab(3e-11, 2.7, 1.0);
-  const std::vector<double> npred = ds.npred_source(crab);
+  const auto crab = models::make_power_law(3e-11, 2.7, 1.0);
+  const std::vector<double> npred = ds.npred_source(*crab);
   ASSERT_EQ(npred.size(), npred_gp.size());
   for (std::size_t i = 0; i < npred.size(); ++i) {
     EXPECT_TRUE(near_rel(npred[i], npred_gp[i], kGammapyNpredRelTol))

@@ -10,13 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <utility>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/io/units.hpp"
+#include "fluxpoints/models/units.hpp"
 #include "gammapy_compare.hpp"
 
 namespace {
@@ -380,17 +381,28 @@ TEST(OgipBadInput, RmfGroupOutsideChannels) {
   expect_read_error(dir.file("g.fits"), {"g_rmf.fits", "MATRIX", "row 8", "F_CHAN"});
 }
 
-TEST(Units, ParsesGammapyUnitStrings) {
-  using fluxpoints::io::unit_conversion_factor;
-  constexpr double kRel = 1e-15;
-  EXPECT_NEAR(unit_conversion_factor("keV", "TeV"), 1e-9, 1e-9 * kRel);
-  EXPECT_NEAR(unit_conversion_factor("m2", "cm2"), 1e4, 1e4 * kRel);
-  EXPECT_NEAR(unit_conversion_factor("h-1 m2 s", "cm2"), 1e4 / 3600.0, 1e4 / 3600.0 * kRel);
-  EXPECT_NEAR(unit_conversion_factor("1 / (cm2 s TeV)", "cm-2 s-1 TeV-1"), 1.0, kRel);
-  EXPECT_NEAR(unit_conversion_factor("erg", "TeV"), 1e-7 / 1.602176634e-7, 1e-15);
-  EXPECT_NEAR(unit_conversion_factor("m**2", "cm^2"), 1e4, 1e4 * kRel);
-  EXPECT_THROW(unit_conversion_factor("cm2", "TeV"), std::invalid_argument);
-  EXPECT_THROW(unit_conversion_factor("furlong", "m"), std::invalid_argument);
+// The ARF's TUNIT is a full unit expression: gammapy itself writes exposure / livetime
+// unsimplified, e.g. "h-1 m2 s" (spec 7a).
+TEST(OgipIo, ArfUnitIsParsedAsAFullExpression) {
+  TempDir dir;
+  const SpectrumDataset ds = small_on_off_dataset();
+  write_ogip_dataset(ds, dir.file("u.fits"));
+  constexpr double kRel = 1e-14;
+  for (const auto& [unit, to_cm2] : {std::pair<const char*, double>{"m2", 1e4},
+                                     {"h-1 m2 s", 1e4 / 3600.0}}) {
+    edit_fits(dir.file("u_arf.fits"), "SPECRESP", [unit = unit](fitsfile* f, int* status) {
+      fits_update_key_str(f, "TUNIT3", unit, nullptr, status);
+    });
+    const SpectrumDataset back = read_ogip_dataset(dir.file("u.fits"));
+    for (std::size_t j = 0; j < ds.n_true(); ++j) {
+      EXPECT_NEAR(back.exposure[j], ds.exposure[j] * to_cm2, ds.exposure[j] * to_cm2 * kRel)
+          << unit << " bin " << j;
+    }
+  }
+  edit_fits(dir.file("u_arf.fits"), "SPECRESP", [](fitsfile* f, int* status) {
+    fits_update_key_str(f, "TUNIT3", "TeV", nullptr, status);
+  });
+  expect_read_error(dir.file("u.fits"), {"u_arf.fits", "SPECRESP", "TeV"});
 }
 
 }  // namespace

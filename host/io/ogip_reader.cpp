@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/io/units.hpp"
+#include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
 
 namespace fluxpoints::io {
@@ -17,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using datasets::SpectrumDataset;
+using models::unit_conversion_factor;
 
 // Column values must be finite and >= 0 (counts, BACKSCAL, SPECRESP).
 void require_finite_non_negative(const std::vector<double>& values, FitsFile& file,

@@ -1,5 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // OGIP reader, following gammapy 2.1's OGIPDatasetReader (spec 7a).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -7,7 +9,7 @@
 #include <vector>
 
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/io/units.hpp"
+#include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
 
 namespace fluxpoints::io {
@@ -15,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using datasets::SpectrumDataset;
+using models::unit_conversion_factor;
 
 // Column values must be finite and >= 0 (counts, BACKSCAL, SPECRESP).
 void require_finite_non_negative(const std::vector<double>& values, FitsFile& file,
@@ -23,7 +26,7 @@ void require_finite_non_negative(const std::vector<double>& values, FitsFile& fi
     if (!std::isfinite(values[i]) || values[i] < 0.0) {
       throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": column " + column +
                                " row " + std::to_string(i + 1) + " is " +
-                               std::to_string(values[i]) + " (must be finite and >= 0)");
+                               fmt::format("{}", values[i]) + " (must be finite and >= 0)");
     }
   }
 }
@@ -164,7 +167,7 @@ void read_rmf(const std::string& path, SpectrumDataset& ds) {
   const double detchans = file.read_key_double("DETCHANS");
   if (detchans != static_cast<double>(n_reco)) {
     throw std::runtime_error(path + ": HDU " + file.hdu() + ": keyword DETCHANS = " +
-                             std::to_string(static_cast<long long>(detchans)) +
+                             fmt::format("{}", detchans) +
                              " channels, but the PHA " + ds.source_file + " has " +
                              std::to_string(n_reco) + " (SPECTRUM rows)");
   }
@@ -231,7 +234,7 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
   ds.livetime_s = pha.read_key_double("EXPOSURE");
   if (!std::isfinite(ds.livetime_s) || ds.livetime_s <= 0.0) {
     throw std::runtime_error(pha_path + ": HDU SPECTRUM: keyword EXPOSURE = " +
-                             std::to_string(ds.livetime_s) + " (the livetime must be > 0 s)");
+                             fmt::format("{}", ds.livetime_s) + " (the livetime must be > 0 s)");
   }
   ds.name = name.empty() ? dataset_name_from_obs_id(pha) : name;
   const std::string ancrfile = optional_file_key(pha, "ANCRFILE");

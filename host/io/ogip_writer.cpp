@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/io/units.hpp"
+#include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
 
 namespace fluxpoints::io {
@@ -16,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using datasets::SpectrumDataset;
+using models::unit_conversion_factor;
 
 constexpr const char* kCreator = "fluxpoints 0.1.0";
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/io/flux_points.hpp"
-#include "fluxpoints/io/units.hpp"
+#include "fluxpoints/models/units.hpp"
 
 namespace fluxpoints::io {
 
@@ -58,7 +58,7 @@ double n_sigma_from_ul_conf(double ul_conf) {
 
 double energy_unit_in_tev(const std::string& unit) {
   if (unit.empty()) throw std::invalid_argument("energy unit is empty");
-  return unit_conversion_factor(unit, "TeV");  // throws for a unit that is not an energy
+  return models::unit_conversion_factor(unit, "TeV");  // throws for a unit that is not an energy
 }
 
 std::string sed_type_unit(const std::string& sed_type) {

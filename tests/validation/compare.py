@@ -22,7 +22,11 @@ import numpy as np
 import cases as case_defs
 
 # --- tolerances (issue 3), and why ------------------------------------------------------------
-kNormRelTol = 1e-3  # gammapy's MIGRAD tol 0.1 -> EDM < 2e-4: norm good to ~1e-4 relative
+kNormRelTol = 1e-3  # issue 3
+# gammapy's MIGRAD stops at EDM < 2e-4 (tol 0.1); EDM = 2 (d theta / sigma)^2 for stat = -2 ln L,
+# so its norm is off by up to 0.01 sigma, x2 for Minuit's approximate EDM. In low-count groups
+# (sigma ~ norm) that is ~1e-2 relative, beyond kNormRelTol (seen: 0.009 sigma, hess_pl row 7).
+kMigradSigmaTol = 0.02
 kErrRelTol = 1e-3  # HESSE finite differences ~1e-4; Brent crossings ~1e-12 (spec 8.11)
 kTsTol = 1e-3  # absolute OR relative: stat(theta_hat) carries MIGRAD's EDM (< 2e-4)
 kSqrtTsAbsTol = math.sqrt(kTsTol)  # sqrt amplifies the ts tolerance near ts = 0
@@ -49,7 +53,8 @@ CHECKS = {
     "e_max": Check("rel", kEnergyRelTol),
     "ref_dnde": Check("rel", kRefRelTol), "ref_flux": Check("rel", kRefRelTol),
     "ref_eflux": Check("rel", kRefEfluxRelTol),
-    "norm": Check("rel", kNormRelTol), "norm_err": Check("rel", kErrRelTol),
+    "norm": Check("norm", kNormRelTol, f"or within {kMigradSigmaTol} sigma (MIGRAD's EDM)"),
+    "norm_err": Check("norm_err", kErrRelTol, "+ |d norm / norm| (HESSE at a shifted norm)"),
     "norm_errn": Check("crossing", kErrRelTol, "or the crossing point norm-errn agrees"),
     "norm_errp": Check("crossing", kErrRelTol, "or the crossing point norm+errp agrees"),
     "norm_ul": Check("rel", kErrRelTol),
@@ -127,19 +132,18 @@ def run_fluxpoints(exe, case, options, data_dir, out_path):
 class RowContext:
     """What the reason classifier knows about one row (gammapy side = g, ours = o)."""
 
-    def __init__(self, g, o, i, n_sigma, n_sigma_ul, g_norm_unfiltered):
+    def __init__(self, g, o, i, n_sigma, n_sigma_ul, g_unfiltered):
         self.i = i
         self.g_success = bool(g["success"][i])
-        self.o_success = bool(o["success"][i]) if "success" in o else None
         self.g_counts = np.atleast_1d(g["counts"][i])
         self.no_masked_bins = (not self.g_success and np.all(self.g_counts == 0)
                                and g["stat"][i] == 0.0)
-        self.g_norm = g_norm_unfiltered[i] if g_norm_unfiltered is not None else g["norm"][i]
-        self.o_norm = o["norm"][i] if "norm" in o else math.nan
-        norms = [abs(x) for x in (self.g_norm, self.o_norm) if np.isfinite(x)]
-        errs = [x for x in (g["norm_err"][i], o.get("norm_err", [math.nan] * (i + 1))[i])
-                if np.isfinite(x)]
-        self.kink = bool(norms and errs and min(norms) < kKinkNormSigma * max(errs))
+        # gammapy's own best fit (before its success filter) decides whether a row is a kink,
+        # so a wrong norm on our side can never excuse itself.
+        self.g_norm, g_err = (g_unfiltered[0][i], g_unfiltered[1][i]) if g_unfiltered else (
+            g["norm"][i], g["norm_err"][i])
+        self.kink = bool(np.isfinite(self.g_norm) and np.isfinite(g_err)
+                         and abs(self.g_norm) < kKinkNormSigma * g_err)
         self.g = g
         self.n_sigma, self.n_sigma_ul = n_sigma, n_sigma_ul
 
@@ -161,8 +165,6 @@ class RowContext:
             return "kink: best fit at norm~0 (spec 8.11), optimizer end point ill defined"
         if not self.g_success and column in NORM_DEPENDENT:
             return "success False in gammapy (MIGRAD/HESSE invalid; norm filtered, spec 3.5)"
-        if self.o_success is False and column in NORM_DEPENDENT:
-            return "success False in fluxpoints"
         if nan_mismatch and column in ("norm_errn", "norm_errp", "norm_ul"):
             crossing = self.scan_has_crossing(column)
             if crossing is False:
@@ -197,6 +199,16 @@ def compare_cell(check, column, gv, ov, i, g, o, offset):
     if check.kind in ("abs_or_rel", "offset_abs_or_rel"):
         dev = min(diff, rel)
         return dev, dev <= check.tol
+    if check.kind == "norm":
+        sigma = g["norm_err"][i]
+        within_migrad = np.isfinite(sigma) and diff <= kMigradSigmaTol * sigma
+        return rel, rel <= check.tol or bool(within_migrad)
+    if check.kind == "norm_err":
+        # sigma = sqrt(2 / S''(norm)) moves with the norm; for a pure-signal Poisson group
+        # sigma is proportional to the norm, which bounds how much it moves.
+        gn, on = g["norm"][i], o["norm"][i]
+        shift = abs(on - gn) / abs(gn) if np.isfinite(gn) and np.isfinite(on) and gn else 0.0
+        return rel, rel <= check.tol + shift
     if check.kind == "sqrt_ts":
         dev = min(diff, rel)
         near_zero = max(abs(gv), abs(ov)) <= kSqrtTsAbsTol
@@ -231,7 +243,7 @@ def cells(values, i):
     return [(None, v)] if np.ndim(v) == 0 else list(enumerate(np.ravel(v)))
 
 
-def compare_case(name, g, o, g_header, o_header, options, g_norm_unfiltered):
+def compare_case(name, g, o, g_header, o_header, options, g_unfiltered):
     """Print the per-column report; return True if every column passes."""
     ok = True
     n_rows = len(g["e_min"])
@@ -261,8 +273,7 @@ def compare_case(name, g, o, g_header, o_header, options, g_norm_unfiltered):
         check = CHECKS.get(column, Check("rel", kErrRelTol))
         worst, failed, explained = 0.0, 0, 0
         for i in range(n_rows):
-            ctx = RowContext(g, o, i, options["n_sigma"], options["n_sigma_ul"],
-                             g_norm_unfiltered)
+            ctx = RowContext(g, o, i, options["n_sigma"], options["n_sigma_ul"], g_unfiltered)
             offset = row_stat_offset(g, o, i)
             gcells, ocells = cells(g[column], i), cells(o[column], i)
             if len(gcells) != len(ocells):
@@ -356,11 +367,14 @@ def main():
             all_ok = False
             continue
         g_json = Path(args.gammapy_dir) / f"{name}.json"
-        g_norm_unfiltered = None
+        g_unfiltered = None  # (norm, norm_err) before gammapy's success filter
         if g_json.exists():
-            raw = json.load(open(g_json))["norm_unfiltered"]
-            g_norm_unfiltered = np.array([math.nan if v is None else v for v in raw])
-        case_ok = compare_case(name, g, o, g_header, o_header, options, g_norm_unfiltered)
+            with open(g_json) as f:
+                record = json.load(f)
+            g_unfiltered = tuple(
+                np.array([math.nan if v is None else v for v in record[key]])
+                for key in ("norm_unfiltered", "norm_err_unfiltered"))
+        case_ok = compare_case(name, g, o, g_header, o_header, options, g_unfiltered)
         print(f"  => {'PASS' if case_ok else 'FAIL'}")
         all_ok &= case_ok
     print("ALL PASS" if all_ok else "SOME FAILURES")

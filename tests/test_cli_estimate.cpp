@@ -2,6 +2,7 @@
 // The `fluxpoints estimate` and `show` commands, run as a program: outputs, config file, and
 // bad input (clear message, non-zero exit, no output file left behind).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -24,7 +25,8 @@ struct CliRun {
 };
 
 fs::path work_dir() {
-  const fs::path d = fs::temp_directory_path() / "fluxpoints_cli_tests";
+  const fs::path d = fs::temp_directory_path() / ("fluxpoints_cli_tests_" + std::to_string(::getpid())) /
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
   fs::create_directories(d);
   return d;
 }

@@ -3,6 +3,7 @@
 // SED-type conversions (spec 3.5), and - when a gammapy venv is present - that astropy and
 // gammapy's FluxPoints.read load what we write.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -117,7 +118,8 @@ void expect_same_tables(const io::FluxPointsTable& a, const io::FluxPointsTable&
 }
 
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "fluxpoints_io_tests";
+  const fs::path dir = fs::temp_directory_path() / ("fluxpoints_io_tests_" + std::to_string(::getpid())) /
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
   fs::create_directories(dir);
   return (dir / name).string();
 }

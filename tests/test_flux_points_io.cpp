@@ -2,10 +2,12 @@
 // Flux-point tables: gadf SED FITS write/read round trip, gammapy's own file (spec 9.5), ECSV,
 // SED-type conversions (spec 3.5), and - when a gammapy venv is present - that astropy and
 // gammapy's FluxPoints.read load what we write.
+#include <fitsio.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -280,6 +282,71 @@ TEST(FluxPointsIo, EcsvLayout) {
             std::string::npos);
   EXPECT_NE(text.find("# - {SED_TYPE: likelihood}"), std::string::npos);
   EXPECT_NE(text.find("\"[NaN,NaN,NaN,NaN]\""), std::string::npos);
+}
+
+TEST(FluxPointsIo, EcsvRoundTrip) {
+  const io::FluxPointsTable t = sample_table();
+  const std::string path = temp_path("round_trip.ecsv");
+  io::write_flux_points(t, path);
+  expect_same_tables(t, io::read_flux_points(path));
+}
+
+TEST(FluxPointsIo, ReadsGammapyEcsvLayout) {
+  // The header and cell layout astropy writes for gammapy's FluxPoints.write(.ecsv): units in
+  // astropy's format, an !!omap meta, multidimensional columns as quoted JSON arrays.
+  const std::string path = temp_path("gammapy.ecsv");
+  std::ofstream(path) << "# %ECSV 1.0\n# ---\n# datatype:\n"
+                         "# - {name: e_ref, unit: TeV, datatype: float64}\n"
+                         "# - {name: e_min, unit: TeV, datatype: float64}\n"
+                         "# - {name: e_max, unit: TeV, datatype: float64}\n"
+                         "# - {name: ref_eflux, unit: erg / (s cm2), datatype: float64}\n"
+                         "# - {name: norm, unit: '', datatype: float64}\n"
+                         "# - {name: npred, unit: '', datatype: string, subtype: 'float64[1]'}\n"
+                         "# - {name: is_ul, datatype: bool}\n"
+                         "# meta: !!omap\n# - {SED_TYPE: likelihood}\n# - {UL_CONF: 0.9973002}\n"
+                         "# schema: astropy-2.0\n"
+                         "e_ref e_min e_max ref_eflux norm npred is_ul\n"
+                         "1.0 0.5 2.0 1.5e-12 nan [NaN] False\n"
+                         "3.0 2.0 4.5 1.0e-12 1.25 [154.5] True\n";
+  const io::FluxPointsTable t = io::read_flux_points(path);
+  EXPECT_EQ(t.sed_type, "likelihood");
+  EXPECT_DOUBLE_EQ(t.n_sigma_ul, 3.0);
+  EXPECT_EQ(t.n_rows, 2u);
+  EXPECT_EQ(t.column("ref_eflux").unit, "erg / (s cm2)");
+  EXPECT_FALSE(t.column("is_ul").has_unit);
+  EXPECT_TRUE(std::isnan(t.column("norm").at(0)));
+  EXPECT_EQ(t.column("npred").at(1), 154.5);
+  EXPECT_TRUE(t.column("npred").is_vector);
+  EXPECT_EQ(t.column("is_ul").at(1), 1.0);
+  EXPECT_NEAR(io::to_sed_type(t, "eflux").column("eflux").at(1), 1.25e-12, 1e-27);
+}
+
+TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
+  // gammapy <= 1.x / the gadf spec: an unnamed table, no SED_TYPE, loglike columns.
+  const std::string path = temp_path("old.fits");
+  std::remove(path.c_str());
+  int status = 0;
+  fitsfile* f = nullptr;
+  fits_create_file(&f, path.c_str(), &status);
+  fits_create_img(f, BYTE_IMG, 0, nullptr, &status);
+  char c1[] = "e_min", c2[] = "e_max", c3[] = "norm", c4[] = "loglike", c5[] = "ref_dnde";
+  char fd[] = "D", tev[] = "TeV", none[] = "", dnde[] = "cm-2 s-1 TeV-1";
+  char* ttype[] = {c1, c2, c3, c4, c5};
+  char* tform[] = {fd, fd, fd, fd, fd};
+  char* tunit[] = {tev, tev, none, none, dnde};
+  fits_create_tbl(f, BINARY_TBL, 2, 5, ttype, tform, tunit, nullptr, &status);
+  double e_min[] = {1, 2}, e_max[] = {2, 4}, norm[] = {1.5, 0.5}, loglike[] = {-3, 4}, ref[] = {1, 2};
+  fits_write_col(f, TDOUBLE, 1, 1, 1, 2, e_min, &status);
+  fits_write_col(f, TDOUBLE, 2, 1, 1, 2, e_max, &status);
+  fits_write_col(f, TDOUBLE, 3, 1, 1, 2, norm, &status);
+  fits_write_col(f, TDOUBLE, 4, 1, 1, 2, loglike, &status);
+  fits_write_col(f, TDOUBLE, 5, 1, 1, 2, ref, &status);
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+  const io::FluxPointsTable t = io::read_flux_points(path);
+  EXPECT_EQ(t.sed_type, "likelihood");  // guessed from the norm column
+  EXPECT_EQ(t.column("stat").at(0), -6.0);  // stat = 2 loglike (spec 7b)
+  EXPECT_EQ(t.column("e_max").at(1), 4.0);
 }
 
 TEST(FluxPointsIo, AstropyAndGammapyReadOurFiles) {

@@ -81,6 +81,11 @@ void write_flux_points_ecsv(const FluxPointsTable& table, const std::string& pat
 // Columns are matched by name in any order; loglike / loglike_null / dloglike_scan of the gadf
 // spec become stat / stat_null / stat_scan (x2). Throws std::runtime_error naming the file.
 FluxPointsTable read_flux_points_fits(const std::string& path);
+// Reads an ECSV flux-point table as astropy / gammapy / write_flux_points_ecsv write it (scalar
+// float, int and bool columns, multidimensional columns as JSON arrays, SED_TYPE / UL_CONF meta).
+FluxPointsTable read_flux_points_ecsv(const std::string& path);
+// By extension: .ecsv -> ECSV, anything else -> FITS.
+FluxPointsTable read_flux_points(const std::string& path);
 
 // A printable table: one line per row, units in the header. Vector columns longer than
 // `max_vector_values` are abbreviated as "[first .. last]"; `skip` lists columns to leave out.

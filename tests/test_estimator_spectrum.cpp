@@ -358,3 +358,29 @@ TEST(EstimatorSpectrum, ManySourcesInOneBatch) {
   }
   EXPECT_NE(col(t0, "norm", 0), col(t1, "norm", 0));
 }
+
+TEST(EstimatorSpectrum, PredictionsForAllSourcesAtOnce) {
+  // Folding every model once and subtracting the source from the total gives the same
+  // predictions as folding the others per source (up to the rounding of one subtraction).
+  std::vector<fp::models::SkyModel> models(3);
+  const char* names[] = {"a", "b", "c"};
+  for (int m = 0; m < 3; ++m) {
+    models[m].name = names[m];
+    models[m].spectral = fp::models::make_power_law(1e-12 * (m + 1), 2.0 + 0.3 * m, 1.0);
+  }
+  models[2].datasets_names = {"second"};  // c predicts nothing in "first"
+  const std::vector<SpectrumDataset> ds{spec91_dataset("first"), spec91_dataset("second")};
+  const auto all = fp::predict_counts_all_sources(ds, models);
+  constexpr double kSubtractionRel = 1e-13;
+  ASSERT_EQ(all.size(), 3u);
+  for (std::size_t m = 0; m < 3; ++m) {
+    const auto one = fp::predict_counts(ds, models, m);
+    for (std::size_t d = 0; d < 2; ++d)
+      for (std::size_t i = 0; i < 8; ++i) {
+        EXPECT_EQ(all[m][d].source[i], one[d].source[i]);
+        EXPECT_NEAR(all[m][d].other[i], one[d].other[i], kSubtractionRel * one[d].other[i]);
+      }
+  }
+  EXPECT_EQ(all[2][0].source[0], 0.0);
+  EXPECT_GT(all[2][1].source[0], 0.0);
+}

@@ -80,6 +80,13 @@ std::vector<DatasetPrediction> predict_counts(const std::vector<datasets::Spectr
                                               const std::vector<models::SkyModel>& models,
                                               std::size_t source);
 
+// The same for every model as the source at once (catalogs): each model is folded through each
+// dataset once, and `other` = all models - the source (so N sources cost N foldings, not N^2).
+// Result [source][dataset].
+std::vector<std::vector<DatasetPrediction>> predict_counts_all_sources(
+    const std::vector<datasets::SpectrumDataset>& datasets,
+    const std::vector<models::SkyModel>& models);
+
 // One energy group = one problem of the batch.
 struct FluxPointGroup {
   double e_min = 0, e_max = 0;     // TeV: snapped edges, or the requested ones (no dataset, 1.8a)

@@ -131,6 +131,9 @@ TEST(CliEstimate, BadInputFailsCleanly) {
   // Energy edges outside every dataset (HESS covers 0.01-100 TeV).
   expect_error(estimate_args("--energy-edges 200,300,400 -o " + out.string()),
                "outside every dataset");
+  // An output name with an unknown extension.
+  expect_error(estimate_args("--energy-edges 1,10 -o " + (work_dir() / "out.txt").string()),
+               "unknown output format");
   // An output folder that does not exist.
   expect_error(estimate_args("--energy-edges 1,10 -o /nonexistent/dir/out.fits"),
                "does not exist");

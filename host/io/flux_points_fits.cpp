@@ -241,19 +241,34 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
   return t;
 }
 
-void write_flux_points(const FluxPointsTable& table, const std::string& path) {
+namespace {
+
+enum class OutputFormat { fits, ecsv };
+
+OutputFormat output_format(const std::string& path) {
   const auto ends_with = [&](const std::string& suffix) {
     return path.size() >= suffix.size() &&
            std::equal(suffix.rbegin(), suffix.rend(), path.rbegin(),
                       [](char a, char b) { return std::tolower(a) == std::tolower(b); });
   };
-  if (ends_with(".ecsv")) {
+  if (ends_with(".ecsv")) return OutputFormat::ecsv;
+  if (ends_with(".fits") || ends_with(".fits.gz") || ends_with(".fit") || ends_with(".fts"))
+    return OutputFormat::fits;
+  throw std::runtime_error(path + ": unknown output format (use a .fits, .fits.gz or .ecsv name)");
+}
+
+}  // namespace
+
+void check_flux_points_output(const std::string& path) {
+  output_format(path);
+  AtomicOutput probe(path);  // checks the folder; creates nothing
+}
+
+void write_flux_points(const FluxPointsTable& table, const std::string& path) {
+  if (output_format(path) == OutputFormat::ecsv) {
     write_flux_points_ecsv(table, path);
-  } else if (ends_with(".fits") || ends_with(".fits.gz") || ends_with(".fit") ||
-             ends_with(".fts")) {
-    write_flux_points_fits(table, path);
   } else {
-    throw std::runtime_error(path + ": unknown output format (use a .fits, .fits.gz or .ecsv name)");
+    write_flux_points_fits(table, path);
   }
 }
 

@@ -74,6 +74,9 @@ constexpr double kErgPerTeV = 1.602176634;
 // Writers. write_flux_points picks the format from the extension: .fits / .fits.gz / .fit ->
 // gadf SED FITS, .ecsv -> ECSV. Throws std::runtime_error naming the file on failure.
 void write_flux_points(const FluxPointsTable& table, const std::string& path);
+// The checks write_flux_points makes before writing (known extension, existing folder), for
+// callers that want to fail before a long computation. Throws std::runtime_error.
+void check_flux_points_output(const std::string& path);
 void write_flux_points_fits(const FluxPointsTable& table, const std::string& path);
 void write_flux_points_ecsv(const FluxPointsTable& table, const std::string& path);
 

@@ -43,11 +43,23 @@ const YAML::Node& golden() {
   return node;
 }
 
+// The model of a golden case; its EBL table file lies next to the golden file.
+std::unique_ptr<fm::SpectralModel> case_model(const YAML::Node& c) {
+  return fm::spectral_model_from_yaml(c["spectral"], "golden case " + c["label"].as<std::string>(),
+                                      std::string(FLUXPOINTS_SOURCE_DIR) + "/data/golden");
+}
+
+void collect_types(const YAML::Node& spectral, std::vector<std::string>& out) {
+  out.push_back(spectral["type"].as<std::string>());
+  for (const char* part : {"model1", "model2"})
+    if (spectral[part]) collect_types(spectral[part], out);
+}
+
 }  // namespace
 
 TEST(Models, GoldenFileHasEveryModelType) {
   std::vector<std::string> seen;
-  for (const auto& c : golden()["cases"]) seen.push_back(c["spectral"]["type"].as<std::string>());
+  for (const auto& c : golden()["cases"]) collect_types(c["spectral"], seen);
   for (const auto& type : fm::supported_spectral_types()) {
     if (type == "PowerLawNormSpectralModel") continue;  // not a source spectrum
     EXPECT_NE(std::find(seen.begin(), seen.end(), type), seen.end()) << type << " not in golden";
@@ -57,7 +69,7 @@ TEST(Models, GoldenFileHasEveryModelType) {
 TEST(Models, DndeMatchesGammapy) {
   for (const auto& c : golden()["cases"]) {
     const std::string label = c["label"].as<std::string>();
-    auto model = fm::spectral_model_from_yaml(c["spectral"], "golden case " + label);
+    auto model = case_model(c);
     const auto e = doubles(c["energies"]);
     const auto want = doubles(c["dnde"]);
     const auto got = model->dnde(e);
@@ -70,7 +82,7 @@ TEST(Models, DndeMatchesGammapy) {
 TEST(Models, IntegralAndEnergyFluxMatchGammapy) {
   for (const auto& c : golden()["cases"]) {
     const std::string label = c["label"].as<std::string>();
-    auto model = fm::spectral_model_from_yaml(c["spectral"], "golden case " + label);
+    auto model = case_model(c);
     for (const auto& kv : c["bins"]) {
       const std::string set = kv.first.as<std::string>();
       const YAML::Node& b = kv.second;
@@ -93,7 +105,7 @@ TEST(Models, ReferenceFluxesMatchGammapy) {
   int checked = 0;
   for (const auto& c : golden()["cases"]) {
     const std::string label = c["label"].as<std::string>();
-    auto model = fm::spectral_model_from_yaml(c["spectral"], "golden case " + label);
+    auto model = case_model(c);
     for (const auto& kv : c["bins"]) {
       const YAML::Node want = kv.second["reference_fluxes"];
       if (!want) continue;

@@ -27,10 +27,13 @@ class SpectralModel {
   // gammapy's full type tag, e.g. "PowerLawSpectralModel".
   virtual std::string type() const = 0;
   virtual std::unique_ptr<SpectralModel> clone() const = 0;
-  // Differential flux at energy E (TeV), cm-2 s-1 TeV-1.
-  virtual double dnde(double energy_tev) const = 0;
+  // Differential flux at energy E (TeV), cm-2 s-1 TeV-1, with the model's own parameters.
+  double dnde(double energy_tev) const { return evaluate(energy_tev, parameters_.data()); }
   // dnde at each energy.
   std::vector<double> dnde(const std::vector<double>& energies_tev) const;
+  // The model's formula with an external parameter block laid out as parameters() (a compound
+  // model evaluates its parts on slices of its own parameter list this way).
+  virtual double evaluate(double energy_tev, const Parameter* params) const = 0;
   // Integral flux over each bin [e_lo[i], e_hi[i]] (TeV), cm-2 s-1, as gammapy integrates it:
   // analytic where gammapy is, else its log-log trapezoid rule with ndecade = 100 where the
   // number of points is shared by the whole vector of bins (spec 5.2).

@@ -34,8 +34,7 @@ class PowerLawSpectralModel final : public ClonableSpectralModel<PowerLawSpectra
  public:
   PowerLawSpectralModel();
   std::string type() const override { return "PowerLawSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
   std::vector<double> integral(const std::vector<double>& e_lo,
                                const std::vector<double>& e_hi) const override;
   std::vector<double> energy_flux(const std::vector<double>& e_lo,
@@ -48,8 +47,7 @@ class PowerLaw2SpectralModel final : public ClonableSpectralModel<PowerLaw2Spect
  public:
   PowerLaw2SpectralModel();
   std::string type() const override { return "PowerLaw2SpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
   std::vector<double> integral(const std::vector<double>& e_lo,
                                const std::vector<double>& e_hi) const override;
 };
@@ -59,8 +57,7 @@ class LogParabolaSpectralModel final : public ClonableSpectralModel<LogParabolaS
  public:
   LogParabolaSpectralModel();
   std::string type() const override { return "LogParabolaSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // index, amplitude, reference, lambda_ (TeV-1), alpha.
@@ -68,8 +65,7 @@ class ExpCutoffPowerLawSpectralModel final : public ClonableSpectralModel<ExpCut
  public:
   ExpCutoffPowerLawSpectralModel();
   std::string type() const override { return "ExpCutoffPowerLawSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // index, amplitude, reference, ecut.
@@ -77,8 +73,7 @@ class ExpCutoffPowerLaw3FGLSpectralModel final : public ClonableSpectralModel<Ex
  public:
   ExpCutoffPowerLaw3FGLSpectralModel();
   std::string type() const override { return "ExpCutoffPowerLaw3FGLSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // amplitude, reference, ecut, index_1, index_2.
@@ -86,8 +81,7 @@ class SuperExpCutoffPowerLaw3FGLSpectralModel final : public ClonableSpectralMod
  public:
   SuperExpCutoffPowerLaw3FGLSpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw3FGLSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // amplitude, reference, expfactor (MeV^-index_2, written dimensionless), index_1, index_2.
@@ -95,8 +89,7 @@ class SuperExpCutoffPowerLaw4FGLSpectralModel final : public ClonableSpectralMod
  public:
   SuperExpCutoffPowerLaw4FGLSpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw4FGLSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // amplitude, reference, expfactor, index_1, index_2.
@@ -104,8 +97,7 @@ class SuperExpCutoffPowerLaw4FGLDR3SpectralModel final : public ClonableSpectral
  public:
   SuperExpCutoffPowerLaw4FGLDR3SpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw4FGLDR3SpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // index1, index2, amplitude, ebreak.
@@ -113,8 +105,7 @@ class BrokenPowerLawSpectralModel final : public ClonableSpectralModel<BrokenPow
  public:
   BrokenPowerLawSpectralModel();
   std::string type() const override { return "BrokenPowerLawSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // index1, index2, amplitude, ebreak, reference, beta.
@@ -122,8 +113,7 @@ class SmoothBrokenPowerLawSpectralModel final : public ClonableSpectralModel<Smo
  public:
   SmoothBrokenPowerLawSpectralModel();
   std::string type() const override { return "SmoothBrokenPowerLawSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // const.
@@ -131,8 +121,7 @@ class ConstantSpectralModel final : public ClonableSpectralModel<ConstantSpectra
  public:
   ConstantSpectralModel();
   std::string type() const override { return "ConstantSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
 };
 
 // norm (dimensionless), tilt, reference: a background/normalisation factor, not a source
@@ -141,8 +130,7 @@ class PowerLawNormSpectralModel final : public ClonableSpectralModel<PowerLawNor
  public:
   PowerLawNormSpectralModel();
   std::string type() const override { return "PowerLawNormSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
+  double evaluate(double energy_tev, const Parameter* params) const override;
   bool is_norm() const override { return true; }
   std::vector<double> integral(const std::vector<double>& e_lo,
                                const std::vector<double>& e_hi) const override;
@@ -154,17 +142,83 @@ class PowerLawNormSpectralModel final : public ClonableSpectralModel<PowerLawNor
 // Tabulated spectrum, no parameters: log-log linear interpolation and extrapolation, clipped >= 0.
 class TemplateSpectralModel final : public ClonableSpectralModel<TemplateSpectralModel> {
  public:
-  // energies (TeV, strictly ascending, > 0) and values (cm-2 s-1 TeV-1, >= 0), same length >= 1.
-  // Throws std::invalid_argument otherwise.
-  TemplateSpectralModel(std::vector<double> energies_tev, std::vector<double> values_dnde);
+  // energies (in energy_unit, strictly ascending, > 0) and values (cm-2 s-1 TeV-1, >= 0), same
+  // length >= 1. The nodes stay in their unit, as in gammapy, which interpolates in ln(E in the
+  // nodes' unit). Throws std::invalid_argument otherwise.
+  TemplateSpectralModel(std::vector<double> energies, std::vector<double> values_dnde,
+                        const std::string& energy_unit = "TeV");
   std::string type() const override { return "TemplateSpectralModel"; }
-  using SpectralModel::dnde;
-  double dnde(double energy_tev) const override;
-  const std::vector<double>& energies() const { return energies_; }
+  double evaluate(double energy_tev, const Parameter* params) const override;
+  const std::vector<double>& energies() const { return energies_; }  // in energy_unit()
+  const std::string& energy_unit() const { return energy_unit_; }
   const std::vector<double>& values() const { return values_; }
 
  private:
   std::vector<double> energies_, values_, log_energies_, log_values_;
+  std::string energy_unit_;
+  double tev_to_node_unit_ = 1.0;
+};
+
+// Arithmetic combination of two models (gammapy's CompoundSpectralModel, operator add, sub, mul
+// or truediv). Its parameters are model1's followed by model2's (names may repeat); the parts
+// only provide the formulas. Integrals are numeric, as in gammapy.
+class CompoundSpectralModel final : public SpectralModel {
+ public:
+  enum class Operator { kAdd, kSub, kMul, kTrueDiv };
+  CompoundSpectralModel(std::unique_ptr<SpectralModel> model1,
+                        std::unique_ptr<SpectralModel> model2, Operator op);
+  CompoundSpectralModel(const CompoundSpectralModel& other);
+  std::string type() const override { return "CompoundSpectralModel"; }
+  std::unique_ptr<SpectralModel> clone() const override {
+    return std::make_unique<CompoundSpectralModel>(*this);
+  }
+  double evaluate(double energy_tev, const Parameter* params) const override;
+  // Dimensionless when both parts are (mul/truediv) or the parts are (add/sub).
+  bool is_norm() const override;
+  Operator op() const { return op_; }
+  // gammapy's operator name: "add", "sub", "mul", "truediv"; parse throws std::invalid_argument.
+  static std::string operator_name(Operator op);
+  static Operator parse_operator(const std::string& name);
+  // Part 1 or 2 as a standalone model carrying the compound's current parameter values.
+  std::unique_ptr<SpectralModel> part(int which) const;
+
+ private:
+  std::unique_ptr<SpectralModel> model1_, model2_;
+  Operator op_;
+  std::size_t n1_ = 0;  // parameters of model1 at the front of parameters_
+};
+
+// EBL absorption factor (gammapy's EBLAbsorptionNormSpectralModel): a table of absorption
+// factors over (redshift, energy), interpolated linearly in redshift and ln E with ln values,
+// extrapolated, clipped to [0, 1] and raised to alpha_norm. Parameters redshift, alpha_norm
+// (both frozen by default). A dimensionless factor: use it in a compound "mul".
+class EBLAbsorptionNormSpectralModel final
+    : public ClonableSpectralModel<EBLAbsorptionNormSpectralModel> {
+ public:
+  // energies (ascending, in energy_unit: kept as given, as gammapy interpolates in ln(E in the
+  // nodes' unit)), redshifts (ascending), values[i_redshift * n_energy + i_energy].
+  // Throws std::invalid_argument for inconsistent shapes or unsorted nodes.
+  EBLAbsorptionNormSpectralModel(std::vector<double> energies, std::vector<double> redshifts,
+                                 std::vector<double> values, double redshift = 0.1,
+                                 double alpha_norm = 1.0, const std::string& energy_unit = "TeV");
+  // Reads an XSPEC-style table (HDUs PARAMETERS, ENERGIES in keV, SPECTRA/INTPSPEC) as gammapy's
+  // EBLAbsorptionNormSpectralModel.read. Throws std::runtime_error naming the file and HDU.
+  static std::unique_ptr<EBLAbsorptionNormSpectralModel> read(const std::string& path,
+                                                              double redshift = 0.1,
+                                                              double alpha_norm = 1.0);
+  std::string type() const override { return "EBLAbsorptionNormSpectralModel"; }
+  double evaluate(double energy_tev, const Parameter* params) const override;
+  bool is_norm() const override { return true; }
+  const std::vector<double>& energies() const { return energies_; }  // in energy_unit()
+  const std::string& energy_unit() const { return energy_unit_; }
+  const std::vector<double>& redshifts() const { return redshifts_; }
+  const std::vector<double>& values() const { return values_; }
+  std::string filename;  // set when read from a file: written back as `filename:`
+
+ private:
+  std::vector<double> energies_, redshifts_, values_, log_energies_, log_values_;
+  std::string energy_unit_;
+  double tev_to_node_unit_ = 1.0;
 };
 
 // gammapy type tag for a tag or an alias ("pl" -> "PowerLawSpectralModel"); "" if unknown.
@@ -172,7 +226,7 @@ std::string canonical_spectral_type(const std::string& type_or_alias);
 // Every full type tag this library reads (for error messages).
 std::vector<std::string> supported_spectral_types();
 // A model of that type (tag or alias) with gammapy's default parameters; throws
-// std::invalid_argument for unknown types and for "TemplateSpectralModel" (needs a table).
+// std::invalid_argument for unknown types and for the template, compound and EBL models.
 std::unique_ptr<SpectralModel> make_default_spectral_model(const std::string& type_or_alias);
 
 // Factories, all values in internal units (energies TeV, dnde cm-2 s-1 TeV-1, flux cm-2 s-1).

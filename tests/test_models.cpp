@@ -209,3 +209,17 @@ TEST(Models, FactoriesSetParameters) {
   EXPECT_THROW(fm::make_log_parabola(1e-11, 2, 0.1)->integral({0.0}, {1.0}),
                std::invalid_argument);
 }
+
+TEST(Models, ScaleForwardsIntegralNumericEnergyFlux) {
+  fm::ScaleSpectralModel scaled(fm::make_power_law(1e-11, 2.5), 1.7);
+  const std::vector<double> lo = {0.1, 1.0}, hi = {1.0, 10.0};
+  const auto inner = fm::make_power_law(1e-11, 2.5)->integral(lo, hi);
+  const auto flux = scaled.integral(lo, hi);
+  for (std::size_t i = 0; i < lo.size(); ++i) EXPECT_EQ(flux[i], 1.7 * inner[i]);
+  EXPECT_DOUBLE_EQ(scaled.dnde(2.0), 1.7 * 1e-11 * std::pow(2.0, -2.5));
+  // Energy flux goes through the log-log rule as in gammapy (no analytic form for the wrapper).
+  EXPECT_EQ(scaled.energy_flux(lo, hi), fm::integrate_spectrum_loglog(scaled, lo, hi, true));
+  auto copy = scaled.clone();
+  copy->parameter("norm").value = 2.0;
+  EXPECT_EQ(scaled.parameter("norm").value, 1.7);
+}

@@ -531,3 +531,29 @@ std::unique_ptr<SpectralModel> CompoundSpectralModel::part(int which) const {
 }
 
 }  // namespace fluxpoints::models
+
+namespace fluxpoints::models {
+
+// ---- Scale --------------------------------------------------------------------------------------
+
+ScaleSpectralModel::ScaleSpectralModel(std::unique_ptr<SpectralModel> model, double norm)
+    : model_(std::move(model)) {
+  if (!model_) throw std::invalid_argument("ScaleSpectralModel: a model to scale is required");
+  parameters_ = {param("norm", norm, kUnitDimensionless)};
+}
+
+ScaleSpectralModel::ScaleSpectralModel(const ScaleSpectralModel& other)
+    : SpectralModel(other), model_(other.model_->clone()) {}
+
+double ScaleSpectralModel::evaluate(double e, const Parameter* p) const {
+  return p[0].value * model_->dnde(e);
+}
+
+std::vector<double> ScaleSpectralModel::integral(const std::vector<double>& e_lo,
+                                                 const std::vector<double>& e_hi) const {
+  auto out = model_->integral(e_lo, e_hi);
+  for (double& v : out) v *= parameters_[0].value;
+  return out;
+}
+
+}  // namespace fluxpoints::models

@@ -188,6 +188,27 @@ class CompoundSpectralModel final : public SpectralModel {
   std::size_t n1_ = 0;  // parameters of model1 at the front of parameters_
 };
 
+// norm x another model (gammapy's ScaleSpectralModel, what a flux estimator fits): parameter
+// "norm" (dimensionless, default 1). As gammapy, the integral forwards to the inner model's
+// (analytic where it is), the energy flux is numeric.
+class ScaleSpectralModel final : public SpectralModel {
+ public:
+  explicit ScaleSpectralModel(std::unique_ptr<SpectralModel> model, double norm = 1.0);
+  ScaleSpectralModel(const ScaleSpectralModel& other);
+  std::string type() const override { return "ScaleSpectralModel"; }
+  std::unique_ptr<SpectralModel> clone() const override {
+    return std::make_unique<ScaleSpectralModel>(*this);
+  }
+  double evaluate(double energy_tev, const Parameter* params) const override;
+  std::vector<double> integral(const std::vector<double>& e_lo,
+                               const std::vector<double>& e_hi) const override;
+  bool is_norm() const override { return model_->is_norm(); }
+  const SpectralModel& model() const { return *model_; }
+
+ private:
+  std::unique_ptr<SpectralModel> model_;
+};
+
 // EBL absorption factor (gammapy's EBLAbsorptionNormSpectralModel): a table of absorption
 // factors over (redshift, energy), interpolated linearly in redshift and ln E with ln values,
 // extrapolated, clipped to [0, 1] and raised to alpha_norm. Parameters redshift, alpha_norm

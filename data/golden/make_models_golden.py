@@ -34,6 +34,8 @@ from gammapy.modeling.models import (
     BrokenPowerLawSpectralModel,
     CompoundSpectralModel,
     EBLAbsorptionNormSpectralModel,
+    FoVBackgroundModel,
+    SkyModel,
     ConstantSpectralModel,
     ExpCutoffPowerLaw3FGLSpectralModel,
     ExpCutoffPowerLawSpectralModel,
@@ -52,6 +54,9 @@ from gammapy.modeling.models import (
 OUT = Path(__file__).with_name("models_golden.json")
 # A small synthetic XSPEC-style EBL table (same layout as gammapy-data's ebl/*.fits.gz).
 EBL_FITS = Path(__file__).with_name("ebl_synthetic_xspec.fits")
+# Every golden case as a gammapy-written Models file (full_output=True: every field, units as
+# astropy prints them, a FoV background model, metadata), for the C++ reader.
+GAMMAPY_WRITTEN = Path(__file__).with_name("models_gammapy_written.yaml")
 
 
 def ebl_table():
@@ -233,6 +238,10 @@ def make_golden():
         entry.update(evaluate(model))
         out["cases"].append(entry)
     OUT.write_text(json.dumps(out, indent=1) + "\n")
+    sky = [SkyModel(spectral_model=m, name=label, datasets_names=["ds1"]) for label, m in cases()
+           if label != "compound_lp_ebl_file"]  # its table path would be machine specific
+    sky.append(FoVBackgroundModel(dataset_name="ds1"))
+    Models(sky).write(GAMMAPY_WRITTEN, overwrite=True, full_output=True, write_covariance=False)
     print(f"wrote {OUT} ({len(out['cases'])} cases)")
 
 

@@ -2,12 +2,11 @@
 // Spectral models against gammapy 2.1: evaluation, integral and energy flux of every model type,
 // golden values from data/golden/make_models_golden.py (models_golden.json).
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "fluxpoints/math/spectral_integration.hpp"
 #include "fluxpoints/models/model_yaml.hpp"
@@ -21,7 +20,8 @@ namespace {
 // pow/exp/log and of numpy's pairwise summation remain.
 constexpr double kSameAlgorithmRelTol = 1e-12;
 
-const std::string kGoldenPath = std::string(FLUXPOINTS_SOURCE_DIR) + "/data/golden/models_golden.json";
+const std::string kGoldenPath =
+    std::string(FLUXPOINTS_SOURCE_DIR) + "/data/golden/models_golden.json";
 
 std::vector<double> doubles(const YAML::Node& seq) {
   std::vector<double> out;
@@ -109,11 +109,14 @@ TEST(Models, ReferenceFluxesMatchGammapy) {
     for (const auto& kv : c["bins"]) {
       const YAML::Node want = kv.second["reference_fluxes"];
       if (!want) continue;
-      const auto r = fm::reference_fluxes(*model, doubles(kv.second["e_lo"]),
-                                          doubles(kv.second["e_hi"]));
+      const auto r =
+          fm::reference_fluxes(*model, doubles(kv.second["e_lo"]), doubles(kv.second["e_hi"]));
       const std::pair<const char*, const std::vector<double>*> fields[] = {
-          {"e_ref", &r.e_ref},           {"ref_dnde", &r.ref_dnde}, {"ref_e2dnde", &r.ref_e2dnde},
-          {"ref_flux", &r.ref_flux},     {"ref_eflux", &r.ref_eflux}};
+          {"e_ref", &r.e_ref},
+          {"ref_dnde", &r.ref_dnde},
+          {"ref_e2dnde", &r.ref_e2dnde},
+          {"ref_flux", &r.ref_flux},
+          {"ref_eflux", &r.ref_eflux}};
       for (const auto& [name, got] : fields) {
         const auto w = doubles(want[name]);
         ASSERT_EQ(got->size(), w.size());
@@ -166,8 +169,8 @@ TEST(Models, PowerLawLogCaseUsesIsclose) {
 
 TEST(Models, LogLogPieceEdgeCases) {
   using fluxpoints::math::loglog_piece_integral;
-  EXPECT_EQ(loglog_piece_integral(1.0, 2.0, 1.0, 0.0), 0.0);  // right value 0 -> 0
-  EXPECT_EQ(loglog_piece_integral(1.0, 2.0, 0.0, 0.0), 0.0);  // 0/0 slope -> +inf -> 0
+  EXPECT_EQ(loglog_piece_integral(1.0, 2.0, 1.0, 0.0), 0.0);   // right value 0 -> 0
+  EXPECT_EQ(loglog_piece_integral(1.0, 2.0, 0.0, 0.0), 0.0);   // 0/0 slope -> +inf -> 0
   EXPECT_EQ(loglog_piece_integral(1.0, 1.01, 0.0, 1.0), 0.0);  // left 0: clipped ratio, 0 * big
   // A power law is integrated exactly by its own piece.
   const double exact = 3.0 / (1.0 - 2.7) * (std::pow(2.0, 1.0 - 2.7) - 1.0);
@@ -206,8 +209,7 @@ TEST(Models, FactoriesSetParameters) {
   EXPECT_THROW(fm::make_template({1.0, 0.5}, {1.0, 1.0}), std::invalid_argument);
   EXPECT_THROW(fm::make_template({1.0}, {-1.0}), std::invalid_argument);
   EXPECT_THROW(pl->integral({1.0, 2.0}, {2.0}), std::invalid_argument);
-  EXPECT_THROW(fm::make_log_parabola(1e-11, 2, 0.1)->integral({0.0}, {1.0}),
-               std::invalid_argument);
+  EXPECT_THROW(fm::make_log_parabola(1e-11, 2, 0.1)->integral({0.0}, {1.0}), std::invalid_argument);
 }
 
 TEST(Models, ScaleForwardsIntegralNumericEnergyFlux) {

@@ -3,6 +3,7 @@
 // gammapy's Models.read (checked by data/golden/make_models_golden.py --check-written when the
 // gammapy venv /opt/gpvenv is present and FLUXPOINTS_SKIP_GAMMAPY is not set).
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "fluxpoints/models/model_yaml.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
@@ -121,8 +120,8 @@ metadata: {creator: test}
   EXPECT_NEAR(b.parameter("amplitude").value, 1e-11, 1e-11 * kUnitConversionRelTol);
   EXPECT_NEAR(b.parameter("reference").value, 0.5, 0.5 * kUnitConversionRelTol);
   EXPECT_NEAR(b.parameter("lambda_").value, 0.2, 0.2 * kUnitConversionRelTol);
-  EXPECT_EQ(b.parameter("index").value, 1.5);   // default
-  EXPECT_TRUE(b.parameter("alpha").frozen);     // default frozen
+  EXPECT_EQ(b.parameter("index").value, 1.5);  // default
+  EXPECT_TRUE(b.parameter("alpha").frozen);    // default frozen
   const auto& c = *file.sky_models[2].spectral;
   EXPECT_NEAR(c.parameter("emin").value, 0.1, 0.1 * kUnitConversionRelTol);
   EXPECT_EQ(c.parameter("emax").value, 100.0);
@@ -226,11 +225,12 @@ TEST(ModelsYaml, BadInputNamesFileModelAndField) {
   EXPECT_TRUE(contains(m5, "src"));
 
   const auto no_components = temp_file("no_components.yaml", "models: []\n");
-  EXPECT_TRUE(contains(error_of([&] { fm::read_models_yaml(no_components.string()); }),
-                       "components"));
-  const auto bad_component = temp_file("bad_component.yaml", "components:\n- {type: Frobnicator}\n");
-  EXPECT_TRUE(contains(error_of([&] { fm::read_models_yaml(bad_component.string()); }),
-                       "Frobnicator"));
+  EXPECT_TRUE(
+      contains(error_of([&] { fm::read_models_yaml(no_components.string()); }), "components"));
+  const auto bad_component =
+      temp_file("bad_component.yaml", "components:\n- {type: Frobnicator}\n");
+  EXPECT_TRUE(
+      contains(error_of([&] { fm::read_models_yaml(bad_component.string()); }), "Frobnicator"));
 }
 
 TEST(ModelsYaml, UnitParser) {
@@ -293,9 +293,10 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
     models.push_back(std::move(m));
   }
   models[0].datasets_names = {"ds1"};
-  models[0].spatial_yaml = "type: PointSpatialModel\nframe: icrs\nparameters:\n"
-                           "- {name: lon_0, value: 83.63, unit: deg}\n"
-                           "- {name: lat_0, value: 22.01, unit: deg}\n";
+  models[0].spatial_yaml =
+      "type: PointSpatialModel\nframe: icrs\nparameters:\n"
+      "- {name: lon_0, value: 83.63, unit: deg}\n"
+      "- {name: lat_0, value: 22.01, unit: deg}\n";
   models[1].spectral->parameters()[0].min = 0.5;
   models[1].spectral->parameters()[0].frozen = true;
   std::vector<fm::FoVBackgroundModel> backgrounds(1);
@@ -322,15 +323,16 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
   ASSERT_EQ(file.backgrounds.size(), 1u);
   EXPECT_EQ(file.backgrounds[0].spectral->parameter("norm").value, 1.2);
 
-  if (!fs::exists(kGammapyPython)) GTEST_SKIP() << "gammapy check skipped: missing " << kGammapyPython;
+  if (!fs::exists(kGammapyPython))
+    GTEST_SKIP() << "gammapy check skipped: missing " << kGammapyPython;
   if (std::getenv("FLUXPOINTS_SKIP_GAMMAPY"))  // importing gammapy takes ~10 s on a busy machine
     GTEST_SKIP() << "gammapy check skipped: FLUXPOINTS_SKIP_GAMMAPY is set";
   const std::string view_path = path.string() + ".gammapy.json";
   const std::string cmd = kGammapyPython + " " + kSourceDir +
                           "/data/golden/make_models_golden.py --check-written " + path.string() +
                           " " + view_path + " > " + path.string() + ".log 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "gammapy disagrees on " << path << ", see " << path
-                                         << ".log";
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << "gammapy disagrees on " << path << ", see " << path << ".log";
   // gammapy's view of every parameter it read (internal units) is what we wrote.
   const YAML::Node view = YAML::LoadFile(view_path);
   for (const auto& m : models) {
@@ -345,8 +347,10 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
       EXPECT_EQ(g["value"].as<double>(), p.value) << m.name << "." << p.name;
       EXPECT_EQ(g["frozen"].as<bool>(), p.frozen) << m.name << "." << p.name;
       const double gmin = g["min"].as<double>(), gmax = g["max"].as<double>();
-      EXPECT_TRUE(gmin == p.min || (std::isnan(gmin) && std::isnan(p.min))) << m.name << "." << p.name;
-      EXPECT_TRUE(gmax == p.max || (std::isnan(gmax) && std::isnan(p.max))) << m.name << "." << p.name;
+      EXPECT_TRUE(gmin == p.min || (std::isnan(gmin) && std::isnan(p.min)))
+          << m.name << "." << p.name;
+      EXPECT_TRUE(gmax == p.max || (std::isnan(gmax) && std::isnan(p.max)))
+          << m.name << "." << p.name;
     }
   }
   EXPECT_EQ(view["pl_crab"]["datasets_names"][0].as<std::string>(), "ds1");
@@ -376,7 +380,8 @@ TEST(ModelsYaml, ReadsGammapyWrittenFile) {
     for (const auto& x : c["dnde"]) want.push_back(x.as<double>());
     const auto got = model->spectral->dnde(e);
     for (std::size_t i = 0; i < e.size(); ++i)
-      EXPECT_NEAR(got[i], want[i], kSameAlgorithmRelTol * std::abs(want[i])) << label << " E " << e[i];
+      EXPECT_NEAR(got[i], want[i], kSameAlgorithmRelTol * std::abs(want[i]))
+          << label << " E " << e[i];
     ++compared;
   }
   EXPECT_EQ(compared, file.sky_models.size());

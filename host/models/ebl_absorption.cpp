@@ -102,8 +102,9 @@ EBLAbsorptionNormSpectralModel::EBLAbsorptionNormSpectralModel(std::vector<doubl
       values_.size() != energies_.size() * redshifts_.size())
     throw std::invalid_argument(
         "EBLAbsorptionNormSpectralModel: needs >= 2 energies, >= 1 redshift and "
-        "n_redshift x n_energy values (got " + std::to_string(redshifts_.size()) + " x " +
-        std::to_string(energies_.size()) + " for " + std::to_string(values_.size()) + ")");
+        "n_redshift x n_energy values (got " +
+        std::to_string(redshifts_.size()) + " x " + std::to_string(energies_.size()) + " for " +
+        std::to_string(values_.size()) + ")");
   check_ascending(energies_, "energies");
   check_ascending(redshifts_, "redshifts");
   if (!(energies_.front() > 0.0))

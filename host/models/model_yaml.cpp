@@ -3,6 +3,8 @@
 // writing them back the way gammapy's Models.write does (full_output=False).
 #include "fluxpoints/models/model_yaml.hpp"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -12,8 +14,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/models/units.hpp"
@@ -105,12 +105,22 @@ std::vector<std::string> read_datasets_names(const YAML::Node& component, const 
 
 // gammapy model types that exist but that this library cannot evaluate.
 bool is_known_unsupported(const std::string& type) {
-  static const char* kTypes[] = {"NaimaSpectralModel", "naima",
-                                 "GaussianSpectralModel", "gauss", "LogParabola2SpectralModel",
-                                 "lp2", "ScaleSpectralModel", "scale", "PiecewiseNormSpectralModel",
-                                 "piecewise-norm", "TemplateNDSpectralModel", "templateND",
-                                 "ExpCutoffPowerLawNormSpectralModel", "ecpl-norm",
-                                 "LogParabolaNormSpectralModel", "lp-norm"};
+  static const char* kTypes[] = {"NaimaSpectralModel",
+                                 "naima",
+                                 "GaussianSpectralModel",
+                                 "gauss",
+                                 "LogParabola2SpectralModel",
+                                 "lp2",
+                                 "ScaleSpectralModel",
+                                 "scale",
+                                 "PiecewiseNormSpectralModel",
+                                 "piecewise-norm",
+                                 "TemplateNDSpectralModel",
+                                 "templateND",
+                                 "ExpCutoffPowerLawNormSpectralModel",
+                                 "ecpl-norm",
+                                 "LogParabolaNormSpectralModel",
+                                 "lp-norm"};
   for (const char* t : kTypes)
     if (type == t) return true;
   return false;
@@ -121,7 +131,6 @@ std::string join(const std::vector<std::string>& items) {
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
 }
-
 
 // "$VAR/x" and "${VAR}/x" expanded from the environment (gammapy's make_path); unset -> error.
 std::string expand_env(const std::string& path, const std::string& at) {
@@ -139,7 +148,8 @@ std::string expand_env(const std::string& path, const std::string& at) {
       ++start;
     } else {
       end = start;
-      while (end < path.size() && (std::isalnum(static_cast<unsigned char>(path[end])) || path[end] == '_'))
+      while (end < path.size() &&
+             (std::isalnum(static_cast<unsigned char>(path[end])) || path[end] == '_'))
         ++end;
     }
     const std::string var = path.substr(start, end - start);
@@ -179,12 +189,12 @@ std::unique_ptr<SpectralModel> read_ebl_table(const YAML::Node& spectral, const 
     const YAML::Node row = values["data"][i];
     if (!row.IsSequence()) fail(at, "values.data[" + std::to_string(i) + "] is not a list");
     for (std::size_t j = 0; j < row.size(); ++j)
-      flat.push_back(to_double(row[j], at, "values.data[" + std::to_string(i) + "][" +
-                                               std::to_string(j) + "]"));
+      flat.push_back(to_double(
+          row[j], at, "values.data[" + std::to_string(i) + "][" + std::to_string(j) + "]"));
   }
-  return std::make_unique<EBLAbsorptionNormSpectralModel>(
-      std::move(energies.data), std::move(redshifts.data), std::move(flat), 0.1, 1.0,
-      energies.unit);
+  return std::make_unique<EBLAbsorptionNormSpectralModel>(std::move(energies.data),
+                                                          std::move(redshifts.data),
+                                                          std::move(flat), 0.1, 1.0, energies.unit);
 }
 
 }  // namespace
@@ -198,10 +208,10 @@ std::unique_ptr<SpectralModel> spectral_model_from_yaml(const YAML::Node& spectr
   const std::string tag = canonical_spectral_type(type);
   if (tag.empty()) {
     if (is_known_unsupported(type))
-      fail(where, "spectral model type '" + type + "' is not supported (supported: " +
-                      join(supported_spectral_types()) + ")");
-    fail(where, "unknown spectral model type '" + type + "' (supported: " +
-                    join(supported_spectral_types()) + ")");
+      fail(where, "spectral model type '" + type +
+                      "' is not supported (supported: " + join(supported_spectral_types()) + ")");
+    fail(where, "unknown spectral model type '" + type +
+                    "' (supported: " + join(supported_spectral_types()) + ")");
   }
   const std::string at = where + ", " + tag;
 
@@ -217,7 +227,8 @@ std::unique_ptr<SpectralModel> spectral_model_from_yaml(const YAML::Node& spectr
       auto model1 = spectral_model_from_yaml(spectral["model1"], at + ".model1", base_dir);
       auto model2 = spectral_model_from_yaml(spectral["model2"], at + ".model2", base_dir);
       if (!spectral["operator"]) fail(at, "missing field 'operator'");
-      const auto op = CompoundSpectralModel::parse_operator(to_string(spectral["operator"], at, "operator"));
+      const auto op =
+          CompoundSpectralModel::parse_operator(to_string(spectral["operator"], at, "operator"));
       model = std::make_unique<CompoundSpectralModel>(std::move(model1), std::move(model2), op);
     } else if (tag == "EBLAbsorptionNormSpectralModel") {
       model = read_ebl_table(spectral, at, base_dir);
@@ -311,7 +322,8 @@ YAML::Node spectral_model_to_yaml(const SpectralModel& model) {
     const std::size_t ne = ebl->energies().size();
     for (std::size_t iz = 0; iz < ebl->redshifts().size(); ++iz) {
       YAML::Node row(YAML::NodeType::Sequence);
-      for (std::size_t ie = 0; ie < ne; ++ie) row.push_back(yaml_float(ebl->values()[iz * ne + ie]));
+      for (std::size_t ie = 0; ie < ne; ++ie)
+        row.push_back(yaml_float(ebl->values()[iz * ne + ie]));
       values["data"].push_back(row);
     }
     values["unit"] = kUnitDimensionless;
@@ -324,7 +336,8 @@ std::string models_to_yaml(const std::vector<SkyModel>& models,
                            const std::vector<FoVBackgroundModel>& backgrounds) {
   YAML::Node components(YAML::NodeType::Sequence);
   for (const auto& m : models) {
-    if (!m.spectral) throw std::invalid_argument("sky model '" + m.name + "' has no spectral model");
+    if (!m.spectral)
+      throw std::invalid_argument("sky model '" + m.name + "' has no spectral model");
     YAML::Node c;
     if (!m.name.empty()) c["name"] = m.name;
     c["type"] = "SkyModel";
@@ -464,7 +477,8 @@ const SkyModel& select_source(const std::vector<SkyModel>& models, const std::st
   }
   std::vector<std::string> names;
   for (std::size_t i = 0; i < models.size(); ++i)
-    names.push_back(std::to_string(i) + ": " + (models[i].name.empty() ? "(no name)" : models[i].name));
+    names.push_back(std::to_string(i) + ": " +
+                    (models[i].name.empty() ? "(no name)" : models[i].name));
   throw std::runtime_error("model file '" + file_for_errors + "': no sky model '" + name_or_index +
                            "' (available: " + (names.empty() ? "none" : join(names)) + ")");
 }

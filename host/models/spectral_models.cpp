@@ -27,8 +27,8 @@ constexpr double kDefaultAmplitude = 1e-12;  // cm-2 s-1 TeV-1 (or cm-2 s-1 for 
 void check_bins(const std::vector<double>& e_lo, const std::vector<double>& e_hi,
                 const std::string& type) {
   if (e_lo.size() != e_hi.size())
-    throw std::invalid_argument(type + " integral: " + std::to_string(e_lo.size()) +
-                                " lower and " + std::to_string(e_hi.size()) + " upper edges");
+    throw std::invalid_argument(type + " integral: " + std::to_string(e_lo.size()) + " lower and " +
+                                std::to_string(e_hi.size()) + " upper edges");
   for (std::size_t i = 0; i < e_lo.size(); ++i) {
     if (!(e_lo[i] > 0.0 && e_hi[i] >= e_lo[i] && std::isfinite(e_hi[i])))
       throw std::invalid_argument(type + " integral: bin " + std::to_string(i) + " [" +
@@ -150,12 +150,11 @@ std::vector<double> PowerLawSpectralModel::energy_flux(const std::vector<double>
 
 PowerLaw2SpectralModel::PowerLaw2SpectralModel() {
   parameters_ = {param("amplitude", kDefaultAmplitude, kUnitFlux),
-                 param("index", 2.0, kUnitDimensionless),
-                 param("emin", 0.1, kUnitEnergy, true), param("emax", 100.0, kUnitEnergy, true)};
+                 param("index", 2.0, kUnitDimensionless), param("emin", 0.1, kUnitEnergy, true),
+                 param("emax", 100.0, kUnitEnergy, true)};
 }
 double PowerLaw2SpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::power_law2_dnde(e, p[0].value, p[1].value,
-                               p[2].value, p[3].value);
+  return math::power_law2_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 std::vector<double> PowerLaw2SpectralModel::integral(const std::vector<double>& e_lo,
                                                      const std::vector<double>& e_hi) const {
@@ -174,22 +173,19 @@ LogParabolaSpectralModel::LogParabolaSpectralModel() {
                  param("alpha", 2.0, kUnitDimensionless), param("beta", 1.0, kUnitDimensionless)};
 }
 double LogParabolaSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::log_parabola_dnde(e, p[0].value, p[1].value,
-                                 p[2].value, p[3].value);
+  return math::log_parabola_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 
 // ---- ExpCutoffPowerLaw --------------------------------------------------------------------------
 
 ExpCutoffPowerLawSpectralModel::ExpCutoffPowerLawSpectralModel() {
-  parameters_ = {param("index", 1.5, kUnitDimensionless),
-                 param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("reference", 1.0, kUnitEnergy, true),
-                 param("lambda_", 0.1, kUnitInverseEnergy),
-                 param("alpha", 1.0, kUnitDimensionless, true)};
+  parameters_ = {
+      param("index", 1.5, kUnitDimensionless), param("amplitude", kDefaultAmplitude, kUnitDnde),
+      param("reference", 1.0, kUnitEnergy, true), param("lambda_", 0.1, kUnitInverseEnergy),
+      param("alpha", 1.0, kUnitDimensionless, true)};
 }
 double ExpCutoffPowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::exp_cutoff_power_law_dnde(e, p[0].value, p[1].value,
-                                         p[2].value, p[3].value,
+  return math::exp_cutoff_power_law_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
                                          p[4].value);
 }
 
@@ -199,8 +195,7 @@ ExpCutoffPowerLaw3FGLSpectralModel::ExpCutoffPowerLaw3FGLSpectralModel() {
                  param("reference", 1.0, kUnitEnergy, true), param("ecut", 10.0, kUnitEnergy)};
 }
 double ExpCutoffPowerLaw3FGLSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::exp_cutoff_power_law_3fgl_dnde(e, p[0].value, p[1].value,
-                                              p[2].value, p[3].value);
+  return math::exp_cutoff_power_law_3fgl_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 
 // ---- Super-exponential cutoffs ------------------------------------------------------------------
@@ -212,34 +207,29 @@ SuperExpCutoffPowerLaw3FGLSpectralModel::SuperExpCutoffPowerLaw3FGLSpectralModel
                  param("index_2", 2.0, kUnitDimensionless)};
 }
 double SuperExpCutoffPowerLaw3FGLSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::super_exp_cutoff_3fgl_dnde(e, p[0].value, p[1].value,
-                                          p[2].value, p[3].value,
+  return math::super_exp_cutoff_3fgl_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
                                           p[4].value);
 }
 
 SuperExpCutoffPowerLaw4FGLSpectralModel::SuperExpCutoffPowerLaw4FGLSpectralModel() {
-  parameters_ = {param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("reference", 1.0, kUnitEnergy, true),
-                 param("expfactor", 1e-14, kUnitDimensionless),
-                 param("index_1", 1.5, kUnitDimensionless),
-                 param("index_2", 2.0, kUnitDimensionless)};
+  parameters_ = {
+      param("amplitude", kDefaultAmplitude, kUnitDnde), param("reference", 1.0, kUnitEnergy, true),
+      param("expfactor", 1e-14, kUnitDimensionless), param("index_1", 1.5, kUnitDimensionless),
+      param("index_2", 2.0, kUnitDimensionless)};
 }
 double SuperExpCutoffPowerLaw4FGLSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::super_exp_cutoff_4fgl_dnde(e, p[0].value, p[1].value,
-                                          p[2].value, p[3].value,
+  return math::super_exp_cutoff_4fgl_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
                                           p[4].value);
 }
 
 SuperExpCutoffPowerLaw4FGLDR3SpectralModel::SuperExpCutoffPowerLaw4FGLDR3SpectralModel() {
-  parameters_ = {param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("reference", 1.0, kUnitEnergy, true),
-                 param("expfactor", 1e-2, kUnitDimensionless),
-                 param("index_1", 1.5, kUnitDimensionless),
-                 param("index_2", 2.0, kUnitDimensionless)};
+  parameters_ = {
+      param("amplitude", kDefaultAmplitude, kUnitDnde), param("reference", 1.0, kUnitEnergy, true),
+      param("expfactor", 1e-2, kUnitDimensionless), param("index_1", 1.5, kUnitDimensionless),
+      param("index_2", 2.0, kUnitDimensionless)};
 }
 double SuperExpCutoffPowerLaw4FGLDR3SpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::super_exp_cutoff_4fgl_dr3_dnde(e, p[0].value, p[1].value,
-                                              p[2].value, p[3].value,
+  return math::super_exp_cutoff_4fgl_dr3_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
                                               p[4].value);
 }
 
@@ -251,19 +241,19 @@ BrokenPowerLawSpectralModel::BrokenPowerLawSpectralModel() {
                  param("ebreak", 1.0, kUnitEnergy)};
 }
 double BrokenPowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::broken_power_law_dnde(e, p[0].value, p[1].value,
-                                     p[2].value, p[3].value);
+  return math::broken_power_law_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 
 SmoothBrokenPowerLawSpectralModel::SmoothBrokenPowerLawSpectralModel() {
-  parameters_ = {param("index1", 2.0, kUnitDimensionless), param("index2", 2.0, kUnitDimensionless),
+  parameters_ = {param("index1", 2.0, kUnitDimensionless),
+                 param("index2", 2.0, kUnitDimensionless),
                  param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("ebreak", 1.0, kUnitEnergy), param("reference", 1.0, kUnitEnergy, true),
+                 param("ebreak", 1.0, kUnitEnergy),
+                 param("reference", 1.0, kUnitEnergy, true),
                  param("beta", 1.0, kUnitDimensionless, true)};
 }
 double SmoothBrokenPowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
-  return math::smooth_broken_power_law_dnde(e, p[0].value, p[1].value,
-                                            p[2].value, p[3].value,
+  return math::smooth_broken_power_law_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
                                             p[4].value, p[5].value);
 }
 
@@ -313,8 +303,10 @@ TemplateSpectralModel::TemplateSpectralModel(std::vector<double> energies,
   for (std::size_t i = 0; i < energies_.size(); ++i) {
     if (!(energies_[i] > 0.0) || !std::isfinite(energies_[i]) ||
         (i > 0 && !(energies_[i] > energies_[i - 1])))
-      throw std::invalid_argument("TemplateSpectralModel: energies must be finite, > 0 and "
-                                  "strictly ascending (node " + std::to_string(i) + ")");
+      throw std::invalid_argument(
+          "TemplateSpectralModel: energies must be finite, > 0 and "
+          "strictly ascending (node " +
+          std::to_string(i) + ")");
     if (!(values_[i] >= 0.0) || !std::isfinite(values_[i]))
       throw std::invalid_argument("TemplateSpectralModel: values must be finite and >= 0 (node " +
                                   std::to_string(i) + ")");
@@ -386,7 +378,8 @@ std::unique_ptr<SpectralModel> make_default_spectral_model(const std::string& ty
   for (const auto& t : kTypes) {
     if (type_or_alias != t.tag && type_or_alias != t.alias) continue;
     if (!t.make)
-      throw std::invalid_argument(std::string(t.tag) + " has no default (it needs a table or parts)");
+      throw std::invalid_argument(std::string(t.tag) +
+                                  " has no default (it needs a table or parts)");
     return t.make();
   }
   throw std::invalid_argument("unknown spectral model type '" + type_or_alias + "'");
@@ -420,31 +413,31 @@ std::unique_ptr<SpectralModel> make_exp_cutoff_power_law(double amplitude, doubl
                                                          double lambda, double reference,
                                                          double alpha) {
   return with<ExpCutoffPowerLawSpectralModel>({{"amplitude", amplitude},
-                                                {"index", index},
-                                                {"lambda_", lambda},
-                                                {"reference", reference},
-                                                {"alpha", alpha}});
+                                               {"index", index},
+                                               {"lambda_", lambda},
+                                               {"reference", reference},
+                                               {"alpha", alpha}});
 }
 std::unique_ptr<SpectralModel> make_super_exp_cutoff_4fgl(double amplitude, double index_1,
                                                           double index_2, double expfactor,
                                                           double reference) {
   return with<SuperExpCutoffPowerLaw4FGLSpectralModel>({{"amplitude", amplitude},
-                                                         {"index_1", index_1},
-                                                         {"index_2", index_2},
-                                                         {"expfactor", expfactor},
-                                                         {"reference", reference}});
+                                                        {"index_1", index_1},
+                                                        {"index_2", index_2},
+                                                        {"expfactor", expfactor},
+                                                        {"reference", reference}});
 }
 std::unique_ptr<SpectralModel> make_super_exp_cutoff_4fgl_dr3(double amplitude, double index_1,
                                                               double index_2, double expfactor,
                                                               double reference) {
   return with<SuperExpCutoffPowerLaw4FGLDR3SpectralModel>({{"amplitude", amplitude},
-                                                            {"index_1", index_1},
-                                                            {"index_2", index_2},
-                                                            {"expfactor", expfactor},
-                                                            {"reference", reference}});
+                                                           {"index_1", index_1},
+                                                           {"index_2", index_2},
+                                                           {"expfactor", expfactor},
+                                                           {"reference", reference}});
 }
-std::unique_ptr<SpectralModel> make_broken_power_law(double amplitude, double index1,
-                                                     double index2, double ebreak) {
+std::unique_ptr<SpectralModel> make_broken_power_law(double amplitude, double index1, double index2,
+                                                     double ebreak) {
   return with<BrokenPowerLawSpectralModel>(
       {{"amplitude", amplitude}, {"index1", index1}, {"index2", index2}, {"ebreak", ebreak}});
 }
@@ -459,10 +452,6 @@ std::unique_ptr<SpectralModel> make_power_law_norm(double norm, double tilt, dou
   return with<PowerLawNormSpectralModel>(
       {{"norm", norm}, {"tilt", tilt}, {"reference", reference}});
 }
-
-}  // namespace fluxpoints::models
-
-namespace fluxpoints::models {
 
 // ---- Compound -----------------------------------------------------------------------------------
 
@@ -487,10 +476,14 @@ double CompoundSpectralModel::evaluate(double e, const Parameter* p) const {
   const double a = model1_->evaluate(e, p);
   const double b = model2_->evaluate(e, p + n1_);
   switch (op_) {
-    case Operator::kAdd: return a + b;
-    case Operator::kSub: return a - b;
-    case Operator::kMul: return a * b;
-    case Operator::kTrueDiv: return a / b;
+    case Operator::kAdd:
+      return a + b;
+    case Operator::kSub:
+      return a - b;
+    case Operator::kMul:
+      return a * b;
+    case Operator::kTrueDiv:
+      return a / b;
   }
   return math::kNaN;
 }
@@ -503,10 +496,14 @@ bool CompoundSpectralModel::is_norm() const {
 
 std::string CompoundSpectralModel::operator_name(Operator op) {
   switch (op) {
-    case Operator::kAdd: return "add";
-    case Operator::kSub: return "sub";
-    case Operator::kMul: return "mul";
-    case Operator::kTrueDiv: return "truediv";
+    case Operator::kAdd:
+      return "add";
+    case Operator::kSub:
+      return "sub";
+    case Operator::kMul:
+      return "mul";
+    case Operator::kTrueDiv:
+      return "truediv";
   }
   return "";
 }
@@ -529,10 +526,6 @@ std::unique_ptr<SpectralModel> CompoundSpectralModel::part(int which) const {
     m->parameters()[i] = parameters_[offset + i];
   return m;
 }
-
-}  // namespace fluxpoints::models
-
-namespace fluxpoints::models {
 
 // ---- Scale --------------------------------------------------------------------------------------
 

@@ -3,10 +3,10 @@
 // Node-level pieces of the gammapy model YAML reader/writer (spec 6.2), for code that embeds a
 // spectral model in a larger YAML document (and for tests). Whole files: spectral_model.hpp.
 
+#include <yaml-cpp/yaml.h>
+
 #include <memory>
 #include <string>
-
-#include <yaml-cpp/yaml.h>
 
 #include "fluxpoints/models/spectral_model.hpp"
 

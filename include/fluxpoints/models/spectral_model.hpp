@@ -13,12 +13,12 @@ namespace fluxpoints::models {
 
 struct Parameter {
   std::string name;
-  double value = 0.0;   // in the internal unit of the parameter (see each model)
-  std::string unit;     // the internal unit, e.g. "cm-2 s-1 TeV-1", "TeV", ""
+  double value = 0.0;  // in the internal unit of the parameter (see each model)
+  std::string unit;    // the internal unit, e.g. "cm-2 s-1 TeV-1", "TeV", ""
   double min = __builtin_nan("");
   double max = __builtin_nan("");
   bool frozen = false;
-  double error = 0.0;   // in the internal unit; 0 = not known
+  double error = 0.0;  // in the internal unit; 0 = not known
 };
 
 class SpectralModel {
@@ -71,10 +71,10 @@ struct SkyModel {
 // A FoVBackgroundModel component: a norm spectrum (usually PowerLawNormSpectralModel) that scales
 // one dataset's background at reco energies (spec 5.4).
 struct FoVBackgroundModel {
-  std::string name;                          // gammapy default: "<dataset>-bkg"
+  std::string name;  // gammapy default: "<dataset>-bkg"
   std::vector<std::string> datasets_names;
-  std::unique_ptr<SpectralModel> spectral;   // null when the type is not supported here
-  std::string spectral_type;                 // the type tag as written in the file
+  std::unique_ptr<SpectralModel> spectral;  // null when the type is not supported here
+  std::string spectral_type;                // the type tag as written in the file
 };
 
 // Everything read from one model YAML file.

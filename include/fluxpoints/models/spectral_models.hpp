@@ -61,7 +61,8 @@ class LogParabolaSpectralModel final : public ClonableSpectralModel<LogParabolaS
 };
 
 // index, amplitude, reference, lambda_ (TeV-1), alpha.
-class ExpCutoffPowerLawSpectralModel final : public ClonableSpectralModel<ExpCutoffPowerLawSpectralModel> {
+class ExpCutoffPowerLawSpectralModel final
+    : public ClonableSpectralModel<ExpCutoffPowerLawSpectralModel> {
  public:
   ExpCutoffPowerLawSpectralModel();
   std::string type() const override { return "ExpCutoffPowerLawSpectralModel"; }
@@ -69,7 +70,8 @@ class ExpCutoffPowerLawSpectralModel final : public ClonableSpectralModel<ExpCut
 };
 
 // index, amplitude, reference, ecut.
-class ExpCutoffPowerLaw3FGLSpectralModel final : public ClonableSpectralModel<ExpCutoffPowerLaw3FGLSpectralModel> {
+class ExpCutoffPowerLaw3FGLSpectralModel final
+    : public ClonableSpectralModel<ExpCutoffPowerLaw3FGLSpectralModel> {
  public:
   ExpCutoffPowerLaw3FGLSpectralModel();
   std::string type() const override { return "ExpCutoffPowerLaw3FGLSpectralModel"; }
@@ -77,7 +79,8 @@ class ExpCutoffPowerLaw3FGLSpectralModel final : public ClonableSpectralModel<Ex
 };
 
 // amplitude, reference, ecut, index_1, index_2.
-class SuperExpCutoffPowerLaw3FGLSpectralModel final : public ClonableSpectralModel<SuperExpCutoffPowerLaw3FGLSpectralModel> {
+class SuperExpCutoffPowerLaw3FGLSpectralModel final
+    : public ClonableSpectralModel<SuperExpCutoffPowerLaw3FGLSpectralModel> {
  public:
   SuperExpCutoffPowerLaw3FGLSpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw3FGLSpectralModel"; }
@@ -85,7 +88,8 @@ class SuperExpCutoffPowerLaw3FGLSpectralModel final : public ClonableSpectralMod
 };
 
 // amplitude, reference, expfactor (MeV^-index_2, written dimensionless), index_1, index_2.
-class SuperExpCutoffPowerLaw4FGLSpectralModel final : public ClonableSpectralModel<SuperExpCutoffPowerLaw4FGLSpectralModel> {
+class SuperExpCutoffPowerLaw4FGLSpectralModel final
+    : public ClonableSpectralModel<SuperExpCutoffPowerLaw4FGLSpectralModel> {
  public:
   SuperExpCutoffPowerLaw4FGLSpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw4FGLSpectralModel"; }
@@ -93,7 +97,8 @@ class SuperExpCutoffPowerLaw4FGLSpectralModel final : public ClonableSpectralMod
 };
 
 // amplitude, reference, expfactor, index_1, index_2.
-class SuperExpCutoffPowerLaw4FGLDR3SpectralModel final : public ClonableSpectralModel<SuperExpCutoffPowerLaw4FGLDR3SpectralModel> {
+class SuperExpCutoffPowerLaw4FGLDR3SpectralModel final
+    : public ClonableSpectralModel<SuperExpCutoffPowerLaw4FGLDR3SpectralModel> {
  public:
   SuperExpCutoffPowerLaw4FGLDR3SpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw4FGLDR3SpectralModel"; }
@@ -101,7 +106,8 @@ class SuperExpCutoffPowerLaw4FGLDR3SpectralModel final : public ClonableSpectral
 };
 
 // index1, index2, amplitude, ebreak.
-class BrokenPowerLawSpectralModel final : public ClonableSpectralModel<BrokenPowerLawSpectralModel> {
+class BrokenPowerLawSpectralModel final
+    : public ClonableSpectralModel<BrokenPowerLawSpectralModel> {
  public:
   BrokenPowerLawSpectralModel();
   std::string type() const override { return "BrokenPowerLawSpectralModel"; }
@@ -109,7 +115,8 @@ class BrokenPowerLawSpectralModel final : public ClonableSpectralModel<BrokenPow
 };
 
 // index1, index2, amplitude, ebreak, reference, beta.
-class SmoothBrokenPowerLawSpectralModel final : public ClonableSpectralModel<SmoothBrokenPowerLawSpectralModel> {
+class SmoothBrokenPowerLawSpectralModel final
+    : public ClonableSpectralModel<SmoothBrokenPowerLawSpectralModel> {
  public:
   SmoothBrokenPowerLawSpectralModel();
   std::string type() const override { return "SmoothBrokenPowerLawSpectralModel"; }
@@ -137,7 +144,6 @@ class PowerLawNormSpectralModel final : public ClonableSpectralModel<PowerLawNor
   std::vector<double> energy_flux(const std::vector<double>& e_lo,
                                   const std::vector<double>& e_hi) const override;
 };
-
 
 // Tabulated spectrum, no parameters: log-log linear interpolation and extrapolation, clipped >= 0.
 class TemplateSpectralModel final : public ClonableSpectralModel<TemplateSpectralModel> {
@@ -266,8 +272,8 @@ std::unique_ptr<SpectralModel> make_super_exp_cutoff_4fgl(double amplitude, doub
 std::unique_ptr<SpectralModel> make_super_exp_cutoff_4fgl_dr3(double amplitude, double index_1,
                                                               double index_2, double expfactor,
                                                               double reference = 1.0);
-std::unique_ptr<SpectralModel> make_broken_power_law(double amplitude, double index1,
-                                                     double index2, double ebreak);
+std::unique_ptr<SpectralModel> make_broken_power_law(double amplitude, double index1, double index2,
+                                                     double ebreak);
 std::unique_ptr<SpectralModel> make_constant(double value);
 std::unique_ptr<SpectralModel> make_template(std::vector<double> energies_tev,
                                              std::vector<double> values_dnde);

@@ -29,8 +29,15 @@ std::vector<double> doubles(const YAML::Node& seq) {
   return out;
 }
 
+// Values this small only occur deep in EBL absorption (ln value ~ -230 and below, table entries of
+// 0 interpolated as ln(1e-308)): there a last-bit difference in ln E is amplified by the large
+// log-value slopes, so agreement is looser; such fluxes are physically irrelevant.
+constexpr double kNegligibleValue = 1e-100;
+constexpr double kDeepAbsorptionRelTol = 1e-9;
+
 // |got - want| <= tol |want|, with NaN == NaN and inf == inf.
 ::testing::AssertionResult close_rel(double got, double want, double tol) {
+  if (std::abs(want) < kNegligibleValue) tol = std::max(tol, kDeepAbsorptionRelTol);
   if (std::isnan(want) && std::isnan(got)) return ::testing::AssertionSuccess();
   if (std::isinf(want) && got == want) return ::testing::AssertionSuccess();
   if (std::abs(got - want) <= tol * std::abs(want)) return ::testing::AssertionSuccess();
@@ -109,8 +116,14 @@ TEST(Models, ReferenceFluxesMatchGammapy) {
     for (const auto& kv : c["bins"]) {
       const YAML::Node want = kv.second["reference_fluxes"];
       if (!want) continue;
-      const auto r =
-          fm::reference_fluxes(*model, doubles(kv.second["e_lo"]), doubles(kv.second["e_hi"]));
+      auto edges = doubles(kv.second["e_lo"]);
+      edges.push_back(doubles(kv.second["e_hi"]).back());
+      // gammapy's MapAxis edges: exp(log(e)) through scipy's interp1d, last-bit different.
+      const auto axis = fm::gammapy_log_axis_edges(edges);
+      const auto want_axis = doubles(want["axis_edges"]);
+      for (std::size_t i = 0; i < axis.size(); ++i)
+        EXPECT_TRUE(close_rel(axis[i], want_axis[i], kSameAlgorithmRelTol)) << "edge " << i;
+      const auto r = fm::reference_fluxes(*model, edges);
       const std::pair<const char*, const std::vector<double>*> fields[] = {
           {"e_ref", &r.e_ref},
           {"ref_dnde", &r.ref_dnde},

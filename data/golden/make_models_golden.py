@@ -158,8 +158,14 @@ def bin_sets():
     coarse = np.array([0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0])
     mixed_lo = np.array([0.5, 1.0, 0.05, 7.0])
     mixed_hi = np.array([1.0, 10.0, 0.07, 7.0 * 1.001])
+    # Edges as real datasets carry them: a gammapy MapAxis (differs from geomspace in the last
+    # bit) and float32 OGIP columns read as float64 (can move npts across an integer).
+    axis = MapAxis.from_energy_bounds(0.01, 100, 80, unit="TeV").edges.to_value("TeV")
+    ogip = np.geomspace(0.01, 100, 81).astype(np.float32).astype(np.float64)
     return {
         "fine_20_per_decade": (fine[:-1], fine[1:]),
+        "mapaxis_20_per_decade": (axis[:-1], axis[1:]),
+        "float32_20_per_decade": (ogip[:-1], ogip[1:]),
         "coarse": (coarse[:-1], coarse[1:]),
         "mixed": (mixed_lo, mixed_hi),
         # Two bins, not one: gammapy's BrokenPowerLaw evaluate squeezes a (1, n) energy array to
@@ -204,6 +210,7 @@ def evaluate(model):
                                       name="energy")
             ref = model.reference_fluxes(axis)
             out["bins"][name]["reference_fluxes"] = {
+                "axis_edges": finite(axis.edges.to_value("TeV")),
                 "e_ref": finite(ref["e_ref"].to_value("TeV")),
                 "ref_dnde": finite(ref["ref_dnde"].to_value(DNDE)),
                 "ref_e2dnde": finite(ref["ref_e2dnde"].to_value("TeV cm-2 s-1")),

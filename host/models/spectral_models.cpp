@@ -102,15 +102,27 @@ std::vector<double> integrate_spectrum_loglog(const SpectralModel& model,
   return out;
 }
 
-ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& e_lo,
-                                 const std::vector<double>& e_hi) {
+std::vector<double> gammapy_log_axis_edges(const std::vector<double>& edges) {
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    if (!(edges[i] > 0.0 && std::isfinite(edges[i])) || (i > 0 && !(edges[i] > edges[i - 1])))
+      throw std::invalid_argument("energy axis edges must be finite, > 0 and ascending (edge " +
+                                  std::to_string(i) + ")");
+  std::vector<double> out(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    out[i] = math::log_axis_edge(edges.data(), static_cast<int>(i));
+  return out;
+}
+
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& edges) {
+  const std::vector<double> axis = gammapy_log_axis_edges(edges);
+  if (axis.size() < 2) throw std::invalid_argument("energy axis needs at least 2 edges");
   ReferenceFluxes r;
-  r.ref_flux = model.integral(e_lo, e_hi);  // validates the bins
-  r.ref_eflux = model.energy_flux(e_lo, e_hi);
-  r.e_min = e_lo;
-  r.e_max = e_hi;
-  for (std::size_t i = 0; i < e_lo.size(); ++i) {
-    const double e = math::log_bin_center(e_lo[i], e_hi[i]);
+  r.e_min.assign(axis.begin(), axis.end() - 1);
+  r.e_max.assign(axis.begin() + 1, axis.end());
+  r.ref_flux = model.integral(r.e_min, r.e_max);
+  r.ref_eflux = model.energy_flux(r.e_min, r.e_max);
+  for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
+    const double e = math::log_bin_center(edges[i], edges[i + 1]);
     const double dnde = model.dnde(e);
     r.e_ref.push_back(e);
     r.ref_dnde.push_back(dnde);

@@ -396,7 +396,7 @@ TEST(ModelsYaml, ReadsGammapyWrittenFile) {
     ASSERT_NE(model, nullptr) << label;
     EXPECT_EQ(model->datasets_names, std::vector<std::string>{"ds1"});
     std::vector<double> e, want;
-    for (const auto& x : c["energies"]) e.push_back(x.as<double>());
+    for (const auto& x : golden["energies"]) e.push_back(x.as<double>());
     for (const auto& x : c["dnde"]) want.push_back(x.as<double>());
     const auto got = model->spectral->dnde(e);
     for (std::size_t i = 0; i < e.size(); ++i)

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fluxpoints/datasets/simulate.hpp"
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/units.hpp"
@@ -233,6 +234,15 @@ TEST(OgipIo, GammapyReadsWhatWeWrite) {
   if (fs::exists(kHess23523)) {  // energies in keV, real RMF groups
     phas.push_back(dir.file("hess.fits"));
     write_ogip_dataset(read_ogip_dataset(kHess23523), phas.back());
+  }
+  {  // `fluxpoints simulate`'s output, energies in keV
+    fluxpoints::datasets::SimulationSetup setup;
+    setup.true_edges = fluxpoints::datasets::log_edges(0.03, 100.0, 35);
+    setup.reco_edges = fluxpoints::datasets::log_edges(0.05, 50.0, 15);
+    setup.energy_unit = "keV";
+    const auto pl = fluxpoints::models::make_power_law(1e-11, 2.5, 1.0);
+    phas.push_back(dir.file("sim.fits"));
+    write_ogip_dataset(fluxpoints::datasets::simulate_on_off(*pl, setup, 5), phas.back());
   }
   const std::string json = dir.file("gammapy.json");
   std::string command = python + " " + FLUXPOINTS_SOURCE_DIR + "/data/golden/make_npred_golden.py --pha";

@@ -17,6 +17,7 @@
 
 #include "fluxpoints/datasets/simulate.hpp"
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
+#include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/units.hpp"
 #include "gammapy_compare.hpp"
@@ -220,41 +221,58 @@ TEST(OgipIo, NameOverridesObsId) {
   EXPECT_EQ(read_ogip_dataset(dir.file("n.fits"), "custom").name, "custom");
 }
 
-// gammapy's SpectrumDatasetOnOff.read on each PHA (one Python run of
-// data/golden/make_npred_golden.py) must see what fluxpoints reads from the same file.
-TEST(OgipIo, GammapyReadsWhatWeWrite) {
+// One Python run (tests/gammapy/describe_with_gammapy.py) checks both directions:
+//  * gammapy's SpectrumDatasetOnOff.read sees in the OGIP files fluxpoints writes (synthetic in
+//    TeV, the H.E.S.S. run rewritten in keV, `simulate` output with 35 true x 15 reco bins)
+//    what fluxpoints reads from them;
+//  * fluxpoints reads gammapy's own gadf files (On/Off and Cash, spec 7c; format detected)
+//    as gammapy does.
+TEST(GammapyInterop, ReadsAndWritesLikeGammapy) {
   const std::string python = fluxpoints::testing::gammapy_python();
   if (python.empty()) {
     GTEST_SKIP() << "needs gammapy 2.1: /opt/gpvenv/bin/python not found and "
                     "FLUXPOINTS_GAMMAPY_PYTHON not set";
   }
   TempDir dir;
-  std::vector<std::string> phas = {dir.file("small.fits")};  // energies in TeV
+  std::vector<std::string> phas = {dir.file("small.fits")};
   write_ogip_dataset(small_on_off_dataset(), phas.back());
-  if (fs::exists(kHess23523)) {  // energies in keV, real RMF groups
+  if (fs::exists(kHess23523)) {
     phas.push_back(dir.file("hess.fits"));
     write_ogip_dataset(read_ogip_dataset(kHess23523), phas.back());
   }
-  {  // `fluxpoints simulate`'s output, energies in keV
-    fluxpoints::datasets::SimulationSetup setup;
-    setup.true_edges = fluxpoints::datasets::log_edges(0.03, 100.0, 35);
-    setup.reco_edges = fluxpoints::datasets::log_edges(0.05, 50.0, 15);
-    setup.energy_unit = "keV";
-    const auto pl = fluxpoints::models::make_power_law(1e-11, 2.5, 1.0);
-    phas.push_back(dir.file("sim.fits"));
-    write_ogip_dataset(fluxpoints::datasets::simulate_on_off(*pl, setup, 5), phas.back());
-  }
-  const std::string json = dir.file("gammapy.json");
-  std::string command = python + " " + FLUXPOINTS_SOURCE_DIR + "/data/golden/make_npred_golden.py --pha";
+  fluxpoints::datasets::SimulationSetup setup;
+  setup.true_edges = fluxpoints::datasets::log_edges(0.03, 100.0, 35);
+  setup.reco_edges = fluxpoints::datasets::log_edges(0.05, 50.0, 15);
+  setup.energy_unit = "keV";
+  const auto pl = fluxpoints::models::make_power_law(1e-11, 2.5, 1.0);
+  phas.push_back(dir.file("sim.fits"));
+  write_ogip_dataset(fluxpoints::datasets::simulate_on_off(*pl, setup, 5), phas.back());
+
+  std::string command = python + " " + FLUXPOINTS_SOURCE_DIR +
+                        "/tests/gammapy/describe_with_gammapy.py " + dir.file("");
   for (const std::string& pha : phas) command += " " + pha;
-  command += " --out " + json + " > " + json + ".log 2>&1";
+  command += " > " + dir.file("gammapy.log") + " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command << " failed";
-  std::ifstream in(json);
+  std::ifstream in(dir.file("gammapy.json"));
   const nlohmann::json records = nlohmann::json::parse(in).at("datasets");
-  ASSERT_EQ(records.size(), phas.size());
-  for (std::size_t k = 0; k < phas.size(); ++k) {
-    SCOPED_TRACE(phas[k]);
-    fluxpoints::testing::expect_matches_gammapy(read_ogip_dataset(phas[k]), records[k]);
+  ASSERT_EQ(records.size(), 3 * phas.size());  // OGIP, gadf On/Off, gadf Cash per input
+  for (const auto& record : records) {
+    const std::string path = record.at("pha");
+    SCOPED_TRACE(path);
+    fluxpoints::testing::expect_matches_gammapy(fluxpoints::io::read_spectrum_dataset(path),
+                                                record);
+  }
+}
+
+TEST(GadfIo, DetectsTheLayout) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("o.fits"));
+  EXPECT_EQ(fluxpoints::io::read_spectrum_dataset(dir.file("o.fits")).name, "run42");
+  try {
+    fluxpoints::io::read_spectrum_dataset(dir.file("o_arf.fits"));
+    ADD_FAILURE() << "an ARF was read as a dataset";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a spectrum dataset"), std::string::npos) << e.what();
   }
 }
 

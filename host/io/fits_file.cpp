@@ -100,6 +100,13 @@ void FitsFile::move_to(const std::string& extname) {
   hdu_ = extname;
 }
 
+void FitsFile::move_to_primary() {
+  int status = 0;
+  fits_movabs_hdu(fptr_, 1, nullptr, &status);
+  check(status, "moving to the primary HDU");
+  hdu_ = "PRIMARY";
+}
+
 long FitsFile::num_rows() {
   int status = 0;
   long rows = 0;

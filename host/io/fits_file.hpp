@@ -29,6 +29,7 @@ class FitsFile {
   bool has_hdu(const std::string& extname);
   // Moves to the binary table EXTNAME; throws "file: no HDU 'X'" when absent.
   void move_to(const std::string& extname);
+  void move_to_primary();
   long num_rows();
   bool has_column(const std::string& name);
   int column_number(const std::string& name);  // throws naming the column when absent

@@ -100,13 +100,12 @@ SpectrumDataset make_simulation_template(const SimulationSetup& setup) {
   ds.mask_safe.resize(nr);
   ds.acceptance.assign(nr, 1.0);
   ds.acceptance_off.assign(nr, 1.0 / setup.alpha);
-  ds.alpha.resize(nr);
   for (std::size_t i = 0; i < nr; ++i) {
     ds.background[i] = setup.bkg_rate * setup.livetime_s *
                        power_law_integral(ds.reco_edges[i], ds.reco_edges[i + 1], setup.bkg_index);
     ds.mask_safe[i] = ds.reco_edges[i] >= safe_emin * (1.0 - kEdgeRelTol);
-    ds.alpha[i] = ds.acceptance[i] / ds.acceptance_off[i];  // as the OGIP reader forms it
   }
+  ds.set_alpha_from_acceptances();  // as the OGIP reader forms it from the written BACKSCAL
   ds.validate();
   return ds;
 }

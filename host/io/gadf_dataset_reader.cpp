@@ -9,8 +9,8 @@
 
 #include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
+#include "host/io/table_columns.hpp"
 
 namespace fluxpoints::io {
 namespace {
@@ -19,18 +19,6 @@ using datasets::SpectrumDataset;
 
 [[noreturn]] void fail(FitsFile& file, const std::string& what) {
   throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": " + what);
-}
-
-double unit_factor(FitsFile& file, const std::string& column, const std::string& target,
-                   const std::string& fallback, std::string* unit_out = nullptr) {
-  std::string unit = file.column_unit(column);
-  if (unit.empty()) unit = fallback;
-  if (unit_out != nullptr) *unit_out = unit;
-  try {
-    return models::unit_conversion_factor(unit, target);
-  } catch (const std::invalid_argument& e) {
-    fail(file, "column " + column + ": " + e.what());
-  }
 }
 
 // The DATA column of region map `hdu`: one value per row (per energy bin), `per_row` values
@@ -65,24 +53,6 @@ std::vector<std::uint8_t> read_mask(FitsFile& file, const std::string& hdu, std:
   return file.read_flags("DATA");
 }
 
-std::vector<double> band_edges(FitsFile& file, const std::string& hdu, const std::string& lo,
-                               const std::string& hi, std::string* unit) {
-  file.move_to(hdu);
-  const double to_tev = unit_factor(file, lo, "TeV", "TeV", unit);
-  const std::vector<double> e_lo = file.read_doubles(lo);
-  const std::vector<double> e_hi = file.read_doubles(hi);
-  if (e_lo.empty() || e_lo.size() != e_hi.size()) fail(file, lo + "/" + hi + " empty or unequal");
-  std::vector<double> edges;
-  for (double v : e_lo) edges.push_back(v * to_tev);
-  edges.push_back(e_hi.back() * to_tev);
-  for (std::size_t k = 0; k < edges.size(); ++k) {
-    if (!std::isfinite(edges[k]) || edges[k] <= 0.0 || (k > 0 && edges[k] <= edges[k - 1])) {
-      fail(file, "column " + lo + "/" + hi + ": energies must be positive and increasing");
-    }
-  }
-  return edges;
-}
-
 }  // namespace
 
 datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path) {
@@ -92,16 +62,16 @@ datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path) {
   file.move_to_primary();
   ds.name = file.find_key_string("NAME").value_or("");
 
-  ds.reco_edges = band_edges(file, "COUNTS_BANDS", "E_MIN", "E_MAX", &ds.energy_unit);
-  std::string true_unit;
-  ds.true_edges =
-      band_edges(file, "EXPOSURE_BANDS", "ENERGY_TRUE_MIN", "ENERGY_TRUE_MAX", &true_unit);
+  file.move_to("COUNTS_BANDS");
+  ds.reco_edges = energy_edges_tev(file, "E_MIN", "E_MAX", "TeV", &ds.energy_unit);
+  file.move_to("EXPOSURE_BANDS");
+  ds.true_edges = energy_edges_tev(file, "ENERGY_TRUE_MIN", "ENERGY_TRUE_MAX", "TeV");
   const std::size_t nr = ds.reco_edges.size() - 1;
   const std::size_t nt = ds.true_edges.size() - 1;
 
   ds.counts = read_map(file, "COUNTS", nr, 1);
   file.move_to("EXPOSURE");
-  const double to_cm2s = unit_factor(file, "DATA", "cm2 s", "cm2 s");
+  const double to_cm2s = column_unit_factor(file, "DATA", "cm2 s", "cm2 s");
   ds.exposure = read_map(file, "EXPOSURE", nt, 1, to_cm2s);
 
   if (file.has_hdu("EDISP")) {
@@ -122,11 +92,7 @@ datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path) {
     ds.counts_off = read_map(file, "COUNTS_OFF", nr, 1);
     ds.acceptance = read_map(file, "ACCEPTANCE", nr, 1);
     ds.acceptance_off = read_map(file, "ACCEPTANCE_OFF", nr, 1);
-    ds.alpha.resize(nr);
-    for (std::size_t i = 0; i < nr; ++i) {
-      const double a = ds.acceptance[i] / ds.acceptance_off[i];
-      ds.alpha[i] = std::isfinite(a) ? a : 0.0;
-    }
+    ds.set_alpha_from_acceptances();
   } else if (file.has_hdu("BACKGROUND")) {
     ds.background = read_map(file, "BACKGROUND", nr, 1);
   } else {

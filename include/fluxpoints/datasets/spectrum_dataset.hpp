@@ -44,6 +44,9 @@ struct SpectrumDataset {
   // Throws std::runtime_error naming source_file and the field for inconsistent shapes,
   // non-finite or negative values.
   void validate() const;
+  // alpha = acceptance / acceptance_off per bin, NaN or inf -> 0 (as gammapy, e.g. for an OFF
+  // BACKSCAL of 0).
+  void set_alpha_from_acceptances();
 };
 
 }  // namespace fluxpoints::datasets

@@ -2,6 +2,7 @@
 // OGIP reader, following gammapy 2.1's OGIPDatasetReader (spec 7a).
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>

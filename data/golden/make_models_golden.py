@@ -18,6 +18,7 @@ gammapy's Models.read, checks that every sky model named like a golden case eval
 """
 import json
 import math
+import operator
 import sys
 from pathlib import Path
 
@@ -26,8 +27,15 @@ import numpy as np
 from scipy.integrate import quad
 
 from gammapy.maps import MapAxis
+from astropy.io import fits
+from astropy.table import Table
+
 from gammapy.modeling.models import (
     BrokenPowerLawSpectralModel,
+    CompoundSpectralModel,
+    EBLAbsorptionNormSpectralModel,
+    FoVBackgroundModel,
+    SkyModel,
     ConstantSpectralModel,
     ExpCutoffPowerLaw3FGLSpectralModel,
     ExpCutoffPowerLawSpectralModel,
@@ -44,6 +52,42 @@ from gammapy.modeling.models import (
 )
 
 OUT = Path(__file__).with_name("models_golden.json")
+# A small synthetic XSPEC-style EBL table (same layout as gammapy-data's ebl/*.fits.gz).
+EBL_FITS = Path(__file__).with_name("ebl_synthetic_xspec.fits")
+# Every golden case as a gammapy-written Models file (full_output=True: every field, units as
+# astropy prints them, a FoV background model, metadata), for the C++ reader.
+GAMMAPY_WRITTEN = Path(__file__).with_name("models_gammapy_written.yaml")
+
+
+def ebl_table():
+    """(energies TeV, redshifts, absorption factors [z, E]) of a made-up smooth EBL model."""
+    energy = np.geomspace(0.01, 100.0, 20)
+    z = np.array([0.0, 0.1, 0.2, 0.5, 1.0])
+    tau = 2.0 * z[:, None] * (energy[None, :] / 1.0) ** 1.2
+    values = np.exp(-tau)
+    values[-1, -3:] = 0.0  # fully absorbed: log-interpolation of zeros
+    return energy, z, values
+
+
+def write_ebl_fits():
+    """Writes EBL_FITS: PARAMETERS (VALUE row with a duplicated redshift, as real tables have),
+    ENERGIES (keV, no unit in the file) and SPECTRA (PARAMVAL, INTPSPEC)."""
+    energy, z, values = ebl_table()
+    zz = np.concatenate([[z[0]], z])          # duplicate the first redshift
+    vv = np.concatenate([values[:1], values])
+    edges = np.sqrt(energy[:-1] * energy[1:])
+    lo = np.concatenate([[energy[0] ** 2 / edges[0]], edges])  # sqrt(lo * hi) = energy
+    hi = energy ** 2 / lo
+    kev = 1e9
+    params = Table({"NAME": ["z"], "VALUE": [zz]})
+    energies = Table({"ENERG_LO": lo * kev, "ENERG_HI": hi * kev})
+    spectra = Table({"PARAMVAL": zz, "INTPSPEC": vv})
+    hdus = [fits.PrimaryHDU()]
+    for name, table in [("PARAMETERS", params), ("ENERGIES", energies), ("SPECTRA", spectra)]:
+        hdu = fits.table_to_hdu(table)
+        hdu.name = name
+        hdus.append(hdu)
+    fits.HDUList(hdus).writeto(EBL_FITS, overwrite=True)
 DNDE = u.Unit("cm-2 s-1 TeV-1")
 
 
@@ -86,6 +130,20 @@ def cases():
     yield "template_zero", TemplateSpectralModel(energy=lp_nodes * u.TeV,
                                                  values=tvals_zero * DNDE)
     yield "template_single", TemplateSpectralModel(energy=[1.0] * u.TeV, values=[3e-12] * DNDE)
+    energy, z, values = ebl_table()
+    ebl_inline = EBLAbsorptionNormSpectralModel(energy=energy * u.TeV, param=z * u.one,
+                                                data=values, redshift=0.137, alpha_norm=1.3)
+    yield "compound_pl_ebl_inline", CompoundSpectralModel(
+        PowerLawSpectralModel(index=2.1, amplitude="1e-11 cm-2 s-1 TeV-1"), ebl_inline,
+        operator.mul)
+    if EBL_FITS.exists():
+        ebl_file = EBLAbsorptionNormSpectralModel.read(EBL_FITS, redshift=0.7)
+        yield "compound_lp_ebl_file", CompoundSpectralModel(
+            LogParabolaSpectralModel(amplitude="1e-11 cm-2 s-1 TeV-1", reference="1 TeV",
+                                     alpha=2.0, beta=0.1), ebl_file, operator.mul)
+    yield "compound_add", CompoundSpectralModel(
+        PowerLawSpectralModel(index=2.7, amplitude="1e-11 cm-2 s-1 TeV-1"),
+        ExpCutoffPowerLawSpectralModel(index=1.5, lambda_="0.2 TeV-1"), operator.add)
 
 
 def energies():
@@ -170,11 +228,20 @@ def spec_log_parabola_check():
 def make_golden():
     out = {"generator": "data/golden/make_models_golden.py", "cases": [],
            "spec_log_parabola": spec_log_parabola_check()}
+    write_ebl_fits()
     for label, model in cases():
-        entry = {"label": label, "spectral": model.to_dict()["spectral"]}
+        spectral = model.to_dict()["spectral"]
+        if "model2" in spectral and "filename" in spectral["model2"]:
+            # Stored relative to data/golden (the C++ test looks it up there).
+            spectral["model2"]["filename"] = EBL_FITS.name
+        entry = {"label": label, "spectral": spectral}
         entry.update(evaluate(model))
         out["cases"].append(entry)
     OUT.write_text(json.dumps(out, indent=1) + "\n")
+    sky = [SkyModel(spectral_model=m, name=label, datasets_names=["ds1"]) for label, m in cases()
+           if label != "compound_lp_ebl_file"]  # its table path would be machine specific
+    sky.append(FoVBackgroundModel(dataset_name="ds1"))
+    Models(sky).write(GAMMAPY_WRITTEN, overwrite=True, full_output=True, write_covariance=False)
     print(f"wrote {OUT} ({len(out['cases'])} cases)")
 
 
@@ -198,14 +265,15 @@ def check_written(path, out_json):
     ok = True
     view = {}
     for sky in models:
-        params = {}
+        params = []  # in order: names repeat in compound models
         for p in sky.spectral_model.parameters:
-            params[p.name] = {
+            params.append({
+                "name": p.name,
                 "value": finite(internal_value(p.quantity))[0],
                 "min": finite(internal_value(p.min * p.unit))[0],
                 "max": finite(internal_value(p.max * p.unit))[0],
                 "frozen": bool(p.frozen),
-            }
+            })
         view[sky.name] = {"type": type(sky.spectral_model).__name__, "parameters": params,
                           "datasets_names": list(sky.datasets_names or [])}
         if sky.name not in reference:

@@ -53,8 +53,8 @@ FLUXPOINTS_HD double super_exp_cutoff_4fgl_dnde(double e, double amplitude, doub
   const double tev_in_joule = 1e12 * kElectronVoltInJoule;
   const double mev_in_joule = 1e6 * kElectronVoltInJoule;
   const double tev_to_mev = std::pow(tev_in_joule, index_2) * std::pow(mev_in_joule, -index_2);
-  const double cutoff = std::exp(expfactor * (std::pow(reference, index_2) - std::pow(e, index_2)) *
-                                 tev_to_mev);
+  const double cutoff =
+      std::exp(expfactor * (std::pow(reference, index_2) - std::pow(e, index_2)) * tev_to_mev);
   return pwl * cutoff;
 }
 

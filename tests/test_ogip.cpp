@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <utility>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fluxpoints/datasets/simulate.hpp"
@@ -231,7 +231,7 @@ TEST(GammapyInterop, ReadsAndWritesLikeGammapy) {
   const std::string python = fluxpoints::testing::gammapy_python();
   if (python.empty()) {
     GTEST_SKIP() << "needs gammapy 2.1: /opt/gpvenv/bin/python not found and "
-                    "FLUXPOINTS_GAMMAPY_PYTHON not set";
+                    "FLUXPOINTS_GAMMAPY_PYTHON not set, or FLUXPOINTS_SKIP_GAMMAPY set";
   }
   TempDir dir;
   std::vector<std::string> phas = {dir.file("small.fits")};
@@ -320,9 +320,8 @@ TEST(OgipBadInput, RmfEboundsDifferFromPha) {
   // The RMF of another binning: its EBOUNDS disagree with the PHA's channel count.
   TempDir dir;
   write_ogip_dataset(small_on_off_dataset(), dir.file("p.fits"));
-  edit_fits(dir.file("p_rmf.fits"), "EBOUNDS", [](fitsfile* f, int* status) {
-    fits_delete_rows(f, 6, 1, status);
-  });
+  edit_fits(dir.file("p_rmf.fits"), "EBOUNDS",
+            [](fitsfile* f, int* status) { fits_delete_rows(f, 6, 1, status); });
   expect_read_error(dir.file("p.fits"), {"p_rmf.fits", "EBOUNDS", "5 channels"});
 }
 
@@ -416,8 +415,8 @@ TEST(OgipIo, ArfUnitIsParsedAsAFullExpression) {
   const SpectrumDataset ds = small_on_off_dataset();
   write_ogip_dataset(ds, dir.file("u.fits"));
   constexpr double kRel = 1e-14;
-  for (const auto& [unit, to_cm2] : {std::pair<const char*, double>{"m2", 1e4},
-                                     {"h-1 m2 s", 1e4 / 3600.0}}) {
+  for (const auto& [unit, to_cm2] :
+       {std::pair<const char*, double>{"m2", 1e4}, {"h-1 m2 s", 1e4 / 3600.0}}) {
     edit_fits(dir.file("u_arf.fits"), "SPECRESP", [unit = unit](fitsfile* f, int* status) {
       fits_update_key_str(f, "TUNIT3", unit, nullptr, status);
     });

@@ -26,7 +26,7 @@ struct SimulateOptions {
   std::string source;
   double amplitude = 1e-11;  // cm-2 s-1 TeV-1
   double index = 2.5;
-  double reference = 1.0;    // TeV
+  double reference = 1.0;  // TeV
   double livetime_h = 0.5;
   std::vector<double> true_bins = {0.01, 100.0, 80};  // emin, emax (TeV), number of log bins
   std::vector<double> reco_bins = {0.05, 50.0, 30};
@@ -79,8 +79,10 @@ void run_simulate(SimulateOptions& o) {
     source_label = fmt::format("'{}' ({}) from {}", chosen.name, source->type(), o.models_path);
   } else {
     source = models::make_power_law(o.amplitude, o.index, o.reference);
-    source_label = fmt::format("built-in PowerLaw (amplitude {} cm-2 s-1 TeV-1, index {}, "
-                               "reference {} TeV)", o.amplitude, o.index, o.reference);
+    source_label = fmt::format(
+        "built-in PowerLaw (amplitude {} cm-2 s-1 TeV-1, index {}, "
+        "reference {} TeV)",
+        o.amplitude, o.index, o.reference);
   }
   if (!(o.livetime_h > 0.0)) throw std::invalid_argument("--livetime must be > 0 hours");
   if (o.n_obs < 1) throw std::invalid_argument("--n-obs must be >= 1");

@@ -54,9 +54,8 @@ void SimulationSetup::validate() const {
 
 std::vector<double> log_edges(double emin_tev, double emax_tev, int n) {
   if (!(emin_tev > 0.0 && emax_tev > emin_tev && n >= 1)) {
-    throw std::invalid_argument(
-        fmt::format("log_edges: need 0 < emin < emax and n >= 1 (got {}, {}, {})", emin_tev,
-                    emax_tev, n));
+    throw std::invalid_argument(fmt::format(
+        "log_edges: need 0 < emin < emax and n >= 1 (got {}, {}, {})", emin_tev, emax_tev, n));
   }
   std::vector<double> edges(static_cast<std::size_t>(n) + 1);
   const double step = std::log(emax_tev / emin_tev) / n;

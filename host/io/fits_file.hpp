@@ -64,7 +64,8 @@ class FitsFile {
   void write_column(const std::string& column, const std::vector<long long>& values);
   void write_logical_column(const std::string& column, const std::vector<std::uint8_t>& values);
   void write_row_array(const std::string& column, long row, const std::vector<double>& values);
-  void write_row_integers(const std::string& column, long row, const std::vector<long long>& values);
+  void write_row_integers(const std::string& column, long row,
+                          const std::vector<long long>& values);
   void write_key(const std::string& key, const std::string& value, const std::string& comment = "");
   void write_key(const std::string& key, double value, const std::string& comment = "");
   void write_key(const std::string& key, long long value, const std::string& comment = "");

@@ -79,8 +79,10 @@ datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path) {
     const std::string axes = file.find_key_string("AXCOLS1").value_or("") + " / " +
                              file.find_key_string("AXCOLS2").value_or("");
     if (axes != "E_MIN,E_MAX / ENERGY_TRUE_MIN,ENERGY_TRUE_MAX") {
-      fail(file, "only energy-dispersion kernel maps (AXCOLS1 = 'E_MIN,E_MAX', AXCOLS2 = "
-                 "'ENERGY_TRUE_MIN,ENERGY_TRUE_MAX') are supported, found " + axes);
+      fail(file,
+           "only energy-dispersion kernel maps (AXCOLS1 = 'E_MIN,E_MAX', AXCOLS2 = "
+           "'ENERGY_TRUE_MIN,ENERGY_TRUE_MAX') are supported, found " +
+               axes);
     }
     ds.edisp = read_map(file, "EDISP", nt, nr);
   }
@@ -115,7 +117,8 @@ datasets::SpectrumDataset read_spectrum_dataset(const std::string& path) {
   }
   if (ogip) return read_ogip_dataset(path);
   if (gadf) return read_gadf_spectrum_dataset(path);
-  throw std::runtime_error(path + ": not a spectrum dataset: neither OGIP (a SPECTRUM HDU with "
+  throw std::runtime_error(path +
+                           ": not a spectrum dataset: neither OGIP (a SPECTRUM HDU with "
                            "HDUCLASS 'OGIP') nor gadf (COUNTS and COUNTS_BANDS HDUs)");
 }
 

@@ -56,7 +56,8 @@ SpectrumColumns read_spectrum_columns(FitsFile& file) {
   file.move_to("SPECTRUM");
   SpectrumColumns out;
   if (file.has_column("RATE") && !file.has_column("COUNTS")) {
-    throw std::runtime_error(file.path() + ": HDU SPECTRUM: has RATE but no COUNTS column "
+    throw std::runtime_error(file.path() +
+                             ": HDU SPECTRUM: has RATE but no COUNTS column "
                              "(only COUNTS spectra are supported, as in gammapy)");
   }
   out.counts = file.read_doubles("COUNTS");
@@ -71,7 +72,8 @@ SpectrumColumns read_spectrum_columns(FitsFile& file) {
   out.backscal = file.read_doubles("BACKSCAL");
   require_finite_non_negative(file, "BACKSCAL", out.backscal);
   if (out.counts.empty() || out.counts.size() != out.backscal.size()) {
-    throw std::runtime_error(file.path() + ": HDU SPECTRUM: empty table or columns of different "
+    throw std::runtime_error(file.path() +
+                             ": HDU SPECTRUM: empty table or columns of different "
                              "lengths");
   }
   return out;
@@ -110,8 +112,8 @@ void read_rmf(const std::string& path, SpectrumDataset& ds) {
   const std::size_t n_true = ds.exposure.size();
   const double detchans = file.read_key_double("DETCHANS");
   if (detchans != static_cast<double>(n_reco)) {
-    throw std::runtime_error(path + ": HDU " + file.hdu() + ": keyword DETCHANS = " +
-                             fmt::format("{}", detchans) +
+    throw std::runtime_error(path + ": HDU " + file.hdu() +
+                             ": keyword DETCHANS = " + fmt::format("{}", detchans) +
                              " channels, but the PHA " + ds.source_file + " has " +
                              std::to_string(n_reco) + " (SPECTRUM rows)");
   }
@@ -183,7 +185,8 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
   ds.name = name.empty() ? dataset_name_from_obs_id(pha) : name;
   const std::string ancrfile = optional_file_key(pha, "ANCRFILE");
   if (ancrfile.empty()) {
-    throw std::runtime_error(pha_path + ": HDU SPECTRUM: missing keyword ANCRFILE (the ARF is "
+    throw std::runtime_error(pha_path +
+                             ": HDU SPECTRUM: missing keyword ANCRFILE (the ARF is "
                              "required)");
   }
   const std::string backfile = optional_file_key(pha, "BACKFILE");
@@ -192,8 +195,8 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
   pha.move_to("EBOUNDS");
   ds.reco_edges = energy_edges_tev(pha, "E_MIN", "E_MAX", "keV", &ds.energy_unit);
   if (ds.reco_edges.size() != ds.counts.size() + 1) {
-    throw std::runtime_error(pha_path + ": HDU EBOUNDS: " +
-                             std::to_string(ds.reco_edges.size() - 1) +
+    throw std::runtime_error(pha_path +
+                             ": HDU EBOUNDS: " + std::to_string(ds.reco_edges.size() - 1) +
                              " channels, but SPECTRUM has " + std::to_string(ds.counts.size()));
   }
   pha.close();

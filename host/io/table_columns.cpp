@@ -14,9 +14,10 @@ void require_finite_non_negative(FitsFile& file, const std::string& column,
                                  const std::vector<double>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i]) || values[i] < 0.0) {
-      throw std::runtime_error(fmt::format("{}: HDU {}: column {} row {} is {} (must be finite "
-                                           "and >= 0)",
-                                           file.path(), file.hdu(), column, i + 1, values[i]));
+      throw std::runtime_error(
+          fmt::format("{}: HDU {}: column {} row {} is {} (must be finite "
+                      "and >= 0)",
+                      file.path(), file.hdu(), column, i + 1, values[i]));
     }
   }
 }
@@ -41,8 +42,8 @@ std::vector<double> energy_edges_tev(FitsFile& file, const std::string& lo_colum
   const std::vector<double> lo = file.read_doubles(lo_column);
   const std::vector<double> hi = file.read_doubles(hi_column);
   if (lo.empty() || lo.size() != hi.size()) {
-    throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": columns " + lo_column +
-                             "/" + hi_column + " are empty or of different lengths");
+    throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": columns " + lo_column + "/" +
+                             hi_column + " are empty or of different lengths");
   }
   std::vector<double> edges;
   edges.reserve(lo.size() + 1);

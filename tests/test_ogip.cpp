@@ -276,6 +276,61 @@ TEST(GadfIo, DetectsTheLayout) {
   }
 }
 
+// spec 8.18: F_CHAN is a 0-based channel index whatever TLMIN says (as gammapy reads it).
+TEST(OgipIo, RmfTlminIsIgnored) {
+  TempDir dir;
+  const SpectrumDataset ds = small_on_off_dataset();
+  write_ogip_dataset(ds, dir.file("t.fits"));
+  edit_fits(dir.file("t_rmf.fits"), "MATRIX",
+            [](fitsfile* f, int* status) { fits_update_key_lng(f, "TLMIN4", 1, nullptr, status); });
+  const SpectrumDataset back = read_ogip_dataset(dir.file("t.fits"));
+  for (std::size_t k = 0; k < ds.edisp.size(); ++k) {
+    EXPECT_EQ(back.edisp[k], static_cast<double>(static_cast<float>(ds.edisp[k]))) << k;
+  }
+}
+
+// RMFs from other tools may use fixed-length F_CHAN/N_CHAN/MATRIX columns instead of variable
+// length arrays; only the first N_GRP groups and sum(N_CHAN) values count.
+TEST(OgipIo, RmfWithFixedLengthColumns) {
+  TempDir dir;
+  SpectrumDataset ds = small_on_off_dataset();
+  write_ogip_dataset(ds, dir.file("f.fits"));
+  const std::string rmf = dir.file("fixed_rmf.fits");
+  fitsfile* f = nullptr;
+  int status = 0;
+  fits_create_diskfile(&f, rmf.c_str(), &status);
+  const char* names[] = {"ENERG_LO", "ENERG_HI", "N_GRP", "F_CHAN", "N_CHAN", "MATRIX"};
+  const char* forms[] = {"E", "E", "I", "2I", "2I", "6E"};
+  fits_create_tbl(f, BINARY_TBL, 9, 6, const_cast<char**>(names), const_cast<char**>(forms),
+                  nullptr, "MATRIX", &status);
+  fits_update_key_lng(f, "DETCHANS", 6, nullptr, &status);
+  for (long row = 1; row <= 9; ++row) {
+    // Two groups: channel (row-1) % 6 gets 0.5, channel 5 gets 0.25 (merged when equal).
+    const short first = static_cast<short>((row - 1) % 6);
+    short n_grp = first == 5 ? 1 : 2;
+    short f_chan[2] = {first, 5};
+    short n_chan[2] = {1, 1};
+    float matrix[6] = {first == 5 ? 0.75f : 0.5f, 0.25f, 9.f, 9.f, 9.f, 9.f};  // 9: unused
+    fits_write_col(f, TSHORT, 3, row, 1, 1, &n_grp, &status);
+    fits_write_col(f, TSHORT, 4, row, 1, 2, f_chan, &status);
+    fits_write_col(f, TSHORT, 5, row, 1, 2, n_chan, &status);
+    fits_write_col(f, TFLOAT, 6, row, 1, 6, matrix, &status);
+  }
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+  edit_fits(dir.file("f.fits"), "SPECTRUM", [&rmf](fitsfile* pha, int* st) {
+    fits_update_key_str(pha, "RESPFILE", rmf.c_str(), nullptr, st);
+  });
+  const SpectrumDataset back = read_ogip_dataset(dir.file("f.fits"));
+  for (std::size_t j = 0; j < 9; ++j) {
+    for (std::size_t i = 0; i < 6; ++i) {
+      const std::size_t first = j % 6;
+      const double want = i == first ? (first == 5 ? 0.75 : 0.5) : (i == 5 ? 0.25 : 0.0);
+      EXPECT_EQ(back.edisp[j * 6 + i], want) << j << "," << i;
+    }
+  }
+}
+
 // ---- bad input: each error names the file and the HDU / column / keyword ----
 
 TEST(OgipBadInput, MissingFile) {
@@ -388,6 +443,15 @@ TEST(OgipBadInput, MissingAncrfileKeyword) {
   edit_fits(dir.file("k.fits"), "SPECTRUM",
             [](fitsfile* f, int* status) { fits_delete_key(f, "ANCRFILE", status); });
   expect_read_error(dir.file("k.fits"), {"k.fits", "ANCRFILE"});
+}
+
+TEST(OgipBadInput, MissingObsIdKeyword) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("o.fits"));
+  edit_fits(dir.file("o.fits"), "SPECTRUM",
+            [](fitsfile* f, int* status) { fits_delete_key(f, "OBS_ID", status); });
+  expect_read_error(dir.file("o.fits"), {"o.fits", "SPECTRUM", "OBS_ID"});
+  EXPECT_EQ(read_ogip_dataset(dir.file("o.fits"), "named").name, "named");  // a name suffices
 }
 
 TEST(OgipBadInput, BkgChannelsDifferFromPha) {

@@ -75,7 +75,15 @@ void run_simulate(SimulateOptions& o) {
     }
     const models::SkyModel& chosen =
         models::select_source(sky, o.source.empty() ? "0" : o.source, o.models_path);
+    if (!chosen.spectral) {
+      throw std::invalid_argument(o.models_path + ": model '" + chosen.name +
+                                  "' has no spectral model");
+    }
     source = chosen.spectral->clone();
+    if (source->is_norm()) {
+      throw std::invalid_argument(o.models_path + ": model '" + chosen.name + "' is a " +
+                                  source->type() + ", a dimensionless norm, not a source spectrum");
+    }
     source_label = fmt::format("'{}' ({}) from {}", chosen.name, source->type(), o.models_path);
   } else {
     source = models::make_power_law(o.amplitude, o.index, o.reference);

@@ -3,12 +3,14 @@
 // gammapy's Models.read (checked by data/golden/make_models_golden.py --check-written when the
 // gammapy venv /opt/gpvenv is present and FLUXPOINTS_SKIP_GAMMAPY is not set).
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -28,9 +30,24 @@ const std::string kSourceDir = FLUXPOINTS_SOURCE_DIR;
 const std::string kCrabModels = kSourceDir + "/../shared/data/estimators/crab_hess_fp/models.yaml";
 const std::string kGammapyPython = "/opt/gpvenv/bin/python";
 
+// A directory of this test process (test binaries of several checkouts may run at once),
+// removed when the process ends.
+fs::path temp_dir() {
+  struct Owned {
+    fs::path dir;
+    ~Owned() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  };
+  static const Owned owned{fs::temp_directory_path() /
+                           ("fluxpoints_test_models_yaml_" + std::to_string(::getpid()))};
+  fs::create_directories(owned.dir);
+  return owned.dir;
+}
+
 fs::path temp_file(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::temp_directory_path() / "fluxpoints_test_models_yaml";
-  fs::create_directories(dir);
+  const fs::path dir = temp_dir();
   const fs::path p = dir / name;
   std::ofstream(p) << text;
   return p;
@@ -148,7 +165,7 @@ TEST(ModelsYaml, SelectSourceByNameOrIndex) {
 }
 
 TEST(ModelsYaml, BadInputNamesFileModelAndField) {
-  const auto missing = (fs::temp_directory_path() / "fluxpoints_no_such_models.yaml").string();
+  const auto missing = (temp_dir() / "no_such_models.yaml").string();
   EXPECT_TRUE(contains(error_of([&] { fm::read_models_yaml(missing); }), missing));
 
   const auto unknown = temp_file("unknown_type.yaml", R"(components:
@@ -304,7 +321,7 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
   backgrounds[0].datasets_names = {"ds1"};
   backgrounds[0].spectral = fm::make_power_law_norm(1.2, 0.1);
 
-  const fs::path path = fs::temp_directory_path() / "fluxpoints_models_roundtrip.yaml";
+  const fs::path path = temp_dir() / "roundtrip.yaml";
   fm::write_models_yaml(path.string(), models, backgrounds);
   const auto file = fm::read_models_file(path.string());
   ASSERT_EQ(file.sky_models.size(), models.size());
@@ -331,8 +348,11 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
   const std::string cmd = kGammapyPython + " " + kSourceDir +
                           "/data/golden/make_models_golden.py --check-written " + path.string() +
                           " " + view_path + " > " + path.string() + ".log 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0)
-      << "gammapy disagrees on " << path << ", see " << path << ".log";
+  if (std::system(cmd.c_str()) != 0) {
+    std::ifstream log(path.string() + ".log");
+    FAIL() << "gammapy disagrees with what we wrote:\n"
+           << std::string(std::istreambuf_iterator<char>(log), {});
+  }
   // gammapy's view of every parameter it read (internal units) is what we wrote.
   const YAML::Node view = YAML::LoadFile(view_path);
   for (const auto& m : models) {
@@ -376,7 +396,7 @@ TEST(ModelsYaml, ReadsGammapyWrittenFile) {
     ASSERT_NE(model, nullptr) << label;
     EXPECT_EQ(model->datasets_names, std::vector<std::string>{"ds1"});
     std::vector<double> e, want;
-    for (const auto& x : c["energies"]) e.push_back(x.as<double>());
+    for (const auto& x : golden["energies"]) e.push_back(x.as<double>());
     for (const auto& x : c["dnde"]) want.push_back(x.as<double>());
     const auto got = model->spectral->dnde(e);
     for (std::size_t i = 0; i < e.size(); ++i)

@@ -158,8 +158,14 @@ def bin_sets():
     coarse = np.array([0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0])
     mixed_lo = np.array([0.5, 1.0, 0.05, 7.0])
     mixed_hi = np.array([1.0, 10.0, 0.07, 7.0 * 1.001])
+    # Edges as real datasets carry them: a gammapy MapAxis (differs from geomspace in the last
+    # bit) and float32 OGIP columns read as float64 (can move npts across an integer).
+    axis = MapAxis.from_energy_bounds(0.01, 100, 80, unit="TeV").edges.to_value("TeV")
+    ogip = np.geomspace(0.01, 100, 81).astype(np.float32).astype(np.float64)
     return {
         "fine_20_per_decade": (fine[:-1], fine[1:]),
+        "mapaxis_20_per_decade": (axis[:-1], axis[1:]),
+        "float32_20_per_decade": (ogip[:-1], ogip[1:]),
         "coarse": (coarse[:-1], coarse[1:]),
         "mixed": (mixed_lo, mixed_hi),
         # Two bins, not one: gammapy's BrokenPowerLaw evaluate squeezes a (1, n) energy array to
@@ -185,26 +191,40 @@ def is_norm(model):
     return model.is_norm_spectral_model
 
 
+def axis_of(lo, hi):
+    """The gammapy log energy axis of contiguous bins, else None."""
+    if not np.all(lo[1:] == hi[:-1]):
+        return None
+    return MapAxis.from_edges(np.append(lo, hi[-1]), unit="TeV", interp="log", name="energy")
+
+
+def bin_set_info():
+    """Model-independent facts of every bin set: edges, shared npts, gammapy's axis edges/centres."""
+    out = {}
+    for name, (lo, hi) in bin_sets().items():
+        out[name] = {"e_lo": finite(lo), "e_hi": finite(hi), "npts": npts(lo, hi)}
+        axis = axis_of(lo, hi)
+        if axis is not None:
+            out[name]["axis_edges"] = finite(axis.edges.to_value("TeV"))
+            out[name]["e_ref"] = finite(axis.center.to_value("TeV"))
+    return out
+
+
 def evaluate(model):
     e = np.array(energies())
     flux_unit = "TeV" if is_norm(model) else "cm-2 s-1"
     eflux_unit = "TeV2" if is_norm(model) else "TeV cm-2 s-1"
     dnde_unit = "" if is_norm(model) else DNDE
-    out = {"energies": finite(e), "dnde": finite(model(e * u.TeV).to_value(dnde_unit)), "bins": {}}
+    out = {"dnde": finite(model(e * u.TeV).to_value(dnde_unit)), "bins": {}}
     for name, (lo, hi) in bin_sets().items():
         out["bins"][name] = {
-            "e_lo": finite(lo),
-            "e_hi": finite(hi),
-            "npts": npts(lo, hi),
             "integral": finite(model.integral(lo * u.TeV, hi * u.TeV).to_value(flux_unit)),
             "energy_flux": finite(model.energy_flux(lo * u.TeV, hi * u.TeV).to_value(eflux_unit)),
         }
-        if np.all(lo[1:] == hi[:-1]) and not is_norm(model):  # contiguous: an energy axis
-            axis = MapAxis.from_edges(np.append(lo, hi[-1]), unit="TeV", interp="log",
-                                      name="energy")
+        axis = axis_of(lo, hi)
+        if axis is not None and not is_norm(model):
             ref = model.reference_fluxes(axis)
             out["bins"][name]["reference_fluxes"] = {
-                "e_ref": finite(ref["e_ref"].to_value("TeV")),
                 "ref_dnde": finite(ref["ref_dnde"].to_value(DNDE)),
                 "ref_e2dnde": finite(ref["ref_e2dnde"].to_value("TeV cm-2 s-1")),
                 "ref_flux": finite(ref["ref_flux"].to_value("cm-2 s-1")),
@@ -226,9 +246,10 @@ def spec_log_parabola_check():
 
 
 def make_golden():
-    out = {"generator": "data/golden/make_models_golden.py", "cases": [],
-           "spec_log_parabola": spec_log_parabola_check()}
     write_ebl_fits()
+    head = {"generator": "data/golden/make_models_golden.py", "energies": finite(energies()),
+            "bin_sets": bin_set_info(), "spec_log_parabola": spec_log_parabola_check()}
+    case_entries = []
     for label, model in cases():
         spectral = model.to_dict()["spectral"]
         if "model2" in spectral and "filename" in spectral["model2"]:
@@ -236,13 +257,18 @@ def make_golden():
             spectral["model2"]["filename"] = EBL_FITS.name
         entry = {"label": label, "spectral": spectral}
         entry.update(evaluate(model))
-        out["cases"].append(entry)
-    OUT.write_text(json.dumps(out, indent=1) + "\n")
+        case_entries.append(entry)
+    # Compact, one case per line (the file is read with yaml-cpp: JSON is YAML).
+    compact = dict(separators=(",", ":"))
+    text = json.dumps(head, **compact)[:-1] + ',\n"cases":[\n'
+    text += ",\n".join(json.dumps(c, **compact) for c in case_entries) + "\n]}\n"
+    OUT.write_text(text)
+    print(f"wrote {OUT} ({len(case_entries)} cases)")
     sky = [SkyModel(spectral_model=m, name=label, datasets_names=["ds1"]) for label, m in cases()
            if label != "compound_lp_ebl_file"]  # its table path would be machine specific
     sky.append(FoVBackgroundModel(dataset_name="ds1"))
     Models(sky).write(GAMMAPY_WRITTEN, overwrite=True, full_output=True, write_covariance=False)
-    print(f"wrote {OUT} ({len(out['cases'])} cases)")
+    print(f"wrote {GAMMAPY_WRITTEN}")
 
 
 def internal_value(quantity):

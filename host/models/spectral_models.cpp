@@ -102,21 +102,52 @@ std::vector<double> integrate_spectrum_loglog(const SpectralModel& model,
   return out;
 }
 
-ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& e_lo,
-                                 const std::vector<double>& e_hi) {
+std::vector<double> gammapy_log_axis_edges(const std::vector<double>& edges) {
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    if (!(edges[i] > 0.0 && std::isfinite(edges[i])) || (i > 0 && !(edges[i] > edges[i - 1])))
+      throw std::invalid_argument("energy axis edges must be finite, > 0 and ascending (edge " +
+                                  std::to_string(i) + ")");
+  std::vector<double> out(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    out[i] = math::log_axis_edge(edges.data(), static_cast<int>(i));
+  return out;
+}
+
+namespace {
+// Reference quantities with centres from [centre_lo, centre_hi] and integrals over [e_lo, e_hi].
+ReferenceFluxes reference_fluxes_impl(const SpectralModel& model,
+                                      const std::vector<double>& centre_lo,
+                                      const std::vector<double>& centre_hi,
+                                      const std::vector<double>& e_lo,
+                                      const std::vector<double>& e_hi) {
   ReferenceFluxes r;
-  r.ref_flux = model.integral(e_lo, e_hi);  // validates the bins
-  r.ref_eflux = model.energy_flux(e_lo, e_hi);
   r.e_min = e_lo;
   r.e_max = e_hi;
-  for (std::size_t i = 0; i < e_lo.size(); ++i) {
-    const double e = math::log_bin_center(e_lo[i], e_hi[i]);
+  r.ref_flux = model.integral(e_lo, e_hi);  // validates the bins
+  r.ref_eflux = model.energy_flux(e_lo, e_hi);
+  for (std::size_t i = 0; i < centre_lo.size(); ++i) {
+    const double e = math::log_bin_center(centre_lo[i], centre_hi[i]);
     const double dnde = model.dnde(e);
     r.e_ref.push_back(e);
     r.ref_dnde.push_back(dnde);
     r.ref_e2dnde.push_back(dnde * (e * e));  // gammapy: phi(E) * E**2
   }
   return r;
+}
+}  // namespace
+
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& edges) {
+  const std::vector<double> axis = gammapy_log_axis_edges(edges);
+  if (axis.size() < 2) throw std::invalid_argument("energy axis needs at least 2 edges");
+  const std::vector<double> lo(edges.begin(), edges.end() - 1), hi(edges.begin() + 1, edges.end());
+  const std::vector<double> axis_lo(axis.begin(), axis.end() - 1),
+      axis_hi(axis.begin() + 1, axis.end());
+  return reference_fluxes_impl(model, lo, hi, axis_lo, axis_hi);
+}
+
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& e_lo,
+                                 const std::vector<double>& e_hi) {
+  return reference_fluxes_impl(model, e_lo, e_hi, e_lo, e_hi);
 }
 
 // ---- PowerLaw -----------------------------------------------------------------------------------

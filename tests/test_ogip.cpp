@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <utility>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "fluxpoints/datasets/simulate.hpp"
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
+#include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/units.hpp"
 #include "gammapy_compare.hpp"
@@ -219,32 +221,113 @@ TEST(OgipIo, NameOverridesObsId) {
   EXPECT_EQ(read_ogip_dataset(dir.file("n.fits"), "custom").name, "custom");
 }
 
-// gammapy's SpectrumDatasetOnOff.read on each PHA (one Python run of
-// data/golden/make_npred_golden.py) must see what fluxpoints reads from the same file.
-TEST(OgipIo, GammapyReadsWhatWeWrite) {
+// One Python run (tests/gammapy/describe_with_gammapy.py) checks both directions:
+//  * gammapy's SpectrumDatasetOnOff.read sees in the OGIP files fluxpoints writes (synthetic in
+//    TeV, the H.E.S.S. run rewritten in keV, `simulate` output with 35 true x 15 reco bins)
+//    what fluxpoints reads from them;
+//  * fluxpoints reads gammapy's own gadf files (On/Off and Cash, spec 7c; format detected)
+//    as gammapy does.
+TEST(GammapyInterop, ReadsAndWritesLikeGammapy) {
   const std::string python = fluxpoints::testing::gammapy_python();
   if (python.empty()) {
     GTEST_SKIP() << "needs gammapy 2.1: /opt/gpvenv/bin/python not found and "
-                    "FLUXPOINTS_GAMMAPY_PYTHON not set";
+                    "FLUXPOINTS_GAMMAPY_PYTHON not set, or FLUXPOINTS_SKIP_GAMMAPY set";
   }
   TempDir dir;
-  std::vector<std::string> phas = {dir.file("small.fits")};  // energies in TeV
+  std::vector<std::string> phas = {dir.file("small.fits")};
   write_ogip_dataset(small_on_off_dataset(), phas.back());
-  if (fs::exists(kHess23523)) {  // energies in keV, real RMF groups
+  if (fs::exists(kHess23523)) {
     phas.push_back(dir.file("hess.fits"));
     write_ogip_dataset(read_ogip_dataset(kHess23523), phas.back());
   }
-  const std::string json = dir.file("gammapy.json");
-  std::string command = python + " " + FLUXPOINTS_SOURCE_DIR + "/data/golden/make_npred_golden.py --pha";
+  fluxpoints::datasets::SimulationSetup setup;
+  setup.true_edges = fluxpoints::datasets::log_edges(0.03, 100.0, 35);
+  setup.reco_edges = fluxpoints::datasets::log_edges(0.05, 50.0, 15);
+  setup.energy_unit = "keV";
+  const auto pl = fluxpoints::models::make_power_law(1e-11, 2.5, 1.0);
+  phas.push_back(dir.file("sim.fits"));
+  write_ogip_dataset(fluxpoints::datasets::simulate_on_off(*pl, setup, 5), phas.back());
+
+  std::string command = python + " " + FLUXPOINTS_SOURCE_DIR +
+                        "/tests/gammapy/describe_with_gammapy.py " + dir.file("");
   for (const std::string& pha : phas) command += " " + pha;
-  command += " --out " + json + " > " + json + ".log 2>&1";
+  command += " > " + dir.file("gammapy.log") + " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command << " failed";
-  std::ifstream in(json);
+  std::ifstream in(dir.file("gammapy.json"));
   const nlohmann::json records = nlohmann::json::parse(in).at("datasets");
-  ASSERT_EQ(records.size(), phas.size());
-  for (std::size_t k = 0; k < phas.size(); ++k) {
-    SCOPED_TRACE(phas[k]);
-    fluxpoints::testing::expect_matches_gammapy(read_ogip_dataset(phas[k]), records[k]);
+  ASSERT_EQ(records.size(), 3 * phas.size());  // OGIP, gadf On/Off, gadf Cash per input
+  for (const auto& record : records) {
+    const std::string path = record.at("pha");
+    SCOPED_TRACE(path);
+    fluxpoints::testing::expect_matches_gammapy(fluxpoints::io::read_spectrum_dataset(path),
+                                                record);
+  }
+}
+
+TEST(GadfIo, DetectsTheLayout) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("o.fits"));
+  EXPECT_EQ(fluxpoints::io::read_spectrum_dataset(dir.file("o.fits")).name, "run42");
+  try {
+    fluxpoints::io::read_spectrum_dataset(dir.file("o_arf.fits"));
+    ADD_FAILURE() << "an ARF was read as a dataset";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a spectrum dataset"), std::string::npos) << e.what();
+  }
+}
+
+// spec 8.18: F_CHAN is a 0-based channel index whatever TLMIN says (as gammapy reads it).
+TEST(OgipIo, RmfTlminIsIgnored) {
+  TempDir dir;
+  const SpectrumDataset ds = small_on_off_dataset();
+  write_ogip_dataset(ds, dir.file("t.fits"));
+  edit_fits(dir.file("t_rmf.fits"), "MATRIX",
+            [](fitsfile* f, int* status) { fits_update_key_lng(f, "TLMIN4", 1, nullptr, status); });
+  const SpectrumDataset back = read_ogip_dataset(dir.file("t.fits"));
+  for (std::size_t k = 0; k < ds.edisp.size(); ++k) {
+    EXPECT_EQ(back.edisp[k], static_cast<double>(static_cast<float>(ds.edisp[k]))) << k;
+  }
+}
+
+// RMFs from other tools may use fixed-length F_CHAN/N_CHAN/MATRIX columns instead of variable
+// length arrays; only the first N_GRP groups and sum(N_CHAN) values count.
+TEST(OgipIo, RmfWithFixedLengthColumns) {
+  TempDir dir;
+  SpectrumDataset ds = small_on_off_dataset();
+  write_ogip_dataset(ds, dir.file("f.fits"));
+  const std::string rmf = dir.file("fixed_rmf.fits");
+  fitsfile* f = nullptr;
+  int status = 0;
+  fits_create_diskfile(&f, rmf.c_str(), &status);
+  const char* names[] = {"ENERG_LO", "ENERG_HI", "N_GRP", "F_CHAN", "N_CHAN", "MATRIX"};
+  const char* forms[] = {"E", "E", "I", "2I", "2I", "6E"};
+  fits_create_tbl(f, BINARY_TBL, 9, 6, const_cast<char**>(names), const_cast<char**>(forms),
+                  nullptr, "MATRIX", &status);
+  fits_update_key_lng(f, "DETCHANS", 6, nullptr, &status);
+  for (long row = 1; row <= 9; ++row) {
+    // Two groups: channel (row-1) % 6 gets 0.5, channel 5 gets 0.25 (merged when equal).
+    const short first = static_cast<short>((row - 1) % 6);
+    short n_grp = first == 5 ? 1 : 2;
+    short f_chan[2] = {first, 5};
+    short n_chan[2] = {1, 1};
+    float matrix[6] = {first == 5 ? 0.75f : 0.5f, 0.25f, 9.f, 9.f, 9.f, 9.f};  // 9: unused
+    fits_write_col(f, TSHORT, 3, row, 1, 1, &n_grp, &status);
+    fits_write_col(f, TSHORT, 4, row, 1, 2, f_chan, &status);
+    fits_write_col(f, TSHORT, 5, row, 1, 2, n_chan, &status);
+    fits_write_col(f, TFLOAT, 6, row, 1, 6, matrix, &status);
+  }
+  fits_close_file(f, &status);
+  ASSERT_EQ(status, 0);
+  edit_fits(dir.file("f.fits"), "SPECTRUM", [&rmf](fitsfile* pha, int* st) {
+    fits_update_key_str(pha, "RESPFILE", rmf.c_str(), nullptr, st);
+  });
+  const SpectrumDataset back = read_ogip_dataset(dir.file("f.fits"));
+  for (std::size_t j = 0; j < 9; ++j) {
+    for (std::size_t i = 0; i < 6; ++i) {
+      const std::size_t first = j % 6;
+      const double want = i == first ? (first == 5 ? 0.75 : 0.5) : (i == 5 ? 0.25 : 0.0);
+      EXPECT_EQ(back.edisp[j * 6 + i], want) << j << "," << i;
+    }
   }
 }
 
@@ -292,9 +375,8 @@ TEST(OgipBadInput, RmfEboundsDifferFromPha) {
   // The RMF of another binning: its EBOUNDS disagree with the PHA's channel count.
   TempDir dir;
   write_ogip_dataset(small_on_off_dataset(), dir.file("p.fits"));
-  edit_fits(dir.file("p_rmf.fits"), "EBOUNDS", [](fitsfile* f, int* status) {
-    fits_delete_rows(f, 6, 1, status);
-  });
+  edit_fits(dir.file("p_rmf.fits"), "EBOUNDS",
+            [](fitsfile* f, int* status) { fits_delete_rows(f, 6, 1, status); });
   expect_read_error(dir.file("p.fits"), {"p_rmf.fits", "EBOUNDS", "5 channels"});
 }
 
@@ -363,6 +445,15 @@ TEST(OgipBadInput, MissingAncrfileKeyword) {
   expect_read_error(dir.file("k.fits"), {"k.fits", "ANCRFILE"});
 }
 
+TEST(OgipBadInput, MissingObsIdKeyword) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("o.fits"));
+  edit_fits(dir.file("o.fits"), "SPECTRUM",
+            [](fitsfile* f, int* status) { fits_delete_key(f, "OBS_ID", status); });
+  expect_read_error(dir.file("o.fits"), {"o.fits", "SPECTRUM", "OBS_ID"});
+  EXPECT_EQ(read_ogip_dataset(dir.file("o.fits"), "named").name, "named");  // a name suffices
+}
+
 TEST(OgipBadInput, BkgChannelsDifferFromPha) {
   TempDir dir;
   write_ogip_dataset(small_on_off_dataset(), dir.file("b.fits"));
@@ -388,8 +479,8 @@ TEST(OgipIo, ArfUnitIsParsedAsAFullExpression) {
   const SpectrumDataset ds = small_on_off_dataset();
   write_ogip_dataset(ds, dir.file("u.fits"));
   constexpr double kRel = 1e-14;
-  for (const auto& [unit, to_cm2] : {std::pair<const char*, double>{"m2", 1e4},
-                                     {"h-1 m2 s", 1e4 / 3600.0}}) {
+  for (const auto& [unit, to_cm2] :
+       {std::pair<const char*, double>{"m2", 1e4}, {"h-1 m2 s", 1e4 / 3600.0}}) {
     edit_fits(dir.file("u_arf.fits"), "SPECRESP", [unit = unit](fitsfile* f, int* status) {
       fits_update_key_str(f, "TUNIT3", unit, nullptr, status);
     });

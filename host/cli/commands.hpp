@@ -8,4 +8,5 @@ namespace fluxpoints::cli {
 void add_demo_command(CLI::App& app);
 void add_estimate_command(CLI::App& app);
 void add_show_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
 }  // namespace fluxpoints::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   fluxpoints::cli::add_demo_command(app);
   fluxpoints::cli::add_estimate_command(app);
   fluxpoints::cli::add_show_command(app);
+  fluxpoints::cli::add_simulate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -72,6 +72,17 @@ std::vector<double> SpectrumDataset::npred_source(const models::SpectralModel& m
   return npred;
 }
 
+void SpectrumDataset::set_alpha_from_acceptances() {
+  if (acceptance.size() != acceptance_off.size()) {
+    throw std::runtime_error(context(*this) + ": acceptance and acceptance_off differ in length");
+  }
+  alpha.resize(acceptance.size());
+  for (std::size_t i = 0; i < alpha.size(); ++i) {
+    const double a = acceptance[i] / acceptance_off[i];
+    alpha[i] = std::isfinite(a) ? a : 0.0;
+  }
+}
+
 void SpectrumDataset::validate() const {
   const std::size_t nr = n_reco();
   const std::size_t nt = n_true();

@@ -18,6 +18,7 @@ gammapy's Models.read, checks that every sky model named like a golden case eval
 """
 import json
 import math
+import operator
 import sys
 from pathlib import Path
 
@@ -25,8 +26,16 @@ import astropy.units as u
 import numpy as np
 from scipy.integrate import quad
 
+from gammapy.maps import MapAxis
+from astropy.io import fits
+from astropy.table import Table
+
 from gammapy.modeling.models import (
     BrokenPowerLawSpectralModel,
+    CompoundSpectralModel,
+    EBLAbsorptionNormSpectralModel,
+    FoVBackgroundModel,
+    SkyModel,
     ConstantSpectralModel,
     ExpCutoffPowerLaw3FGLSpectralModel,
     ExpCutoffPowerLawSpectralModel,
@@ -43,6 +52,42 @@ from gammapy.modeling.models import (
 )
 
 OUT = Path(__file__).with_name("models_golden.json")
+# A small synthetic XSPEC-style EBL table (same layout as gammapy-data's ebl/*.fits.gz).
+EBL_FITS = Path(__file__).with_name("ebl_synthetic_xspec.fits")
+# Every golden case as a gammapy-written Models file (full_output=True: every field, units as
+# astropy prints them, a FoV background model, metadata), for the C++ reader.
+GAMMAPY_WRITTEN = Path(__file__).with_name("models_gammapy_written.yaml")
+
+
+def ebl_table():
+    """(energies TeV, redshifts, absorption factors [z, E]) of a made-up smooth EBL model."""
+    energy = np.geomspace(0.01, 100.0, 20)
+    z = np.array([0.0, 0.1, 0.2, 0.5, 1.0])
+    tau = 2.0 * z[:, None] * (energy[None, :] / 1.0) ** 1.2
+    values = np.exp(-tau)
+    values[-1, -3:] = 0.0  # fully absorbed: log-interpolation of zeros
+    return energy, z, values
+
+
+def write_ebl_fits():
+    """Writes EBL_FITS: PARAMETERS (VALUE row with a duplicated redshift, as real tables have),
+    ENERGIES (keV, no unit in the file) and SPECTRA (PARAMVAL, INTPSPEC)."""
+    energy, z, values = ebl_table()
+    zz = np.concatenate([[z[0]], z])          # duplicate the first redshift
+    vv = np.concatenate([values[:1], values])
+    edges = np.sqrt(energy[:-1] * energy[1:])
+    lo = np.concatenate([[energy[0] ** 2 / edges[0]], edges])  # sqrt(lo * hi) = energy
+    hi = energy ** 2 / lo
+    kev = 1e9
+    params = Table({"NAME": ["z"], "VALUE": [zz]})
+    energies = Table({"ENERG_LO": lo * kev, "ENERG_HI": hi * kev})
+    spectra = Table({"PARAMVAL": zz, "INTPSPEC": vv})
+    hdus = [fits.PrimaryHDU()]
+    for name, table in [("PARAMETERS", params), ("ENERGIES", energies), ("SPECTRA", spectra)]:
+        hdu = fits.table_to_hdu(table)
+        hdu.name = name
+        hdus.append(hdu)
+    fits.HDUList(hdus).writeto(EBL_FITS, overwrite=True)
 DNDE = u.Unit("cm-2 s-1 TeV-1")
 
 
@@ -85,6 +130,20 @@ def cases():
     yield "template_zero", TemplateSpectralModel(energy=lp_nodes * u.TeV,
                                                  values=tvals_zero * DNDE)
     yield "template_single", TemplateSpectralModel(energy=[1.0] * u.TeV, values=[3e-12] * DNDE)
+    energy, z, values = ebl_table()
+    ebl_inline = EBLAbsorptionNormSpectralModel(energy=energy * u.TeV, param=z * u.one,
+                                                data=values, redshift=0.137, alpha_norm=1.3)
+    yield "compound_pl_ebl_inline", CompoundSpectralModel(
+        PowerLawSpectralModel(index=2.1, amplitude="1e-11 cm-2 s-1 TeV-1"), ebl_inline,
+        operator.mul)
+    if EBL_FITS.exists():
+        ebl_file = EBLAbsorptionNormSpectralModel.read(EBL_FITS, redshift=0.7)
+        yield "compound_lp_ebl_file", CompoundSpectralModel(
+            LogParabolaSpectralModel(amplitude="1e-11 cm-2 s-1 TeV-1", reference="1 TeV",
+                                     alpha=2.0, beta=0.1), ebl_file, operator.mul)
+    yield "compound_add", CompoundSpectralModel(
+        PowerLawSpectralModel(index=2.7, amplitude="1e-11 cm-2 s-1 TeV-1"),
+        ExpCutoffPowerLawSpectralModel(index=1.5, lambda_="0.2 TeV-1"), operator.add)
 
 
 def energies():
@@ -99,8 +158,14 @@ def bin_sets():
     coarse = np.array([0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0])
     mixed_lo = np.array([0.5, 1.0, 0.05, 7.0])
     mixed_hi = np.array([1.0, 10.0, 0.07, 7.0 * 1.001])
+    # Edges as real datasets carry them: a gammapy MapAxis (differs from geomspace in the last
+    # bit) and float32 OGIP columns read as float64 (can move npts across an integer).
+    axis = MapAxis.from_energy_bounds(0.01, 100, 80, unit="TeV").edges.to_value("TeV")
+    ogip = np.geomspace(0.01, 100, 81).astype(np.float32).astype(np.float64)
     return {
         "fine_20_per_decade": (fine[:-1], fine[1:]),
+        "mapaxis_20_per_decade": (axis[:-1], axis[1:]),
+        "float32_20_per_decade": (ogip[:-1], ogip[1:]),
         "coarse": (coarse[:-1], coarse[1:]),
         "mixed": (mixed_lo, mixed_hi),
         # Two bins, not one: gammapy's BrokenPowerLaw evaluate squeezes a (1, n) energy array to
@@ -126,20 +191,45 @@ def is_norm(model):
     return model.is_norm_spectral_model
 
 
+def axis_of(lo, hi):
+    """The gammapy log energy axis of contiguous bins, else None."""
+    if not np.all(lo[1:] == hi[:-1]):
+        return None
+    return MapAxis.from_edges(np.append(lo, hi[-1]), unit="TeV", interp="log", name="energy")
+
+
+def bin_set_info():
+    """Model-independent facts of every bin set: edges, shared npts, gammapy's axis edges/centres."""
+    out = {}
+    for name, (lo, hi) in bin_sets().items():
+        out[name] = {"e_lo": finite(lo), "e_hi": finite(hi), "npts": npts(lo, hi)}
+        axis = axis_of(lo, hi)
+        if axis is not None:
+            out[name]["axis_edges"] = finite(axis.edges.to_value("TeV"))
+            out[name]["e_ref"] = finite(axis.center.to_value("TeV"))
+    return out
+
+
 def evaluate(model):
     e = np.array(energies())
     flux_unit = "TeV" if is_norm(model) else "cm-2 s-1"
     eflux_unit = "TeV2" if is_norm(model) else "TeV cm-2 s-1"
     dnde_unit = "" if is_norm(model) else DNDE
-    out = {"energies": finite(e), "dnde": finite(model(e * u.TeV).to_value(dnde_unit)), "bins": {}}
+    out = {"dnde": finite(model(e * u.TeV).to_value(dnde_unit)), "bins": {}}
     for name, (lo, hi) in bin_sets().items():
         out["bins"][name] = {
-            "e_lo": finite(lo),
-            "e_hi": finite(hi),
-            "npts": npts(lo, hi),
             "integral": finite(model.integral(lo * u.TeV, hi * u.TeV).to_value(flux_unit)),
             "energy_flux": finite(model.energy_flux(lo * u.TeV, hi * u.TeV).to_value(eflux_unit)),
         }
+        axis = axis_of(lo, hi)
+        if axis is not None and not is_norm(model):
+            ref = model.reference_fluxes(axis)
+            out["bins"][name]["reference_fluxes"] = {
+                "ref_dnde": finite(ref["ref_dnde"].to_value(DNDE)),
+                "ref_e2dnde": finite(ref["ref_e2dnde"].to_value("TeV cm-2 s-1")),
+                "ref_flux": finite(ref["ref_flux"].to_value("cm-2 s-1")),
+                "ref_eflux": finite(ref["ref_eflux"].to_value("TeV cm-2 s-1")),
+            }
     return out
 
 
@@ -156,14 +246,29 @@ def spec_log_parabola_check():
 
 
 def make_golden():
-    out = {"generator": "data/golden/make_models_golden.py", "cases": [],
-           "spec_log_parabola": spec_log_parabola_check()}
+    write_ebl_fits()
+    head = {"generator": "data/golden/make_models_golden.py", "energies": finite(energies()),
+            "bin_sets": bin_set_info(), "spec_log_parabola": spec_log_parabola_check()}
+    case_entries = []
     for label, model in cases():
-        entry = {"label": label, "spectral": model.to_dict()["spectral"]}
+        spectral = model.to_dict()["spectral"]
+        if "model2" in spectral and "filename" in spectral["model2"]:
+            # Stored relative to data/golden (the C++ test looks it up there).
+            spectral["model2"]["filename"] = EBL_FITS.name
+        entry = {"label": label, "spectral": spectral}
         entry.update(evaluate(model))
-        out["cases"].append(entry)
-    OUT.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {OUT} ({len(out['cases'])} cases)")
+        case_entries.append(entry)
+    # Compact, one case per line (the file is read with yaml-cpp: JSON is YAML).
+    compact = dict(separators=(",", ":"))
+    text = json.dumps(head, **compact)[:-1] + ',\n"cases":[\n'
+    text += ",\n".join(json.dumps(c, **compact) for c in case_entries) + "\n]}\n"
+    OUT.write_text(text)
+    print(f"wrote {OUT} ({len(case_entries)} cases)")
+    sky = [SkyModel(spectral_model=m, name=label, datasets_names=["ds1"]) for label, m in cases()
+           if label != "compound_lp_ebl_file"]  # its table path would be machine specific
+    sky.append(FoVBackgroundModel(dataset_name="ds1"))
+    Models(sky).write(GAMMAPY_WRITTEN, overwrite=True, full_output=True, write_covariance=False)
+    print(f"wrote {GAMMAPY_WRITTEN}")
 
 
 def internal_value(quantity):
@@ -186,14 +291,15 @@ def check_written(path, out_json):
     ok = True
     view = {}
     for sky in models:
-        params = {}
+        params = []  # in order: names repeat in compound models
         for p in sky.spectral_model.parameters:
-            params[p.name] = {
+            params.append({
+                "name": p.name,
                 "value": finite(internal_value(p.quantity))[0],
                 "min": finite(internal_value(p.min * p.unit))[0],
                 "max": finite(internal_value(p.max * p.unit))[0],
                 "frozen": bool(p.frozen),
-            }
+            })
         view[sky.name] = {"type": type(sky.spectral_model).__name__, "parameters": params,
                           "datasets_names": list(sky.datasets_names or [])}
         if sky.name not in reference:

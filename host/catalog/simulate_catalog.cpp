@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/catalog/catalog.hpp"
+#include "fluxpoints/datasets/simulate.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 
 namespace fluxpoints::catalog {
@@ -23,14 +24,6 @@ constexpr int kTrueBins = 46;
 constexpr double kFluxMin = 1e-13, kFluxMax = 1e-10;
 constexpr double kLogNLogSSlope = 1.0;
 
-std::vector<double> log_edges(double lo, double hi, int n) {
-  std::vector<double> e(n + 1);
-  for (int i = 0; i <= n; ++i) e[i] = lo * std::pow(hi / lo, static_cast<double>(i) / n);
-  return e;
-}
-
-double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
-
 class Generator {
  public:
   explicit Generator(std::uint64_t seed) : rng_(seed) {}
@@ -38,10 +31,7 @@ class Generator {
   double log_uniform(double a, double b) { return std::exp(uniform(std::log(a), std::log(b))); }
   double normal(double mean, double sigma) { return std::normal_distribution<double>(mean, sigma)(rng_); }
   int integer(int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng_); }
-  double poisson(double mean) {
-    if (!(mean > 0.0)) return 0.0;
-    return static_cast<double>(std::poisson_distribution<long long>(mean)(rng_));
-  }
+  std::uint64_t seed() { return rng_(); }
   // Amplitude from N(>F) ~ F^-slope on [kFluxMin, kFluxMax] (inverse transform).
   double amplitude() {
     const double u = uniform(0.0, 1.0);
@@ -65,56 +55,25 @@ std::unique_ptr<models::SpectralModel> random_model(Generator& g) {
   return models::make_exp_cutoff_power_law(amplitude, g.normal(2.0, 0.3), 1.0 / ecut, 1.0);
 }
 
-// One On/Off observation of `model`: a Cherenkov-telescope-like effective area with a random
-// threshold, log-normal energy dispersion, a power-law background and 1 / n_off regions.
+// One On/Off observation of `model` with random instrument and observing conditions, simulated
+// by datasets::simulate_on_off (analytic IRFs: effective area with a threshold, log-normal energy
+// dispersion, power-law background, Poisson counts; safe mask where the area exceeds 10 % of its
+// plateau).
 datasets::SpectrumDataset random_observation(Generator& g, const models::SpectralModel& model,
                                              const std::string& name) {
-  datasets::SpectrumDataset d;
-  d.name = name;
-  d.on_off = true;
-  d.reco_edges = log_edges(kRecoMin, kRecoMax, kRecoBins);
-  d.true_edges = log_edges(kTrueMin, kTrueMax, kTrueBins);
-  d.livetime_s = 3600.0 * g.log_uniform(0.5, 50.0);
-  const double area_max = g.log_uniform(5e8, 3e9);      // cm2 (5e4 - 3e5 m2)
-  const double threshold = g.log_uniform(0.12, 0.6);    // TeV
-  const double resolution = g.uniform(0.08, 0.16);      // sigma of ln(E_reco / E_true) at high E
-  const double bias = g.normal(0.0, 0.03);
-  d.exposure.resize(kTrueBins);
-  for (int j = 0; j < kTrueBins; ++j) {
-    const double e = std::sqrt(d.true_edges[j] * d.true_edges[j + 1]);
-    const double area = area_max * std::pow(e, 2.0) / (std::pow(e, 2.0) + std::pow(threshold, 2.0)) *
-                        std::exp(-std::pow(threshold / e, 2.0));
-    d.exposure[j] = area * d.livetime_s;
-  }
-  d.edisp.assign(static_cast<std::size_t>(kTrueBins) * kRecoBins, 0.0);
-  for (int j = 0; j < kTrueBins; ++j) {
-    const double e = std::sqrt(d.true_edges[j] * d.true_edges[j + 1]);
-    const double sigma = resolution * (1.0 + 0.5 * std::max(0.0, std::log(threshold * 2.0 / e)));
-    for (int i = 0; i < kRecoBins; ++i) {
-      const double lo = (std::log(d.reco_edges[i] / e) - bias) / sigma;
-      const double hi = (std::log(d.reco_edges[i + 1] / e) - bias) / sigma;
-      d.edisp[static_cast<std::size_t>(j) * kRecoBins + i] = normal_cdf(hi) - normal_cdf(lo);
-    }
-  }
-  const int n_off_regions = g.integer(3, 12);
-  const double bkg_norm = g.log_uniform(5.0, 30.0) / 3600.0;  // ON-region counts per s above 1 TeV
-  d.counts.resize(kRecoBins);  // sizes the reco axis for npred_source
-  const std::vector<double> s = d.npred_source(model);
-  d.counts_off.resize(kRecoBins);
-  d.acceptance.assign(kRecoBins, 1.0);
-  d.acceptance_off.assign(kRecoBins, static_cast<double>(n_off_regions));
-  d.alpha.assign(kRecoBins, 1.0 / n_off_regions);
-  d.mask_safe.resize(kRecoBins);
-  for (int i = 0; i < kRecoBins; ++i) {
-    // Integral of a E^-2.7 background spectrum over the bin, normalised above 1 TeV.
-    const double b = bkg_norm * d.livetime_s *
-                     (std::pow(d.reco_edges[i], -1.7) - std::pow(d.reco_edges[i + 1], -1.7));
-    d.counts[i] = g.poisson(s[i] + b);
-    d.counts_off[i] = g.poisson(b * n_off_regions);
-    // Safe range: above 1.5 x the threshold, where the area is known to better than ~10 %.
-    d.mask_safe[i] = d.reco_edges[i] >= 1.5 * threshold ? 1 : 0;
-  }
-  return d;
+  datasets::SimulationSetup setup;
+  setup.name = name;
+  setup.reco_edges = datasets::log_edges(kRecoMin, kRecoMax, kRecoBins);
+  setup.true_edges = datasets::log_edges(kTrueMin, kTrueMax, kTrueBins);
+  setup.livetime_s = 3600.0 * g.log_uniform(0.5, 50.0);
+  setup.aeff_max_m2 = g.log_uniform(5e4, 3e5);
+  setup.aeff_threshold_tev = g.log_uniform(0.12, 0.6);
+  setup.edisp_sigma = g.uniform(0.08, 0.16);
+  // 5 - 30 background counts per hour above 1 TeV in the ON region.
+  setup.bkg_index = g.normal(2.7, 0.1);
+  setup.bkg_rate = g.log_uniform(5.0, 30.0) / 3600.0 * (setup.bkg_index - 1.0);
+  setup.alpha = 1.0 / g.integer(3, 12);
+  return datasets::simulate_on_off(model, setup, g.seed());
 }
 
 }  // namespace
@@ -129,7 +88,7 @@ void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path) 
   Generator g(o.seed);
   CatalogWriter writer(path);
   CatalogOptions options;
-  options.energy_edges = log_edges(kRecoMin, kRecoMax, o.n_groups);
+  options.energy_edges = datasets::log_edges(kRecoMin, kRecoMax, o.n_groups);
   options.solve.set_selection(o.selection);
   writer.set_options(options);
   for (std::int64_t k = 0; k < o.n_sources; ++k) {

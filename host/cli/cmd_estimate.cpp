@@ -68,13 +68,7 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   options.validate();
   io::sed_type_unit(a.sed_type);  // rejects an unknown --sed-type before any work
   if (!a.energy_unit.empty()) io::energy_unit_in_tev(a.energy_unit);
-  if (!a.output.empty()) {
-    // Fail on an unwritable destination before the work, not after.
-    const std::filesystem::path out(a.output);
-    const auto dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
-    if (!std::filesystem::is_directory(dir))
-      throw std::runtime_error("-o " + a.output + ": folder '" + dir.string() + "' does not exist");
-  }
+  if (!a.output.empty()) io::check_flux_points_output(a.output);  // fail before the work
 
   require_file(a.models_file, "--models");
   for (const auto& f : a.dataset_files) require_file(f, "--datasets");
@@ -108,15 +102,16 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   const io::FluxPointsTable table = make_flux_points(result, problems, options, a.energy_unit);
   for (std::size_t r = 0; r < problems.groups.size(); ++r) {
     const auto p = problems.groups[r].problem;
-    if (!result.success[p])
-      fmt::print(stderr, "fluxpoints: row {} ({}): success False: {}\n", r, batch.label(p),
-                 result.reason(p));
+    if (!result.success[p] || result.notes[p] != 0)
+      fmt::print(stderr, "fluxpoints: row {} ({}): {}{}\n", r, batch.label(p),
+                 result.success[p] ? "" : "success False: ", result.reason(p));
   }
-  if (!a.output.empty()) io::write_flux_points(io::to_sed_type(table, a.sed_type), a.output);
+  const io::FluxPointsTable out = io::to_sed_type(table, a.sed_type);
+  if (!a.output.empty()) io::write_flux_points(out, a.output);
 
-  fmt::print("source '{}', {} datasets, backend {} ({:.3f} s)\n\n", problems.source_name,
-             datasets.size(), backend->name(), seconds);
-  fmt::print("{}", io::format_flux_points(table, 3, {"stat_scan", "norm_scan"}));
+  fmt::print("source '{}', {} datasets, backend {} ({:.3f} s), sed type {}\n\n",
+             problems.source_name, datasets.size(), backend->name(), seconds, a.sed_type);
+  fmt::print("{}", io::format_flux_points(out, 3, {"stat_scan", "norm_scan"}));
   if (!a.output.empty()) fmt::print("\nwritten: {} (sed type {})\n", a.output, a.sed_type);
 }
 

@@ -1,6 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -26,7 +28,7 @@ void require_finite_non_negative(const SpectrumDataset& ds, const char* field,
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i]) || values[i] < 0.0) {
       throw std::runtime_error(context(ds) + ": " + field + "[" + std::to_string(i) + "] = " +
-                               std::to_string(values[i]) + " (must be finite and >= 0)");
+                               fmt::format("{}", values[i]) + " (must be finite and >= 0)");
     }
   }
 }
@@ -70,6 +72,17 @@ std::vector<double> SpectrumDataset::npred_source(const models::SpectralModel& m
   return npred;
 }
 
+void SpectrumDataset::set_alpha_from_acceptances() {
+  if (acceptance.size() != acceptance_off.size()) {
+    throw std::runtime_error(context(*this) + ": acceptance and acceptance_off differ in length");
+  }
+  alpha.resize(acceptance.size());
+  for (std::size_t i = 0; i < alpha.size(); ++i) {
+    const double a = acceptance[i] / acceptance_off[i];
+    alpha[i] = std::isfinite(a) ? a : 0.0;
+  }
+}
+
 void SpectrumDataset::validate() const {
   const std::size_t nr = n_reco();
   const std::size_t nt = n_true();
@@ -82,7 +95,7 @@ void SpectrumDataset::validate() const {
   require_finite_non_negative(*this, "counts", counts);
   require_finite_non_negative(*this, "exposure", exposure);
   if (!(std::isfinite(livetime_s) && livetime_s >= 0.0)) {
-    throw std::runtime_error(context(*this) + ": livetime " + std::to_string(livetime_s) +
+    throw std::runtime_error(context(*this) + ": livetime " + fmt::format("{}", livetime_s) +
                              " s is not finite and >= 0");
   }
   if (edisp.empty()) {

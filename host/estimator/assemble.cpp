@@ -104,6 +104,36 @@ std::vector<DatasetPrediction> predict_counts(const std::vector<datasets::Spectr
   return out;
 }
 
+std::vector<std::vector<DatasetPrediction>> predict_counts_all_sources(
+    const std::vector<datasets::SpectrumDataset>& datasets,
+    const std::vector<models::SkyModel>& models) {
+  // folded[m][d]: model m through dataset d (zeros where the model does not apply).
+  std::vector<std::vector<std::vector<double>>> folded(models.size());
+  std::vector<std::vector<double>> total(datasets.size());
+  for (std::size_t d = 0; d < datasets.size(); ++d) total[d].assign(datasets[d].n_reco(), 0.0);
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    for (std::size_t d = 0; d < datasets.size(); ++d) {
+      const bool applies = models[m].spectral && model_applies(models[m], datasets[d]);
+      folded[m].push_back(applies ? datasets[d].npred_source(*models[m].spectral)
+                                  : std::vector<double>(datasets[d].n_reco(), 0.0));
+      for (std::size_t i = 0; i < total[d].size(); ++i) total[d][i] += folded[m][d][i];
+    }
+  }
+  std::vector<std::vector<DatasetPrediction>> out(models.size());
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    for (std::size_t d = 0; d < datasets.size(); ++d) {
+      DatasetPrediction p;
+      p.source = folded[m][d];
+      p.other = total[d];
+      // Exactly 0 when the source is the only model (no rounding residue).
+      for (std::size_t i = 0; i < p.other.size(); ++i)
+        p.other[i] = models.size() == 1 ? 0.0 : p.other[i] - p.source[i];
+      out[m].push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
                                       const std::vector<DatasetPrediction>& predictions,

@@ -1,5 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // Energy-edge snapping and the dataset checks of FluxPointsEstimator.run (spec 1.2, 1.3).
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -33,8 +34,9 @@ double energy_pixel(const std::vector<double>& edges, double energy) {
   if (n < 2) throw std::invalid_argument("energy axis: needs at least 2 edges");
   const double x = std::log(energy);
   // Segment j = [edges[j], edges[j+1]]; outside the axis, the first or last one extrapolates.
-  std::size_t j = 0;
-  while (j + 2 < n && x > std::log(edges[j + 1])) ++j;
+  // First interior edge above the energy; clamped to the first / last segment.
+  const auto above = std::upper_bound(edges.begin() + 1, edges.end() - 1, energy);
+  const std::size_t j = static_cast<std::size_t>(above - edges.begin()) - 1;
   const double x0 = std::log(edges[j]), x1 = std::log(edges[j + 1]);
   return static_cast<double>(j) - 0.5 + (x - x0) / (x1 - x0);
 }

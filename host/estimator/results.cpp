@@ -5,26 +5,9 @@
 
 #include "fluxpoints/estimator.hpp"
 #include "fluxpoints/math/hd.hpp"
+#include "fluxpoints/models/spectral_models.hpp"
 
 namespace fluxpoints {
-
-ReferenceQuantities reference_quantities(const models::SpectralModel& model,
-                                         const std::vector<double>& e_min,
-                                         const std::vector<double>& e_max) {
-  ReferenceQuantities q;
-  q.e_min = e_min;
-  q.e_max = e_max;
-  for (std::size_t r = 0; r < e_min.size(); ++r) {
-    const double e_ref = std::sqrt(e_min[r] * e_max[r]);
-    const double dnde = model.dnde(e_ref);
-    q.e_ref.push_back(e_ref);
-    q.dnde.push_back(dnde);
-    q.e2dnde.push_back(e_ref * e_ref * dnde);
-  }
-  q.flux = model.integral(e_min, e_max);
-  q.eflux = model.energy_flux(e_min, e_max);
-  return q;
-}
 
 namespace {
 
@@ -71,7 +54,7 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     e_min[r] = problems.groups[r].e_min;
     e_max[r] = problems.groups[r].e_max;
   }
-  const ReferenceQuantities ref = reference_quantities(*problems.reference_model, e_min, e_max);
+  const models::ReferenceFluxes ref = models::reference_fluxes(*problems.reference_model, e_min, e_max);
 
   const std::string unit = energy_unit.empty() ? problems.energy_unit : energy_unit;
   const double per_tev = 1.0 / io::energy_unit_in_tev(unit);
@@ -82,9 +65,9 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
   t.add(scalar("e_ref", in_unit(ref.e_ref), unit.c_str()));
   t.add(scalar("e_min", in_unit(ref.e_min), unit.c_str()));
   t.add(scalar("e_max", in_unit(ref.e_max), unit.c_str()));
-  t.add(scalar("ref_dnde", ref.dnde, "TeV-1 s-1 cm-2"));
-  t.add(scalar("ref_flux", ref.flux, "s-1 cm-2"));
-  std::vector<double> eflux_erg = ref.eflux;
+  t.add(scalar("ref_dnde", ref.ref_dnde, "TeV-1 s-1 cm-2"));
+  t.add(scalar("ref_flux", ref.ref_flux, "s-1 cm-2"));
+  std::vector<double> eflux_erg = ref.ref_eflux;
   for (double& x : eflux_erg) x *= io::kErgPerTeV;
   t.add(scalar("ref_eflux", eflux_erg, "erg s-1 cm-2"));
 

@@ -100,6 +100,13 @@ void FitsFile::move_to(const std::string& extname) {
   hdu_ = extname;
 }
 
+void FitsFile::move_to_primary() {
+  int status = 0;
+  fits_movabs_hdu(fptr_, 1, nullptr, &status);
+  check(status, "moving to the primary HDU");
+  hdu_ = "PRIMARY";
+}
+
 long FitsFile::num_rows() {
   int status = 0;
   long rows = 0;
@@ -231,8 +238,8 @@ std::vector<long long> FitsFile::read_row_integers(const std::string& column, lo
   std::vector<long long> out(values.size());
   for (std::size_t k = 0; k < values.size(); ++k) {
     if (!std::isfinite(values[k]) || values[k] != std::floor(values[k])) {
-      throw std::runtime_error(where("column " + column + " row " + std::to_string(row) +
-                                     " holds a non-integer value"));
+      throw std::runtime_error(
+          where("column " + column + " row " + std::to_string(row) + " holds a non-integer value"));
     }
     out[k] = static_cast<long long>(values[k]);
   }
@@ -369,24 +376,24 @@ void FitsFile::write_row_integers(const std::string& column, long row,
                                   const std::vector<long long>& values) {
   if (values.empty()) return;
   int status = 0;
-  fits_write_col(fptr_, TLONGLONG, column_number(column), row, 1,
-                 static_cast<long>(values.size()), const_cast<long long*>(values.data()), &status);
+  fits_write_col(fptr_, TLONGLONG, column_number(column), row, 1, static_cast<long>(values.size()),
+                 const_cast<long long*>(values.data()), &status);
   check(status, "writing column " + column + " row " + std::to_string(row));
 }
 
 void FitsFile::write_key(const std::string& key, const std::string& value,
                          const std::string& comment) {
   int status = 0;
-  fits_update_key_str(fptr_, key.c_str(), value.c_str(), comment.empty() ? nullptr : comment.c_str(),
-                      &status);
+  fits_update_key_str(fptr_, key.c_str(), value.c_str(),
+                      comment.empty() ? nullptr : comment.c_str(), &status);
   check(status, "writing keyword " + key);
 }
 
 void FitsFile::write_key(const std::string& key, double value, const std::string& comment) {
   int status = 0;
   // 17 significant digits: doubles survive the round trip exactly.
-  fits_update_key_dbl(fptr_, key.c_str(), value, -17,
-                      comment.empty() ? nullptr : comment.c_str(), &status);
+  fits_update_key_dbl(fptr_, key.c_str(), value, -17, comment.empty() ? nullptr : comment.c_str(),
+                      &status);
   check(status, "writing keyword " + key);
 }
 

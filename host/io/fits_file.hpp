@@ -29,6 +29,7 @@ class FitsFile {
   bool has_hdu(const std::string& extname);
   // Moves to the binary table EXTNAME; throws "file: no HDU 'X'" when absent.
   void move_to(const std::string& extname);
+  void move_to_primary();
   long num_rows();
   bool has_column(const std::string& name);
   int column_number(const std::string& name);  // throws naming the column when absent
@@ -63,7 +64,8 @@ class FitsFile {
   void write_column(const std::string& column, const std::vector<long long>& values);
   void write_logical_column(const std::string& column, const std::vector<std::uint8_t>& values);
   void write_row_array(const std::string& column, long row, const std::vector<double>& values);
-  void write_row_integers(const std::string& column, long row, const std::vector<long long>& values);
+  void write_row_integers(const std::string& column, long row,
+                          const std::vector<long long>& values);
   void write_key(const std::string& key, const std::string& value, const std::string& comment = "");
   void write_key(const std::string& key, double value, const std::string& comment = "");
   void write_key(const std::string& key, long long value, const std::string& comment = "");

@@ -31,7 +31,7 @@ struct FitsCloser {
     fits_close_file(f, &status);
   }
 };
-using FitsFile = std::unique_ptr<fitsfile, FitsCloser>;
+using FitsHandle = std::unique_ptr<fitsfile, FitsCloser>;
 
 std::string tform(const Column& c) {
   const std::string repeat = c.width == 1 ? "" : std::to_string(c.width);
@@ -53,7 +53,7 @@ void write_flux_points_fits(const FluxPointsTable& t, const std::string& path) {
     // '!' lets cfitsio replace a stale temporary of the same name.
     fits_create_file(&raw, ("!" + out.temp_path()).c_str(), &status);
     check(status, path, "cannot create the file");
-    FitsFile f(raw);
+    FitsHandle f(raw);
     fits_create_img(raw, BYTE_IMG, 0, nullptr, &status);
     check(status, path, "cannot write the PRIMARY HDU");
 
@@ -116,7 +116,7 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
   fitsfile* raw = nullptr;
   fits_open_file(&raw, path.c_str(), READONLY, &status);
   check(status, path, "cannot open");
-  FitsFile f(raw);
+  FitsHandle f(raw);
 
   std::string hdu_name = "FLUXPOINTS";
   char extname[] = "FLUXPOINTS";
@@ -241,19 +241,34 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
   return t;
 }
 
-void write_flux_points(const FluxPointsTable& table, const std::string& path) {
+namespace {
+
+enum class OutputFormat { fits, ecsv };
+
+OutputFormat output_format(const std::string& path) {
   const auto ends_with = [&](const std::string& suffix) {
     return path.size() >= suffix.size() &&
            std::equal(suffix.rbegin(), suffix.rend(), path.rbegin(),
                       [](char a, char b) { return std::tolower(a) == std::tolower(b); });
   };
-  if (ends_with(".ecsv")) {
+  if (ends_with(".ecsv")) return OutputFormat::ecsv;
+  if (ends_with(".fits") || ends_with(".fits.gz") || ends_with(".fit") || ends_with(".fts"))
+    return OutputFormat::fits;
+  throw std::runtime_error(path + ": unknown output format (use a .fits, .fits.gz or .ecsv name)");
+}
+
+}  // namespace
+
+void check_flux_points_output(const std::string& path) {
+  output_format(path);
+  AtomicOutput probe(path);  // checks the folder; creates nothing
+}
+
+void write_flux_points(const FluxPointsTable& table, const std::string& path) {
+  if (output_format(path) == OutputFormat::ecsv) {
     write_flux_points_ecsv(table, path);
-  } else if (ends_with(".fits") || ends_with(".fits.gz") || ends_with(".fit") ||
-             ends_with(".fts")) {
-    write_flux_points_fits(table, path);
   } else {
-    throw std::runtime_error(path + ": unknown output format (use a .fits, .fits.gz or .ecsv name)");
+    write_flux_points_fits(table, path);
   }
 }
 

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <stdexcept>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "fluxpoints/models/units.hpp"
 
 namespace fluxpoints::io {
 
@@ -57,14 +57,8 @@ double n_sigma_from_ul_conf(double ul_conf) {
 }
 
 double energy_unit_in_tev(const std::string& unit) {
-  static const std::map<std::string, double> table = {
-      {"eV", 1e-12},  {"keV", 1e-9}, {"MeV", 1e-6},       {"GeV", 1e-3},
-      {"TeV", 1.0},   {"PeV", 1e3},  {"erg", 1.0 / kErgPerTeV}, {"J", 1e7 / kErgPerTeV}};
-  const auto it = table.find(unit);
-  if (it == table.end())
-    throw std::invalid_argument("'" + unit +
-                                "' is not an energy unit (use eV, keV, MeV, GeV, TeV, PeV, erg, J)");
-  return it->second;
+  if (unit.empty()) throw std::invalid_argument("energy unit is empty");
+  return models::unit_conversion_factor(unit, "TeV");  // throws for a unit that is not an energy
 }
 
 std::string sed_type_unit(const std::string& sed_type) {

@@ -1,5 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // OGIP reader, following gammapy 2.1's OGIPDatasetReader (spec 7a).
+#include <fmt/format.h>
+
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -7,65 +10,14 @@
 #include <vector>
 
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/io/units.hpp"
 #include "host/io/fits_file.hpp"
+#include "host/io/table_columns.hpp"
 
 namespace fluxpoints::io {
 namespace {
 
 namespace fs = std::filesystem;
 using datasets::SpectrumDataset;
-
-// Column values must be finite and >= 0 (counts, BACKSCAL, SPECRESP).
-void require_finite_non_negative(const std::vector<double>& values, FitsFile& file,
-                                 const std::string& column) {
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i]) || values[i] < 0.0) {
-      throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": column " + column +
-                               " row " + std::to_string(i + 1) + " is " +
-                               std::to_string(values[i]) + " (must be finite and >= 0)");
-    }
-  }
-}
-
-// Factor from a column's TUNIT to `target`; `fallback` when the file gives none.
-double column_factor(FitsFile& file, const std::string& column, const std::string& target,
-                     const std::string& fallback, std::string* unit_out = nullptr) {
-  std::string unit = file.column_unit(column);
-  if (unit.empty()) unit = fallback;
-  if (unit_out != nullptr) *unit_out = unit;
-  try {
-    return unit_conversion_factor(unit, target);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": column " + column +
-                             ": " + e.what());
-  }
-}
-
-// Edges = lo values followed by the last hi value, times `factor`, strictly increasing.
-std::vector<double> edges_from_lo_hi(FitsFile& file, const std::string& lo_col,
-                                     const std::string& hi_col, double factor) {
-  const std::vector<double> lo = file.read_doubles(lo_col);
-  const std::vector<double> hi = file.read_doubles(hi_col);
-  if (lo.empty() || lo.size() != hi.size()) {
-    throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": columns " + lo_col + "/" +
-                             hi_col + " are empty or of different lengths");
-  }
-  std::vector<double> edges;
-  edges.reserve(lo.size() + 1);
-  for (double v : lo) edges.push_back(v * factor);
-  edges.push_back(hi.back() * factor);
-  for (std::size_t i = 0; i < edges.size(); ++i) {
-    const bool bad = !std::isfinite(edges[i]) || edges[i] <= 0.0 || (i > 0 && edges[i] <= edges[i - 1]);
-    if (bad) {
-      throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": column " +
-                               (i < lo.size() ? lo_col : hi_col) + " row " +
-                               std::to_string(i < lo.size() ? i + 1 : lo.size()) +
-                               ": energies must be positive and increasing");
-    }
-  }
-  return edges;
-}
 
 // A companion file name from a PHA keyword: as given when it exists, else next to the PHA.
 std::string resolve_companion(const std::string& given, const std::string& pha_path) {
@@ -104,11 +56,12 @@ SpectrumColumns read_spectrum_columns(FitsFile& file) {
   file.move_to("SPECTRUM");
   SpectrumColumns out;
   if (file.has_column("RATE") && !file.has_column("COUNTS")) {
-    throw std::runtime_error(file.path() + ": HDU SPECTRUM: has RATE but no COUNTS column "
+    throw std::runtime_error(file.path() +
+                             ": HDU SPECTRUM: has RATE but no COUNTS column "
                              "(only COUNTS spectra are supported, as in gammapy)");
   }
   out.counts = file.read_doubles("COUNTS");
-  require_finite_non_negative(out.counts, file, "COUNTS");
+  require_finite_non_negative(file, "COUNTS", out.counts);
   if (!file.has_column("BACKSCAL")) {
     throw std::runtime_error(file.path() + ": HDU SPECTRUM: missing column BACKSCAL" +
                              std::string(file.has_key("BACKSCAL")
@@ -117,9 +70,10 @@ SpectrumColumns read_spectrum_columns(FitsFile& file) {
                                              : ""));
   }
   out.backscal = file.read_doubles("BACKSCAL");
-  require_finite_non_negative(out.backscal, file, "BACKSCAL");
+  require_finite_non_negative(file, "BACKSCAL", out.backscal);
   if (out.counts.empty() || out.counts.size() != out.backscal.size()) {
-    throw std::runtime_error(file.path() + ": HDU SPECTRUM: empty table or columns of different "
+    throw std::runtime_error(file.path() +
+                             ": HDU SPECTRUM: empty table or columns of different "
                              "lengths");
   }
   return out;
@@ -128,12 +82,11 @@ SpectrumColumns read_spectrum_columns(FitsFile& file) {
 void read_arf(const std::string& path, SpectrumDataset& ds) {
   FitsFile file(path, FitsFile::Mode::kRead);
   file.move_to("SPECRESP");
-  const double to_tev = column_factor(file, "ENERG_LO", "TeV", "keV");
-  ds.true_edges = edges_from_lo_hi(file, "ENERG_LO", "ENERG_HI", to_tev);
-  std::string area_unit;
-  const double to_cm2 = column_factor(file, "SPECRESP", "cm2", "cm2", &area_unit);
+  ds.true_edges = energy_edges_tev(file, "ENERG_LO", "ENERG_HI", "keV");
+  // OGIP's default area unit; gammapy's own ARFs may say e.g. "h-1 m2 s" (spec 7a).
+  const double to_cm2 = column_unit_factor(file, "SPECRESP", "cm2", "cm2");
   const std::vector<double> aeff = file.read_doubles("SPECRESP");
-  require_finite_non_negative(aeff, file, "SPECRESP");
+  require_finite_non_negative(file, "SPECRESP", aeff);
   ds.exposure.resize(aeff.size());
   for (std::size_t j = 0; j < aeff.size(); ++j) ds.exposure[j] = aeff[j] * to_cm2 * ds.livetime_s;
 }
@@ -148,11 +101,7 @@ void read_bkg(const std::string& path, SpectrumDataset& ds) {
   }
   ds.counts_off = off.counts;
   ds.acceptance_off = off.backscal;
-  ds.alpha.resize(ds.counts.size());
-  for (std::size_t i = 0; i < ds.alpha.size(); ++i) {
-    const double a = ds.acceptance[i] / ds.acceptance_off[i];
-    ds.alpha[i] = std::isfinite(a) ? a : 0.0;  // gammapy: nan_to_num for BACKSCAL_off = 0
-  }
+  ds.set_alpha_from_acceptances();
 }
 
 void read_rmf(const std::string& path, SpectrumDataset& ds) {
@@ -163,8 +112,8 @@ void read_rmf(const std::string& path, SpectrumDataset& ds) {
   const std::size_t n_true = ds.exposure.size();
   const double detchans = file.read_key_double("DETCHANS");
   if (detchans != static_cast<double>(n_reco)) {
-    throw std::runtime_error(path + ": HDU " + file.hdu() + ": keyword DETCHANS = " +
-                             std::to_string(static_cast<long long>(detchans)) +
+    throw std::runtime_error(path + ": HDU " + file.hdu() +
+                             ": keyword DETCHANS = " + fmt::format("{}", detchans) +
                              " channels, but the PHA " + ds.source_file + " has " +
                              std::to_string(n_reco) + " (SPECTRUM rows)");
   }
@@ -231,23 +180,23 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
   ds.livetime_s = pha.read_key_double("EXPOSURE");
   if (!std::isfinite(ds.livetime_s) || ds.livetime_s <= 0.0) {
     throw std::runtime_error(pha_path + ": HDU SPECTRUM: keyword EXPOSURE = " +
-                             std::to_string(ds.livetime_s) + " (the livetime must be > 0 s)");
+                             fmt::format("{}", ds.livetime_s) + " (the livetime must be > 0 s)");
   }
   ds.name = name.empty() ? dataset_name_from_obs_id(pha) : name;
   const std::string ancrfile = optional_file_key(pha, "ANCRFILE");
   if (ancrfile.empty()) {
-    throw std::runtime_error(pha_path + ": HDU SPECTRUM: missing keyword ANCRFILE (the ARF is "
+    throw std::runtime_error(pha_path +
+                             ": HDU SPECTRUM: missing keyword ANCRFILE (the ARF is "
                              "required)");
   }
   const std::string backfile = optional_file_key(pha, "BACKFILE");
   const std::string respfile = optional_file_key(pha, "RESPFILE");
 
   pha.move_to("EBOUNDS");
-  const double to_tev = column_factor(pha, "E_MIN", "TeV", "keV", &ds.energy_unit);
-  ds.reco_edges = edges_from_lo_hi(pha, "E_MIN", "E_MAX", to_tev);
+  ds.reco_edges = energy_edges_tev(pha, "E_MIN", "E_MAX", "keV", &ds.energy_unit);
   if (ds.reco_edges.size() != ds.counts.size() + 1) {
-    throw std::runtime_error(pha_path + ": HDU EBOUNDS: " +
-                             std::to_string(ds.reco_edges.size() - 1) +
+    throw std::runtime_error(pha_path +
+                             ": HDU EBOUNDS: " + std::to_string(ds.reco_edges.size() - 1) +
                              " channels, but SPECTRUM has " + std::to_string(ds.counts.size()));
   }
   pha.close();

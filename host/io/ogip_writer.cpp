@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/io/units.hpp"
+#include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
 
 namespace fluxpoints::io {
@@ -16,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using datasets::SpectrumDataset;
+using models::unit_conversion_factor;
 
 constexpr const char* kCreator = "fluxpoints 0.1.0";
 
@@ -52,8 +53,8 @@ std::vector<long long> integer_counts(const std::vector<double>& counts, const c
   std::vector<long long> out(counts.size());
   for (std::size_t i = 0; i < counts.size(); ++i) {
     if (counts[i] != std::floor(counts[i])) {
-      throw std::invalid_argument("dataset '" + ds.name + "': " + field + "[" +
-                                  std::to_string(i) + "] = " + std::to_string(counts[i]) +
+      throw std::invalid_argument("dataset '" + ds.name + "': " + field + "[" + std::to_string(i) +
+                                  "] = " + std::to_string(counts[i]) +
                                   " is not an integer (OGIP COUNTS are integers)");
     }
     out[i] = static_cast<long long>(counts[i]);
@@ -63,11 +64,10 @@ std::vector<long long> integer_counts(const std::vector<double>& counts, const c
 
 void write_ebounds(FitsFile& file, const SpectrumDataset& ds, double tev_to_unit) {
   const std::size_t n = ds.n_reco();
-  file.create_table("EBOUNDS",
-                    {{"CHANNEL", "I", ""},
-                     {"E_MIN", "D", ds.energy_unit},
-                     {"E_MAX", "D", ds.energy_unit}},
-                    static_cast<long>(n));
+  file.create_table(
+      "EBOUNDS",
+      {{"CHANNEL", "I", ""}, {"E_MIN", "D", ds.energy_unit}, {"E_MAX", "D", ds.energy_unit}},
+      static_cast<long>(n));
   std::vector<double> e_min(n);
   std::vector<double> e_max(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -100,10 +100,10 @@ void write_spectrum_file(const std::string& path, const SpectrumDataset& ds,
                          double tev_to_unit) {
   const std::size_t n = ds.n_reco();
   FitsFile file(path, FitsFile::Mode::kCreate);
-  file.create_table("SPECTRUM",
-                    {{"CHANNEL", "I", ""}, {"COUNTS", "J", ""}, {"QUALITY", "L", ""},
-                     {"BACKSCAL", "D", ""}},
-                    static_cast<long>(n));
+  file.create_table(
+      "SPECTRUM",
+      {{"CHANNEL", "I", ""}, {"COUNTS", "J", ""}, {"QUALITY", "L", ""}, {"BACKSCAL", "D", ""}},
+      static_cast<long>(n));
   file.write_column("CHANNEL", channel_numbers(n));
   file.write_column("COUNTS",
                     integer_counts(*content.counts, content.is_bkg ? "counts_off" : "counts", ds));

@@ -3,15 +3,17 @@
 // writing them back the way gammapy's Models.write does (full_output=False).
 #include "fluxpoints/models/model_yaml.hpp"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/models/units.hpp"
@@ -69,19 +71,25 @@ void read_parameter(Parameter& p, const YAML::Node& entry, const std::string& wh
   if (entry["frozen"]) p.frozen = to_bool(entry["frozen"], at, "frozen");
 }
 
-std::vector<double> read_array(const YAML::Node& holder, const char* key, const std::string& at,
-                               const std::string& internal_unit) {
+// A {data, unit} mapping: the numbers as written and their unit, checked to have the dimension
+// of `internal_unit`.
+struct UnitArray {
+  std::vector<double> data;
+  std::string unit;
+  double to_internal = 1.0;  // factor to internal_unit
+};
+UnitArray read_array(const YAML::Node& holder, const char* key, const std::string& at,
+                     const std::string& internal_unit) {
   const YAML::Node node = holder[key];
   if (!node || !node.IsMap()) fail(at, std::string("missing mapping '") + key + "' {data, unit}");
   const YAML::Node data = node["data"];
   if (!data || !data.IsSequence()) fail(at, std::string("missing sequence '") + key + ".data'");
-  std::string unit;
-  if (node["unit"] && !node["unit"].IsNull()) unit = to_string(node["unit"], at, "unit");
-  const double factor = conversion(unit, internal_unit, at + ", field '" + key + ".unit'");
-  std::vector<double> out;
+  UnitArray out;
+  if (node["unit"] && !node["unit"].IsNull()) out.unit = to_string(node["unit"], at, "unit");
+  out.to_internal = conversion(out.unit, internal_unit, at + ", field '" + key + ".unit'");
   for (std::size_t i = 0; i < data.size(); ++i)
-    out.push_back(to_double(data[i], at, std::string(key) + ".data[" + std::to_string(i) + "]") *
-                  factor);
+    out.data.push_back(
+        to_double(data[i], at, std::string(key) + ".data[" + std::to_string(i) + "]"));
   return out;
 }
 
@@ -97,13 +105,22 @@ std::vector<std::string> read_datasets_names(const YAML::Node& component, const 
 
 // gammapy model types that exist but that this library cannot evaluate.
 bool is_known_unsupported(const std::string& type) {
-  static const char* kTypes[] = {"CompoundSpectralModel", "compound", "EBLAbsorptionNormSpectralModel",
-                                 "ebl-norm", "NaimaSpectralModel", "naima",
-                                 "GaussianSpectralModel", "gauss", "LogParabola2SpectralModel",
-                                 "lp2", "ScaleSpectralModel", "scale", "PiecewiseNormSpectralModel",
-                                 "piecewise-norm", "TemplateNDSpectralModel", "templateND",
-                                 "ExpCutoffPowerLawNormSpectralModel", "ecpl-norm",
-                                 "LogParabolaNormSpectralModel", "lp-norm"};
+  static const char* kTypes[] = {"NaimaSpectralModel",
+                                 "naima",
+                                 "GaussianSpectralModel",
+                                 "gauss",
+                                 "LogParabola2SpectralModel",
+                                 "lp2",
+                                 "ScaleSpectralModel",
+                                 "scale",
+                                 "PiecewiseNormSpectralModel",
+                                 "piecewise-norm",
+                                 "TemplateNDSpectralModel",
+                                 "templateND",
+                                 "ExpCutoffPowerLawNormSpectralModel",
+                                 "ecpl-norm",
+                                 "LogParabolaNormSpectralModel",
+                                 "lp-norm"};
   for (const char* t : kTypes)
     if (type == t) return true;
   return false;
@@ -115,34 +132,111 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// "$VAR/x" and "${VAR}/x" expanded from the environment (gammapy's make_path); unset -> error.
+std::string expand_env(const std::string& path, const std::string& at) {
+  std::string out;
+  for (std::size_t i = 0; i < path.size();) {
+    if (path[i] != '$') {
+      out += path[i++];
+      continue;
+    }
+    std::size_t start = i + 1, end;
+    const bool braced = start < path.size() && path[start] == '{';
+    if (braced) {
+      end = path.find('}', start);
+      if (end == std::string::npos) fail(at, "bad variable in filename '" + path + "'");
+      ++start;
+    } else {
+      end = start;
+      while (end < path.size() &&
+             (std::isalnum(static_cast<unsigned char>(path[end])) || path[end] == '_'))
+        ++end;
+    }
+    const std::string var = path.substr(start, end - start);
+    const char* value = std::getenv(var.c_str());
+    if (!value) fail(at, "filename '" + path + "' uses $" + var + ", which is not set");
+    out += value;
+    i = braced ? end + 1 : end;
+  }
+  return out;
+}
+
+std::unique_ptr<SpectralModel> read_ebl_table(const YAML::Node& spectral, const std::string& at,
+                                              const std::string& base_dir) {
+  if (spectral["filename"] && !spectral["filename"].IsNull()) {
+    std::string file = expand_env(to_string(spectral["filename"], at, "filename"), at);
+    // gammapy resolves relative paths against the model file's directory.
+    if (!file.empty() && file[0] != '/' && !base_dir.empty() && !std::ifstream(file).good())
+      file = base_dir + "/" + file;
+    try {
+      return EBLAbsorptionNormSpectralModel::read(file);
+    } catch (const std::runtime_error& e) {
+      fail(at, e.what());
+    }
+  }
+  auto energies = read_array(spectral, "energy", at, kUnitEnergy);
+  auto redshifts = read_array(spectral, "param", at, kUnitDimensionless);
+  for (double& z : redshifts.data) z *= redshifts.to_internal;
+  // values: one row of absorption factors per redshift.
+  const YAML::Node values = spectral["values"];
+  if (!values || !values["data"] || !values["data"].IsSequence())
+    fail(at, "missing 'values.data' (one list of absorption factors per redshift)");
+  if (values["unit"] && !values["unit"].IsNull())
+    conversion(to_string(values["unit"], at, "values.unit"), kUnitDimensionless,
+               at + ", field 'values.unit'");
+  std::vector<double> flat;
+  for (std::size_t i = 0; i < values["data"].size(); ++i) {
+    const YAML::Node row = values["data"][i];
+    if (!row.IsSequence()) fail(at, "values.data[" + std::to_string(i) + "] is not a list");
+    for (std::size_t j = 0; j < row.size(); ++j)
+      flat.push_back(to_double(
+          row[j], at, "values.data[" + std::to_string(i) + "][" + std::to_string(j) + "]"));
+  }
+  return std::make_unique<EBLAbsorptionNormSpectralModel>(std::move(energies.data),
+                                                          std::move(redshifts.data),
+                                                          std::move(flat), 0.1, 1.0, energies.unit);
+}
+
 }  // namespace
 
 std::unique_ptr<SpectralModel> spectral_model_from_yaml(const YAML::Node& spectral,
-                                                        const std::string& where) {
+                                                        const std::string& where,
+                                                        const std::string& base_dir) {
   if (!spectral || !spectral.IsMap()) fail(where, "missing mapping 'spectral'");
   if (!spectral["type"]) fail(where, "missing field 'spectral.type'");
   const std::string type = to_string(spectral["type"], where, "spectral.type");
   const std::string tag = canonical_spectral_type(type);
   if (tag.empty()) {
     if (is_known_unsupported(type))
-      fail(where, "spectral model type '" + type + "' is not supported (supported: " +
-                      join(supported_spectral_types()) + ")");
-    fail(where, "unknown spectral model type '" + type + "' (supported: " +
-                    join(supported_spectral_types()) + ")");
+      fail(where, "spectral model type '" + type +
+                      "' is not supported (supported: " + join(supported_spectral_types()) + ")");
+    fail(where, "unknown spectral model type '" + type +
+                    "' (supported: " + join(supported_spectral_types()) + ")");
   }
   const std::string at = where + ", " + tag;
 
   std::unique_ptr<SpectralModel> model;
-  if (tag == "TemplateSpectralModel") {
-    auto energies = read_array(spectral, "energy", at, kUnitEnergy);
-    auto values = read_array(spectral, "values", at, kUnitDnde);
-    try {
-      model = make_template(std::move(energies), std::move(values));
-    } catch (const std::invalid_argument& e) {
-      fail(at, e.what());
+  try {
+    if (tag == "TemplateSpectralModel") {
+      auto energies = read_array(spectral, "energy", at, kUnitEnergy);
+      auto values = read_array(spectral, "values", at, kUnitDnde);
+      for (double& v : values.data) v *= values.to_internal;
+      model = std::make_unique<TemplateSpectralModel>(std::move(energies.data),
+                                                      std::move(values.data), energies.unit);
+    } else if (tag == "CompoundSpectralModel") {
+      auto model1 = spectral_model_from_yaml(spectral["model1"], at + ".model1", base_dir);
+      auto model2 = spectral_model_from_yaml(spectral["model2"], at + ".model2", base_dir);
+      if (!spectral["operator"]) fail(at, "missing field 'operator'");
+      const auto op =
+          CompoundSpectralModel::parse_operator(to_string(spectral["operator"], at, "operator"));
+      model = std::make_unique<CompoundSpectralModel>(std::move(model1), std::move(model2), op);
+    } else if (tag == "EBLAbsorptionNormSpectralModel") {
+      model = read_ebl_table(spectral, at, base_dir);
+    } else {
+      model = make_default_spectral_model(tag);
     }
-  } else {
-    model = make_default_spectral_model(tag);
+  } catch (const std::invalid_argument& e) {
+    fail(at, e.what());
   }
 
   const YAML::Node params = spectral["parameters"];
@@ -181,10 +275,17 @@ std::string yaml_float(double value) {
 YAML::Node spectral_model_to_yaml(const SpectralModel& model) {
   YAML::Node node;
   node["type"] = model.type();
+  if (const auto* c = dynamic_cast<const CompoundSpectralModel*>(&model)) {
+    node["model1"] = spectral_model_to_yaml(*c->part(1));
+    node["model2"] = spectral_model_to_yaml(*c->part(2));
+    node["operator"] = CompoundSpectralModel::operator_name(c->op());
+    return node;
+  }
+  const auto* templ = dynamic_cast<const TemplateSpectralModel*>(&model);
+  const auto* ebl = dynamic_cast<const EBLAbsorptionNormSpectralModel*>(&model);
   // Defaults decide which fields to omit, as gammapy's full_output=False.
   std::unique_ptr<SpectralModel> defaults;
-  if (const auto* t = dynamic_cast<const TemplateSpectralModel*>(&model); t == nullptr)
-    defaults = make_default_spectral_model(model.type());
+  if (!templ && !ebl) defaults = make_default_spectral_model(model.type());
   YAML::Node params(YAML::NodeType::Sequence);
   for (std::size_t i = 0; i < model.parameters().size(); ++i) {
     const Parameter& p = model.parameters()[i];
@@ -195,18 +296,37 @@ YAML::Node spectral_model_to_yaml(const SpectralModel& model) {
     if (p.error != 0.0 && !std::isnan(p.error)) entry["error"] = yaml_float(p.error);
     if (!std::isnan(p.min)) entry["min"] = yaml_float(p.min);
     if (!std::isnan(p.max)) entry["max"] = yaml_float(p.max);
-    const bool default_frozen = defaults ? defaults->parameters().at(i).frozen : false;
+    // EBL: redshift and alpha_norm are frozen by default.
+    const bool default_frozen = defaults ? defaults->parameters().at(i).frozen : ebl != nullptr;
     if (p.frozen != default_frozen) entry["frozen"] = p.frozen;
     params.push_back(entry);
   }
   node["parameters"] = params;
-  if (const auto* t = dynamic_cast<const TemplateSpectralModel*>(&model)) {
-    YAML::Node energy, values;
-    for (double x : t->energies()) energy["data"].push_back(yaml_float(x));
-    energy["unit"] = kUnitEnergy;
-    for (double x : t->values()) values["data"].push_back(yaml_float(x));
-    values["unit"] = kUnitDnde;
-    node["energy"] = energy;
+  auto array = [](const std::vector<double>& data, const char* unit) {
+    YAML::Node n;
+    n["data"] = YAML::Node(YAML::NodeType::Sequence);
+    for (double x : data) n["data"].push_back(yaml_float(x));
+    n["unit"] = unit;
+    return n;
+  };
+  if (templ) {
+    node["energy"] = array(templ->energies(), templ->energy_unit().c_str());
+    node["values"] = array(templ->values(), kUnitDnde);
+  }
+  if (ebl && !ebl->filename.empty()) {
+    node["filename"] = ebl->filename;
+  } else if (ebl) {
+    node["energy"] = array(ebl->energies(), ebl->energy_unit().c_str());
+    node["param"] = array(ebl->redshifts(), kUnitDimensionless);
+    YAML::Node values;
+    const std::size_t ne = ebl->energies().size();
+    for (std::size_t iz = 0; iz < ebl->redshifts().size(); ++iz) {
+      YAML::Node row(YAML::NodeType::Sequence);
+      for (std::size_t ie = 0; ie < ne; ++ie)
+        row.push_back(yaml_float(ebl->values()[iz * ne + ie]));
+      values["data"].push_back(row);
+    }
+    values["unit"] = kUnitDimensionless;
     node["values"] = values;
   }
   return node;
@@ -216,7 +336,8 @@ std::string models_to_yaml(const std::vector<SkyModel>& models,
                            const std::vector<FoVBackgroundModel>& backgrounds) {
   YAML::Node components(YAML::NodeType::Sequence);
   for (const auto& m : models) {
-    if (!m.spectral) throw std::invalid_argument("sky model '" + m.name + "' has no spectral model");
+    if (!m.spectral)
+      throw std::invalid_argument("sky model '" + m.name + "' has no spectral model");
     YAML::Node c;
     if (!m.name.empty()) c["name"] = m.name;
     c["type"] = "SkyModel";
@@ -281,6 +402,7 @@ ModelsFile read_models_file(const std::string& path) {
   if (!components.IsSequence())
     throw std::runtime_error("model file '" + path + "': 'components' is not a list");
 
+  const std::string base_dir = std::filesystem::path(path).parent_path().string();
   ModelsFile out;
   for (std::size_t i = 0; i < components.size(); ++i) {
     const YAML::Node c = components[i];
@@ -298,7 +420,7 @@ ModelsFile read_models_file(const std::string& path) {
       m.name = name;
       m.datasets_names = read_datasets_names(c, at);
       if (!c["spectral"]) fail(at, "missing mapping 'spectral'");
-      m.spectral = spectral_model_from_yaml(c["spectral"], at);
+      m.spectral = spectral_model_from_yaml(c["spectral"], at, base_dir);
       if (m.spectral->is_norm())
         fail(at, "spectral model '" + m.spectral->type() +
                      "' is a dimensionless norm model and cannot be a source spectrum");
@@ -313,7 +435,7 @@ ModelsFile read_models_file(const std::string& path) {
       if (c["spectral"] && !c["spectral"].IsNull()) {
         b.spectral_type = c["spectral"]["type"] ? c["spectral"]["type"].as<std::string>() : "";
         if (canonical_spectral_type(b.spectral_type) == "PowerLawNormSpectralModel")
-          b.spectral = spectral_model_from_yaml(c["spectral"], at);
+          b.spectral = spectral_model_from_yaml(c["spectral"], at, base_dir);
       } else {
         b.spectral_type = "PowerLawNormSpectralModel";  // gammapy's default
         b.spectral = make_power_law_norm();
@@ -355,7 +477,8 @@ const SkyModel& select_source(const std::vector<SkyModel>& models, const std::st
   }
   std::vector<std::string> names;
   for (std::size_t i = 0; i < models.size(); ++i)
-    names.push_back(std::to_string(i) + ": " + (models[i].name.empty() ? "(no name)" : models[i].name));
+    names.push_back(std::to_string(i) + ": " +
+                    (models[i].name.empty() ? "(no name)" : models[i].name));
   throw std::runtime_error("model file '" + file_for_errors + "': no sky model '" + name_or_index +
                            "' (available: " + (names.empty() ? "none" : join(names)) + ")");
 }

@@ -8,6 +8,7 @@
 
 #include "fluxpoints/math/spectral_functions.hpp"
 #include "fluxpoints/math/spectral_integration.hpp"
+#include "fluxpoints/models/units.hpp"
 
 namespace fluxpoints::models {
 namespace {
@@ -26,8 +27,8 @@ constexpr double kDefaultAmplitude = 1e-12;  // cm-2 s-1 TeV-1 (or cm-2 s-1 for 
 void check_bins(const std::vector<double>& e_lo, const std::vector<double>& e_hi,
                 const std::string& type) {
   if (e_lo.size() != e_hi.size())
-    throw std::invalid_argument(type + " integral: " + std::to_string(e_lo.size()) +
-                                " lower and " + std::to_string(e_hi.size()) + " upper edges");
+    throw std::invalid_argument(type + " integral: " + std::to_string(e_lo.size()) + " lower and " +
+                                std::to_string(e_hi.size()) + " upper edges");
   for (std::size_t i = 0; i < e_lo.size(); ++i) {
     if (!(e_lo[i] > 0.0 && e_hi[i] >= e_lo[i] && std::isfinite(e_hi[i])))
       throw std::invalid_argument(type + " integral: bin " + std::to_string(i) + " [" +
@@ -101,6 +102,54 @@ std::vector<double> integrate_spectrum_loglog(const SpectralModel& model,
   return out;
 }
 
+std::vector<double> gammapy_log_axis_edges(const std::vector<double>& edges) {
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    if (!(edges[i] > 0.0 && std::isfinite(edges[i])) || (i > 0 && !(edges[i] > edges[i - 1])))
+      throw std::invalid_argument("energy axis edges must be finite, > 0 and ascending (edge " +
+                                  std::to_string(i) + ")");
+  std::vector<double> out(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    out[i] = math::log_axis_edge(edges.data(), static_cast<int>(i));
+  return out;
+}
+
+namespace {
+// Reference quantities with centres from [centre_lo, centre_hi] and integrals over [e_lo, e_hi].
+ReferenceFluxes reference_fluxes_impl(const SpectralModel& model,
+                                      const std::vector<double>& centre_lo,
+                                      const std::vector<double>& centre_hi,
+                                      const std::vector<double>& e_lo,
+                                      const std::vector<double>& e_hi) {
+  ReferenceFluxes r;
+  r.e_min = e_lo;
+  r.e_max = e_hi;
+  r.ref_flux = model.integral(e_lo, e_hi);  // validates the bins
+  r.ref_eflux = model.energy_flux(e_lo, e_hi);
+  for (std::size_t i = 0; i < centre_lo.size(); ++i) {
+    const double e = math::log_bin_center(centre_lo[i], centre_hi[i]);
+    const double dnde = model.dnde(e);
+    r.e_ref.push_back(e);
+    r.ref_dnde.push_back(dnde);
+    r.ref_e2dnde.push_back(dnde * (e * e));  // gammapy: phi(E) * E**2
+  }
+  return r;
+}
+}  // namespace
+
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& edges) {
+  const std::vector<double> axis = gammapy_log_axis_edges(edges);
+  if (axis.size() < 2) throw std::invalid_argument("energy axis needs at least 2 edges");
+  const std::vector<double> lo(edges.begin(), edges.end() - 1), hi(edges.begin() + 1, edges.end());
+  const std::vector<double> axis_lo(axis.begin(), axis.end() - 1),
+      axis_hi(axis.begin() + 1, axis.end());
+  return reference_fluxes_impl(model, lo, hi, axis_lo, axis_hi);
+}
+
+ReferenceFluxes reference_fluxes(const SpectralModel& model, const std::vector<double>& e_lo,
+                                 const std::vector<double>& e_hi) {
+  return reference_fluxes_impl(model, e_lo, e_hi, e_lo, e_hi);
+}
+
 // ---- PowerLaw -----------------------------------------------------------------------------------
 
 PowerLawSpectralModel::PowerLawSpectralModel() {
@@ -108,8 +157,8 @@ PowerLawSpectralModel::PowerLawSpectralModel() {
                  param("amplitude", kDefaultAmplitude, kUnitDnde),
                  param("reference", 1.0, kUnitEnergy, true)};
 }
-double PowerLawSpectralModel::dnde(double e) const {
-  return math::power_law_dnde(e, parameters_[0].value, parameters_[1].value, parameters_[2].value);
+double PowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::power_law_dnde(e, p[0].value, p[1].value, p[2].value);
 }
 std::vector<double> PowerLawSpectralModel::integral(const std::vector<double>& e_lo,
                                                     const std::vector<double>& e_hi) const {
@@ -132,12 +181,11 @@ std::vector<double> PowerLawSpectralModel::energy_flux(const std::vector<double>
 
 PowerLaw2SpectralModel::PowerLaw2SpectralModel() {
   parameters_ = {param("amplitude", kDefaultAmplitude, kUnitFlux),
-                 param("index", 2.0, kUnitDimensionless),
-                 param("emin", 0.1, kUnitEnergy, true), param("emax", 100.0, kUnitEnergy, true)};
+                 param("index", 2.0, kUnitDimensionless), param("emin", 0.1, kUnitEnergy, true),
+                 param("emax", 100.0, kUnitEnergy, true)};
 }
-double PowerLaw2SpectralModel::dnde(double e) const {
-  return math::power_law2_dnde(e, parameters_[0].value, parameters_[1].value,
-                               parameters_[2].value, parameters_[3].value);
+double PowerLaw2SpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::power_law2_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 std::vector<double> PowerLaw2SpectralModel::integral(const std::vector<double>& e_lo,
                                                      const std::vector<double>& e_hi) const {
@@ -155,24 +203,21 @@ LogParabolaSpectralModel::LogParabolaSpectralModel() {
                  param("reference", 10.0, kUnitEnergy, true),
                  param("alpha", 2.0, kUnitDimensionless), param("beta", 1.0, kUnitDimensionless)};
 }
-double LogParabolaSpectralModel::dnde(double e) const {
-  return math::log_parabola_dnde(e, parameters_[0].value, parameters_[1].value,
-                                 parameters_[2].value, parameters_[3].value);
+double LogParabolaSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::log_parabola_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 
 // ---- ExpCutoffPowerLaw --------------------------------------------------------------------------
 
 ExpCutoffPowerLawSpectralModel::ExpCutoffPowerLawSpectralModel() {
-  parameters_ = {param("index", 1.5, kUnitDimensionless),
-                 param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("reference", 1.0, kUnitEnergy, true),
-                 param("lambda_", 0.1, kUnitInverseEnergy),
-                 param("alpha", 1.0, kUnitDimensionless, true)};
+  parameters_ = {
+      param("index", 1.5, kUnitDimensionless), param("amplitude", kDefaultAmplitude, kUnitDnde),
+      param("reference", 1.0, kUnitEnergy, true), param("lambda_", 0.1, kUnitInverseEnergy),
+      param("alpha", 1.0, kUnitDimensionless, true)};
 }
-double ExpCutoffPowerLawSpectralModel::dnde(double e) const {
-  return math::exp_cutoff_power_law_dnde(e, parameters_[0].value, parameters_[1].value,
-                                         parameters_[2].value, parameters_[3].value,
-                                         parameters_[4].value);
+double ExpCutoffPowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::exp_cutoff_power_law_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
+                                         p[4].value);
 }
 
 ExpCutoffPowerLaw3FGLSpectralModel::ExpCutoffPowerLaw3FGLSpectralModel() {
@@ -180,9 +225,8 @@ ExpCutoffPowerLaw3FGLSpectralModel::ExpCutoffPowerLaw3FGLSpectralModel() {
                  param("amplitude", kDefaultAmplitude, kUnitDnde),
                  param("reference", 1.0, kUnitEnergy, true), param("ecut", 10.0, kUnitEnergy)};
 }
-double ExpCutoffPowerLaw3FGLSpectralModel::dnde(double e) const {
-  return math::exp_cutoff_power_law_3fgl_dnde(e, parameters_[0].value, parameters_[1].value,
-                                              parameters_[2].value, parameters_[3].value);
+double ExpCutoffPowerLaw3FGLSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::exp_cutoff_power_law_3fgl_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 
 // ---- Super-exponential cutoffs ------------------------------------------------------------------
@@ -193,36 +237,31 @@ SuperExpCutoffPowerLaw3FGLSpectralModel::SuperExpCutoffPowerLaw3FGLSpectralModel
                  param("index_1", 1.5, kUnitDimensionless),
                  param("index_2", 2.0, kUnitDimensionless)};
 }
-double SuperExpCutoffPowerLaw3FGLSpectralModel::dnde(double e) const {
-  return math::super_exp_cutoff_3fgl_dnde(e, parameters_[0].value, parameters_[1].value,
-                                          parameters_[2].value, parameters_[3].value,
-                                          parameters_[4].value);
+double SuperExpCutoffPowerLaw3FGLSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::super_exp_cutoff_3fgl_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
+                                          p[4].value);
 }
 
 SuperExpCutoffPowerLaw4FGLSpectralModel::SuperExpCutoffPowerLaw4FGLSpectralModel() {
-  parameters_ = {param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("reference", 1.0, kUnitEnergy, true),
-                 param("expfactor", 1e-14, kUnitDimensionless),
-                 param("index_1", 1.5, kUnitDimensionless),
-                 param("index_2", 2.0, kUnitDimensionless)};
+  parameters_ = {
+      param("amplitude", kDefaultAmplitude, kUnitDnde), param("reference", 1.0, kUnitEnergy, true),
+      param("expfactor", 1e-14, kUnitDimensionless), param("index_1", 1.5, kUnitDimensionless),
+      param("index_2", 2.0, kUnitDimensionless)};
 }
-double SuperExpCutoffPowerLaw4FGLSpectralModel::dnde(double e) const {
-  return math::super_exp_cutoff_4fgl_dnde(e, parameters_[0].value, parameters_[1].value,
-                                          parameters_[2].value, parameters_[3].value,
-                                          parameters_[4].value);
+double SuperExpCutoffPowerLaw4FGLSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::super_exp_cutoff_4fgl_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
+                                          p[4].value);
 }
 
 SuperExpCutoffPowerLaw4FGLDR3SpectralModel::SuperExpCutoffPowerLaw4FGLDR3SpectralModel() {
-  parameters_ = {param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("reference", 1.0, kUnitEnergy, true),
-                 param("expfactor", 1e-2, kUnitDimensionless),
-                 param("index_1", 1.5, kUnitDimensionless),
-                 param("index_2", 2.0, kUnitDimensionless)};
+  parameters_ = {
+      param("amplitude", kDefaultAmplitude, kUnitDnde), param("reference", 1.0, kUnitEnergy, true),
+      param("expfactor", 1e-2, kUnitDimensionless), param("index_1", 1.5, kUnitDimensionless),
+      param("index_2", 2.0, kUnitDimensionless)};
 }
-double SuperExpCutoffPowerLaw4FGLDR3SpectralModel::dnde(double e) const {
-  return math::super_exp_cutoff_4fgl_dr3_dnde(e, parameters_[0].value, parameters_[1].value,
-                                              parameters_[2].value, parameters_[3].value,
-                                              parameters_[4].value);
+double SuperExpCutoffPowerLaw4FGLDR3SpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::super_exp_cutoff_4fgl_dr3_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
+                                              p[4].value);
 }
 
 // ---- Broken power laws --------------------------------------------------------------------------
@@ -232,21 +271,21 @@ BrokenPowerLawSpectralModel::BrokenPowerLawSpectralModel() {
                  param("amplitude", kDefaultAmplitude, kUnitDnde),
                  param("ebreak", 1.0, kUnitEnergy)};
 }
-double BrokenPowerLawSpectralModel::dnde(double e) const {
-  return math::broken_power_law_dnde(e, parameters_[0].value, parameters_[1].value,
-                                     parameters_[2].value, parameters_[3].value);
+double BrokenPowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::broken_power_law_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value);
 }
 
 SmoothBrokenPowerLawSpectralModel::SmoothBrokenPowerLawSpectralModel() {
-  parameters_ = {param("index1", 2.0, kUnitDimensionless), param("index2", 2.0, kUnitDimensionless),
+  parameters_ = {param("index1", 2.0, kUnitDimensionless),
+                 param("index2", 2.0, kUnitDimensionless),
                  param("amplitude", kDefaultAmplitude, kUnitDnde),
-                 param("ebreak", 1.0, kUnitEnergy), param("reference", 1.0, kUnitEnergy, true),
+                 param("ebreak", 1.0, kUnitEnergy),
+                 param("reference", 1.0, kUnitEnergy, true),
                  param("beta", 1.0, kUnitDimensionless, true)};
 }
-double SmoothBrokenPowerLawSpectralModel::dnde(double e) const {
-  return math::smooth_broken_power_law_dnde(e, parameters_[0].value, parameters_[1].value,
-                                            parameters_[2].value, parameters_[3].value,
-                                            parameters_[4].value, parameters_[5].value);
+double SmoothBrokenPowerLawSpectralModel::evaluate(double e, const Parameter* p) const {
+  return math::smooth_broken_power_law_dnde(e, p[0].value, p[1].value, p[2].value, p[3].value,
+                                            p[4].value, p[5].value);
 }
 
 // ---- Constant, PowerLawNorm ---------------------------------------------------------------------
@@ -254,16 +293,16 @@ double SmoothBrokenPowerLawSpectralModel::dnde(double e) const {
 ConstantSpectralModel::ConstantSpectralModel() {
   parameters_ = {param("const", kDefaultAmplitude, kUnitDnde)};
 }
-double ConstantSpectralModel::dnde(double) const { return parameters_[0].value; }
+double ConstantSpectralModel::evaluate(double, const Parameter* p) const { return p[0].value; }
 
 PowerLawNormSpectralModel::PowerLawNormSpectralModel() {
   parameters_ = {param("tilt", 0.0, kUnitDimensionless, true),
                  param("norm", 1.0, kUnitDimensionless),
                  param("reference", 1.0, kUnitEnergy, true)};
 }
-double PowerLawNormSpectralModel::dnde(double e) const {
+double PowerLawNormSpectralModel::evaluate(double e, const Parameter* p) const {
   // gammapy: norm * (E / reference)^(-tilt), the power-law formula with norm as amplitude.
-  return math::power_law_dnde(e, parameters_[0].value, parameters_[1].value, parameters_[2].value);
+  return math::power_law_dnde(e, p[0].value, p[1].value, p[2].value);
 }
 std::vector<double> PowerLawNormSpectralModel::integral(const std::vector<double>& e_lo,
                                                         const std::vector<double>& e_hi) const {
@@ -284,9 +323,10 @@ std::vector<double> PowerLawNormSpectralModel::energy_flux(const std::vector<dou
 
 // ---- Template -----------------------------------------------------------------------------------
 
-TemplateSpectralModel::TemplateSpectralModel(std::vector<double> energies_tev,
-                                             std::vector<double> values_dnde)
-    : energies_(std::move(energies_tev)), values_(std::move(values_dnde)) {
+TemplateSpectralModel::TemplateSpectralModel(std::vector<double> energies,
+                                             std::vector<double> values_dnde,
+                                             const std::string& energy_unit)
+    : energies_(std::move(energies)), values_(std::move(values_dnde)), energy_unit_(energy_unit) {
   if (energies_.empty() || energies_.size() != values_.size())
     throw std::invalid_argument("TemplateSpectralModel: needs as many values (" +
                                 std::to_string(values_.size()) + ") as energies (" +
@@ -294,20 +334,23 @@ TemplateSpectralModel::TemplateSpectralModel(std::vector<double> energies_tev,
   for (std::size_t i = 0; i < energies_.size(); ++i) {
     if (!(energies_[i] > 0.0) || !std::isfinite(energies_[i]) ||
         (i > 0 && !(energies_[i] > energies_[i - 1])))
-      throw std::invalid_argument("TemplateSpectralModel: energies must be finite, > 0 and "
-                                  "strictly ascending (node " + std::to_string(i) + ")");
+      throw std::invalid_argument(
+          "TemplateSpectralModel: energies must be finite, > 0 and "
+          "strictly ascending (node " +
+          std::to_string(i) + ")");
     if (!(values_[i] >= 0.0) || !std::isfinite(values_[i]))
       throw std::invalid_argument("TemplateSpectralModel: values must be finite and >= 0 (node " +
                                   std::to_string(i) + ")");
   }
+  tev_to_node_unit_ = unit_conversion_factor(kUnitEnergy, energy_unit_);
   // gammapy interpolates log(values clipped at the smallest positive double) in log(energy).
   for (std::size_t i = 0; i < energies_.size(); ++i) {
     log_energies_.push_back(std::log(energies_[i]));
     log_values_.push_back(std::log(math::dmax(values_[i], math::kSmallestPositive)));
   }
 }
-double TemplateSpectralModel::dnde(double e) const {
-  return math::template_dnde(e, log_energies_.data(), log_values_.data(),
+double TemplateSpectralModel::evaluate(double e, const Parameter*) const {
+  return math::template_dnde(e * tev_to_node_unit_, log_energies_.data(), log_values_.data(),
                              static_cast<int>(log_energies_.size()));
 }
 
@@ -344,6 +387,8 @@ constexpr TypeEntry kTypes[] = {
     {"ConstantSpectralModel", "const", make_model<ConstantSpectralModel>},
     {"PowerLawNormSpectralModel", "pl-norm", make_model<PowerLawNormSpectralModel>},
     {"TemplateSpectralModel", "template", nullptr},
+    {"CompoundSpectralModel", "compound", nullptr},
+    {"EBLAbsorptionNormSpectralModel", "ebl-norm", nullptr},
 };
 
 }  // namespace
@@ -364,7 +409,8 @@ std::unique_ptr<SpectralModel> make_default_spectral_model(const std::string& ty
   for (const auto& t : kTypes) {
     if (type_or_alias != t.tag && type_or_alias != t.alias) continue;
     if (!t.make)
-      throw std::invalid_argument(std::string(t.tag) + " has no default: it needs a table");
+      throw std::invalid_argument(std::string(t.tag) +
+                                  " has no default (it needs a table or parts)");
     return t.make();
   }
   throw std::invalid_argument("unknown spectral model type '" + type_or_alias + "'");
@@ -398,31 +444,31 @@ std::unique_ptr<SpectralModel> make_exp_cutoff_power_law(double amplitude, doubl
                                                          double lambda, double reference,
                                                          double alpha) {
   return with<ExpCutoffPowerLawSpectralModel>({{"amplitude", amplitude},
-                                                {"index", index},
-                                                {"lambda_", lambda},
-                                                {"reference", reference},
-                                                {"alpha", alpha}});
+                                               {"index", index},
+                                               {"lambda_", lambda},
+                                               {"reference", reference},
+                                               {"alpha", alpha}});
 }
 std::unique_ptr<SpectralModel> make_super_exp_cutoff_4fgl(double amplitude, double index_1,
                                                           double index_2, double expfactor,
                                                           double reference) {
   return with<SuperExpCutoffPowerLaw4FGLSpectralModel>({{"amplitude", amplitude},
-                                                         {"index_1", index_1},
-                                                         {"index_2", index_2},
-                                                         {"expfactor", expfactor},
-                                                         {"reference", reference}});
+                                                        {"index_1", index_1},
+                                                        {"index_2", index_2},
+                                                        {"expfactor", expfactor},
+                                                        {"reference", reference}});
 }
 std::unique_ptr<SpectralModel> make_super_exp_cutoff_4fgl_dr3(double amplitude, double index_1,
                                                               double index_2, double expfactor,
                                                               double reference) {
   return with<SuperExpCutoffPowerLaw4FGLDR3SpectralModel>({{"amplitude", amplitude},
-                                                            {"index_1", index_1},
-                                                            {"index_2", index_2},
-                                                            {"expfactor", expfactor},
-                                                            {"reference", reference}});
+                                                           {"index_1", index_1},
+                                                           {"index_2", index_2},
+                                                           {"expfactor", expfactor},
+                                                           {"reference", reference}});
 }
-std::unique_ptr<SpectralModel> make_broken_power_law(double amplitude, double index1,
-                                                     double index2, double ebreak) {
+std::unique_ptr<SpectralModel> make_broken_power_law(double amplitude, double index1, double index2,
+                                                     double ebreak) {
   return with<BrokenPowerLawSpectralModel>(
       {{"amplitude", amplitude}, {"index1", index1}, {"index2", index2}, {"ebreak", ebreak}});
 }
@@ -436,6 +482,102 @@ std::unique_ptr<SpectralModel> make_template(std::vector<double> energies_tev,
 std::unique_ptr<SpectralModel> make_power_law_norm(double norm, double tilt, double reference) {
   return with<PowerLawNormSpectralModel>(
       {{"norm", norm}, {"tilt", tilt}, {"reference", reference}});
+}
+
+// ---- Compound -----------------------------------------------------------------------------------
+
+CompoundSpectralModel::CompoundSpectralModel(std::unique_ptr<SpectralModel> model1,
+                                             std::unique_ptr<SpectralModel> model2, Operator op)
+    : model1_(std::move(model1)), model2_(std::move(model2)), op_(op) {
+  if (!model1_ || !model2_)
+    throw std::invalid_argument("CompoundSpectralModel: both parts are required");
+  parameters_ = model1_->parameters();
+  n1_ = parameters_.size();
+  for (const auto& p : model2_->parameters()) parameters_.push_back(p);
+}
+
+CompoundSpectralModel::CompoundSpectralModel(const CompoundSpectralModel& other)
+    : SpectralModel(other),
+      model1_(other.model1_->clone()),
+      model2_(other.model2_->clone()),
+      op_(other.op_),
+      n1_(other.n1_) {}
+
+double CompoundSpectralModel::evaluate(double e, const Parameter* p) const {
+  const double a = model1_->evaluate(e, p);
+  const double b = model2_->evaluate(e, p + n1_);
+  switch (op_) {
+    case Operator::kAdd:
+      return a + b;
+    case Operator::kSub:
+      return a - b;
+    case Operator::kMul:
+      return a * b;
+    case Operator::kTrueDiv:
+      return a / b;
+  }
+  return math::kNaN;
+}
+
+bool CompoundSpectralModel::is_norm() const {
+  if (op_ == Operator::kMul || op_ == Operator::kTrueDiv)
+    return model1_->is_norm() && model2_->is_norm();
+  return model1_->is_norm();
+}
+
+std::string CompoundSpectralModel::operator_name(Operator op) {
+  switch (op) {
+    case Operator::kAdd:
+      return "add";
+    case Operator::kSub:
+      return "sub";
+    case Operator::kMul:
+      return "mul";
+    case Operator::kTrueDiv:
+      return "truediv";
+  }
+  return "";
+}
+
+CompoundSpectralModel::Operator CompoundSpectralModel::parse_operator(const std::string& name) {
+  if (name == "add") return Operator::kAdd;
+  if (name == "sub") return Operator::kSub;
+  if (name == "mul") return Operator::kMul;
+  if (name == "truediv") return Operator::kTrueDiv;
+  throw std::invalid_argument("unknown compound operator '" + name +
+                              "' (expected add, sub, mul or truediv)");
+}
+
+std::unique_ptr<SpectralModel> CompoundSpectralModel::part(int which) const {
+  if (which != 1 && which != 2)
+    throw std::invalid_argument("CompoundSpectralModel::part: which must be 1 or 2");
+  auto m = (which == 1 ? model1_ : model2_)->clone();
+  const std::size_t offset = which == 1 ? 0 : n1_;
+  for (std::size_t i = 0; i < m->parameters().size(); ++i)
+    m->parameters()[i] = parameters_[offset + i];
+  return m;
+}
+
+// ---- Scale --------------------------------------------------------------------------------------
+
+ScaleSpectralModel::ScaleSpectralModel(std::unique_ptr<SpectralModel> model, double norm)
+    : model_(std::move(model)) {
+  if (!model_) throw std::invalid_argument("ScaleSpectralModel: a model to scale is required");
+  parameters_ = {param("norm", norm, kUnitDimensionless)};
+}
+
+ScaleSpectralModel::ScaleSpectralModel(const ScaleSpectralModel& other)
+    : SpectralModel(other), model_(other.model_->clone()) {}
+
+double ScaleSpectralModel::evaluate(double e, const Parameter* p) const {
+  return p[0].value * model_->dnde(e);
+}
+
+std::vector<double> ScaleSpectralModel::integral(const std::vector<double>& e_lo,
+                                                 const std::vector<double>& e_hi) const {
+  auto out = model_->integral(e_lo, e_hi);
+  for (double& v : out) v *= parameters_[0].value;
+  return out;
 }
 
 }  // namespace fluxpoints::models

@@ -20,21 +20,34 @@ struct NamedUnit {
   const char* name;
   double scale;  // in TeV, cm, s or deg
   int dim;
-  int power;     // power of the dimension (2 for sr)
+  int power;  // power of the dimension (2 for sr)
 };
 
 // Only the units met in gammapy spectral files; others are rejected with a clear message.
 constexpr NamedUnit kUnits[] = {
-    {"eV", 1e-12, kEnergy, 1},   {"keV", 1e-9, kEnergy, 1},     {"MeV", 1e-6, kEnergy, 1},
-    {"GeV", 1e-3, kEnergy, 1},   {"TeV", 1.0, kEnergy, 1},      {"PeV", 1e3, kEnergy, 1},
-    {"erg", kTeVPerErg, kEnergy, 1}, {"J", kTeVPerErg * 1e7, kEnergy, 1},
-    {"mm", 0.1, kLength, 1},     {"cm", 1.0, kLength, 1},       {"m", 100.0, kLength, 1},
+    {"eV", 1e-12, kEnergy, 1},
+    {"keV", 1e-9, kEnergy, 1},
+    {"MeV", 1e-6, kEnergy, 1},
+    {"GeV", 1e-3, kEnergy, 1},
+    {"TeV", 1.0, kEnergy, 1},
+    {"PeV", 1e3, kEnergy, 1},
+    {"erg", kTeVPerErg, kEnergy, 1},
+    {"J", kTeVPerErg * 1e7, kEnergy, 1},
+    {"mm", 0.1, kLength, 1},
+    {"cm", 1.0, kLength, 1},
+    {"m", 100.0, kLength, 1},
     {"km", 1e5, kLength, 1},
-    {"ms", 1e-3, kTime, 1},      {"s", 1.0, kTime, 1},          {"min", 60.0, kTime, 1},
-    {"h", 3600.0, kTime, 1},     {"d", 86400.0, kTime, 1},      {"yr", 31557600.0, kTime, 1},
-    {"deg", 1.0, kAngle, 1},     {"rad", kDegPerRad, kAngle, 1},
-    {"arcmin", 1.0 / 60.0, kAngle, 1}, {"arcsec", 1.0 / 3600.0, kAngle, 1},
-    {"sr", kDegPerRad * kDegPerRad, kAngle, 2},
+    {"ms", 1e-3, kTime, 1},
+    {"s", 1.0, kTime, 1},
+    {"min", 60.0, kTime, 1},
+    {"h", 3600.0, kTime, 1},
+    {"d", 86400.0, kTime, 1},
+    {"yr", 31557600.0, kTime, 1},
+    {"deg", 1.0, kAngle, 1},
+    {"rad", kDegPerRad, kAngle, 1},
+    {"arcmin", 1.0 / 60.0, kAngle, 1},
+    {"arcsec", 1.0 / 3600.0, kAngle, 1},
+    {"sr", kDegPerRad* kDegPerRad, kAngle, 2},
 };
 
 [[noreturn]] void fail(const std::string& text, const std::string& why) {
@@ -76,8 +89,14 @@ class UnitParser {
   void skip_spaces() {
     while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
   }
-  bool at_end() { skip_spaces(); return pos_ >= text_.size(); }
-  char peek() { skip_spaces(); return pos_ < text_.size() ? text_[pos_] : '\0'; }
+  bool at_end() {
+    skip_spaces();
+    return pos_ >= text_.size();
+  }
+  char peek() {
+    skip_spaces();
+    return pos_ < text_.size() ? text_[pos_] : '\0';
+  }
 
   Unit expr() {
     Unit u = product();
@@ -134,8 +153,10 @@ class UnitParser {
   int exponent() {
     if (pos_ >= text_.size()) return 1;
     std::size_t p = pos_;
-    if (text_.compare(p, 2, "**") == 0) p += 2;
-    else if (text_[p] == '^') p += 1;
+    if (text_.compare(p, 2, "**") == 0)
+      p += 2;
+    else if (text_[p] == '^')
+      p += 1;
     const bool explicit_op = p != pos_;
     bool paren = false;
     if (p < text_.size() && text_[p] == '(') {
@@ -178,8 +199,9 @@ class UnitParser {
       }
     }
     if (name == "ph" || name == "photon" || name == "ct" || name == "count")
-      fail(text_, "'" + name + "' (photon/count units) is not supported; gammapy's spectral "
-                  "parameters use e.g. 'cm-2 s-1 TeV-1'");
+      fail(text_, "'" + name +
+                      "' (photon/count units) is not supported; gammapy's spectral "
+                      "parameters use e.g. 'cm-2 s-1 TeV-1'");
     fail(text_, "unknown unit '" + name + "'");
   }
 };

@@ -80,6 +80,13 @@ std::vector<DatasetPrediction> predict_counts(const std::vector<datasets::Spectr
                                               const std::vector<models::SkyModel>& models,
                                               std::size_t source);
 
+// The same for every model as the source at once (catalogs): each model is folded through each
+// dataset once, and `other` = all models - the source (so N sources cost N foldings, not N^2).
+// Result [source][dataset].
+std::vector<std::vector<DatasetPrediction>> predict_counts_all_sources(
+    const std::vector<datasets::SpectrumDataset>& datasets,
+    const std::vector<models::SkyModel>& models);
+
 // One energy group = one problem of the batch.
 struct FluxPointGroup {
   double e_min = 0, e_max = 0;     // TeV: snapped edges, or the requested ones (no dataset, 1.8a)
@@ -116,18 +123,9 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
 
 // --- Results ----------------------------------------------------------------------------------
 
-// Reference quantities on an axis (spec 3.4), internal units: TeV, cm-2 s-1 TeV-1, cm-2 s-1,
-// TeV cm-2 s-1. All rows are integrated in one call (numeric integration shares its number of
-// points over the call, as gammapy's does over the output axis).
-struct ReferenceQuantities {
-  std::vector<double> e_ref, e_min, e_max, dnde, e2dnde, flux, eflux;
-};
-ReferenceQuantities reference_quantities(const models::SpectralModel& model,
-                                         const std::vector<double>& e_min,
-                                         const std::vector<double>& e_max);
-
 // The likelihood table of one source (spec 3.1, 7b column order): e_ref/e_min/e_max in
-// `energy_unit` (empty: the datasets' unit), ref_dnde/ref_flux/ref_eflux (erg), norm and norm_err
+// `energy_unit` (empty: the datasets' unit), ref_dnde/ref_flux/ref_eflux (erg; from
+// models::reference_fluxes on the output axis, spec 3.4), norm and norm_err
 // NaN where success is false, errn/errp/ul/scan as selected, sqrt_ts and is_ul (spec 3.2).
 // Per-dataset columns (npred, npred_excess, counts) have one entry per input dataset, in input
 // order; a dataset that does not contribute to a group gets counts 0, npred NaN, npred_excess NaN

@@ -66,7 +66,7 @@ std::string sed_type_unit(const std::string& sed_type);
 // "likelihood" returns a copy. Throws std::invalid_argument for an unknown type.
 FluxPointsTable to_sed_type(const FluxPointsTable& likelihood, const std::string& sed_type);
 
-// Energy unit name -> TeV per unit (eV, keV, MeV, GeV, TeV, PeV, erg, J). Throws
+// TeV per `unit` ("keV" -> 1e-9; any energy unit io::parse_unit reads). Throws
 // std::invalid_argument naming the unit when it is not an energy.
 double energy_unit_in_tev(const std::string& unit);
 constexpr double kErgPerTeV = 1.602176634;
@@ -74,6 +74,9 @@ constexpr double kErgPerTeV = 1.602176634;
 // Writers. write_flux_points picks the format from the extension: .fits / .fits.gz / .fit ->
 // gadf SED FITS, .ecsv -> ECSV. Throws std::runtime_error naming the file on failure.
 void write_flux_points(const FluxPointsTable& table, const std::string& path);
+// The checks write_flux_points makes before writing (known extension, existing folder), for
+// callers that want to fail before a long computation. Throws std::runtime_error.
+void check_flux_points_output(const std::string& path);
 void write_flux_points_fits(const FluxPointsTable& table, const std::string& path);
 void write_flux_points_ecsv(const FluxPointsTable& table, const std::string& path);
 
@@ -81,6 +84,11 @@ void write_flux_points_ecsv(const FluxPointsTable& table, const std::string& pat
 // Columns are matched by name in any order; loglike / loglike_null / dloglike_scan of the gadf
 // spec become stat / stat_null / stat_scan (x2). Throws std::runtime_error naming the file.
 FluxPointsTable read_flux_points_fits(const std::string& path);
+// Reads an ECSV flux-point table as astropy / gammapy / write_flux_points_ecsv write it (scalar
+// float, int and bool columns, multidimensional columns as JSON arrays, SED_TYPE / UL_CONF meta).
+FluxPointsTable read_flux_points_ecsv(const std::string& path);
+// By extension: .ecsv -> ECSV, anything else -> FITS.
+FluxPointsTable read_flux_points(const std::string& path);
 
 // A printable table: one line per row, units in the header. Vector columns longer than
 // `max_vector_values` are abbreviated as "[first .. last]"; `skip` lists columns to leave out.

@@ -44,13 +44,17 @@ FLUXPOINTS_HD double exp_cutoff_power_law_dnde(double e, double index, double am
 }
 
 // 4FGL DR1/DR2: the exponent a * (E0^G2 - E^G2) takes energies in MeV (a carries MeV^-G2).
-constexpr double kMeVPerTeV = 1e6;
+// The TeV -> MeV factor is formed as astropy forms it when gammapy converts the exponent to a
+// dimensionless number, (TeV in J)^G2 * (MeV in J)^-G2, so that results match to the last bit.
+constexpr double kElectronVoltInJoule = 1.602176634e-19;
 FLUXPOINTS_HD double super_exp_cutoff_4fgl_dnde(double e, double amplitude, double reference,
                                                 double expfactor, double index_1, double index_2) {
   const double pwl = amplitude * std::pow(e / reference, -index_1);
-  const double tev_to_mev = std::pow(kMeVPerTeV, index_2);
-  const double cutoff = std::exp(expfactor * (std::pow(reference, index_2) - std::pow(e, index_2)) *
-                                 tev_to_mev);
+  const double tev_in_joule = 1e12 * kElectronVoltInJoule;
+  const double mev_in_joule = 1e6 * kElectronVoltInJoule;
+  const double tev_to_mev = std::pow(tev_in_joule, index_2) * std::pow(mev_in_joule, -index_2);
+  const double cutoff =
+      std::exp(expfactor * (std::pow(reference, index_2) - std::pow(e, index_2)) * tev_to_mev);
   return pwl * cutoff;
 }
 

@@ -70,4 +70,21 @@ FLUXPOINTS_HD double loglog_piece_integral(double x0, double x1, double y0, doub
   return power_law_integral(y0, x0, index, x0, x1);
 }
 
+// Edge i of a log-interpolated gammapy MapAxis built from `edges` (MapAxis.edges): scipy's interp1d
+// of ln E at the integer pixel i, i.e. exp(ln e_0) for i = 0 and exp((ln e_i - ln e_{i-1}) +
+// ln e_{i-1}) above. It differs from e_i in the last bit for about half of the edges.
+FLUXPOINTS_HD double log_axis_edge(const double* edges, int i) {
+  if (i == 0) return std::exp(std::log(edges[0]));
+  const double lo = std::log(edges[i - 1]);
+  return std::exp((std::log(edges[i]) - lo) + lo);
+}
+
+// Centre of a log-spaced energy bin as gammapy's MapAxis.center computes it from the edges given
+// to the axis (linear interpolation of ln E at pixel i + 0.5, then exp); differs from
+// sqrt(e_lo * e_hi) in the last bit.
+FLUXPOINTS_HD double log_bin_center(double e_lo, double e_hi) {
+  const double ln_lo = std::log(e_lo);
+  return std::exp((std::log(e_hi) - ln_lo) * 0.5 + ln_lo);
+}
+
 }  // namespace fluxpoints::math

@@ -13,12 +13,12 @@ namespace fluxpoints::models {
 
 struct Parameter {
   std::string name;
-  double value = 0.0;   // in the internal unit of the parameter (see each model)
-  std::string unit;     // the internal unit, e.g. "cm-2 s-1 TeV-1", "TeV", ""
+  double value = 0.0;  // in the internal unit of the parameter (see each model)
+  std::string unit;    // the internal unit, e.g. "cm-2 s-1 TeV-1", "TeV", ""
   double min = __builtin_nan("");
   double max = __builtin_nan("");
   bool frozen = false;
-  double error = 0.0;   // in the internal unit; 0 = not known
+  double error = 0.0;  // in the internal unit; 0 = not known
 };
 
 class SpectralModel {
@@ -27,10 +27,13 @@ class SpectralModel {
   // gammapy's full type tag, e.g. "PowerLawSpectralModel".
   virtual std::string type() const = 0;
   virtual std::unique_ptr<SpectralModel> clone() const = 0;
-  // Differential flux at energy E (TeV), cm-2 s-1 TeV-1.
-  virtual double dnde(double energy_tev) const = 0;
+  // Differential flux at energy E (TeV), cm-2 s-1 TeV-1, with the model's own parameters.
+  double dnde(double energy_tev) const { return evaluate(energy_tev, parameters_.data()); }
   // dnde at each energy.
   std::vector<double> dnde(const std::vector<double>& energies_tev) const;
+  // The model's formula with an external parameter block laid out as parameters() (a compound
+  // model evaluates its parts on slices of its own parameter list this way).
+  virtual double evaluate(double energy_tev, const Parameter* params) const = 0;
   // Integral flux over each bin [e_lo[i], e_hi[i]] (TeV), cm-2 s-1, as gammapy integrates it:
   // analytic where gammapy is, else its log-log trapezoid rule with ndecade = 100 where the
   // number of points is shared by the whole vector of bins (spec 5.2).
@@ -68,10 +71,10 @@ struct SkyModel {
 // A FoVBackgroundModel component: a norm spectrum (usually PowerLawNormSpectralModel) that scales
 // one dataset's background at reco energies (spec 5.4).
 struct FoVBackgroundModel {
-  std::string name;                          // gammapy default: "<dataset>-bkg"
+  std::string name;  // gammapy default: "<dataset>-bkg"
   std::vector<std::string> datasets_names;
-  std::unique_ptr<SpectralModel> spectral;   // null when the type is not supported here
-  std::string spectral_type;                 // the type tag as written in the file
+  std::unique_ptr<SpectralModel> spectral;  // null when the type is not supported here
+  std::string spectral_type;                // the type tag as written in the file
 };
 
 // Everything read from one model YAML file.

@@ -174,6 +174,11 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   const fs::path out_dir = out_path.has_parent_path() ? out_path.parent_path() : fs::path(".");
   if (!fs::is_directory(out_dir))
     throw std::runtime_error("-o " + ro.output + ": folder '" + out_dir.string() + "' does not exist");
+  std::error_code ec;
+  if (!ro.read_only && fs::is_directory(out_path, ec))
+    throw std::runtime_error("-o " + ro.output + " is a folder; give the result file's name");
+  if (!ro.read_only && fs::exists(out_path, ec) && fs::equivalent(out_path, ro.catalog, ec))
+    throw std::runtime_error("-o " + ro.output + " is the catalog itself");
   if (!ro.fits_dir.empty() && pg.rank == 0) fs::create_directories(ro.fits_dir);
 
   const int workers = kokkos_backend::resolve_workers(ro.workers);
@@ -288,6 +293,12 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
 
     // One batch for the chunk, one solve.
     LikelihoodBatch batch;
+    std::int64_t total_problems = 0, total_bins = 0;
+    for (const AssembledSource& a : assembled) {
+      total_problems += a.batch.n_problems();
+      total_bins += a.batch.n_bins();
+    }
+    batch.reserve(total_problems, total_bins);
     for (std::int64_t i = 0; i < n; ++i)
       if (assembled[i].problems) append_batch(batch, assembled[i].batch, *assembled[i].problems);
     const BatchResult result = backend->solve(batch, options.solve);

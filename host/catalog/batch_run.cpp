@@ -102,6 +102,8 @@ void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProble
   }
 }
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 // What one chunk reads from the catalog.
 struct ChunkInput {
   std::vector<Source> sources;
@@ -265,11 +267,13 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   std::mutex hdf5_mutex;
   const auto read_chunk = [&](std::size_t k) {
     std::lock_guard<std::mutex> lock(hdf5_mutex);
+    const auto t_read = Clock::now();
     ChunkInput in;
     in.sources = reader.read_sources(chunks[k].first, chunks[k].second);
     std::vector<std::int64_t> rows;
     for (const Source& s : in.sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
     in.reads = reader.read_datasets(rows);
+    summary.stage_seconds[0] += seconds_since(t_read);  // under the mutex: one writer at a time
     return in;
   };
   std::future<ChunkInput> next_input;
@@ -289,6 +293,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
 
     // Fold and assemble, one source per task.
     std::vector<AssembledSource> assembled(n);
+    auto t_stage = Clock::now();
     parallel_for_items(n, workers, [&](std::int64_t i) { assemble_source(sources[i], source_reads[i], options, assembled[i]); });
 
     // One batch for the chunk, one solve.
@@ -301,7 +306,11 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     batch.reserve(total_problems, total_bins);
     for (std::int64_t i = 0; i < n; ++i)
       if (assembled[i].problems) append_batch(batch, assembled[i].batch, *assembled[i].problems);
+    summary.stage_seconds[1] += seconds_since(t_stage);
+    t_stage = Clock::now();
     const BatchResult result = backend->solve(batch, options.solve);
+    summary.stage_seconds[2] += seconds_since(t_stage);
+    t_stage = Clock::now();
 
     ChunkResults chunk;
     chunk.begin = begin;
@@ -325,6 +334,8 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       }
       chunk.errors[i] = a.error;
     });
+    summary.stage_seconds[3] += seconds_since(t_stage);
+    t_stage = Clock::now();
     if (!ro.fits_dir.empty())
       for (std::int64_t i = 0; i < n; ++i)
         if (chunk.tables[i]) io::write_flux_points_fits(*chunk.tables[i], fits_file_name(ro.fits_dir, begin + i, sources[i].name));
@@ -333,6 +344,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       std::lock_guard<std::mutex> lock(hdf5_mutex);
       write_chunk_file(chunk, chunk_path, fingerprint);
     }
+    summary.stage_seconds[4] += seconds_since(t_stage);
     ++summary.chunks_done;
     done_sources += n;
     processed_sources += n;

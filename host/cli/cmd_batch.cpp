@@ -60,6 +60,11 @@ void run(BatchArgs& a, const CLI::App& cmd) {
                  s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds,
                  s.n_flux_points / std::max(s.seconds, 1e-9), s.backend,
                  pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
+      fmt::print(stderr,
+                 "fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble {:.2f} s, "
+                 "solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
+                 s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3],
+                 s.stage_seconds[4]);
       if (s.chunks_skipped > 0)
         fmt::print("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
       fmt::print("written: {}\n", a.run.output);

@@ -50,6 +50,9 @@ struct BatchRunSummary {
   std::int64_t chunks_done = 0, chunks_skipped = 0;  // by this process; skipped = resumed
   double seconds = 0;
   std::string backend;
+  // Seconds this process spent in each stage: read (on the reader thread, overlapping the others),
+  // fold + assemble, solve, flux-point tables, write (FITS and chunk files).
+  double stage_seconds[5] = {0, 0, 0, 0, 0};
 };
 
 // Runs the job. Every process of `options.processes` calls it; rank 0 merges and returns the

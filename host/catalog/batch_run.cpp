@@ -277,6 +277,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     return in;
   };
   std::future<ChunkInput> next_input;
+  std::future<void> pending_write;
   if (!todo.empty()) next_input = std::async(std::launch::async, read_chunk, todo[0]);
 
   for (std::size_t t = 0; t < todo.size(); ++t) {
@@ -335,16 +336,23 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       chunk.errors[i] = a.error;
     });
     summary.stage_seconds[3] += seconds_since(t_stage);
-    t_stage = Clock::now();
-    if (!ro.fits_dir.empty())
-      for (std::int64_t i = 0; i < n; ++i)
-        if (chunk.tables[i]) io::write_flux_points_fits(*chunk.tables[i], fits_file_name(ro.fits_dir, begin + i, sources[i].name));
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    {
-      std::lock_guard<std::mutex> lock(hdf5_mutex);
-      write_chunk_file(chunk, chunk_path, fingerprint);
-    }
-    summary.stage_seconds[4] += seconds_since(t_stage);
+    // Writing overlaps the next chunk too: one write in flight at a time (its errors surface here
+    // at the next chunk, or after the loop), on a thread that takes the HDF5 mutex for the chunk
+    // file. FITS files (cfitsio) are written only by that thread.
+    if (pending_write.valid()) pending_write.get();
+    std::vector<std::string> fits_names;
+    if (!ro.fits_dir.empty())
+      for (std::int64_t i = 0; i < n; ++i) fits_names.push_back(fits_file_name(ro.fits_dir, begin + i, sources[i].name));
+    pending_write = std::async(std::launch::async,
+                               [&, chunk = std::move(chunk), chunk_path, fits_names = std::move(fits_names)] {
+                                 const auto t_write = Clock::now();
+                                 for (std::size_t i = 0; i < fits_names.size(); ++i)
+                                   if (chunk.tables[i]) io::write_flux_points_fits(*chunk.tables[i], fits_names[i]);
+                                 std::lock_guard<std::mutex> lock(hdf5_mutex);
+                                 write_chunk_file(chunk, chunk_path, fingerprint);
+                                 summary.stage_seconds[4] += seconds_since(t_write);
+                               });
     ++summary.chunks_done;
     done_sources += n;
     processed_sources += n;
@@ -362,6 +370,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
                  isatty(STDERR_FILENO) ? "" : "\n");
     }
   }
+  if (pending_write.valid()) pending_write.get();
   if (ro.progress && pg.rank == 0 && isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
 
   pg.barrier();

@@ -2,6 +2,7 @@
 #pragma once
 // `fluxpoints batch`: flux points of every source of an HDF5 catalog, streamed in chunks of
 // sources (read -> fold and assemble -> solve -> write), so memory stays bounded for any catalog.
+// Reading the next chunk and writing the previous one overlap the folding and solving.
 //
 // Each finished chunk is written to its own small HDF5 file in RESULTS.h5.parts/ (written under a
 // temporary name, flushed, then renamed: a chunk file exists only when it is complete). When every

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "gammapy_compare.hpp"
 
 namespace fs = std::filesystem;
 namespace io = fluxpoints::io;
@@ -124,14 +125,6 @@ std::string temp_path(const std::string& name) {
                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
   fs::create_directories(dir);
   return (dir / name).string();
-}
-
-// A Python with astropy and gammapy: the repo's .venv (CI) or /opt/gpvenv. Empty if none.
-std::string gammapy_python() {
-  for (const std::string p : {std::string(FLUXPOINTS_SOURCE_DIR) + "/.venv/bin/python",
-                              std::string("/opt/gpvenv/bin/python")})
-    if (fs::exists(p)) return p;
-  return "";
 }
 
 int run_python(const std::string& python, const std::string& script, std::string* output) {
@@ -350,10 +343,10 @@ TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
 }
 
 TEST(FluxPointsIo, AstropyAndGammapyReadOurFiles) {
-  const std::string python = gammapy_python();
+  const std::string python = fluxpoints::testing::gammapy_python();
   if (python.empty())
-    GTEST_SKIP() << "no gammapy Python (looked for " << FLUXPOINTS_SOURCE_DIR
-                 << "/.venv/bin/python and /opt/gpvenv/bin/python)";
+    GTEST_SKIP() << "no gammapy Python: FLUXPOINTS_GAMMAPY_PYTHON not set and no "
+                    "/opt/gpvenv/bin/python, or FLUXPOINTS_SKIP_GAMMAPY set";
   const std::string fits_path = temp_path("for_gammapy.fits");
   const std::string ecsv_path = temp_path("for_astropy.ecsv");
   const io::FluxPointsTable t = sample_table();

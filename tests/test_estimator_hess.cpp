@@ -56,7 +56,8 @@ TEST(EstimatorHess, Spec93Obs23523) {
   const double edges_tev[] = {0.1, 0.3162278, 1, 3.162278, 10, 31.62278, 100};
   for (std::size_t r = 0; r < 6; ++r) {
     EXPECT_NEAR(col(t, "e_min", r), edges_tev[r] * 1e9, kSpecDigitsRel * edges_tev[r] * 1e9);
-    EXPECT_NEAR(col(t, "e_max", r), edges_tev[r + 1] * 1e9, kSpecDigitsRel * edges_tev[r + 1] * 1e9);
+    EXPECT_NEAR(col(t, "e_max", r), edges_tev[r + 1] * 1e9,
+                kSpecDigitsRel * edges_tev[r + 1] * 1e9);
   }
   const double counts[] = {0, 24, 73, 26, 1, 0};
   const double success[] = {0, 1, 1, 1, 1, 1};
@@ -103,7 +104,8 @@ TEST(EstimatorHess, Spec93Obs23523) {
   EXPECT_NEAR(col(t, "stat_null", 2), 212.245758, kScanAbs);
   const double scan[] = {125.892834, 104.224797, 81.063450, 58.178460, 37.804431, 22.632541,
                          15.967906,  22.025342,  46.353348, 96.409484, 182.338993};
-  for (std::size_t j = 0; j < 11; ++j) EXPECT_NEAR(col(t, "stat_scan", 2, j), scan[j], kScanAbs) << j;
+  for (std::size_t j = 0; j < 11; ++j)
+    EXPECT_NEAR(col(t, "stat_scan", 2, j), scan[j], kScanAbs) << j;
 
   // Reference quantities, rows 1-3 (ref_eflux in erg).
   const double ref_dnde[] = {1.419454e-10, 6.340467e-12, 2.832183e-13};

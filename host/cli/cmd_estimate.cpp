@@ -89,7 +89,8 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   for (const auto& w : problems.warnings) fmt::print(stderr, "fluxpoints: warning: {}\n", w);
   if (!problems.any_dataset()) {
     std::string edges;
-    for (double e : options.energy_edges) edges += fmt::format("{}{:g}", edges.empty() ? "" : ", ", e);
+    for (double e : options.energy_edges)
+      edges += fmt::format("{}{:g}", edges.empty() ? "" : ", ", e);
     throw std::runtime_error("energy edges [" + edges + "] TeV are outside every dataset (" +
                              coverage(datasets) + "): no energy group has data");
   }
@@ -145,7 +146,8 @@ void add_estimate_command(CLI::App& app) {
                 "allow datasets from several telescopes");
   cmd->add_option("--backend", a.backend, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--config", a.config_file, "YAML options with gammapy's names");
-  cmd->add_option("--sed-type", a.sed_type, "written SED type: likelihood, dnde, e2dnde, flux, eflux")
+  cmd->add_option("--sed-type", a.sed_type,
+                  "written SED type: likelihood, dnde, e2dnde, flux, eflux")
       ->capture_default_str();
   cmd->add_option("-o,--output", a.output, "output file (.fits, .fits.gz or .ecsv)");
   cmd->callback([cmd] { run_estimate(a, *cmd); });

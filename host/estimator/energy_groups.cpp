@@ -90,8 +90,8 @@ void check_datasets(const std::vector<datasets::SpectrumDataset>& datasets,
   for (const auto& d : datasets) {
     if (!energy_axes_aligned(first.reco_edges, d.reco_edges))
       throw std::invalid_argument(
-          "All datasets must have aligned energy axes: the reco energy bins of '" + d.name +
-          "' (" + d.source_file + ") do not line up with those of '" + first.name + "' (" +
+          "All datasets must have aligned energy axes: the reco energy bins of '" + d.name + "' (" +
+          d.source_file + ") do not line up with those of '" + first.name + "' (" +
           first.source_file + ")");
   }
   if (telescopes.size() > 1 && !allow_multiple_telescopes) {

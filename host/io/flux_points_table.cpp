@@ -25,8 +25,8 @@ Column* FluxPointsTable::find(const std::string& name) {
 
 const Column& FluxPointsTable::column(const std::string& name) const {
   if (const Column* c = find(name)) return *c;
-  throw std::out_of_range((origin.empty() ? std::string("flux points") : origin) +
-                          ": no column '" + name + "'");
+  throw std::out_of_range((origin.empty() ? std::string("flux points") : origin) + ": no column '" +
+                          name + "'");
 }
 
 Column& FluxPointsTable::add(Column c) {
@@ -150,8 +150,7 @@ std::string format_cell(const Column& c, std::size_t row, std::size_t max_values
   if (!c.is_vector && c.width == 1) return format_value(c, c.at(row));
   std::string s = "[";
   if (c.width <= max_values) {
-    for (std::size_t j = 0; j < c.width; ++j)
-      s += (j ? ", " : "") + format_value(c, c.at(row, j));
+    for (std::size_t j = 0; j < c.width; ++j) s += (j ? ", " : "") + format_value(c, c.at(row, j));
   } else {
     s += format_value(c, c.at(row, 0)) + " .. " + format_value(c, c.at(row, c.width - 1));
   }

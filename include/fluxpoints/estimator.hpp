@@ -76,9 +76,9 @@ struct DatasetPrediction {
 
 // Folds the source (models[source]) and every other model through each dataset (spec 5.1).
 // A model with datasets_names predicts nothing in the datasets it does not name.
-std::vector<DatasetPrediction> predict_counts(const std::vector<datasets::SpectrumDataset>& datasets,
-                                              const std::vector<models::SkyModel>& models,
-                                              std::size_t source);
+std::vector<DatasetPrediction> predict_counts(
+    const std::vector<datasets::SpectrumDataset>& datasets,
+    const std::vector<models::SkyModel>& models, std::size_t source);
 
 // The same for every model as the source at once (catalogs): each model is folded through each
 // dataset once, and `other` = all models - the source (so N sources cost N foldings, not N^2).
@@ -114,12 +114,13 @@ struct SourceProblems {
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
                                       const std::vector<DatasetPrediction>& predictions,
-                                      const models::SkyModel& source, const EstimatorOptions& options);
+                                      const models::SkyModel& source,
+                                      const EstimatorOptions& options);
 // The same, folding the models first.
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
-                                      const std::vector<models::SkyModel>& models, std::size_t source,
-                                      const EstimatorOptions& options);
+                                      const std::vector<models::SkyModel>& models,
+                                      std::size_t source, const EstimatorOptions& options);
 
 // --- Results ----------------------------------------------------------------------------------
 

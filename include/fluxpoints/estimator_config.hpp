@@ -27,7 +27,8 @@ namespace fluxpoints {
 // Applies the keys present in the file to `options` and `source` (keys that are absent leave them
 // unchanged). Unknown keys, wrong types and bad values throw std::runtime_error naming the file
 // and the key.
-void apply_estimator_config(const std::string& path, EstimatorOptions& options, std::string& source);
+void apply_estimator_config(const std::string& path, EstimatorOptions& options,
+                            std::string& source);
 
 // "0.7 TeV", "700 GeV" or a plain number (TeV) -> TeV. Throws std::invalid_argument.
 double parse_energy_tev(const std::string& text);

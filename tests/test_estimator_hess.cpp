@@ -35,7 +35,7 @@ fp::io::FluxPointsTable run_spec93() {
   models[0].spectral = fp::models::make_power_law(3e-11, 2.7, 1.0);
   fp::EstimatorOptions o;
   o.energy_edges = {0.1, 0.3, 1, 3, 10, 30, 100};
-  o.solve.set_selection("all");
+  o.set_selection("all");
   const auto backend = fp::make_backend("cpu");
   return fp::estimate_flux_points(ds, models, 0, o, *backend);
 }

@@ -67,7 +67,7 @@ std::vector<fp::models::SkyModel> spec_models() {
 fp::EstimatorOptions spec_options() {
   fp::EstimatorOptions o;
   o.energy_edges = {0.6, 2, 5, 20, 50};
-  o.solve.set_selection("all");
+  o.set_selection("all");
   return o;
 }
 
@@ -191,6 +191,32 @@ TEST(EstimatorSpectrum, Spec91Cash) {
     EXPECT_TRUE(std::isnan(col(t, name, r))) << name;
   for (std::size_t j = 0; j < 11; ++j) EXPECT_TRUE(std::isnan(col(t, "stat_scan", r, j)));
   EXPECT_EQ(col(t, "is_ul", r), 0.0);  // NaN sqrt_ts is not < 2
+}
+
+TEST(EstimatorSpectrum, Spec91SensitivityCash) {
+  // Spec 9.1 table: exact Asimov roots for n_sigma_sensitivity = 2 (printed to 5 digits).
+  fp::EstimatorOptions o = spec_options();
+  o.n_sigma_sensitivity = 2;
+  const FluxPointsTable t = run({spec91_dataset()}, o);
+  const double expected[] = {0.14929, 0.42959, 1.24234, 3.77999};
+  for (std::size_t r = 0; r < 4; ++r)
+    expect_rel(col(t, "norm_sensitivity", r), expected[r], 5e-5, "norm_sensitivity");
+  // gammapy's column order: norm_ul, norm_sensitivity, ts.
+  const auto& c = t.columns;
+  const auto at = [&](const char* name) {
+    for (std::size_t k = 0; k < c.size(); ++k)
+      if (c[k].name == name) return k;
+    return c.size();
+  };
+  EXPECT_EQ(at("norm_sensitivity"), at("norm_ul") + 1);
+  EXPECT_EQ(at("ts"), at("norm_sensitivity") + 1);
+  // Without "sensitivity" in the selection there is no column.
+  o.set_selection("errn-errp,ul");
+  EXPECT_FALSE(run({spec91_dataset()}, o).has("norm_sensitivity"));
+  o.set_selection("sensitivity");
+  EXPECT_TRUE(o.sensitivity);
+  EXPECT_FALSE(o.solve.ul);
+  EXPECT_THROW(o.set_selection("ul,bogus"), std::invalid_argument);
 }
 
 TEST(EstimatorSpectrum, Spec92OnOffGroup4IsAnalytic) {

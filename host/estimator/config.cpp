@@ -159,7 +159,8 @@ class ConfigReader {
     check_keys(n, where,
                {"energy_edges", "source", "selection_optional", "n_sigma", "n_sigma_ul",
                 "sum_over_energy_groups", "allow_multiple_telescopes", "sqrt_ts_threshold_ul",
-                "reoptimize", "norm", "n_jobs", "parallel_backend", "flux_points"});
+                "reoptimize", "norm", "n_jobs", "parallel_backend", "flux_points",
+                "n_sigma_sensitivity"});
     const auto key = [&](const char* k) {
       return where.empty() ? std::string(k) : where + "." + k;
     };
@@ -167,13 +168,15 @@ class ConfigReader {
     if (n["source"]) source = string(n["source"], key("source"));
     if (n["selection_optional"]) {
       try {
-        o.solve.set_selection(selection(n["selection_optional"], key("selection_optional")));
+        o.set_selection(selection(n["selection_optional"], key("selection_optional")));
       } catch (const std::invalid_argument& e) {
         fail(key("selection_optional"), e.what());
       }
     }
     if (n["n_sigma"]) o.solve.n_sigma = number(n["n_sigma"], key("n_sigma"));
     if (n["n_sigma_ul"]) o.solve.n_sigma_ul = number(n["n_sigma_ul"], key("n_sigma_ul"));
+    if (n["n_sigma_sensitivity"])
+      o.n_sigma_sensitivity = number(n["n_sigma_sensitivity"], key("n_sigma_sensitivity"));
     if (n["sum_over_energy_groups"])
       o.sum_over_energy_groups =
           boolean(n["sum_over_energy_groups"], key("sum_over_energy_groups"));

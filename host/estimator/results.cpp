@@ -97,6 +97,11 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     t.add(scalar("norm_errp", per_row(result.norm_errp)));
   }
   if (so.ul) t.add(scalar("norm_ul", per_row(result.norm_ul)));
+  if (options.sensitivity) {
+    std::vector<double> sens(n_rows);
+    for (std::size_t r = 0; r < n_rows; ++r) sens[r] = problems.groups[r].norm_sensitivity;
+    t.add(scalar("norm_sensitivity", sens));
+  }
   t.add(scalar("ts", ts));
   t.add(scalar("sqrt_ts", sqrt_ts));
 

@@ -121,8 +121,8 @@ FluxPointsTable to_sed_type(const FluxPointsTable& in, const std::string& sed_ty
   for (const char* name : {"e_ref", "e_min", "e_max"})
     if (const Column* c = in.find(name)) out.add(*c);
   const std::vector<double> ref = reference_values(in, sed_type);
-  // gammapy's order for flux-like types: X, X_err, X_errp, X_errn, X_ul.
-  for (const char* q : {"", "_err", "_errp", "_errn", "_ul"}) {
+  // gammapy's order for flux-like types: X, X_err, X_errp, X_errn, X_ul, X_sensitivity.
+  for (const char* q : {"", "_err", "_errp", "_errn", "_ul", "_sensitivity"}) {
     const Column* norm = in.find(std::string("norm") + q);
     if (!norm) continue;
     Column c;

@@ -1,7 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // gammapy model YAML (spec 6.2): reading, units, errors, writing and the round trip through
 // gammapy's Models.read (checked by data/golden/make_models_golden.py --check-written when the
-// gammapy venv /opt/gpvenv is present and FLUXPOINTS_SKIP_GAMMAPY is not set).
+// gammapy venv ($FLUXPOINTS_GAMMAPY_PYTHON or /opt/gpvenv/bin/python) is present and
+// FLUXPOINTS_SKIP_GAMMAPY is not set).
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -28,7 +29,11 @@ constexpr double kUnitConversionRelTol = 1e-15;
 
 const std::string kSourceDir = FLUXPOINTS_SOURCE_DIR;
 const std::string kCrabModels = kSourceDir + "/../shared/data/estimators/crab_hess_fp/models.yaml";
-const std::string kGammapyPython = "/opt/gpvenv/bin/python";
+// The Python with gammapy 2.1: $FLUXPOINTS_GAMMAPY_PYTHON, else the development venv.
+std::string gammapy_python() {
+  const char* env = std::getenv("FLUXPOINTS_GAMMAPY_PYTHON");
+  return env && *env ? env : "/opt/gpvenv/bin/python";
+}
 
 // A directory of this test process (test binaries of several checkouts may run at once),
 // removed when the process ends.
@@ -340,12 +345,12 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
   ASSERT_EQ(file.backgrounds.size(), 1u);
   EXPECT_EQ(file.backgrounds[0].spectral->parameter("norm").value, 1.2);
 
-  if (!fs::exists(kGammapyPython))
-    GTEST_SKIP() << "gammapy check skipped: missing " << kGammapyPython;
+  const std::string python = gammapy_python();
+  if (!fs::exists(python)) GTEST_SKIP() << "gammapy check skipped: missing " << python;
   if (std::getenv("FLUXPOINTS_SKIP_GAMMAPY"))  // importing gammapy takes ~10 s on a busy machine
     GTEST_SKIP() << "gammapy check skipped: FLUXPOINTS_SKIP_GAMMAPY is set";
   const std::string view_path = path.string() + ".gammapy.json";
-  const std::string cmd = kGammapyPython + " " + kSourceDir +
+  const std::string cmd = python + " " + kSourceDir +
                           "/data/golden/make_models_golden.py --check-written " + path.string() +
                           " " + view_path + " > " + path.string() + ".log 2>&1";
   if (std::system(cmd.c_str()) != 0) {

@@ -362,6 +362,7 @@ def main():
         o_path = o_dir / f"{name}.fits"
         try:
             if args.fluxpoints_exe:
+                o_path.unlink(missing_ok=True)  # never compare a stale file from an earlier run
                 run_fluxpoints(args.fluxpoints_exe, case, options, args.data_dir, o_path)
             check_gammapy_reads(o_path)
             g, g_header = read_table(g_path)

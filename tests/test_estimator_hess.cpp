@@ -129,9 +129,9 @@ TEST(EstimatorHess, Spec93Obs23523) {
 }
 
 // Spec 9.3 row 5 gives errp 1.332762 and ul 5.331053 (gammapy: its HESSE step gives sigma 0.011
-// and brackets of +-1e5 sigma). The engine currently reports "no crossing" there (NaN), because
-// the kink at norm 0 leaves it no curvature to build the bracket from. Enable when the engine's
-// crossing search handles a zero-width kink bracket.
+// and brackets of +-1e5 sigma). The engine on main reports "no crossing" there (NaN): with the
+// best fit at the kink (norm ~ -7e-15, no curvature) its bracket collapses to ~1e-9. The engine
+// fix on branch `enginetests` (commit 1c602c2) makes this test pass: enable it when merging that.
 TEST(EstimatorHess, DISABLED_Spec93KinkRowCrossings) {
   if (!std::filesystem::exists(kPha)) GTEST_SKIP() << "missing " << kPha;
   const fp::io::FluxPointsTable t = run_spec93();

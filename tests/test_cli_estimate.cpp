@@ -25,8 +25,9 @@ struct CliRun {
 };
 
 fs::path work_dir() {
-  const fs::path d = fs::temp_directory_path() / ("fluxpoints_cli_tests_" + std::to_string(::getpid())) /
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const fs::path d = fs::temp_directory_path() /
+                     ("fluxpoints_cli_tests_" + std::to_string(::getpid())) /
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name();
   fs::create_directories(d);
   return d;
 }
@@ -40,15 +41,15 @@ std::string slurp(const fs::path& p) {
 
 CliRun run(const std::string& args) {
   const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
-  const std::string cmd = std::string(FLUXPOINTS_BINARY) + " " + args + " > " + out.string() +
-                          " 2> " + err.string();
+  const std::string cmd =
+      std::string(FLUXPOINTS_BINARY) + " " + args + " > " + out.string() + " 2> " + err.string();
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
 std::string estimate_args(const std::string& extra) {
-  return "estimate --datasets " + kHess + " --models " + kModels +
-         " --source crab --backend cpu " + extra;
+  return "estimate --datasets " + kHess + " --models " + kModels + " --source crab --backend cpu " +
+         extra;
 }
 
 bool have_data() { return fs::exists(kHess) && fs::exists(kModels); }
@@ -71,12 +72,13 @@ TEST(CliEstimate, WritesFitsAndEcsvAndPrintsTheTable) {
   EXPECT_EQ(t.column("counts").at(0), 73.0);  // spec 9.3 row 2
 
   // --sed-type dnde, TeV energies, ECSV.
-  const CliRun e = run(estimate_args("--energy-edges 1,3,10 --energy-unit TeV --sed-type dnde -o " +
-                                  ecsv.string()));
+  const CliRun e = run(
+      estimate_args("--energy-edges 1,3,10 --energy-unit TeV --sed-type dnde -o " + ecsv.string()));
   ASSERT_EQ(e.exit_code, 0) << e.err;
   const std::string text = slurp(ecsv);
   EXPECT_NE(text.find("{SED_TYPE: dnde}"), std::string::npos);
-  EXPECT_NE(text.find("{name: dnde, unit: 'TeV-1 s-1 cm-2', datatype: float64}"), std::string::npos);
+  EXPECT_NE(text.find("{name: dnde, unit: 'TeV-1 s-1 cm-2', datatype: float64}"),
+            std::string::npos);
   EXPECT_NE(text.find("{name: e_min, unit: 'TeV', datatype: float64}"), std::string::npos);
   EXPECT_EQ(text.find("norm_ul"), std::string::npos);  // no selection: no ul column
 }
@@ -88,8 +90,8 @@ TEST(CliEstimate, ConfigFileAndCommandLineOverride) {
                            "selection_optional: [ul, scan]\n"
                            "n_sigma_ul: 3\n"
                            "norm: {scan_min: 0.5, scan_max: 2, scan_n_values: 5}\n";
-  const CliRun r = run(estimate_args("--config " + config.string() + " --energy-edges 1,3,10 -o " +
-                                  out.string()));
+  const CliRun r = run(
+      estimate_args("--config " + config.string() + " --energy-edges 1,3,10 -o " + out.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const fluxpoints::io::FluxPointsTable t = fluxpoints::io::read_flux_points_fits(out.string());
   EXPECT_EQ(t.n_rows, 2u);  // the command line's edges win
@@ -135,8 +137,7 @@ TEST(CliEstimate, BadInputFailsCleanly) {
   expect_error(estimate_args("--energy-edges 1,10 -o " + (work_dir() / "out.txt").string()),
                "unknown output format");
   // An output folder that does not exist.
-  expect_error(estimate_args("--energy-edges 1,10 -o /nonexistent/dir/out.fits"),
-               "does not exist");
+  expect_error(estimate_args("--energy-edges 1,10 -o /nonexistent/dir/out.fits"), "does not exist");
 }
 
 TEST(CliShow, PrintsGammapyFile) {

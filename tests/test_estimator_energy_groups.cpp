@@ -69,10 +69,10 @@ TEST(EnergyGroups, TiesRoundToTheEvenEdge) {
   // A requested edge exactly at the log centre of a bin is a tie: numpy rounds half to even.
   // Use an axis with exactly representable log steps (powers of 2) so the tie is exact.
   const std::vector<double> e{1, 4, 16, 64, 256};
-  EXPECT_EQ(fp::snap_energy_range(e, 2.0, 256).begin, 0u);   // tie between edges 0 and 1 -> 0
-  EXPECT_EQ(fp::snap_energy_range(e, 8.0, 256).begin, 2u);   // tie between edges 1 and 2 -> 2
-  EXPECT_EQ(fp::snap_energy_range(e, 1.0, 32.0).end, 2u);    // tie between edges 2 and 3 -> 2
-  EXPECT_EQ(fp::snap_energy_range(e, 1.0, 128.0).end, 4u);   // tie between edges 3 and 4 -> 4
+  EXPECT_EQ(fp::snap_energy_range(e, 2.0, 256).begin, 0u);  // tie between edges 0 and 1 -> 0
+  EXPECT_EQ(fp::snap_energy_range(e, 8.0, 256).begin, 2u);  // tie between edges 1 and 2 -> 2
+  EXPECT_EQ(fp::snap_energy_range(e, 1.0, 32.0).end, 2u);   // tie between edges 2 and 3 -> 2
+  EXPECT_EQ(fp::snap_energy_range(e, 1.0, 128.0).end, 4u);  // tie between edges 3 and 4 -> 4
 }
 
 TEST(EnergyGroups, AlignedAxes) {

@@ -67,7 +67,7 @@ std::vector<fp::models::SkyModel> spec_models() {
 fp::EstimatorOptions spec_options() {
   fp::EstimatorOptions o;
   o.energy_edges = {0.6, 2, 5, 20, 50};
-  o.solve.set_selection("all");
+  o.set_selection("all");
   return o;
 }
 
@@ -161,8 +161,8 @@ TEST(EstimatorSpectrum, Spec91Cash) {
 
   // stat_scan on the default grid, groups 1, 3, 4.
   const std::vector<std::vector<double>> scan{
-      {-882.575555, -908.250061, -937.199490, -967.960581, -998.026275, -1023.632526,
-       -1039.516328, -1038.575784, -1011.346701, -945.204476, -823.191601},
+      {-882.575555, -908.250061, -937.199490, -967.960581, -998.026275, -1023.632526, -1039.516328,
+       -1038.575784, -1011.346701, -945.204476, -823.191601},
       {},
       {3.052424, 1.817226, 0.325731, -1.409174, -3.335703, -5.351272, -7.291893, -8.921720,
        -9.919617, -9.858423, -8.172216},
@@ -171,7 +171,8 @@ TEST(EstimatorSpectrum, Spec91Cash) {
   ASSERT_EQ(t.column("stat_scan").width, 11u);
   for (std::size_t r = 0; r < 4; ++r)
     for (std::size_t j = 0; j < scan[r].size(); ++j)
-      EXPECT_NEAR(col(t, "stat_scan", r, j), scan[r][j], kSpecScanAbs) << "group " << r + 1 << " j " << j;
+      EXPECT_NEAR(col(t, "stat_scan", r, j), scan[r][j], kSpecScanAbs)
+          << "group " << r + 1 << " j " << j;
   EXPECT_NEAR(col(t, "norm_scan", 0, 5), 1.0, 1e-15);
   EXPECT_NEAR(col(t, "norm_scan", 4, 10), 5.0, 1e-15);
 
@@ -190,6 +191,32 @@ TEST(EstimatorSpectrum, Spec91Cash) {
     EXPECT_TRUE(std::isnan(col(t, name, r))) << name;
   for (std::size_t j = 0; j < 11; ++j) EXPECT_TRUE(std::isnan(col(t, "stat_scan", r, j)));
   EXPECT_EQ(col(t, "is_ul", r), 0.0);  // NaN sqrt_ts is not < 2
+}
+
+TEST(EstimatorSpectrum, Spec91SensitivityCash) {
+  // Spec 9.1 table: exact Asimov roots for n_sigma_sensitivity = 2 (printed to 5 digits).
+  fp::EstimatorOptions o = spec_options();
+  o.n_sigma_sensitivity = 2;
+  const FluxPointsTable t = run({spec91_dataset()}, o);
+  const double expected[] = {0.14929, 0.42959, 1.24234, 3.77999};
+  for (std::size_t r = 0; r < 4; ++r)
+    expect_rel(col(t, "norm_sensitivity", r), expected[r], 5e-5, "norm_sensitivity");
+  // gammapy's column order: norm_ul, norm_sensitivity, ts.
+  const auto& c = t.columns;
+  const auto at = [&](const char* name) {
+    for (std::size_t k = 0; k < c.size(); ++k)
+      if (c[k].name == name) return k;
+    return c.size();
+  };
+  EXPECT_EQ(at("norm_sensitivity"), at("norm_ul") + 1);
+  EXPECT_EQ(at("ts"), at("norm_sensitivity") + 1);
+  // Without "sensitivity" in the selection there is no column.
+  o.set_selection("errn-errp,ul");
+  EXPECT_FALSE(run({spec91_dataset()}, o).has("norm_sensitivity"));
+  o.set_selection("sensitivity");
+  EXPECT_TRUE(o.sensitivity);
+  EXPECT_FALSE(o.solve.ul);
+  EXPECT_THROW(o.set_selection("ul,bogus"), std::invalid_argument);
 }
 
 TEST(EstimatorSpectrum, Spec92OnOffGroup4IsAnalytic) {
@@ -256,10 +283,10 @@ TEST(EstimatorSpectrum, JointFitAndPadding) {
 TEST(EstimatorSpectrum, MasksDropBins) {
   fp::EstimatorOptions o = spec_options();
   SpectrumDataset d = spec91_dataset();
-  d.mask_safe[0] = 0;      // group 1 keeps bin 1 only
+  d.mask_safe[0] = 0;  // group 1 keeps bin 1 only
   d.mask_fit.assign(8, 1);
-  d.mask_fit[2] = 0;       // group 2 keeps bin 3 only
-  d.mask_safe[6] = 0;      // group 4: both bins out
+  d.mask_fit[2] = 0;   // group 2 keeps bin 3 only
+  d.mask_safe[6] = 0;  // group 4: both bins out
   d.mask_fit[7] = 0;
   const FluxPointsTable t = run({d}, o);
   EXPECT_EQ(col(t, "counts", 0), 60.0);

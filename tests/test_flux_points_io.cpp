@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "gammapy_compare.hpp"
 
 namespace fs = std::filesystem;
 namespace io = fluxpoints::io;
@@ -114,24 +115,17 @@ void expect_same_tables(const io::FluxPointsTable& a, const io::FluxPointsTable&
     EXPECT_EQ(x.is_vector, y.is_vector) << x.name;
     ASSERT_EQ(x.data.size(), y.data.size()) << x.name;
     for (std::size_t i = 0; i < x.data.size(); ++i)
-      EXPECT_TRUE(same(x.data[i], y.data[i])) << x.name << "[" << i << "]: " << x.data[i]
-                                              << " vs " << y.data[i];
+      EXPECT_TRUE(same(x.data[i], y.data[i]))
+          << x.name << "[" << i << "]: " << x.data[i] << " vs " << y.data[i];
   }
 }
 
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("fluxpoints_io_tests_" + std::to_string(::getpid())) /
+  const fs::path dir = fs::temp_directory_path() /
+                       ("fluxpoints_io_tests_" + std::to_string(::getpid())) /
                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
   fs::create_directories(dir);
   return (dir / name).string();
-}
-
-// A Python with astropy and gammapy: the repo's .venv (CI) or /opt/gpvenv. Empty if none.
-std::string gammapy_python() {
-  for (const std::string p : {std::string(FLUXPOINTS_SOURCE_DIR) + "/.venv/bin/python",
-                              std::string("/opt/gpvenv/bin/python")})
-    if (fs::exists(p)) return p;
-  return "";
 }
 
 int run_python(const std::string& python, const std::string& script, std::string* output) {
@@ -264,8 +258,8 @@ TEST(FluxPointsIo, SedTypeConversions) {
     c->unit = "keV";
     for (double& x : c->data) x *= 1e9;
   }
-  EXPECT_NEAR(io::to_sed_type(kev, "e2dnde").column("e2dnde").at(0),
-              e2.column("e2dnde").at(0), 1e-12 * std::abs(e2.column("e2dnde").at(0)));
+  EXPECT_NEAR(io::to_sed_type(kev, "e2dnde").column("e2dnde").at(0), e2.column("e2dnde").at(0),
+              1e-12 * std::abs(e2.column("e2dnde").at(0)));
 }
 
 TEST(FluxPointsIo, EcsvLayout) {
@@ -335,7 +329,8 @@ TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
   char* tform[] = {fd, fd, fd, fd, fd};
   char* tunit[] = {tev, tev, none, none, dnde};
   fits_create_tbl(f, BINARY_TBL, 2, 5, ttype, tform, tunit, nullptr, &status);
-  double e_min[] = {1, 2}, e_max[] = {2, 4}, norm[] = {1.5, 0.5}, loglike[] = {-3, 4}, ref[] = {1, 2};
+  double e_min[] = {1, 2}, e_max[] = {2, 4}, norm[] = {1.5, 0.5}, loglike[] = {-3, 4},
+         ref[] = {1, 2};
   fits_write_col(f, TDOUBLE, 1, 1, 1, 2, e_min, &status);
   fits_write_col(f, TDOUBLE, 2, 1, 1, 2, e_max, &status);
   fits_write_col(f, TDOUBLE, 3, 1, 1, 2, norm, &status);
@@ -344,16 +339,16 @@ TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
   fits_close_file(f, &status);
   ASSERT_EQ(status, 0);
   const io::FluxPointsTable t = io::read_flux_points(path);
-  EXPECT_EQ(t.sed_type, "likelihood");  // guessed from the norm column
+  EXPECT_EQ(t.sed_type, "likelihood");      // guessed from the norm column
   EXPECT_EQ(t.column("stat").at(0), -6.0);  // stat = 2 loglike (spec 7b)
   EXPECT_EQ(t.column("e_max").at(1), 4.0);
 }
 
 TEST(FluxPointsIo, AstropyAndGammapyReadOurFiles) {
-  const std::string python = gammapy_python();
+  const std::string python = fluxpoints::testing::gammapy_python();
   if (python.empty())
-    GTEST_SKIP() << "no gammapy Python (looked for " << FLUXPOINTS_SOURCE_DIR
-                 << "/.venv/bin/python and /opt/gpvenv/bin/python)";
+    GTEST_SKIP() << "no gammapy Python: FLUXPOINTS_GAMMAPY_PYTHON not set and no "
+                    "/opt/gpvenv/bin/python, or FLUXPOINTS_SKIP_GAMMAPY set";
   const std::string fits_path = temp_path("for_gammapy.fits");
   const std::string ecsv_path = temp_path("for_astropy.ecsv");
   const io::FluxPointsTable t = sample_table();
@@ -364,7 +359,9 @@ TEST(FluxPointsIo, AstropyAndGammapyReadOurFiles) {
       "warnings.simplefilter('ignore')\n"
       "from astropy.table import Table\n"
       "from gammapy.estimators import FluxPoints\n"
-      "for path in ['" + fits_path + "', '" + ecsv_path + "']:\n"
+      "for path in ['" +
+      fits_path + "', '" + ecsv_path +
+      "']:\n"
       "    t = Table.read(path) if path.endswith('ecsv') else Table.read(path, hdu='FLUXPOINTS')\n"
       "    assert t.meta['SED_TYPE'] == 'likelihood', t.meta\n"
       "    assert abs(t.meta['UL_CONF'] - 0.9544997) < 1e-12, t.meta\n"
@@ -373,14 +370,17 @@ TEST(FluxPointsIo, AstropyAndGammapyReadOurFiles) {
       "    assert math.isnan(t['npred'][0, 1]) and t['npred'][2, 1] == 4.0\n"
       "    assert t['npred_excess'].dtype.itemsize == 4, t['npred_excess'].dtype\n"
       "    assert t['e_ref'].unit.to_string() == 'TeV'\n"
-      "    assert abs(t['ref_eflux'].quantity[0].to_value('erg cm-2 s-1') - 1.983311491570709e-12) < 1e-24\n"
-      "    assert abs(t['ref_dnde'].quantity[0].to_value('cm-2 s-1 TeV-1') - 1.3414515424006622e-12) < 1e-24\n"
+      "    assert abs(t['ref_eflux'].quantity[0].to_value('erg cm-2 s-1') - 1.983311491570709e-12) "
+      "< 1e-24\n"
+      "    assert abs(t['ref_dnde'].quantity[0].to_value('cm-2 s-1 TeV-1') - "
+      "1.3414515424006622e-12) < 1e-24\n"
       "    assert list(t['is_ul']) == [False, False, True]\n"
       "    assert list(t['success']) == [True, False, True]\n"
       "    fp = FluxPoints.read(path, sed_type='likelihood')\n"
       "    assert fp.norm.data.shape[0] == 3\n"
       "    assert abs(fp.norm.data[0].item() - 1.6066863020492785) < 1e-12\n"
-      "    assert abs(fp.dnde.quantity[0].item().to_value('cm-2 s-1 TeV-1') - 1.6066863020492785 * 1.3414515424006622e-12) < 1e-22\n"
+      "    assert abs(fp.dnde.quantity[0].item().to_value('cm-2 s-1 TeV-1') - 1.6066863020492785 * "
+      "1.3414515424006622e-12) < 1e-22\n"
       "    assert fp.n_sigma_ul == 2\n"
       "    fp.to_table(sed_type='dnde')\n"
       "print('ok')\n";

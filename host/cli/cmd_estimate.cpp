@@ -24,7 +24,7 @@ struct EstimateArgs {
   std::vector<std::string> dataset_files;
   std::string models_file, source, config_file, output;
   std::string energy_edges, energy_unit, selection, backend = "auto", sed_type = "likelihood";
-  double n_sigma = 1, n_sigma_ul = 2, norm_min = NAN, norm_max = NAN;
+  double n_sigma = 1, n_sigma_ul = 2, n_sigma_sensitivity = 5, norm_min = NAN, norm_max = NAN;
   int norm_n_values = 11;
   std::vector<double> norm_values;
   bool sum_over_energy_groups = false, allow_multiple_telescopes = false;
@@ -56,7 +56,8 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   }
   if (given("--source")) source = a.source;
   if (given("--energy-edges")) options.energy_edges = parse_energy_edges_tev(a.energy_edges);
-  if (given("--selection")) options.solve.set_selection(a.selection);
+  if (given("--selection")) options.set_selection(a.selection);
+  if (given("--n-sigma-sensitivity")) options.n_sigma_sensitivity = a.n_sigma_sensitivity;
   if (given("--n-sigma")) options.solve.n_sigma = a.n_sigma;
   if (given("--n-sigma-ul")) options.solve.n_sigma_ul = a.n_sigma_ul;
   if (given("--norm-min")) options.solve.scan_min = a.norm_min;
@@ -89,7 +90,8 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   for (const auto& w : problems.warnings) fmt::print(stderr, "fluxpoints: warning: {}\n", w);
   if (!problems.any_dataset()) {
     std::string edges;
-    for (double e : options.energy_edges) edges += fmt::format("{}{:g}", edges.empty() ? "" : ", ", e);
+    for (double e : options.energy_edges)
+      edges += fmt::format("{}{:g}", edges.empty() ? "" : ", ", e);
     throw std::runtime_error("energy edges [" + edges + "] TeV are outside every dataset (" +
                              coverage(datasets) + "): no energy group has data");
   }
@@ -131,9 +133,12 @@ void add_estimate_command(CLI::App& app) {
   cmd->add_option("--energy-unit", a.energy_unit,
                   "unit of the output energies (default: the datasets' axis unit, keV for OGIP)");
   cmd->add_option("--selection", a.selection,
-                  "selection_optional: all, none, or a comma list of errn-errp,ul,scan");
+                  "selection_optional: all, none, or a comma list of errn-errp,ul,scan,sensitivity");
   cmd->add_option("--n-sigma", a.n_sigma, "n_sigma for norm_err/errn/errp")->capture_default_str();
   cmd->add_option("--n-sigma-ul", a.n_sigma_ul, "n_sigma_ul for norm_ul")->capture_default_str();
+  cmd->add_option("--n-sigma-sensitivity", a.n_sigma_sensitivity,
+                  "n_sigma_sensitivity for norm_sensitivity")
+      ->capture_default_str();
   cmd->add_option("--norm-min", a.norm_min, "norm scan minimum (norm.scan_min, default 0.2)");
   cmd->add_option("--norm-max", a.norm_max, "norm scan maximum (norm.scan_max, default 5)");
   cmd->add_option("--norm-n-values", a.norm_n_values, "norm scan points (norm.scan_n_values)");
@@ -145,7 +150,8 @@ void add_estimate_command(CLI::App& app) {
                 "allow datasets from several telescopes");
   cmd->add_option("--backend", a.backend, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--config", a.config_file, "YAML options with gammapy's names");
-  cmd->add_option("--sed-type", a.sed_type, "written SED type: likelihood, dnde, e2dnde, flux, eflux")
+  cmd->add_option("--sed-type", a.sed_type,
+                  "written SED type: likelihood, dnde, e2dnde, flux, eflux")
       ->capture_default_str();
   cmd->add_option("-o,--output", a.output, "output file (.fits, .fits.gz or .ecsv)");
   cmd->callback([cmd] { run_estimate(a, *cmd); });

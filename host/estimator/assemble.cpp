@@ -10,15 +10,15 @@
 
 #include "fluxpoints/estimator.hpp"
 #include "fluxpoints/math/hd.hpp"
+#include "fluxpoints/math/sensitivity.hpp"
 
 namespace fluxpoints {
 
 namespace {
 
 bool model_applies(const models::SkyModel& m, const datasets::SpectrumDataset& d) {
-  return m.datasets_names.empty() ||
-         std::find(m.datasets_names.begin(), m.datasets_names.end(), d.name) !=
-             m.datasets_names.end();
+  return m.datasets_names.empty() || std::find(m.datasets_names.begin(), m.datasets_names.end(),
+                                               d.name) != m.datasets_names.end();
 }
 
 double value_or_zero(const std::vector<double>& v, std::size_t i) {
@@ -80,9 +80,9 @@ bool SourceProblems::any_dataset() const {
   return false;
 }
 
-std::vector<DatasetPrediction> predict_counts(const std::vector<datasets::SpectrumDataset>& datasets,
-                                              const std::vector<models::SkyModel>& models,
-                                              std::size_t source) {
+std::vector<DatasetPrediction> predict_counts(
+    const std::vector<datasets::SpectrumDataset>& datasets,
+    const std::vector<models::SkyModel>& models, std::size_t source) {
   if (source >= models.size())
     throw std::out_of_range("source index " + std::to_string(source) + " but only " +
                             std::to_string(models.size()) + " models");
@@ -143,15 +143,15 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
   check_datasets(datasets, options.allow_multiple_telescopes);
   if (predictions.size() != datasets.size())
     throw std::invalid_argument("append_source_problems: " + std::to_string(predictions.size()) +
-                                " predictions for " + std::to_string(datasets.size()) + " datasets");
+                                " predictions for " + std::to_string(datasets.size()) +
+                                " datasets");
   if (!source.spectral)
     throw std::invalid_argument("source '" + source.name + "' has no spectral model");
   for (std::size_t k = 0; k < datasets.size(); ++k) {
     if (predictions[k].source.size() != datasets[k].n_reco())
-      throw std::invalid_argument("dataset '" + datasets[k].name + "': " +
-                                  std::to_string(predictions[k].source.size()) +
-                                  " predicted source counts for " +
-                                  std::to_string(datasets[k].n_reco()) + " reco bins");
+      throw std::invalid_argument(
+          "dataset '" + datasets[k].name + "': " + std::to_string(predictions[k].source.size()) +
+          " predicted source counts for " + std::to_string(datasets[k].n_reco()) + " reco bins");
   }
 
   SourceProblems out;
@@ -175,7 +175,8 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
     }
     if (group.segment_dataset.empty()) {
       // Spec 1.8a: a NaN row on the requested edges.
-      out.warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV", lo, hi));
+      out.warnings.push_back(
+          fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV", lo, hi));
       e_min = lo;
       e_max = hi;
     }
@@ -198,6 +199,11 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
         add_bins(batch, d, predictions[k], ranges[k]);
       }
     }
+    if (options.sensitivity) {
+      // Needs no fit: the Asimov data are the model (1e-10: far below gammapy's rtol 0.01).
+      group.norm_sensitivity =
+          math::norm_sensitivity(batch.view(group.problem), options.n_sigma_sensitivity, 1e-10);
+    }
     out.groups.push_back(std::move(group));
   }
   return out;
@@ -205,8 +211,8 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
 
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
-                                      const std::vector<models::SkyModel>& models, std::size_t source,
-                                      const EstimatorOptions& options) {
+                                      const std::vector<models::SkyModel>& models,
+                                      std::size_t source, const EstimatorOptions& options) {
   const std::vector<DatasetPrediction> predictions = predict_counts(datasets, models, source);
   return append_source_problems(batch, datasets, predictions, models[source], options);
 }

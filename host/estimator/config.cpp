@@ -1,7 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // Estimator options from YAML (gammapy's names), see estimator_config.hpp.
-#include "fluxpoints/estimator_config.hpp"
-
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -9,6 +7,8 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+
+#include "fluxpoints/estimator_config.hpp"
 
 namespace fluxpoints {
 
@@ -124,8 +124,9 @@ class ConfigReader {
 
   void norm(const YAML::Node& n, SolveOptions& o) const {
     if (!n.IsMap()) fail("norm", "expected a mapping of norm parameter fields");
-    check_keys(n, "norm", {"name", "value", "min", "max", "scan_min", "scan_max", "scan_n_values",
-                           "scan_values", "interp", "frozen", "unit", "error", "scan_n_sigma"});
+    check_keys(n, "norm",
+               {"name", "value", "min", "max", "scan_min", "scan_max", "scan_n_values",
+                "scan_values", "interp", "frozen", "unit", "error", "scan_n_sigma"});
     if (n["name"] && string(n["name"], "norm.name") != "norm")
       fail("norm.name", "the parameter must be called 'norm'");
     if (n["value"]) o.norm_value = number(n["value"], "norm.value");
@@ -144,7 +145,8 @@ class ConfigReader {
           o.scan_values.push_back(number(v[i], "norm.scan_values[" + std::to_string(i) + "]"));
       }
     }
-    if (n["frozen"] && boolean(n["frozen"], "norm.frozen")) fail("norm.frozen", "the norm must be free");
+    if (n["frozen"] && boolean(n["frozen"], "norm.frozen"))
+      fail("norm.frozen", "the norm must be free");
     if (n["unit"] && !trim(string(n["unit"], "norm.unit")).empty())
       fail("norm.unit", "the norm is dimensionless");
     if (n["scan_n_sigma"] || n["error"])
@@ -154,24 +156,30 @@ class ConfigReader {
 
   void options(const YAML::Node& n, EstimatorOptions& o, std::string& source,
                const std::string& where) const {
-    check_keys(n, where, {"energy_edges", "source", "selection_optional", "n_sigma", "n_sigma_ul",
-                          "sum_over_energy_groups", "allow_multiple_telescopes",
-                          "sqrt_ts_threshold_ul", "reoptimize", "norm", "n_jobs",
-                          "parallel_backend", "flux_points"});
-    const auto key = [&](const char* k) { return where.empty() ? std::string(k) : where + "." + k; };
+    check_keys(n, where,
+               {"energy_edges", "source", "selection_optional", "n_sigma", "n_sigma_ul",
+                "sum_over_energy_groups", "allow_multiple_telescopes", "sqrt_ts_threshold_ul",
+                "reoptimize", "norm", "n_jobs", "parallel_backend", "flux_points",
+                "n_sigma_sensitivity"});
+    const auto key = [&](const char* k) {
+      return where.empty() ? std::string(k) : where + "." + k;
+    };
     if (n["energy_edges"]) o.energy_edges = energy_edges(n["energy_edges"], key("energy_edges"));
     if (n["source"]) source = string(n["source"], key("source"));
     if (n["selection_optional"]) {
       try {
-        o.solve.set_selection(selection(n["selection_optional"], key("selection_optional")));
+        o.set_selection(selection(n["selection_optional"], key("selection_optional")));
       } catch (const std::invalid_argument& e) {
         fail(key("selection_optional"), e.what());
       }
     }
     if (n["n_sigma"]) o.solve.n_sigma = number(n["n_sigma"], key("n_sigma"));
     if (n["n_sigma_ul"]) o.solve.n_sigma_ul = number(n["n_sigma_ul"], key("n_sigma_ul"));
+    if (n["n_sigma_sensitivity"])
+      o.n_sigma_sensitivity = number(n["n_sigma_sensitivity"], key("n_sigma_sensitivity"));
     if (n["sum_over_energy_groups"])
-      o.sum_over_energy_groups = boolean(n["sum_over_energy_groups"], key("sum_over_energy_groups"));
+      o.sum_over_energy_groups =
+          boolean(n["sum_over_energy_groups"], key("sum_over_energy_groups"));
     if (n["allow_multiple_telescopes"])
       o.allow_multiple_telescopes =
           boolean(n["allow_multiple_telescopes"], key("allow_multiple_telescopes"));
@@ -193,7 +201,8 @@ class ConfigReader {
   }
 
   void read(EstimatorOptions& o, std::string& source) const {
-    if (!std::filesystem::exists(path_)) throw std::runtime_error(path_ + ": config file not found");
+    if (!std::filesystem::exists(path_))
+      throw std::runtime_error(path_ + ": config file not found");
     YAML::Node root;
     try {
       root = YAML::LoadFile(path_);
@@ -256,7 +265,8 @@ std::vector<double> parse_energy_edges_tev(const std::string& text) {
   return edges;
 }
 
-void apply_estimator_config(const std::string& path, EstimatorOptions& options, std::string& source) {
+void apply_estimator_config(const std::string& path, EstimatorOptions& options,
+                            std::string& source) {
   ConfigReader(path).read(options, source);
 }
 

@@ -24,9 +24,31 @@ void EstimatorOptions::validate() const {
                                   " (" + std::to_string(e) + ") follows " +
                                   std::to_string(energy_edges[k - 1]));
   }
+  if (sensitivity && !(n_sigma_sensitivity > 0 && std::isfinite(n_sigma_sensitivity)))
+    throw std::invalid_argument("n_sigma_sensitivity must be a positive number, got " +
+                                std::to_string(n_sigma_sensitivity));
   if (!std::isfinite(sqrt_ts_threshold_ul))
     throw std::invalid_argument("sqrt_ts_threshold_ul must be finite");
   solve.validate();
+}
+
+void EstimatorOptions::set_selection(const std::string& selection) {
+  std::string rest;
+  bool all = false, wants_sensitivity = false;
+  std::stringstream ss(selection);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    if (item == "sensitivity") {
+      wants_sensitivity = true;
+      continue;
+    }
+    all = all || item == "all";
+    rest += (rest.empty() ? "" : ",") + item;
+  }
+  solve.set_selection(rest);  // validates the other names
+  sensitivity = all || wants_sensitivity;
 }
 
 double energy_pixel(const std::vector<double>& edges, double energy) {
@@ -90,8 +112,8 @@ void check_datasets(const std::vector<datasets::SpectrumDataset>& datasets,
   for (const auto& d : datasets) {
     if (!energy_axes_aligned(first.reco_edges, d.reco_edges))
       throw std::invalid_argument(
-          "All datasets must have aligned energy axes: the reco energy bins of '" + d.name +
-          "' (" + d.source_file + ") do not line up with those of '" + first.name + "' (" +
+          "All datasets must have aligned energy axes: the reco energy bins of '" + d.name + "' (" +
+          d.source_file + ") do not line up with those of '" + first.name + "' (" +
           first.source_file + ")");
   }
   if (telescopes.size() > 1 && !allow_multiple_telescopes) {

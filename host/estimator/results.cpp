@@ -34,7 +34,8 @@ io::Column vector_column(const char* name, std::size_t width, std::vector<double
 io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProblems& problems,
                                      const EstimatorOptions& options,
                                      const std::string& energy_unit) {
-  if (!problems.reference_model) throw std::invalid_argument("make_flux_points: no reference model");
+  if (!problems.reference_model)
+    throw std::invalid_argument("make_flux_points: no reference model");
   const std::size_t n_rows = problems.groups.size();
   const std::size_t n_datasets = problems.dataset_names.size();
   const std::size_t n_scan = static_cast<std::size_t>(result.n_scan());
@@ -54,7 +55,8 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     e_min[r] = problems.groups[r].e_min;
     e_max[r] = problems.groups[r].e_max;
   }
-  const models::ReferenceFluxes ref = models::reference_fluxes(*problems.reference_model, e_min, e_max);
+  const models::ReferenceFluxes ref =
+      models::reference_fluxes(*problems.reference_model, e_min, e_max);
 
   const std::string unit = energy_unit.empty() ? problems.energy_unit : energy_unit;
   const double per_tev = 1.0 / io::energy_unit_in_tev(unit);
@@ -95,6 +97,11 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     t.add(scalar("norm_errp", per_row(result.norm_errp)));
   }
   if (so.ul) t.add(scalar("norm_ul", per_row(result.norm_ul)));
+  if (options.sensitivity) {
+    std::vector<double> sens(n_rows);
+    for (std::size_t r = 0; r < n_rows; ++r) sens[r] = problems.groups[r].norm_sensitivity;
+    t.add(scalar("norm_sensitivity", sens));
+  }
   t.add(scalar("ts", ts));
   t.add(scalar("sqrt_ts", sqrt_ts));
 
@@ -151,10 +158,12 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
 io::FluxPointsTable estimate_flux_points(const std::vector<datasets::SpectrumDataset>& datasets,
                                          const std::vector<models::SkyModel>& models,
                                          std::size_t source, const EstimatorOptions& options,
-                                         const Backend& backend, std::vector<std::string>* warnings) {
+                                         const Backend& backend,
+                                         std::vector<std::string>* warnings) {
   LikelihoodBatch batch;
   const SourceProblems problems = append_source_problems(batch, datasets, models, source, options);
-  if (warnings) warnings->insert(warnings->end(), problems.warnings.begin(), problems.warnings.end());
+  if (warnings)
+    warnings->insert(warnings->end(), problems.warnings.begin(), problems.warnings.end());
   const BatchResult result = backend.solve(batch, options.solve);
   return make_flux_points(result, problems, options);
 }

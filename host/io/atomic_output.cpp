@@ -20,7 +20,8 @@ AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)) {
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw std::runtime_error(path_ + ": cannot write: folder '" + dir.string() + "' does not exist");
+    throw std::runtime_error(path_ + ": cannot write: folder '" + dir.string() +
+                             "' does not exist");
   if (fs::is_directory(p, ec)) throw std::runtime_error(path_ + ": cannot write: it is a folder");
   static std::atomic<int> counter{0};
   // Same folder as the target so that the final rename stays on one file system. The extension is

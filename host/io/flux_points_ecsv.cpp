@@ -5,7 +5,6 @@
 // JSON array (NaN written as JSON's non-standard NaN, which astropy reads, as gammapy's own
 // files do).
 #include <fmt/core.h>
-
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -29,9 +28,12 @@ std::string number(double v, bool json) {
 
 std::string scalar_type(const Column& c) {
   switch (c.type) {
-    case ColumnType::float32: return "float32";
-    case ColumnType::boolean: return "bool";
-    case ColumnType::float64: break;
+    case ColumnType::float32:
+      return "float32";
+    case ColumnType::boolean:
+      return "bool";
+    case ColumnType::float64:
+      break;
   }
   return "float64";
 }
@@ -45,8 +47,8 @@ std::string quoted(const std::string& s) {
 
 std::string cell(const Column& c, std::size_t row) {
   const auto one = [&](double v, bool json) {
-    if (c.type == ColumnType::boolean) return std::string(v != 0 ? (json ? "true" : "True")
-                                                                 : (json ? "false" : "False"));
+    if (c.type == ColumnType::boolean)
+      return std::string(v != 0 ? (json ? "true" : "True") : (json ? "false" : "False"));
     if (c.type == ColumnType::float32) v = static_cast<double>(static_cast<float>(v));
     return number(v, json);
   };
@@ -70,8 +72,8 @@ void write_flux_points_ecsv(const FluxPointsTable& t, const std::string& path) {
       if (!c.is_vector && c.width == 1) {
         os << ", datatype: " << scalar_type(c);
       } else {
-        os << ", datatype: string, subtype: " << quoted(scalar_type(c) + "[" +
-                                                        std::to_string(c.width) + "]");
+        os << ", datatype: string, subtype: "
+           << quoted(scalar_type(c) + "[" + std::to_string(c.width) + "]");
       }
       os << "}\n";
     }
@@ -139,7 +141,8 @@ double parse_value(std::string v, const std::string& where) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != v.size() || used == 0) throw std::runtime_error(where + ": '" + v + "' is not a number");
+  if (used != v.size() || used == 0)
+    throw std::runtime_error(where + ": '" + v + "' is not a number");
   return x;
 }
 
@@ -150,7 +153,8 @@ FluxPointsTable read_flux_points_ecsv(const std::string& path) {
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::string line, header;
   std::getline(in, line);
-  if (line.rfind("# %ECSV", 0) != 0) throw std::runtime_error(path + ": not an ECSV file (no '# %ECSV' line)");
+  if (line.rfind("# %ECSV", 0) != 0)
+    throw std::runtime_error(path + ": not an ECSV file (no '# %ECSV' line)");
   std::vector<std::string> data_lines;
   bool names_seen = false;
   while (std::getline(in, line)) {
@@ -207,14 +211,17 @@ FluxPointsTable read_flux_points_ecsv(const std::string& path) {
       const auto open = type.find('[');
       c.is_vector = open != std::string::npos;
       // 'float64[11]': the length; 'float64[null]' (variable): taken from the first row.
-      if (c.is_vector && open + 1 < type.size() && std::isdigit(static_cast<unsigned char>(type[open + 1])))
+      if (c.is_vector && open + 1 < type.size() &&
+          std::isdigit(static_cast<unsigned char>(type[open + 1])))
         c.width = std::stoul(type.substr(open + 1));
       else if (c.is_vector)
         c.width = 0;
       type = type.substr(0, open);
     }
-    if (type == "bool") c.type = ColumnType::boolean;
-    else if (type == "float32") c.type = ColumnType::float32;
+    if (type == "bool")
+      c.type = ColumnType::boolean;
+    else if (type == "float32")
+      c.type = ColumnType::float32;
     for (std::size_t r = 0; r < rows.size(); ++r) {
       const std::string where = path + ": row " + std::to_string(r + 1) + ", column " + c.name;
       std::string field = rows[r][k];
@@ -230,7 +237,8 @@ FluxPointsTable read_flux_points_ecsv(const std::string& path) {
       std::string item;
       while (std::getline(ss, item, ',')) values.push_back(parse_value(item, where));
       if (c.width == 0) c.width = values.size();
-      if (values.size() != c.width) throw std::runtime_error(where + ": arrays of different lengths");
+      if (values.size() != c.width)
+        throw std::runtime_error(where + ": arrays of different lengths");
       c.data.insert(c.data.end(), values.begin(), values.end());
     }
     if (c.width == 0) continue;

@@ -36,9 +36,12 @@ using FitsHandle = std::unique_ptr<fitsfile, FitsCloser>;
 std::string tform(const Column& c) {
   const std::string repeat = c.width == 1 ? "" : std::to_string(c.width);
   switch (c.type) {
-    case ColumnType::float32: return repeat + "E";
-    case ColumnType::boolean: return repeat + "L";
-    case ColumnType::float64: break;
+    case ColumnType::float32:
+      return repeat + "E";
+    case ColumnType::boolean:
+      return repeat + "L";
+    case ColumnType::float64:
+      break;
   }
   return repeat + "D";
 }
@@ -133,7 +136,8 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
       found = type == BINARY_TBL;
     }
     if (!found)
-      throw std::runtime_error(path + ": no FLUXPOINTS HDU and no binary table: not a flux-points file");
+      throw std::runtime_error(path +
+                               ": no FLUXPOINTS HDU and no binary table: not a flux-points file");
     hdu_name = "HDU " + std::to_string(n_hdus);
   }
 
@@ -214,8 +218,8 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
     // The gadf spec's log-likelihood columns: stat = 2 loglike (gammapy converts without a sign
     // flip, spec 7b).
     for (const auto& [old_name, new_name] : {std::pair<const char*, const char*>{"loglike", "stat"},
-                                            {"loglike_null", "stat_null"},
-                                            {"dloglike_scan", "stat_scan"}}) {
+                                             {"loglike_null", "stat_null"},
+                                             {"dloglike_scan", "stat_scan"}}) {
       if (c.name == old_name && !t.has(new_name)) {
         c.name = new_name;
         for (double& v : c.data) v *= 2.0;
@@ -234,7 +238,8 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
       }
     }
     if (t.sed_type.empty())
-      throw std::runtime_error(path + ": no SED_TYPE keyword and no norm/dnde/e2dnde/flux/eflux column");
+      throw std::runtime_error(path +
+                               ": no SED_TYPE keyword and no norm/dnde/e2dnde/flux/eflux column");
   }
   if (!t.has("e_ref") && !(t.has("e_min") && t.has("e_max")))
     throw std::runtime_error(t.origin + ": no energy columns (e_ref, or e_min and e_max)");

@@ -25,8 +25,8 @@ Column* FluxPointsTable::find(const std::string& name) {
 
 const Column& FluxPointsTable::column(const std::string& name) const {
   if (const Column* c = find(name)) return *c;
-  throw std::out_of_range((origin.empty() ? std::string("flux points") : origin) +
-                          ": no column '" + name + "'");
+  throw std::out_of_range((origin.empty() ? std::string("flux points") : origin) + ": no column '" +
+                          name + "'");
 }
 
 Column& FluxPointsTable::add(Column c) {
@@ -121,8 +121,8 @@ FluxPointsTable to_sed_type(const FluxPointsTable& in, const std::string& sed_ty
   for (const char* name : {"e_ref", "e_min", "e_max"})
     if (const Column* c = in.find(name)) out.add(*c);
   const std::vector<double> ref = reference_values(in, sed_type);
-  // gammapy's order for flux-like types: X, X_err, X_errp, X_errn, X_ul.
-  for (const char* q : {"", "_err", "_errp", "_errn", "_ul"}) {
+  // gammapy's order for flux-like types: X, X_err, X_errp, X_errn, X_ul, X_sensitivity.
+  for (const char* q : {"", "_err", "_errp", "_errn", "_ul", "_sensitivity"}) {
     const Column* norm = in.find(std::string("norm") + q);
     if (!norm) continue;
     Column c;
@@ -150,8 +150,7 @@ std::string format_cell(const Column& c, std::size_t row, std::size_t max_values
   if (!c.is_vector && c.width == 1) return format_value(c, c.at(row));
   std::string s = "[";
   if (c.width <= max_values) {
-    for (std::size_t j = 0; j < c.width; ++j)
-      s += (j ? ", " : "") + format_value(c, c.at(row, j));
+    for (std::size_t j = 0; j < c.width; ++j) s += (j ? ", " : "") + format_value(c, c.at(row, j));
   } else {
     s += format_value(c, c.at(row, 0)) + " .. " + format_value(c, c.at(row, c.width - 1));
   }

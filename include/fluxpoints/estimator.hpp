@@ -24,6 +24,7 @@
 #include "fluxpoints/batch_result.hpp"
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
 #include "fluxpoints/io/flux_points.hpp"
+#include "fluxpoints/math/hd.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
 #include "fluxpoints/solve_options.hpp"
 
@@ -35,6 +36,13 @@ struct EstimatorOptions {
   bool sum_over_energy_groups = false;          // collapse each group to one reco bin (spec 1.5)
   bool allow_multiple_telescopes = false;       // spec 1.2 step 3
   double sqrt_ts_threshold_ul = 2.0;            // is_ul = sqrt_ts < this (spec 3.2)
+  // selection_optional "sensitivity" (spec 3.6): Asimov norm at n_sigma_sensitivity (gammapy
+  // 2.1's default is 5). Computed on the host at assembly time: it needs no fit.
+  bool sensitivity = false;
+  double n_sigma_sensitivity = 5.0;
+  // gammapy's selection_optional: "all" (errn-errp, ul, scan, sensitivity), "none", or a comma
+  // list of those names. Sets `sensitivity` and solve's flags; throws std::invalid_argument.
+  void set_selection(const std::string& selection);
   // Throws std::invalid_argument: fewer than 2 edges, non-increasing or non-positive edges, ...
   void validate() const;
 };
@@ -76,9 +84,9 @@ struct DatasetPrediction {
 
 // Folds the source (models[source]) and every other model through each dataset (spec 5.1).
 // A model with datasets_names predicts nothing in the datasets it does not name.
-std::vector<DatasetPrediction> predict_counts(const std::vector<datasets::SpectrumDataset>& datasets,
-                                              const std::vector<models::SkyModel>& models,
-                                              std::size_t source);
+std::vector<DatasetPrediction> predict_counts(
+    const std::vector<datasets::SpectrumDataset>& datasets,
+    const std::vector<models::SkyModel>& models, std::size_t source);
 
 // The same for every model as the source at once (catalogs): each model is folded through each
 // dataset once, and `other` = all models - the source (so N sources cost N foldings, not N^2).
@@ -94,6 +102,7 @@ struct FluxPointGroup {
   std::int64_t first_segment = 0;  // the problem's segments are first_segment + k ...
   std::vector<std::size_t> segment_dataset;  // ... and segment k holds this dataset (index into
                                              // the input datasets)
+  double norm_sensitivity = math::kNaN;      // when options.sensitivity
 };
 
 // Where one source's problems are in a batch, and what make_flux_points needs besides the result.
@@ -114,12 +123,13 @@ struct SourceProblems {
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
                                       const std::vector<DatasetPrediction>& predictions,
-                                      const models::SkyModel& source, const EstimatorOptions& options);
+                                      const models::SkyModel& source,
+                                      const EstimatorOptions& options);
 // The same, folding the models first.
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
-                                      const std::vector<models::SkyModel>& models, std::size_t source,
-                                      const EstimatorOptions& options);
+                                      const std::vector<models::SkyModel>& models,
+                                      std::size_t source, const EstimatorOptions& options);
 
 // --- Results ----------------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ enum class ColumnType { float64, float32, boolean };
 
 struct Column {
   std::string name;
-  std::string unit;          // FITS unit string ("TeV", "s-1 cm-2"); "" = dimensionless
-  bool has_unit = true;      // false: no unit at all (gammapy writes none for stat, stat_scan, is_ul)
+  std::string unit;      // FITS unit string ("TeV", "s-1 cm-2"); "" = dimensionless
+  bool has_unit = true;  // false: no unit at all (gammapy writes none for stat, stat_scan, is_ul)
   ColumnType type = ColumnType::float64;
   std::size_t width = 1;     // values per row
   bool is_vector = false;    // a vector column (TDIM in FITS), even when width is 1

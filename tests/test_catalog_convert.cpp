@@ -15,6 +15,7 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
 #include "host/catalog/hdf5_table.hpp"
+#include "tests/gammapy_compare.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -24,11 +25,7 @@ namespace fs = std::filesystem;
 const std::string kSource = FLUXPOINTS_SOURCE_DIR;
 const std::string kHess = kSource + "/../shared/data/joint-crab/spectra/hess";
 const std::string kModels = kSource + "/../shared/data/estimators/crab_hess_fp/models.yaml";
-// The Python with gammapy 2.1 and h5py: $FLUXPOINTS_GAMMAPY_PYTHON, else the development venv.
-std::string gammapy_python() {
-  const char* env = std::getenv("FLUXPOINTS_GAMMAPY_PYTHON");
-  return env && *env ? env : "/opt/gpvenv/bin/python";
-}
+
 // Energies go keV -> TeV (OGIP) or through astropy (gammapy): the last bits may differ.
 constexpr double kUnitConversionRelTol = 1e-14;
 // convert stores the values the OGIP reader returns, and both paths run the same code on them.
@@ -76,7 +73,7 @@ TEST(CatalogConvert, OgipCatalogBatchEqualsEstimator) {
   const auto models = models::read_models_yaml(kModels);
   EstimatorOptions options;
   options.energy_edges = {0.4, 1, 2, 5, 10, 20};
-  options.solve.set_selection("all");
+  options.set_selection("all");
   const io::FluxPointsTable t = estimate_flux_points(ds, models, 0, options, *make_backend("cpu", nullptr, 1));
   hdf5::File res = hdf5::File::open(out);
   for (const char* c : {"norm", "norm_err", "norm_errn", "norm_errp", "norm_ul", "ts", "stat", "stat_null"}) {
@@ -93,11 +90,11 @@ TEST(CatalogConvert, OgipCatalogBatchEqualsEstimator) {
 
 TEST(CatalogConvert, GammapyConverterStoresTheSameDatasets) {
   if (!fs::exists(kHess)) GTEST_SKIP() << "missing " << kHess;
-  if (std::getenv("FLUXPOINTS_SKIP_GAMMAPY")) GTEST_SKIP() << "FLUXPOINTS_SKIP_GAMMAPY is set";
-  const std::string python = gammapy_python();
-  if (!fs::exists(python) ||
-      std::system((python + " -c 'import gammapy, h5py' > /dev/null 2>&1").c_str()) != 0)
-    GTEST_SKIP() << python << " with gammapy and h5py is needed (pip install h5py)";
+  const std::string python = testing::gammapy_python();
+  if (python.empty())
+    GTEST_SKIP() << "no gammapy Python (FLUXPOINTS_GAMMAPY_PYTHON, /opt/gpvenv) or FLUXPOINTS_SKIP_GAMMAPY set";
+  if (std::system((python + " -c 'import gammapy, h5py' > /dev/null 2>&1").c_str()) != 0)
+    GTEST_SKIP() << python << " has no h5py (pip install h5py): needed by tools/gammapy_to_catalog.py";
   const std::string ours = scratch("ours.h5").string();
   const std::string theirs = scratch("gammapy.h5").string();
   ASSERT_EQ(std::system(convert_command(ours).c_str()), 0);

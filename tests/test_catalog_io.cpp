@@ -76,7 +76,7 @@ TEST(CatalogIo, RoundTrip) {
     CatalogWriter w(path);
     CatalogOptions o;
     o.energy_edges = {0.1, 1.0, 10.0};
-    o.solve.set_selection("ul,scan");
+    o.set_selection("ul,scan");
     o.solve.n_sigma_ul = 3.0;
     w.set_options(o);
     EXPECT_EQ(w.add_dataset(d0), 0);

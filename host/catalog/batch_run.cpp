@@ -125,11 +125,12 @@ std::string job_fingerprint(const std::string& catalog, const CatalogReader& rea
   for (double v : o.solve.norm_scan()) scan += fmt::format("{:.17g},", v);
   return fmt::format(
       "catalog={};size={};n_sources={};n_datasets={};chunk={};edges={};selection={};n_sigma={:.17g};"
-      "n_sigma_ul={:.17g};norm={:.17g},{:.17g},{:.17g};scan={};sum={};ul_threshold={:.17g}",
+      "n_sigma_ul={:.17g};norm={:.17g},{:.17g},{:.17g};scan={};sum={};ul_threshold={:.17g};"
+      "n_sigma_sensitivity={:.17g}",
       fs::absolute(catalog).lexically_normal().string(), fs::file_size(catalog), reader.n_sources(),
-      reader.n_datasets(), chunk_sources, edges, o.solve.selection(), o.solve.n_sigma, o.solve.n_sigma_ul,
+      reader.n_datasets(), chunk_sources, edges, selection_text(o), o.solve.n_sigma, o.solve.n_sigma_ul,
       o.solve.norm_value, o.solve.norm_min, o.solve.norm_max, scan, o.sum_over_energy_groups,
-      o.sqrt_ts_threshold_ul);
+      o.sqrt_ts_threshold_ul, o.n_sigma_sensitivity);
 }
 
 std::string chunk_file_name(const std::string& folder, std::int64_t begin, std::int64_t end) {
@@ -381,7 +382,8 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     attrs.strings["catalog"] = ro.catalog;
     attrs.strings["sed_type"] = "likelihood";
     attrs.strings["energy_unit"] = "TeV";
-    attrs.strings["selection_optional"] = options.solve.selection();
+    attrs.strings["selection_optional"] = selection_text(options);
+    attrs.numbers["n_sigma_sensitivity"] = options.n_sigma_sensitivity;
     attrs.strings["stat_scan_zero_point"] =
         "absolute: stat_scan is the total fit statistic (Cash/WStat, -2 log L up to a constant, summed "
         "over the group's datasets) at each norm_scan value, as gammapy writes it; subtract the row's "

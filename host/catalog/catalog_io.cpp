@@ -33,6 +33,12 @@ constexpr std::int64_t kMaxRowGap = 16;
 
 }  // namespace
 
+std::string selection_text(const EstimatorOptions& o) {
+  const std::string solve = o.solve.selection();
+  if (!o.sensitivity) return solve;
+  return solve == "none" ? "sensitivity" : solve + ",sensitivity";
+}
+
 // ------------------------------------------------------------------------------------------------
 // Reader
 
@@ -89,7 +95,8 @@ CatalogReader::CatalogReader(const std::string& path) : path_(path) {
 void CatalogReader::apply_options(CatalogOptions& o) const {
   const auto has = [&](const char* a) { return file_->has_attr("/", a); };
   if (has("energy_edges")) o.energy_edges = file_->attr_f64_array("/", "energy_edges");
-  if (has("selection_optional")) o.solve.set_selection(file_->attr_str("/", "selection_optional"));
+  if (has("selection_optional")) o.set_selection(file_->attr_str("/", "selection_optional"));
+  if (has("n_sigma_sensitivity")) o.n_sigma_sensitivity = file_->attr_f64("/", "n_sigma_sensitivity");
   if (has("n_sigma")) o.solve.n_sigma = file_->attr_f64("/", "n_sigma");
   if (has("n_sigma_ul")) o.solve.n_sigma_ul = file_->attr_f64("/", "n_sigma_ul");
   if (has("norm_value")) o.solve.norm_value = file_->attr_f64("/", "norm_value");
@@ -348,7 +355,8 @@ CatalogWriter::~CatalogWriter() {
 void CatalogWriter::set_options(const CatalogOptions& o) {
   if (!o.energy_edges.empty()) file_->set_attr("/", "energy_edges", o.energy_edges);
   const SolveOptions& s = o.solve;
-  file_->set_attr("/", "selection_optional", s.selection());
+  file_->set_attr("/", "selection_optional", selection_text(o));
+  file_->set_attr("/", "n_sigma_sensitivity", o.n_sigma_sensitivity);
   file_->set_attr("/", "n_sigma", s.n_sigma);
   file_->set_attr("/", "n_sigma_ul", s.n_sigma_ul);
   file_->set_attr("/", "norm_value", s.norm_value);

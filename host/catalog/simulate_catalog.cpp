@@ -89,7 +89,7 @@ void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path) 
   CatalogWriter writer(path);
   CatalogOptions options;
   options.energy_edges = datasets::log_edges(kRecoMin, kRecoMax, o.n_groups);
-  options.solve.set_selection(o.selection);
+  options.set_selection(o.selection);
   writer.set_options(options);
   for (std::int64_t k = 0; k < o.n_sources; ++k) {
     Source source;

@@ -30,7 +30,7 @@ void run(BatchArgs& a, const CLI::App& cmd) {
   a.run.progress = !a.no_progress;
   a.run.override_options = [&a, given](EstimatorOptions& o) {
     if (given("--energy-edges")) o.energy_edges = parse_energy_edges_tev(a.energy_edges);
-    if (given("--selection")) o.solve.set_selection(a.selection);
+    if (given("--selection")) o.set_selection(a.selection);
     if (given("--n-sigma")) o.solve.n_sigma = a.n_sigma;
     if (given("--n-sigma-ul")) o.solve.n_sigma_ul = a.n_sigma_ul;
     if (given("--norm-min")) o.solve.scan_min = a.norm_min;

@@ -31,7 +31,7 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
   if (given("--config")) apply_estimator_config(a.config_file, options, source);
   if (given("--source")) source = a.source;
   if (given("--energy-edges")) options.energy_edges = parse_energy_edges_tev(a.energy_edges);
-  if (given("--selection")) options.solve.set_selection(a.selection);
+  if (given("--selection")) options.set_selection(a.selection);
   options.validate();
 
   std::vector<datasets::SpectrumDataset> datasets;

@@ -44,6 +44,9 @@ struct Source {
 // n_sigma, ...). Each attribute is optional in the file.
 using CatalogOptions = EstimatorOptions;
 
+// gammapy's selection_optional of the options as text ("errn-errp,ul,scan,sensitivity", "none").
+std::string selection_text(const EstimatorOptions& options);
+
 // Reading one dataset row can fail on its own (shapes that do not match, an unreadable
 // external file): such rows come back with `error` set instead of a dataset.
 struct DatasetRead {

@@ -6,4 +6,9 @@
 
 namespace fluxpoints::cli {
 void add_demo_command(CLI::App& app);
+void add_estimate_command(CLI::App& app);
+void add_show_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 }  // namespace fluxpoints::cli

@@ -12,6 +12,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "fluxpoints 0.1.0");
   fluxpoints::cli::add_demo_command(app);
+  fluxpoints::cli::add_estimate_command(app);
+  fluxpoints::cli::add_show_command(app);
+  fluxpoints::cli::add_batch_command(app);
+  fluxpoints::cli::add_simulate_command(app);
+  fluxpoints::cli::add_convert_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

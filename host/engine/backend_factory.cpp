@@ -26,10 +26,10 @@ bool cuda_device_available(std::string* reason) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why) {
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {
   if (which == "cpu") {
     if (why) *why = "backend cpu (requested)";
-    return kokkos_backend::make();
+    return kokkos_backend::make(workers);
   }
   if (which == "cuda") {
 #ifdef FLUXPOINTS_WITH_CUDA
@@ -49,7 +49,7 @@ std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why
 #endif
     }
     if (why) *why = "backend auto: using the CPU (" + reason + ")";
-    return kokkos_backend::make();
+    return kokkos_backend::make(workers);
   }
   throw std::invalid_argument("unknown backend '" + which + "' (expected auto, cpu or cuda)");
 }

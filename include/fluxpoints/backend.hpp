@@ -25,7 +25,10 @@ class Backend {
 // "cpu", "cuda" or "auto". "cuda" throws std::runtime_error with the reason when no usable GPU
 // (or no CUDA support in this build) is available; "auto" picks CUDA when a device is present and
 // otherwise the CPU. `why`, if given, receives one line saying what was chosen and why.
-std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why = nullptr);
+// `workers`: CPU threads of the CPU backend (0 = every core this process may use; 1 = the plain
+// Kokkos path); the CUDA backend ignores it. Results do not depend on it.
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why = nullptr,
+                                      int workers = 0);
 
 // Backends compiled into this binary ("cpu", and "cuda" when built with CUDA).
 std::vector<std::string> compiled_backends();

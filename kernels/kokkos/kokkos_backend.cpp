@@ -2,9 +2,16 @@
 #include "kokkos_backend.hpp"
 
 #include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <numeric>
+#include <stdexcept>
+#include <thread>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "fluxpoints/backend_support.hpp"
 
@@ -26,11 +33,41 @@ void ensure_kokkos() {
   });
 }
 
-class KokkosBackend final : public Backend {
+// Problems handed to a worker at a time: large enough that the shared counter is touched rarely,
+// small enough that uneven problems (many bins, many crossings) still balance across workers.
+constexpr std::int64_t kProblemsPerTask = 64;
+
+// Solves problems [0, n) on `workers` std::threads. Each task is a contiguous range claimed from
+// one atomic counter; math::solve_and_store reads only the batch and writes only row p (and its
+// segments), so the threads share no mutable state besides the counter.
+void solve_on_threads(const math::BatchArrays& in, std::int64_t n, const math::SolveSettings& settings,
+                      const double* scan, int n_scan, const math::ResultArrays& out, int workers) {
+  std::atomic<std::int64_t> next{0};
+  auto work = [&] {
+    for (;;) {
+      const std::int64_t begin = next.fetch_add(kProblemsPerTask, std::memory_order_relaxed);
+      if (begin >= n) return;
+      const std::int64_t end = std::min(n, begin + kProblemsPerTask);
+      for (std::int64_t p = begin; p < end; ++p) math::solve_and_store(in, p, settings, scan, n_scan, out);
+    }
+  };
+  const std::int64_t tasks = (n + kProblemsPerTask - 1) / kProblemsPerTask;
+  const int n_threads = static_cast<int>(std::min<std::int64_t>(workers, tasks));
+  std::vector<std::thread> threads;
+  threads.reserve(n_threads > 0 ? n_threads - 1 : 0);
+  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();  // the calling thread is one of the workers
+  for (auto& t : threads) t.join();
+}
+
+class CpuBackend final : public Backend {
  public:
-  KokkosBackend() { ensure_kokkos(); }
+  explicit CpuBackend(int workers) : workers_(resolve_workers(workers)) {
+    if (workers_ == 1) ensure_kokkos();
+  }
   std::string name() const override {
-    return std::string("cpu (Kokkos ") + Kokkos::DefaultHostExecutionSpace::name() + ")";
+    if (workers_ == 1) return std::string("cpu (Kokkos ") + Kokkos::DefaultHostExecutionSpace::name() + ", 1 worker)";
+    return "cpu (" + std::to_string(workers_) + " worker threads)";
   }
 
   BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const override {
@@ -42,18 +79,38 @@ class KokkosBackend final : public Backend {
     const math::SolveSettings settings = options.settings();
     const double* scan = result.norm_scan.data();
     const int n_scan = static_cast<int>(result.n_scan());
-    Kokkos::parallel_for(
-        "fluxpoints::solve_batch",
-        Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems()),
-        [=](const std::int64_t p) { math::solve_and_store(in, p, settings, scan, n_scan, out); });
-    Kokkos::fence();
+    if (workers_ == 1) {
+      Kokkos::parallel_for(
+          "fluxpoints::solve_batch",
+          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems()),
+          [=](const std::int64_t p) { math::solve_and_store(in, p, settings, scan, n_scan, out); });
+      Kokkos::fence();
+    } else {
+      solve_on_threads(in, batch.n_problems(), settings, scan, n_scan, out, workers_);
+    }
     result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
     return result;
   }
+
+ private:
+  int workers_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make() { return std::make_unique<KokkosBackend>(); }
+int resolve_workers(int workers) {
+  if (workers < 0) throw std::invalid_argument("workers must be >= 0 (0 = every core), got " + std::to_string(workers));
+  if (workers > 0) return workers;
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::unique_ptr<Backend> make(int workers) { return std::make_unique<CpuBackend>(workers); }
 
 }  // namespace fluxpoints::kokkos_backend

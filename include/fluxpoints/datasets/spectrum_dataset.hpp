@@ -13,27 +13,27 @@
 namespace fluxpoints::datasets {
 
 struct SpectrumDataset {
-  std::string name;           // OBS_ID for OGIP input
-  std::string telescope;      // TELESCOP if known (empty for OGIP: gammapy never checks those)
-  std::string source_file;    // for error messages
-  bool on_off = false;        // true: WStat with counts_off/alpha; false: Cash with background
+  std::string name;         // OBS_ID for OGIP input
+  std::string telescope;    // TELESCOP if known (empty for OGIP: gammapy never checks those)
+  std::string source_file;  // for error messages
+  bool on_off = false;      // true: WStat with counts_off/alpha; false: Cash with background
   std::string energy_unit = "TeV";  // unit of the reco axis in the input (outputs report it)
 
-  std::vector<double> reco_edges;   // TeV, ascending, n_reco + 1
-  std::vector<double> true_edges;   // TeV, ascending, n_true + 1
+  std::vector<double> reco_edges;  // TeV, ascending, n_reco + 1
+  std::vector<double> true_edges;  // TeV, ascending, n_true + 1
 
-  std::vector<double> counts;       // n_reco
-  std::vector<double> counts_off;   // n_reco, on_off only
-  std::vector<double> alpha;        // n_reco, on_off only: acceptance/acceptance_off, NaN/inf -> 0
-  std::vector<double> acceptance;   // n_reco, on_off only (BACKSCAL of the PHA)
-  std::vector<double> acceptance_off;  // n_reco, on_off only (BACKSCAL of the BKG)
-  std::vector<double> background;   // n_reco, Cash only
+  std::vector<double> counts;      // n_reco
+  std::vector<double> counts_off;  // n_reco, on_off only
+  std::vector<double> alpha;       // n_reco, on_off only: acceptance/acceptance_off, NaN/inf -> 0
+  std::vector<double> acceptance;  // n_reco, on_off only (BACKSCAL of the PHA)
+  std::vector<double> acceptance_off;   // n_reco, on_off only (BACKSCAL of the BKG)
+  std::vector<double> background;       // n_reco, Cash only
   std::vector<std::uint8_t> mask_safe;  // n_reco (empty = all true)
   std::vector<std::uint8_t> mask_fit;   // n_reco (empty = none)
 
   double livetime_s = 0.0;
-  std::vector<double> exposure;     // n_true, cm2 s (ARF x livetime)
-  std::vector<double> edisp;        // n_true x n_reco, row-major: P(reco i | true j)
+  std::vector<double> exposure;  // n_true, cm2 s (ARF x livetime)
+  std::vector<double> edisp;     // n_true x n_reco, row-major: P(reco i | true j)
 
   std::size_t n_reco() const { return counts.size(); }
   std::size_t n_true() const { return exposure.size(); }
@@ -44,6 +44,9 @@ struct SpectrumDataset {
   // Throws std::runtime_error naming source_file and the field for inconsistent shapes,
   // non-finite or negative values.
   void validate() const;
+  // alpha = acceptance / acceptance_off per bin, NaN or inf -> 0 (as gammapy, e.g. for an OFF
+  // BACKSCAL of 0).
+  void set_alpha_from_acceptances();
 };
 
 }  // namespace fluxpoints::datasets

@@ -1,0 +1,108 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// `fluxpoints batch CATALOG.h5 -o RESULTS.h5`: flux points of every source of an HDF5 catalog
+// (docs/catalog-format.md), in chunks, resumable, sharded over MPI ranks when started by
+// mpirun/srun. Estimator options come from the catalog's attributes; the command line overrides.
+#include <fmt/core.h>
+
+#include <cmath>
+#include <exception>
+
+#include "commands.hpp"
+#include "fluxpoints/catalog/batch_run.hpp"
+#include "fluxpoints/estimator_config.hpp"
+#include "host/catalog/mpi_env.hpp"
+#include "kernels/kokkos/kokkos_backend.hpp"
+
+namespace fluxpoints::cli {
+namespace {
+
+struct BatchArgs {
+  catalog::BatchRunOptions run;
+  std::string energy_edges, selection;
+  double n_sigma = 1, n_sigma_ul = 2, norm_min = NAN, norm_max = NAN;
+  int norm_n_values = 11;
+  std::vector<double> norm_values;
+  bool no_progress = false;
+};
+
+void run(BatchArgs& a, const CLI::App& cmd) {
+  const auto given = [&](const char* name) { return cmd.count(name) > 0; };
+  a.run.progress = !a.no_progress;
+  a.run.override_options = [&a, given](EstimatorOptions& o) {
+    if (given("--energy-edges")) o.energy_edges = parse_energy_edges_tev(a.energy_edges);
+    if (given("--selection")) o.set_selection(a.selection);
+    if (given("--n-sigma")) o.solve.n_sigma = a.n_sigma;
+    if (given("--n-sigma-ul")) o.solve.n_sigma_ul = a.n_sigma_ul;
+    if (given("--norm-min")) o.solve.scan_min = a.norm_min;
+    if (given("--norm-max")) o.solve.scan_max = a.norm_max;
+    if (given("--norm-n-values")) o.solve.scan_n_values = a.norm_n_values;
+    if (given("--norm-values")) o.solve.scan_values = a.norm_values;
+  };
+  catalog::ProcessGroup pg = catalog::start_process_group();
+  a.run.processes = pg;
+  // Ranks on one node share its cores: by default each takes its share.
+  if (a.run.workers == 0 && catalog::local_size() > 1)
+    a.run.workers = std::max(1, kokkos_backend::resolve_workers(0) / catalog::local_size());
+  try {
+    if (pg.size > 1 && a.run.backend != "cpu") {
+      const std::string gpu = catalog::pin_gpu_to_local_rank();
+      if (!gpu.empty()) fmt::print(stderr, "fluxpoints batch: rank {}: {}\n", pg.rank, gpu);
+    }
+    const catalog::BatchRunSummary s = catalog::run_batch(a.run);
+    if (a.run.read_only) {
+      if (pg.rank == 0)
+        fmt::print("read only: {} sources read in {:.2f} s ({:.0f} sources/s)\n", s.n_sources, s.seconds,
+                   s.n_sources / std::max(s.seconds, 1e-9));
+      return;
+    }
+    if (pg.rank == 0) {
+      fmt::print("{} sources: {} with flux points, {} with errors; {} flux points in {:.2f} s ({:.0f} flux points/s) on {}{}\n",
+                 s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds,
+                 s.n_flux_points / std::max(s.seconds, 1e-9), s.backend,
+                 pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
+      fmt::print(stderr,
+                 "fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble {:.2f} s, "
+                 "solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
+                 s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3],
+                 s.stage_seconds[4]);
+      if (s.chunks_skipped > 0)
+        fmt::print("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
+      fmt::print("written: {}\n", a.run.output);
+    }
+  } catch (const std::exception& e) {
+    if (pg.size > 1) {
+      fmt::print(stderr, "fluxpoints: error (rank {}): {}\n", pg.rank, e.what());
+      catalog::abort_job(1);
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+void add_batch_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("batch", "Flux points of every source of an HDF5 catalog (chunked, resumable, MPI)");
+  static BatchArgs a;
+  cmd->add_option("catalog", a.run.catalog, "HDF5 catalog (docs/catalog-format.md)")->required();
+  cmd->add_option("-o,--output", a.run.output, "HDF5 result cube")->required();
+  cmd->add_option("--backend", a.run.backend, "auto, cpu or cuda")->capture_default_str();
+  cmd->add_option("--workers", a.run.workers, "CPU threads for folding and the CPU solve (0 = every core)")
+      ->capture_default_str();
+  cmd->add_option("--chunk-sources", a.run.chunk_sources, "sources read, solved and written together")
+      ->capture_default_str();
+  cmd->add_flag("--resume", a.run.resume, "keep the chunks an interrupted run (same options) finished");
+  cmd->add_option("--fits-dir", a.run.fits_dir, "also write one gadf SED FITS file per source here");
+  cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr");
+  cmd->add_flag("--read-only", a.run.read_only, "only read the catalog chunk by chunk and time it (benchmark floor)");
+  cmd->add_option("--energy-edges", a.energy_edges, "override: group edges, e.g. 0.1,1,10 (TeV)");
+  cmd->add_option("--selection", a.selection, "override: selection_optional (all, none, errn-errp,ul,scan)");
+  cmd->add_option("--n-sigma", a.n_sigma, "override: n_sigma");
+  cmd->add_option("--n-sigma-ul", a.n_sigma_ul, "override: n_sigma_ul");
+  cmd->add_option("--norm-min", a.norm_min, "override: norm scan minimum");
+  cmd->add_option("--norm-max", a.norm_max, "override: norm scan maximum");
+  cmd->add_option("--norm-n-values", a.norm_n_values, "override: norm scan points");
+  cmd->add_option("--norm-values", a.norm_values, "override: explicit norm scan values")->delimiter(',');
+  cmd->callback([cmd] { run(a, *cmd); });
+}
+
+}  // namespace fluxpoints::cli

@@ -1,0 +1,160 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// `fluxpoints estimate`: flux points of one source from OGIP spectra and a gammapy model YAML,
+// like gammapy's FluxPointsEstimator(...).run(datasets). Options take gammapy's names; a YAML
+// config (--config) may set them and the command line overrides it.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "fluxpoints/backend.hpp"
+#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/io/flux_points.hpp"
+#include "fluxpoints/io/ogip.hpp"
+
+namespace fluxpoints::cli {
+
+namespace {
+
+struct EstimateArgs {
+  std::vector<std::string> dataset_files;
+  std::string models_file, source, config_file, output;
+  std::string energy_edges, energy_unit, selection, backend = "auto", sed_type = "likelihood";
+  double n_sigma = 1, n_sigma_ul = 2, n_sigma_sensitivity = 5, norm_min = NAN, norm_max = NAN;
+  int norm_n_values = 11;
+  std::vector<double> norm_values;
+  bool sum_over_energy_groups = false, allow_multiple_telescopes = false;
+};
+
+void require_file(const std::string& path, const std::string& what) {
+  if (!std::filesystem::is_regular_file(path))
+    throw std::runtime_error(what + ": file not found: " + path);
+}
+
+// Datasets' reco ranges, for the "outside every dataset" error.
+std::string coverage(const std::vector<datasets::SpectrumDataset>& ds) {
+  std::string s;
+  for (const auto& d : ds)
+    s += fmt::format("{}'{}' {:g}-{:g} TeV", s.empty() ? "" : ", ", d.name, d.reco_edges.front(),
+                     d.reco_edges.back());
+  return s;
+}
+
+void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
+  const auto given = [&](const char* name) { return cmd.count(name) > 0; };
+
+  // Options: defaults, then the config file, then the command line.
+  EstimatorOptions options;
+  std::string source = "0";  // gammapy's default: the first model
+  if (given("--config")) {
+    require_file(a.config_file, "--config");
+    apply_estimator_config(a.config_file, options, source);
+  }
+  if (given("--source")) source = a.source;
+  if (given("--energy-edges")) options.energy_edges = parse_energy_edges_tev(a.energy_edges);
+  if (given("--selection")) options.set_selection(a.selection);
+  if (given("--n-sigma-sensitivity")) options.n_sigma_sensitivity = a.n_sigma_sensitivity;
+  if (given("--n-sigma")) options.solve.n_sigma = a.n_sigma;
+  if (given("--n-sigma-ul")) options.solve.n_sigma_ul = a.n_sigma_ul;
+  if (given("--norm-min")) options.solve.scan_min = a.norm_min;
+  if (given("--norm-max")) options.solve.scan_max = a.norm_max;
+  if (given("--norm-n-values")) options.solve.scan_n_values = a.norm_n_values;
+  if (given("--norm-values")) options.solve.scan_values = a.norm_values;
+  if (given("--sum-over-energy-groups")) options.sum_over_energy_groups = true;
+  if (given("--allow-multiple-telescopes")) options.allow_multiple_telescopes = true;
+  options.validate();
+  io::sed_type_unit(a.sed_type);  // rejects an unknown --sed-type before any work
+  if (!a.energy_unit.empty()) io::energy_unit_in_tev(a.energy_unit);
+  if (!a.output.empty()) io::check_flux_points_output(a.output);  // fail before the work
+
+  require_file(a.models_file, "--models");
+  for (const auto& f : a.dataset_files) require_file(f, "--datasets");
+
+  std::vector<datasets::SpectrumDataset> datasets;
+  for (const auto& f : a.dataset_files) datasets.push_back(io::read_ogip_dataset(f));
+  const std::vector<models::SkyModel> models = models::read_models_yaml(a.models_file);
+  const models::SkyModel& src = models::select_source(models, source, a.models_file);
+  const std::size_t source_index = static_cast<std::size_t>(&src - models.data());
+
+  std::string why;
+  const auto backend = make_backend(a.backend, &why);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  LikelihoodBatch batch;
+  const SourceProblems problems =
+      append_source_problems(batch, datasets, models, source_index, options);
+  for (const auto& w : problems.warnings) fmt::print(stderr, "fluxpoints: warning: {}\n", w);
+  if (!problems.any_dataset()) {
+    std::string edges;
+    for (double e : options.energy_edges)
+      edges += fmt::format("{}{:g}", edges.empty() ? "" : ", ", e);
+    throw std::runtime_error("energy edges [" + edges + "] TeV are outside every dataset (" +
+                             coverage(datasets) + "): no energy group has data");
+  }
+  fmt::print(stderr, "fluxpoints: {}; solving {} problems ({} bins, {} datasets) on {}\n", why,
+             batch.n_problems(), batch.n_bins(), datasets.size(), backend->name());
+  const BatchResult result = backend->solve(batch, options.solve);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const io::FluxPointsTable table = make_flux_points(result, problems, options, a.energy_unit);
+  for (std::size_t r = 0; r < problems.groups.size(); ++r) {
+    const auto p = problems.groups[r].problem;
+    if (!result.success[p] || result.notes[p] != 0)
+      fmt::print(stderr, "fluxpoints: row {} ({}): {}{}\n", r, batch.label(p),
+                 result.success[p] ? "" : "success False: ", result.reason(p));
+  }
+  const io::FluxPointsTable out = io::to_sed_type(table, a.sed_type);
+  if (!a.output.empty()) io::write_flux_points(out, a.output);
+
+  fmt::print("source '{}', {} datasets, backend {} ({:.3f} s), sed type {}\n\n",
+             problems.source_name, datasets.size(), backend->name(), seconds, a.sed_type);
+  fmt::print("{}", io::format_flux_points(out, 3, {"stat_scan", "norm_scan"}));
+  if (!a.output.empty()) fmt::print("\nwritten: {} (sed type {})\n", a.output, a.sed_type);
+}
+
+}  // namespace
+
+void add_estimate_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "estimate", "Flux points of one source from OGIP spectra (gammapy's FluxPointsEstimator)");
+  static EstimateArgs a;
+  cmd->add_option("--datasets", a.dataset_files, "OGIP PHA files (with their BKG/ARF/RMF)")
+      ->required()
+      ->expected(1, -1);
+  cmd->add_option("--models", a.models_file, "gammapy model YAML")->required();
+  cmd->add_option("--source", a.source, "source model name or index (default: the first)");
+  cmd->add_option("--energy-edges", a.energy_edges,
+                  "group edges, e.g. 0.7,1,2,5,10 (TeV) or '700,1000,2000 GeV'");
+  cmd->add_option("--energy-unit", a.energy_unit,
+                  "unit of the output energies (default: the datasets' axis unit, keV for OGIP)");
+  cmd->add_option("--selection", a.selection,
+                  "selection_optional: all, none, or a comma list of errn-errp,ul,scan,sensitivity");
+  cmd->add_option("--n-sigma", a.n_sigma, "n_sigma for norm_err/errn/errp")->capture_default_str();
+  cmd->add_option("--n-sigma-ul", a.n_sigma_ul, "n_sigma_ul for norm_ul")->capture_default_str();
+  cmd->add_option("--n-sigma-sensitivity", a.n_sigma_sensitivity,
+                  "n_sigma_sensitivity for norm_sensitivity")
+      ->capture_default_str();
+  cmd->add_option("--norm-min", a.norm_min, "norm scan minimum (norm.scan_min, default 0.2)");
+  cmd->add_option("--norm-max", a.norm_max, "norm scan maximum (norm.scan_max, default 5)");
+  cmd->add_option("--norm-n-values", a.norm_n_values, "norm scan points (norm.scan_n_values)");
+  cmd->add_option("--norm-values", a.norm_values, "explicit norm scan values (norm.scan_values)")
+      ->delimiter(',');
+  cmd->add_flag("--sum-over-energy-groups", a.sum_over_energy_groups,
+                "collapse each group to one bin before fitting");
+  cmd->add_flag("--allow-multiple-telescopes", a.allow_multiple_telescopes,
+                "allow datasets from several telescopes");
+  cmd->add_option("--backend", a.backend, "auto, cpu or cuda")->capture_default_str();
+  cmd->add_option("--config", a.config_file, "YAML options with gammapy's names");
+  cmd->add_option("--sed-type", a.sed_type,
+                  "written SED type: likelihood, dnde, e2dnde, flux, eflux")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", a.output, "output file (.fits, .fits.gz or .ecsv)");
+  cmd->callback([cmd] { run_estimate(a, *cmd); });
+}
+
+}  // namespace fluxpoints::cli

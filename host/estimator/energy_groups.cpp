@@ -1,0 +1,129 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// Energy-edge snapping and the dataset checks of FluxPointsEstimator.run (spec 1.2, 1.3).
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "fluxpoints/estimator.hpp"
+
+namespace fluxpoints {
+
+void EstimatorOptions::validate() const {
+  if (energy_edges.size() < 2)
+    throw std::invalid_argument("energy_edges: need at least 2 edges, got " +
+                                std::to_string(energy_edges.size()));
+  for (std::size_t k = 0; k < energy_edges.size(); ++k) {
+    const double e = energy_edges[k];
+    if (!std::isfinite(e) || !(e > 0))
+      throw std::invalid_argument("energy_edges: edge " + std::to_string(k) +
+                                  " must be a positive number, got " + std::to_string(e));
+    if (k > 0 && !(e > energy_edges[k - 1]))
+      throw std::invalid_argument("energy_edges: must increase, but edge " + std::to_string(k) +
+                                  " (" + std::to_string(e) + ") follows " +
+                                  std::to_string(energy_edges[k - 1]));
+  }
+  if (sensitivity && !(n_sigma_sensitivity > 0 && std::isfinite(n_sigma_sensitivity)))
+    throw std::invalid_argument("n_sigma_sensitivity must be a positive number, got " +
+                                std::to_string(n_sigma_sensitivity));
+  if (!std::isfinite(sqrt_ts_threshold_ul))
+    throw std::invalid_argument("sqrt_ts_threshold_ul must be finite");
+  solve.validate();
+}
+
+void EstimatorOptions::set_selection(const std::string& selection) {
+  std::string rest;
+  bool all = false, wants_sensitivity = false;
+  std::stringstream ss(selection);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    if (item == "sensitivity") {
+      wants_sensitivity = true;
+      continue;
+    }
+    all = all || item == "all";
+    rest += (rest.empty() ? "" : ",") + item;
+  }
+  solve.set_selection(rest);  // validates the other names
+  sensitivity = all || wants_sensitivity;
+}
+
+double energy_pixel(const std::vector<double>& edges, double energy) {
+  const std::size_t n = edges.size();
+  if (n < 2) throw std::invalid_argument("energy axis: needs at least 2 edges");
+  const double x = std::log(energy);
+  // Segment j = [edges[j], edges[j+1]]; outside the axis, the first or last one extrapolates.
+  // First interior edge above the energy; clamped to the first / last segment.
+  const auto above = std::upper_bound(edges.begin() + 1, edges.end() - 1, energy);
+  const std::size_t j = static_cast<std::size_t>(above - edges.begin()) - 1;
+  const double x0 = std::log(edges[j]), x1 = std::log(edges[j + 1]);
+  return static_cast<double>(j) - 0.5 + (x - x0) / (x1 - x0);
+}
+
+namespace {
+
+// Index of the axis edge a requested energy snaps to (spec 1.3 steps 1-3).
+std::size_t snap_edge_index(const std::vector<double>& edges, double energy) {
+  const double n_bins = static_cast<double>(edges.size() - 1);
+  double p = energy_pixel(edges, energy);
+  p = std::min(std::max(p, -0.5), n_bins - 0.5);
+  // numpy.round: half to even, which is nearbyint in the default rounding mode.
+  return static_cast<std::size_t>(std::nearbyint(p + 0.5));
+}
+
+}  // namespace
+
+BinRange snap_energy_range(const std::vector<double>& edges, double e_lo, double e_hi) {
+  BinRange r;
+  r.begin = snap_edge_index(edges, e_lo);
+  r.end = snap_edge_index(edges, e_hi);
+  if (r.end < r.begin) r.end = r.begin;
+  return r;
+}
+
+bool energy_axes_aligned(const std::vector<double>& a, const std::vector<double>& b, double atol) {
+  const auto centres_on = [&](const std::vector<double>& from, const std::vector<double>& onto) {
+    for (std::size_t i = 0; i + 1 < from.size(); ++i) {
+      const double p = energy_pixel(onto, std::sqrt(from[i] * from[i + 1]));
+      if (!(std::abs(std::nearbyint(p) - p) <= atol)) return false;
+    }
+    return true;
+  };
+  return centres_on(b, a) && centres_on(a, b);
+}
+
+void check_datasets(const std::vector<datasets::SpectrumDataset>& datasets,
+                    bool allow_multiple_telescopes) {
+  if (datasets.empty()) throw std::invalid_argument("no datasets given");
+  std::set<std::string> names, telescopes;
+  for (const auto& d : datasets) {
+    if (!names.insert(d.name).second)
+      throw std::invalid_argument("dataset names must be unique, but '" + d.name +
+                                  "' appears twice (" + d.source_file + ")");
+    if (d.reco_edges.size() < 2)
+      throw std::invalid_argument("dataset '" + d.name + "' (" + d.source_file +
+                                  "): reco energy axis has no bins");
+    if (!d.telescope.empty()) telescopes.insert(d.telescope);
+  }
+  const auto& first = datasets.front();
+  for (const auto& d : datasets) {
+    if (!energy_axes_aligned(first.reco_edges, d.reco_edges))
+      throw std::invalid_argument(
+          "All datasets must have aligned energy axes: the reco energy bins of '" + d.name + "' (" +
+          d.source_file + ") do not line up with those of '" + first.name + "' (" +
+          first.source_file + ")");
+  }
+  if (telescopes.size() > 1 && !allow_multiple_telescopes) {
+    std::ostringstream os;
+    os << "datasets come from several telescopes (";
+    bool comma = false;
+    for (const auto& t : telescopes) os << (comma ? ", " : "") << t, comma = true;
+    os << "); set allow_multiple_telescopes to combine them";
+    throw std::invalid_argument(os.str());
+  }
+}
+
+}  // namespace fluxpoints

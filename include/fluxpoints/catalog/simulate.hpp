@@ -1,0 +1,26 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+#pragma once
+// A generator of realistic test catalogs (`fluxpoints simulate --catalog N`): sources with random
+// PowerLaw, LogParabola and ExpCutoffPowerLaw spectra whose fluxes follow a Euclidean logN-logS
+// (many faint sources, a few bright ones), each observed by 1-4 On/Off datasets with their own
+// livetime, effective area, energy threshold, energy dispersion and background. Deterministic for
+// a seed (with the same C++ standard library).
+
+#include <cstdint>
+#include <string>
+
+namespace fluxpoints::catalog {
+
+struct SimulateCatalogOptions {
+  std::int64_t n_sources = 100;
+  std::uint64_t seed = 1;
+  int min_datasets = 1;
+  int max_datasets = 4;
+  int n_groups = 10;  // energy groups written to the catalog's energy_edges (0.1 - 100 TeV)
+  std::string selection = "all";  // selection_optional written to the catalog
+};
+
+// Writes the catalog to `path` (atomically: PATH.tmp, then renamed). Throws std::runtime_error.
+void simulate_catalog(const SimulateCatalogOptions& options, const std::string& path);
+
+}  // namespace fluxpoints::catalog

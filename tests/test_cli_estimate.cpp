@@ -1,0 +1,155 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// The `fluxpoints estimate` and `show` commands, run as a program: outputs, config file, and
+// bad input (clear message, non-zero exit, no output file left behind).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fluxpoints/io/flux_points.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kHess = "../shared/data/joint-crab/spectra/hess/pha_obs23523.fits";
+const std::string kModels = "data/golden/models/crab_spec93_pl.yaml";
+const std::string kCrabFp = "../shared/data/estimators/crab_hess_fp/crab_hess_fp.fits";
+
+struct CliRun {
+  int exit_code;
+  std::string out, err;
+};
+
+fs::path work_dir() {
+  const fs::path d = fs::temp_directory_path() /
+                     ("fluxpoints_cli_tests_" + std::to_string(::getpid())) /
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  fs::create_directories(d);
+  return d;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CliRun run(const std::string& args) {
+  const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
+  const std::string cmd =
+      std::string(FLUXPOINTS_BINARY) + " " + args + " > " + out.string() + " 2> " + err.string();
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+
+std::string estimate_args(const std::string& extra) {
+  return "estimate --datasets " + kHess + " --models " + kModels + " --source crab --backend cpu " +
+         extra;
+}
+
+bool have_data() { return fs::exists(kHess) && fs::exists(kModels); }
+
+}  // namespace
+
+TEST(CliEstimate, WritesFitsAndEcsvAndPrintsTheTable) {
+  if (!have_data()) GTEST_SKIP() << "missing " << kHess << " or " << kModels;
+  const fs::path fits = work_dir() / "hess.fits", ecsv = work_dir() / "hess.ecsv";
+  fs::remove(fits);
+  const CliRun r = run(estimate_args("--energy-edges 1,3,10 --selection all -o " + fits.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("backend cpu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("norm_ul"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("keV"), std::string::npos) << r.out;  // OGIP energies stay in keV
+  EXPECT_NE(r.err.find("solving 2 problems"), std::string::npos) << r.err;
+  const fluxpoints::io::FluxPointsTable t = fluxpoints::io::read_flux_points_fits(fits.string());
+  EXPECT_EQ(t.n_rows, 2u);
+  EXPECT_EQ(t.sed_type, "likelihood");
+  EXPECT_EQ(t.column("counts").at(0), 73.0);  // spec 9.3 row 2
+
+  // --sed-type dnde, TeV energies, ECSV.
+  const CliRun e = run(
+      estimate_args("--energy-edges 1,3,10 --energy-unit TeV --sed-type dnde -o " + ecsv.string()));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const std::string text = slurp(ecsv);
+  EXPECT_NE(text.find("{SED_TYPE: dnde}"), std::string::npos);
+  EXPECT_NE(text.find("{name: dnde, unit: 'TeV-1 s-1 cm-2', datatype: float64}"),
+            std::string::npos);
+  EXPECT_NE(text.find("{name: e_min, unit: 'TeV', datatype: float64}"), std::string::npos);
+  EXPECT_EQ(text.find("norm_ul"), std::string::npos);  // no selection: no ul column
+}
+
+TEST(CliEstimate, ConfigFileAndCommandLineOverride) {
+  if (!have_data()) GTEST_SKIP() << "missing " << kHess << " or " << kModels;
+  const fs::path config = work_dir() / "estimator.yaml", out = work_dir() / "config.fits";
+  std::ofstream(config) << "energy_edges: [\"1 TeV\", \"3 TeV\", \"10 TeV\", \"30 TeV\"]\n"
+                           "selection_optional: [ul, scan]\n"
+                           "n_sigma_ul: 3\n"
+                           "norm: {scan_min: 0.5, scan_max: 2, scan_n_values: 5}\n";
+  const CliRun r = run(
+      estimate_args("--config " + config.string() + " --energy-edges 1,3,10 -o " + out.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fluxpoints::io::FluxPointsTable t = fluxpoints::io::read_flux_points_fits(out.string());
+  EXPECT_EQ(t.n_rows, 2u);  // the command line's edges win
+  EXPECT_DOUBLE_EQ(t.n_sigma_ul, 3.0);
+  EXPECT_EQ(t.column("norm_scan").width, 5u);
+  EXPECT_DOUBLE_EQ(t.column("norm_scan").at(0, 0), 0.5);
+  EXPECT_TRUE(t.has("norm_ul"));
+  EXPECT_FALSE(t.has("norm_errn"));
+
+  std::ofstream(config) << "energy_edges: [1, 3]\nn_sigmaa: 2\n";
+  const CliRun bad = run(estimate_args("--config " + config.string()));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("n_sigmaa: unknown option"), std::string::npos) << bad.err;
+}
+
+TEST(CliEstimate, BadInputFailsCleanly) {
+  const fs::path out = work_dir() / "never.fits";
+  fs::remove(out);
+  const auto expect_error = [&](const std::string& args, const std::string& message) {
+    const CliRun r = run(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << args;
+  };
+  // A missing dataset file.
+  expect_error("estimate --datasets /nonexistent/pha.fits --models " + kModels +
+                   " --energy-edges 1,10 -o " + out.string(),
+               "file not found: /nonexistent/pha.fits");
+  // Malformed edges and unknown SED type are caught before any file is read.
+  expect_error("estimate --datasets x.fits --models y.yaml --energy-edges 10,1 -o " + out.string(),
+               "energy_edges: must increase");
+  expect_error("estimate --datasets x.fits --models y.yaml --sed-type counts -o " + out.string(),
+               "unknown SED type 'counts'");
+  if (!have_data()) GTEST_SKIP() << "missing " << kHess << " or " << kModels;
+  // An unknown source name.
+  expect_error("estimate --datasets " + kHess + " --models " + kModels +
+                   " --source vela --energy-edges 1,10 -o " + out.string(),
+               "vela");
+  // Energy edges outside every dataset (HESS covers 0.01-100 TeV).
+  expect_error(estimate_args("--energy-edges 200,300,400 -o " + out.string()),
+               "outside every dataset");
+  // An output name with an unknown extension.
+  expect_error(estimate_args("--energy-edges 1,10 -o " + (work_dir() / "out.txt").string()),
+               "unknown output format");
+  // An output folder that does not exist.
+  expect_error(estimate_args("--energy-edges 1,10 -o /nonexistent/dir/out.fits"), "does not exist");
+}
+
+TEST(CliShow, PrintsGammapyFile) {
+  if (!fs::exists(kCrabFp)) GTEST_SKIP() << "missing " << kCrabFp;
+  const CliRun r = run("show " + kCrabFp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("SED_TYPE = likelihood"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UL_CONF = 0.9973002"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 rows, 22 columns"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("TeV s-1 cm-2"), std::string::npos) << r.out;
+
+  const CliRun missing = run("show /nonexistent/fp.fits");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("/nonexistent/fp.fits"), std::string::npos) << missing.err;
+}

@@ -132,7 +132,7 @@ TEST(EstimatorHess, Spec93Obs23523) {
 // and brackets of +-1e5 sigma). The engine on main reports "no crossing" there (NaN): with the
 // best fit at the kink (norm ~ -7e-15, no curvature) its bracket collapses to ~1e-9. The engine
 // fix on branch `enginetests` (commit 1c602c2) makes this test pass: enable it when merging that.
-TEST(EstimatorHess, DISABLED_Spec93KinkRowCrossings) {
+TEST(EstimatorHess, Spec93KinkRowCrossings) {
   if (!std::filesystem::exists(kPha)) GTEST_SKIP() << "missing " << kPha;
   const fp::io::FluxPointsTable t = run_spec93();
   EXPECT_NEAR(col(t, "norm_ul", 5), 5.331053, kGammapyCrossingRel * 5.331053);

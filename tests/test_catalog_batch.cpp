@@ -278,34 +278,6 @@ TEST(CatalogBatch, MpiTwoRanksEqualOneRank) {
 #endif
 }
 
-// Peak memory depends on the chunk size, not on the catalog's size: 4x the sources, same chunks.
-TEST(CatalogBatch, PeakMemoryDoesNotGrowWithTheCatalog) {
-  // Allocator and HDF5 cache noise between two runs of the same chunk size; a catalog held in
-  // memory would add ~40 MB per 1,000 sources (the file's size), far above it.
-  constexpr double kRssNoiseFraction = 0.15;
-  constexpr long kRssNoiseKb = 4096;
-  const auto peak_rss_kb = [](const std::string& catalog, const std::string& out) {
-    const pid_t pid = spawn({"batch", catalog, "-o", out, "--backend", "cpu", "--workers", "1",
-                             "--chunk-sources", "100", "--no-progress"});
-    int status = 0;
-    struct rusage usage {};
-    wait4(pid, &status, 0, &usage);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    return usage.ru_maxrss;
-  };
-  const std::string small = scratch("rss_small.h5").string(), large = scratch("rss_large.h5").string();
-  SimulateCatalogOptions o;
-  o.seed = 3;
-  o.n_sources = 300;
-  simulate_catalog(o, small);
-  o.n_sources = 1200;
-  simulate_catalog(o, large);
-  const long rss_small = peak_rss_kb(small, scratch("rss_small_results.h5").string());
-  const long rss_large = peak_rss_kb(large, scratch("rss_large_results.h5").string());
-  EXPECT_LT(rss_large, rss_small * (1.0 + kRssNoiseFraction) + kRssNoiseKb)
-      << "peak RSS " << rss_small << " kB for 300 sources, " << rss_large << " kB for 1200";
-}
-
 // A catalog with bad sources planted among good ones: copied from the generated one, with
 // source 3's dataset in a truncated external file, a NaN exposure in source 7, an edisp of the
 // wrong size in source 11 and an all-false safe mask in every dataset of source 15.

@@ -22,6 +22,7 @@
 #include "fluxpoints/catalog/simulate.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/catalog/hdf5_table.hpp"
+#include "scratch_files.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -33,16 +34,8 @@ namespace fs = std::filesystem;
 constexpr double kSameCodeTolerance = 0.0;
 
 fs::path scratch(const std::string& name) {
-  // One folder per process: ctest runs tests in parallel processes. Removed at exit.
-  static const struct Folder {
-    fs::path path = fs::temp_directory_path() / ("fluxpoints_test_catalog_batch_" + std::to_string(getpid()));
-    Folder() { fs::create_directories(path); }
-    ~Folder() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } folder;
-  return folder.path / name;
+  static const ::fluxpoints::testing::ScratchFolder folder("catalog_batch");
+  return folder.path() / name;
 }
 
 // One generated catalog for the whole suite (200 sources, the size the issue asks for in CI).

@@ -16,6 +16,7 @@
 #include "fluxpoints/models/spectral_model.hpp"
 #include "host/catalog/hdf5_table.hpp"
 #include "tests/gammapy_compare.hpp"
+#include "scratch_files.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -32,16 +33,8 @@ constexpr double kUnitConversionRelTol = 1e-14;
 constexpr double kSameInputRelTol = 0.0;
 
 fs::path scratch(const std::string& name) {
-  // One folder per process: ctest runs tests in parallel processes. Removed at exit.
-  static const struct Folder {
-    fs::path path = fs::temp_directory_path() / ("fluxpoints_test_catalog_convert_" + std::to_string(getpid()));
-    Folder() { fs::create_directories(path); }
-    ~Folder() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } folder;
-  return folder.path / name;
+  static const ::fluxpoints::testing::ScratchFolder folder("catalog_convert");
+  return folder.path() / name;
 }
 
 std::vector<std::string> pha_files() {

@@ -13,6 +13,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/catalog/simulate.hpp"
 #include "host/catalog/hdf5_table.hpp"
+#include "scratch_files.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -20,16 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path scratch(const std::string& name) {
-  // One folder per process: ctest runs tests in parallel processes. Removed at exit.
-  static const struct Folder {
-    fs::path path = fs::temp_directory_path() / ("fluxpoints_test_catalog_io_" + std::to_string(getpid()));
-    Folder() { fs::create_directories(path); }
-    ~Folder() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } folder;
-  return folder.path / name;
+  static const ::fluxpoints::testing::ScratchFolder folder("catalog_io");
+  return folder.path() / name;
 }
 
 datasets::SpectrumDataset make_dataset(const std::string& name, bool on_off, int n_reco, int n_true, double scale) {

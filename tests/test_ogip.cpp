@@ -21,6 +21,7 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/units.hpp"
 #include "gammapy_compare.hpp"
+#include "scratch_files.hpp"
 
 namespace {
 
@@ -31,22 +32,7 @@ using fluxpoints::io::write_ogip_dataset;
 
 const std::string kHess23523 = "../shared/data/joint-crab/spectra/hess/pha_obs23523.fits";
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("fluxpoints_ogip_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using ::fluxpoints::testing::TempDir;
 
 // 6 reco bins, 9 true bins over 0.1-100 TeV, a two-channel-wide dispersion, alpha = 0.2.
 SpectrumDataset small_on_off_dataset() {

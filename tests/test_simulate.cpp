@@ -12,6 +12,7 @@
 #include "fluxpoints/datasets/simulate.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
+#include "scratch_files.hpp"
 
 namespace {
 
@@ -28,21 +29,7 @@ SimulationSetup small_setup() {
   return s;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("fluxpoints_sim_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using ::fluxpoints::testing::TempDir;
 
 TEST(Simulate, TemplateFollowsTheDocumentedIrfs) {
   SimulationSetup setup = small_setup();

@@ -87,15 +87,6 @@ void expect_same_results(const std::string& a_path, const std::string& b_path) {
   }
 }
 
-models::SkyModel sky_model(const Source& s) {
-  models::SkyModel m;
-  m.name = s.name;
-  m.spectral = models::make_default_spectral_model(s.model.type);
-  for (std::size_t k = 0; k < s.model.parameter_names.size(); ++k)
-    m.spectral->parameter(s.model.parameter_names[k]).value = s.model.parameter_values[k];
-  return m;
-}
-
 TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
   const std::string out = scratch("batch_vs_estimate.h5").string();
   const std::string fits = scratch("fits").string();
@@ -122,7 +113,7 @@ TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
     std::vector<datasets::SpectrumDataset> ds;
     for (const auto& r : reader.read_datasets(src.datasets)) ds.push_back(*r.dataset);
     std::vector<models::SkyModel> sky;
-    sky.push_back(sky_model(src));
+    sky.push_back(make_sky_model(src));
     const io::FluxPointsTable t = estimate_flux_points(ds, sky, 0, options, *backend);
     ASSERT_EQ(static_cast<std::int64_t>(t.n_rows), n_groups);
     for (const io::Column& col : t.columns) {

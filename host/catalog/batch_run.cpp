@@ -37,15 +37,6 @@ struct AssembledSource {
   std::vector<std::string> dataset_names;
 };
 
-models::SkyModel make_sky_model(const Source& s) {
-  models::SkyModel m;
-  m.name = s.name;
-  m.spectral = models::make_default_spectral_model(s.model.type);
-  for (std::size_t k = 0; k < s.model.parameter_names.size(); ++k)
-    m.spectral->parameter(s.model.parameter_names[k]).value = s.model.parameter_values[k];
-  return m;
-}
-
 // Folds and assembles one source (spec 1.2 - 1.8). Runs on a worker thread: it touches only its
 // own output, and neither HDF5 nor Kokkos.
 void assemble_source(const Source& source, const std::vector<const DatasetRead*>& reads,

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/catalog/catalog.hpp"
+#include "fluxpoints/models/spectral_models.hpp"
 #include "host/catalog/hdf5_table.hpp"
 
 namespace fluxpoints::catalog {
@@ -490,6 +491,15 @@ void CatalogWriter::close() {
   file_->close();
   std::filesystem::rename(tmp_path_, path_);
   closed_ = true;
+}
+
+models::SkyModel make_sky_model(const Source& s) {
+  models::SkyModel m;
+  m.name = s.name;
+  m.spectral = models::make_default_spectral_model(s.model.type);
+  for (std::size_t k = 0; k < s.model.parameter_names.size(); ++k)
+    m.spectral->parameter(s.model.parameter_names[k]).value = s.model.parameter_values[k];
+  return m;
 }
 
 }  // namespace fluxpoints::catalog

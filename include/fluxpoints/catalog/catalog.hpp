@@ -40,6 +40,10 @@ struct Source {
   std::vector<std::int64_t> datasets;  // rows of the catalog's dataset table
 };
 
+// The source's reference model as a SkyModel: the model type's defaults with the stored
+// parameter values applied.
+models::SkyModel make_sky_model(const Source& source);
+
 // Estimator options are stored in the root attributes (energy_edges in TeV, selection_optional,
 // n_sigma, ...). Each attribute is optional in the file.
 using CatalogOptions = EstimatorOptions;

@@ -2,7 +2,7 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 # Installs the Debian packages fluxpoints builds against, when any is missing (Debian 12, root).
 set -euo pipefail
-packages=(cmake g++ make pkg-config libtrilinos-kokkos-dev libhdf5-dev libcfitsio-dev libyaml-cpp-dev
+packages=(cmake g++ make pkg-config libtrilinos-kokkos-dev libhdf5-dev libcfitsio-dev zlib1g-dev libyaml-cpp-dev
           libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
           libopenmpi-dev openmpi-bin python3-venv)
 missing=()

@@ -149,8 +149,9 @@ TEST(FluxPointsIo, FitsRoundTrip) {
   const io::FluxPointsTable back = io::read_flux_points_fits(path);
   expect_same_tables(t, back);
   EXPECT_DOUBLE_EQ(back.n_sigma_ul, 2.0);
-  // Overwriting works, and leaves no temporary behind.
-  io::write_flux_points(t, path);
+  // Replacing needs overwrite, and leaves no temporary behind.
+  EXPECT_THROW(io::write_flux_points(t, path), io::OutputError);
+  io::write_flux_points(t, path, io::OutputRule{/*overwrite=*/true, {}});
   int temporaries = 0;
   for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
     temporaries += e.path().filename().string().find(".tmp") != std::string::npos;

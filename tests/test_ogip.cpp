@@ -137,7 +137,7 @@ TEST(OgipIo, RefusesToOverwriteUnlessAsked) {
   EXPECT_THROW(write_ogip_dataset(ds, pha), std::runtime_error);
   SpectrumDataset changed = ds;
   changed.counts[2] = 99;
-  write_ogip_dataset(changed, pha, /*overwrite=*/true);
+  write_ogip_dataset(changed, pha, fluxpoints::io::OutputRule{/*overwrite=*/true, {}});
   EXPECT_EQ(read_ogip_dataset(pha).counts[2], 99.0);
 }
 

@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -21,6 +24,7 @@
 #include "host/catalog/hdf5_table.hpp"
 #include "host/catalog/parallel.hpp"
 #include "host/catalog/results_file.hpp"
+#include "host/io/output_file.hpp"
 #include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints::catalog {
@@ -128,11 +132,33 @@ std::string chunk_file_name(const std::string& folder, std::int64_t begin, std::
   return fmt::format("{}/chunk_{:010d}_{:010d}.h5", folder, begin, end);
 }
 
-// A file name for a source's FITS file: its row (unique) and its name, made safe.
+// A file name for a source's FITS file: its row (which makes it unique) and its name, made safe
+// (letters, digits, '-', '_', '.'; anything else becomes '_'). A long name is cut, and a hash of
+// the whole name added, so that the file name stays far below the 255 bytes file systems allow.
+constexpr std::size_t kFitsNameChars = 120;
 std::string fits_file_name(const std::string& folder, std::int64_t row, const std::string& name) {
   std::string safe;
   for (char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  if (safe.size() > kFitsNameChars)
+    safe = fmt::format("{}_{:016x}", safe.substr(0, kFitsNameChars), std::hash<std::string>{}(name));
   return fmt::format("{}/{:06d}_{}.fits", folder, row, safe);
+}
+
+// A FITS file that cannot be written because of the source itself (its table, its name) is that
+// source's error; a file-system fault (full disk, no permission, I/O error) would hit every
+// source, so it stops the job: --resume continues it once the cause is fixed.
+bool is_per_source_fits_error(const std::exception& e) {
+  const auto* output = dynamic_cast<const io::OutputError*>(&e);
+  return output == nullptr || output->os_error() == ENAMETOOLONG;
+}
+
+// Whether a --fits-dir folder already holds FITS files (which a new run would replace).
+std::size_t count_fits_files(const std::string& folder) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    n += it->path().extension() == ".fits" ? 1 : 0;
+  return n;
 }
 
 std::string format_duration(double seconds) {
@@ -164,17 +190,24 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   options.validate();
   options.solve.validate();
 
-  const fs::path out_path(ro.output);
-  const fs::path out_dir = out_path.has_parent_path() ? out_path.parent_path() : fs::path(".");
-  if (!fs::is_directory(out_dir))
-    throw std::runtime_error("-o " + ro.output + ": folder '" + out_dir.string() + "' does not exist");
-  std::error_code ec;
-  if (!ro.read_only && fs::is_directory(out_path, ec))
-    throw std::runtime_error("-o " + ro.output + " is a folder; give the result file's name");
-  if (!ro.read_only && fs::exists(out_path, ec) && fs::equivalent(out_path, ro.catalog, ec))
-    throw std::runtime_error("-o " + ro.output + " is the catalog itself");
-  if (!ro.fits_dir.empty() && pg.rank == 0) fs::create_directories(ro.fits_dir);
-
+  // The output rule, checked by rank 0 before any work: one run per output (a lock held until
+  // the end), an existing output only with --overwrite, never the catalog.
+  const io::OutputRule output_rule{ro.overwrite, {ro.catalog}};
+  std::optional<io::RunLock> run_lock;
+  if (!ro.read_only && pg.rank == 0) {
+    io::check_output(ro.output, io::OutputRule{true, {ro.catalog}});  // folder, not a folder, not an input
+    run_lock.emplace(ro.output + ".lock", ro.output);
+    if (!run_lock->warning().empty()) fmt::print(stderr, "fluxpoints batch: warning: {}\n", run_lock->warning());
+    io::check_output(ro.output, output_rule);
+    if (!ro.fits_dir.empty()) {
+      const std::size_t existing = count_fits_files(ro.fits_dir);
+      if (existing > 0 && !ro.overwrite && !ro.resume)
+        throw io::OutputError("--fits-dir " + ro.fits_dir + " already holds " + std::to_string(existing) +
+                                  " FITS files; use --overwrite to replace them, or another folder",
+                              0);
+      fs::create_directories(ro.fits_dir);
+    }
+  }
   const int workers = kokkos_backend::resolve_workers(ro.workers);
   std::string why;
   const auto backend = make_backend(ro.backend, &why, workers);
@@ -213,7 +246,8 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
                                    "--chunk-sources); remove " + parts + " or run without --resume");
       }
     }
-    fmt::print(stderr, "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of {}, {}{}{}\n",
+    if (!ro.quiet)
+      fmt::print(stderr, "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of {}, {}{}{}\n",
                why, reader.n_sources(), reader.n_datasets(), n_groups, chunks.size(), ro.chunk_sources,
                backend->name(), pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "",
                ro.resume ? " (resuming)" : "");
@@ -336,15 +370,25 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     std::vector<std::string> fits_names;
     if (!ro.fits_dir.empty())
       for (std::int64_t i = 0; i < n; ++i) fits_names.push_back(fits_file_name(ro.fits_dir, begin + i, sources[i].name));
-    pending_write = std::async(std::launch::async,
-                               [&, chunk = std::move(chunk), chunk_path, fits_names = std::move(fits_names)] {
-                                 const auto t_write = Clock::now();
-                                 for (std::size_t i = 0; i < fits_names.size(); ++i)
-                                   if (chunk.tables[i]) io::write_flux_points_fits(*chunk.tables[i], fits_names[i]);
-                                 std::lock_guard<std::mutex> lock(hdf5_mutex);
-                                 write_chunk_file(chunk, chunk_path, fingerprint);
-                                 summary.stage_seconds[4] += seconds_since(t_write);
-                               });
+    pending_write = std::async(std::launch::async, [&, chunk = std::move(chunk), chunk_path,
+                                                    fits_names = std::move(fits_names)]() mutable {
+      const auto t_write = Clock::now();
+      const io::OutputRule fits_rule{ro.overwrite || ro.resume, {ro.catalog}};
+      for (std::size_t i = 0; i < fits_names.size(); ++i) {
+        if (!chunk.tables[i]) continue;
+        try {
+          io::write_flux_points_fits(*chunk.tables[i], fits_names[i], fits_rule);
+        } catch (const std::exception& e) {
+          if (!is_per_source_fits_error(e)) throw;
+          chunk.ok[i] = 0;
+          chunk.tables[i].reset();
+          chunk.errors[i] = std::string("its --fits-dir file could not be written: ") + e.what();
+        }
+      }
+      std::lock_guard<std::mutex> lock(hdf5_mutex);
+      write_chunk_file(chunk, chunk_path, fingerprint);
+      summary.stage_seconds[4] += seconds_since(t_write);
+    });
     ++summary.chunks_done;
     done_sources += n;
     processed_sources += n;
@@ -384,8 +428,10 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     attrs.numbers["n_sigma_ul"] = options.solve.n_sigma_ul;
     attrs.numbers["sqrt_ts_threshold_ul"] = options.sqrt_ts_threshold_ul;
     attrs.arrays["energy_edges"] = options.energy_edges;
-    summary.n_ok = merge_chunk_files(files, ro.output, reader.n_sources(), n_groups,
-                                     reader.max_datasets_per_source(), attrs);
+    const MergeResult merged = merge_chunk_files(files, ro.output, reader.n_sources(), n_groups,
+                                                 reader.max_datasets_per_source(), attrs, fingerprint, output_rule);
+    summary.n_ok = merged.n_ok;
+    summary.first_failures = merged.first_failures;
     summary.n_errors = reader.n_sources() - summary.n_ok;
     summary.n_flux_points = summary.n_ok * n_groups;
     fs::remove_all(parts);

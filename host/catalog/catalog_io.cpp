@@ -8,6 +8,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/catalog/hdf5_table.hpp"
+#include "host/io/output_file.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -318,9 +319,9 @@ struct CatalogWriter::Buffers {
   }
 };
 
-CatalogWriter::CatalogWriter(const std::string& path)
-    : path_(path), tmp_path_(path + ".tmp"), buf_(std::make_unique<Buffers>()) {
-  file_ = std::make_unique<hdf5::File>(hdf5::File::create(tmp_path_));
+CatalogWriter::CatalogWriter(const std::string& path, const io::OutputRule& rule)
+    : path_(path), out_(std::make_unique<io::OutputFile>(path, rule)), buf_(std::make_unique<Buffers>()) {
+  file_ = std::make_unique<hdf5::File>(hdf5::File::create(out_->temp_path(), path_));
   file_->set_attr("/", "format", std::string(kCatalogFormat));
   file_->set_attr("/", "format_version", kCatalogFormatVersion);
   file_->create_group("/datasets");
@@ -346,11 +347,10 @@ CatalogWriter::CatalogWriter(const std::string& path)
 }
 
 CatalogWriter::~CatalogWriter() {
-  if (!closed_) {
-    file_.reset();
-    std::error_code ec;
-    std::filesystem::remove(tmp_path_, ec);
-  }
+  // Unfinished: close the HDF5 file (quietly: it may fail, e.g. on a full disk), then the
+  // OutputFile removes the temporary.
+  file_.reset();
+  out_.reset();
 }
 
 void CatalogWriter::set_options(const CatalogOptions& o) {
@@ -489,7 +489,7 @@ void CatalogWriter::close() {
   file_->set_attr("/", "n_sources", n_sources_);
   file_->set_attr("/", "n_datasets", n_datasets_);
   file_->close();
-  std::filesystem::rename(tmp_path_, path_);
+  out_->commit();
   closed_ = true;
 }
 

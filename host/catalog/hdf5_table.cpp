@@ -31,6 +31,23 @@ herr_t innermost_message(unsigned, const H5E_error2_t* e, void* out) {
   return 0;
 }
 
+// HDF5's I/O errors read "file write failed: time = ..., filename = ..., errno = 28, error
+// message = 'No space left on device', buf = ..."; keep the step and the system's words.
+std::string shorten_io_message(const std::string& text) {
+  const std::string key = "error message = '";
+  const std::size_t at = text.find(key);
+  if (at == std::string::npos) return text;
+  const std::size_t begin = at + key.size(), end = text.find('\'', begin);
+  if (end == std::string::npos) return text;
+  return text.substr(0, text.find(':')) + ": " + text.substr(begin, end - begin);
+}
+
+// HDF5 1.10 (fixed in 1.14.1) frees a file whose H5Fclose failed (a full disk, an I/O error) but
+// keeps its id; the exit handler HDF5 installs then closes that id again and the process dies
+// with SIGSEGV after having reported the error. Every file here is closed explicitly, so the
+// handler is not needed: it is turned off before the library initialises.
+const bool kNoExitHandler = H5dont_atexit() >= 0;
+
 }  // namespace
 
 void Handle::reset() {
@@ -52,10 +69,13 @@ std::string last_error() {
   std::string text;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost_message, &text);
   H5Eclear2(H5E_DEFAULT);
-  return text;
+  return shorten_io_message(text);
 }
 
-void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_errors() {
+  (void)kNoExitHandler;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 std::runtime_error File::error(const std::string& what) const {
   const std::string hdf5 = last_error();
@@ -78,10 +98,10 @@ File File::open(const std::string& path, bool writable) {
   return f;
 }
 
-File File::create(const std::string& path) {
+File File::create(const std::string& path, const std::string& name_in_messages) {
   silence_errors();
   File f;
-  f.path_ = path;
+  f.path_ = name_in_messages.empty() ? path : name_in_messages;
   f.file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   if (!f.file_.valid()) throw f.error("cannot create the HDF5 file");
   return f;

@@ -54,8 +54,9 @@ class File {
   // Opens an existing file read-only, or read-write. Throws naming the path and saying whether
   // it is missing, not HDF5, or truncated/corrupt.
   static File open(const std::string& path, bool writable = false);
-  // Creates (truncates) a file.
-  static File create(const std::string& path);
+  // Creates (truncates) a file. Errors name `name_in_messages` when given (the output a
+  // temporary file stands for).
+  static File create(const std::string& path, const std::string& name_in_messages = "");
   const std::string& path() const { return path_; }
   hid_t id() const { return file_.get(); }
   void flush();

@@ -8,6 +8,7 @@
 
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "host/catalog/hdf5_table.hpp"
+#include "host/io/output_file.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -128,9 +129,10 @@ void write_chunk_file(const ChunkResults& c, const std::string& path, const std:
       it->width = std::max<std::int64_t>(it->width, static_cast<std::int64_t>(col.width));
     }
   }
-  const std::string tmp = path + ".tmp";
+  // A chunk file of the same job may be replaced (a chunk recomputed after an interruption).
+  io::OutputFile out(path, io::OutputRule{true, {}});
   {
-    hdf5::File f = hdf5::File::create(tmp);
+    hdf5::File f = hdf5::File::create(out.temp_path(), path);
     f.set_attr("/", "format", std::string(kResultsFormat) + "-chunk");
     f.set_attr("/", "format_version", kResultsFormatVersion);
     f.set_attr("/", "fingerprint", fingerprint);
@@ -166,7 +168,7 @@ void write_chunk_file(const ChunkResults& c, const std::string& path, const std:
     f.flush();
     f.close();
   }
-  std::filesystem::rename(tmp, path);
+  out.commit();
 }
 
 ChunkFileInfo read_chunk_info(const std::string& path) {
@@ -178,14 +180,18 @@ ChunkFileInfo read_chunk_info(const std::string& path) {
   return info;
 }
 
-std::int64_t merge_chunk_files(const std::vector<std::string>& chunk_files, const std::string& output,
-                       std::int64_t n_sources, std::int64_t n_groups, std::int64_t max_datasets,
-                       const ResultAttributes& attrs) {
+MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files, const std::string& output,
+                              std::int64_t n_sources, std::int64_t n_groups, std::int64_t max_datasets,
+                              const ResultAttributes& attrs, const std::string& fingerprint,
+                              const io::OutputRule& rule) {
   // Pass 1: the union of the columns, each as wide as needed.
   std::vector<ColumnInfo> columns;
   std::int64_t expected_begin = 0;
   for (const std::string& path : chunk_files) {
     hdf5::File f = hdf5::File::open(path);
+    if (f.attr_str("/", "fingerprint") != fingerprint)
+      throw std::runtime_error(path + ": this chunk file belongs to another job (other catalog, options or "
+                               "--chunk-sources); nothing was merged");
     if (f.attr_i64("/", "chunk_begin") != expected_begin)
       throw std::runtime_error(path + ": chunk starts at source " + std::to_string(f.attr_i64("/", "chunk_begin")) +
                                ", expected " + std::to_string(expected_begin));
@@ -206,10 +212,11 @@ std::int64_t merge_chunk_files(const std::vector<std::string>& chunk_files, cons
     if (is_per_dataset_column(c.name)) c.width = std::max(c.width, max_datasets);
 
   // Pass 2: copy each chunk's rows into place.
-  const std::string tmp = output + ".tmp";
-  std::int64_t n_ok = 0;
+  io::OutputFile file(output, rule);
+  MergeResult result;
+  std::int64_t& n_ok = result.n_ok;
   {
-    hdf5::File out = hdf5::File::create(tmp);
+    hdf5::File out = hdf5::File::create(file.temp_path(), output);
     out.set_attr("/", "format", std::string(kResultsFormat));
     out.set_attr("/", "format_version", kResultsFormatVersion);
     out.set_attr("/", "n_sources", n_sources);
@@ -238,7 +245,14 @@ std::int64_t merge_chunk_files(const std::vector<std::string>& chunk_files, cons
       c.ok = f.read_u8("/sources/ok", 0, n);
       c.n_datasets = f.read_i64("/sources/n_datasets", 0, n);
       write_sources(out, c.begin, c);
-      for (auto v : c.ok) n_ok += v ? 1 : 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (c.ok[i]) {
+          ++n_ok;
+        } else if (result.first_failures.size() < kFailuresShown) {
+          result.first_failures.push_back("'" + c.names[i] + "' (row " + std::to_string(c.begin + i) +
+                                          "): " + c.errors[i]);
+        }
+      }
       const std::vector<ColumnInfo> present = read_columns(f);
       for (const ColumnInfo& info : columns) {
         const auto it = std::find_if(present.begin(), present.end(), [&](const ColumnInfo& x) { return x.name == info.name; });
@@ -269,8 +283,8 @@ std::int64_t merge_chunk_files(const std::vector<std::string>& chunk_files, cons
     out.flush();
     out.close();
   }
-  std::filesystem::rename(tmp, output);
-  return n_ok;
+  file.commit();
+  return result;
 }
 
 }  // namespace fluxpoints::catalog

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "fluxpoints/io/output.hpp"
 
 namespace fluxpoints::catalog {
 
@@ -26,7 +27,8 @@ struct ChunkResults {
   void resize(std::int64_t n);
 };
 
-// Writes PATH.tmp, flushes and closes it, then renames it to PATH: PATH exists only complete.
+// Writes a temporary, flushes and closes it, then renames it to PATH (io::OutputFile): PATH exists
+// only complete.
 // `fingerprint` identifies the job (catalog and options); --resume accepts only matching files.
 void write_chunk_file(const ChunkResults& chunk, const std::string& path, const std::string& fingerprint);
 
@@ -37,19 +39,25 @@ struct ChunkFileInfo {
 };
 ChunkFileInfo read_chunk_info(const std::string& path);
 
-// Merges chunk files (in order, covering [0, n_sources) without gaps) into `output` (written as
-// OUTPUT.tmp and renamed). Per-dataset columns (counts, npred, npred_excess) get
-// `max_datasets` values per row, NaN-padded beyond a source's own datasets. `root_attributes`
-// are written on "/" (numbers and strings).
+// Merges chunk files (in order, covering [0, n_sources) without gaps, every one with this job's
+// `fingerprint`) into `output` (through io::OutputFile under `rule`). Per-dataset columns
+// (counts, npred, npred_excess) get `max_datasets` values per row, NaN-padded beyond a source's
+// own datasets. `root_attributes` are written on "/" (numbers and strings).
 struct ResultAttributes {
   std::map<std::string, std::string> strings;
   std::map<std::string, double> numbers;
   std::map<std::string, std::vector<double>> arrays;
 };
-// Returns the number of sources with results (ok); writes n_ok and n_errors on "/" too.
-std::int64_t merge_chunk_files(const std::vector<std::string>& chunk_files, const std::string& output,
-                       std::int64_t n_sources, std::int64_t n_groups, std::int64_t max_datasets,
-                       const ResultAttributes& root_attributes);
+// Returns the number of sources with results (ok), also written as n_ok and n_errors on "/".
+inline constexpr std::size_t kFailuresShown = 5;
+struct MergeResult {
+  std::int64_t n_ok = 0;
+  std::vector<std::string> first_failures;  // "'NAME' (row R): ERROR" of the first failed sources
+};
+MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files, const std::string& output,
+                              std::int64_t n_sources, std::int64_t n_groups, std::int64_t max_datasets,
+                              const ResultAttributes& root_attributes, const std::string& fingerprint,
+                              const io::OutputRule& rule);
 
 // The columns of a table that hold one value per dataset.
 bool is_per_dataset_column(const std::string& name);

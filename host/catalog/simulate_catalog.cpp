@@ -78,7 +78,7 @@ datasets::SpectrumDataset random_observation(Generator& g, const models::Spectra
 
 }  // namespace
 
-void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path) {
+void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path, const io::OutputRule& rule) {
   if (o.n_sources < 1) throw std::invalid_argument("simulate --catalog: need at least 1 source");
   if (o.min_datasets < 1 || o.max_datasets < o.min_datasets)
     throw std::invalid_argument("simulate --catalog: datasets per source must be 1 <= min <= max");
@@ -86,7 +86,7 @@ void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path) 
     throw std::invalid_argument("simulate --catalog: the number of groups must divide " +
                                 std::to_string(kRecoBins));
   Generator g(o.seed);
-  CatalogWriter writer(path);
+  CatalogWriter writer(path, rule);
   CatalogOptions options;
   options.energy_edges = datasets::log_edges(kRecoMin, kRecoMax, o.n_groups);
   options.set_selection(o.selection);

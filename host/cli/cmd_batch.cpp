@@ -11,6 +11,7 @@
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/estimator_config.hpp"
 #include "host/catalog/mpi_env.hpp"
+#include "host/cli/console.hpp"
 #include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints::cli {
@@ -22,12 +23,13 @@ struct BatchArgs {
   double n_sigma = 1, n_sigma_ul = 2, norm_min = NAN, norm_max = NAN;
   int norm_n_values = 11;
   std::vector<double> norm_values;
-  bool no_progress = false;
+  bool no_progress = false, allow_failures = false;
 };
 
 void run(BatchArgs& a, const CLI::App& cmd) {
   const auto given = [&](const char* name) { return cmd.count(name) > 0; };
-  a.run.progress = !a.no_progress;
+  a.run.progress = !a.no_progress && verbosity() != Verbosity::quiet;
+  a.run.quiet = verbosity() == Verbosity::quiet;
   a.run.override_options = [&a, given](EstimatorOptions& o) {
     if (given("--energy-edges")) o.energy_edges = parse_energy_edges_tev(a.energy_edges);
     if (given("--selection")) o.set_selection(a.selection);
@@ -46,28 +48,36 @@ void run(BatchArgs& a, const CLI::App& cmd) {
   try {
     if (pg.size > 1 && a.run.backend != "cpu") {
       const std::string gpu = catalog::pin_gpu_to_local_rank();
-      if (!gpu.empty()) fmt::print(stderr, "fluxpoints batch: rank {}: {}\n", pg.rank, gpu);
+      if (!gpu.empty()) note("fluxpoints batch: rank {}: {}\n", pg.rank, gpu);
     }
     const catalog::BatchRunSummary s = catalog::run_batch(a.run);
     if (a.run.read_only) {
       if (pg.rank == 0)
-        fmt::print("read only: {} sources read in {:.2f} s ({:.0f} sources/s)\n", s.n_sources, s.seconds,
-                   s.n_sources / std::max(s.seconds, 1e-9));
+        say("read only: {} sources read in {:.2f} s ({:.0f} sources/s)\n", s.n_sources, s.seconds,
+            s.n_sources / std::max(s.seconds, 1e-9));
       return;
     }
     if (pg.rank == 0) {
-      fmt::print("{} sources: {} with flux points, {} with errors; {} flux points in {:.2f} s ({:.0f} flux points/s) on {}{}\n",
-                 s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds,
-                 s.n_flux_points / std::max(s.seconds, 1e-9), s.backend,
-                 pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
-      fmt::print(stderr,
-                 "fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble {:.2f} s, "
-                 "solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
-                 s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3],
-                 s.stage_seconds[4]);
-      if (s.chunks_skipped > 0)
-        fmt::print("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
-      fmt::print("written: {}\n", a.run.output);
+      say("{} sources: {} with flux points, {} with errors; {} flux points in {:.2f} s ({:.0f} flux points/s) on {}{}\n",
+          s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds, s.n_flux_points / std::max(s.seconds, 1e-9),
+          s.backend, pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
+      note("fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble {:.2f} s, "
+           "solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
+           s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3], s.stage_seconds[4]);
+      if (s.chunks_skipped > 0) say("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
+      say("written: {}\n", a.run.output);
+      if (s.n_errors > 0) {
+        // Failed sources are errors: reported at every verbosity, and in the exit status.
+        fmt::print(stderr,
+                   "fluxpoints batch: {} of {} sources failed (ok = 0); the reason of each is in {} "
+                   "/sources/error{}\n",
+                   s.n_errors, s.n_sources, a.run.output, s.first_failures.empty() ? "" : ". First:");
+        for (const std::string& f : s.first_failures) fmt::print(stderr, "  {}\n", f);
+        if (!a.allow_failures) {
+          fmt::print(stderr, "fluxpoints batch: exit status 2 (use --allow-failures to exit 0 when some sources fail)\n");
+          throw ExitStatus{2};
+        }
+      }
     }
   } catch (const std::exception& e) {
     if (pg.size > 1) {
@@ -92,7 +102,12 @@ void add_batch_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--resume", a.run.resume, "keep the chunks an interrupted run (same options) finished");
   cmd->add_option("--fits-dir", a.run.fits_dir, "also write one gadf SED FITS file per source here");
-  cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr");
+  cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr (--quiet implies it)");
+  add_overwrite_flag(cmd, a.run.overwrite);
+  cmd->add_flag("--allow-failures", a.allow_failures,
+                "exit 0 even when some sources failed (default: exit status 2; their reasons are in "
+                "/sources/error)");
+  add_verbosity_flags(cmd);
   cmd->add_flag("--read-only", a.run.read_only, "only read the catalog chunk by chunk and time it (benchmark floor)");
   cmd->add_option("--energy-edges", a.energy_edges, "override: group edges, e.g. 0.1,1,10 (TeV)");
   cmd->add_option("--selection", a.selection, "override: selection_optional (all, none, errn-errp,ul,scan)");

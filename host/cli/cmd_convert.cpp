@@ -15,6 +15,7 @@
 #include "fluxpoints/estimator_config.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
+#include "host/cli/console.hpp"
 
 namespace fluxpoints::cli {
 namespace {
@@ -22,6 +23,7 @@ namespace {
 struct ConvertArgs {
   std::vector<std::string> dataset_files;
   std::string models_file, source, config_file, output, energy_edges, selection;
+  bool overwrite = false;
 };
 
 void run(const ConvertArgs& a, const CLI::App& cmd) {
@@ -34,10 +36,18 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
   if (given("--selection")) options.set_selection(a.selection);
   options.validate();
 
+  // The output rule: never write over a file this command reads; fail before the work.
+  io::OutputRule rule{a.overwrite, {a.models_file}};
+  if (given("--config")) rule.inputs.push_back(a.config_file);
+  for (const auto& f : a.dataset_files)
+    for (const std::string& input : io::ogip_input_files(f)) rule.inputs.push_back(input);
+  io::check_output(a.output, rule);
+
   std::vector<datasets::SpectrumDataset> datasets;
   for (const auto& f : a.dataset_files) {
     datasets.push_back(io::read_ogip_dataset(f));
     datasets.back().validate();
+    detail("fluxpoints: dataset '{}' from {}: {} reco bins\n", datasets.back().name, f, datasets.back().n_reco());
   }
   const std::vector<models::SkyModel> sky = models::read_models_yaml(a.models_file);
   std::vector<const models::SkyModel*> chosen;
@@ -47,7 +57,7 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
     for (const auto& m : sky) chosen.push_back(&m);
   if (chosen.empty()) throw std::runtime_error(a.models_file + ": no sky model to convert");
 
-  catalog::CatalogWriter writer(a.output);
+  catalog::CatalogWriter writer(a.output, rule);
   writer.set_options(options);
   std::map<std::string, std::int64_t> row_of;
   for (const auto& d : datasets) {
@@ -76,7 +86,7 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
     writer.add_source(s);
   }
   writer.close();
-  fmt::print("written: {} ({} sources, {} datasets)\n", a.output, writer.n_sources(), writer.n_datasets());
+  say("written: {} ({} sources, {} datasets)\n", a.output, writer.n_sources(), writer.n_datasets());
 }
 
 }  // namespace
@@ -91,6 +101,8 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--energy-edges", a.energy_edges, "group edges stored in the catalog, e.g. 0.7,1,2,5,10 (TeV)");
   cmd->add_option("--selection", a.selection, "selection_optional stored in the catalog");
   cmd->add_option("-o,--output", a.output, "catalog file to write")->required();
+  add_overwrite_flag(cmd, a.overwrite);
+  add_verbosity_flags(cmd);
   cmd->callback([cmd] { run(a, *cmd); });
 }
 

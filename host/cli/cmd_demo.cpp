@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/examples.hpp"
+#include "host/cli/console.hpp"
 
 namespace fluxpoints::cli {
 
@@ -19,21 +20,22 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--selection", selection, "selection_optional: errn-errp,ul,scan or all")
       ->capture_default_str();
   cmd->add_option("--workers", workers, "CPU backend threads (0 = every core)")->capture_default_str();
+  add_verbosity_flags(cmd);
   cmd->callback([] {
     std::string why;
     auto b = make_backend(backend, &why, workers);
-    fmt::print(stderr, "{}: {}\n", why, b->name());
+    note("{}: {}\n", why, b->name());
     SolveOptions options;
     options.set_selection(selection);
     const LikelihoodBatch batch = examples::synthetic_spectrum_batch();
     const BatchResult r = b->solve(batch, options);
-    fmt::print("{:<28} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>7}\n", "problem",
+    say("{:<28} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>7}\n", "problem",
                "norm", "norm_err", "norm_errn", "norm_errp", "norm_ul", "ts", "stat", "success");
     for (std::int64_t p = 0; p < r.n_problems(); ++p) {
-      fmt::print("{:<28} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>11.7g} {:>7}\n",
+      say("{:<28} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>11.7g} {:>7}\n",
                  batch.label(p), r.filtered_norm(p), r.filtered_norm_err(p), r.norm_errn[p],
                  r.norm_errp[p], r.norm_ul[p], r.ts[p], r.stat[p], r.success[p] ? "True" : "False");
-      if (!r.success[p]) fmt::print("    reason: {}\n", r.reason(p));
+      if (!r.success[p]) say("    reason: {}\n", r.reason(p));
     }
   });
 }

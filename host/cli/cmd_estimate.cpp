@@ -15,6 +15,7 @@
 #include "fluxpoints/estimator_config.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/ogip.hpp"
+#include "host/cli/console.hpp"
 
 namespace fluxpoints::cli {
 
@@ -27,7 +28,7 @@ struct EstimateArgs {
   double n_sigma = 1, n_sigma_ul = 2, n_sigma_sensitivity = 5, norm_min = NAN, norm_max = NAN;
   int norm_n_values = 11;
   std::vector<double> norm_values;
-  bool sum_over_energy_groups = false, allow_multiple_telescopes = false;
+  bool sum_over_energy_groups = false, allow_multiple_telescopes = false, overwrite = false;
 };
 
 void require_file(const std::string& path, const std::string& what) {
@@ -69,10 +70,17 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   options.validate();
   io::sed_type_unit(a.sed_type);  // rejects an unknown --sed-type before any work
   if (!a.energy_unit.empty()) io::energy_unit_in_tev(a.energy_unit);
-  if (!a.output.empty()) io::check_flux_points_output(a.output);  // fail before the work
 
   require_file(a.models_file, "--models");
   for (const auto& f : a.dataset_files) require_file(f, "--datasets");
+  // The output rule: never write over a file this command reads; fail before the work.
+  io::OutputRule rule{a.overwrite, {a.models_file}};
+  if (given("--config")) rule.inputs.push_back(a.config_file);
+  if (!a.output.empty()) {
+    for (const auto& f : a.dataset_files)
+      for (const std::string& input : io::ogip_input_files(f)) rule.inputs.push_back(input);
+    io::check_flux_points_output(a.output, rule);
+  }
 
   std::vector<datasets::SpectrumDataset> datasets;
   for (const auto& f : a.dataset_files) datasets.push_back(io::read_ogip_dataset(f));
@@ -87,7 +95,7 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   LikelihoodBatch batch;
   const SourceProblems problems =
       append_source_problems(batch, datasets, models, source_index, options);
-  for (const auto& w : problems.warnings) fmt::print(stderr, "fluxpoints: warning: {}\n", w);
+  for (const auto& w : problems.warnings) note("fluxpoints: warning: {}\n", w);
   if (!problems.any_dataset()) {
     std::string edges;
     for (double e : options.energy_edges)
@@ -95,8 +103,12 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
     throw std::runtime_error("energy edges [" + edges + "] TeV are outside every dataset (" +
                              coverage(datasets) + "): no energy group has data");
   }
-  fmt::print(stderr, "fluxpoints: {}; solving {} problems ({} bins, {} datasets) on {}\n", why,
-             batch.n_problems(), batch.n_bins(), datasets.size(), backend->name());
+  for (std::size_t k = 0; k < datasets.size(); ++k)
+    detail("fluxpoints: dataset '{}' from {}: {} reco bins, {:g}-{:g} TeV, livetime {:g} s{}\n", datasets[k].name,
+           a.dataset_files[k], datasets[k].n_reco(), datasets[k].reco_edges.front(), datasets[k].reco_edges.back(),
+           datasets[k].livetime_s, datasets[k].on_off ? ", On/Off (WStat)" : ", Cash");
+  note("fluxpoints: {}; solving {} problems ({} bins, {} datasets) on {}\n", why, batch.n_problems(),
+       batch.n_bins(), datasets.size(), backend->name());
   const BatchResult result = backend->solve(batch, options.solve);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -105,16 +117,20 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   for (std::size_t r = 0; r < problems.groups.size(); ++r) {
     const auto p = problems.groups[r].problem;
     if (!result.success[p] || result.notes[p] != 0)
-      fmt::print(stderr, "fluxpoints: row {} ({}): {}{}\n", r, batch.label(p),
-                 result.success[p] ? "" : "success False: ", result.reason(p));
+      note("fluxpoints: row {} ({}): {}{}\n", r, batch.label(p), result.success[p] ? "" : "success False: ",
+           result.reason(p));
   }
   const io::FluxPointsTable out = io::to_sed_type(table, a.sed_type);
-  if (!a.output.empty()) io::write_flux_points(out, a.output);
+  if (!a.output.empty()) io::write_flux_points(out, a.output, rule);
 
-  fmt::print("source '{}', {} datasets, backend {} ({:.3f} s), sed type {}\n\n",
-             problems.source_name, datasets.size(), backend->name(), seconds, a.sed_type);
-  fmt::print("{}", io::format_flux_points(out, 3, {"stat_scan", "norm_scan"}));
-  if (!a.output.empty()) fmt::print("\nwritten: {} (sed type {})\n", a.output, a.sed_type);
+  say("source '{}', {} datasets, backend {} ({:.3f} s), sed type {}\n\n", problems.source_name,
+      datasets.size(), backend->name(), seconds, a.sed_type);
+  say("{}", io::format_flux_points(out, 3, {"stat_scan", "norm_scan"}));
+  if (!a.output.empty()) {
+    say("\nwritten: {} (sed type {})\n", a.output, a.sed_type);
+    detail("fluxpoints: {}: {} bytes, synced to disk{}\n", a.output, std::filesystem::file_size(a.output),
+           a.overwrite ? " (replacing any earlier file)" : "");
+  }
 }
 
 }  // namespace
@@ -154,6 +170,8 @@ void add_estimate_command(CLI::App& app) {
                   "written SED type: likelihood, dnde, e2dnde, flux, eflux")
       ->capture_default_str();
   cmd->add_option("-o,--output", a.output, "output file (.fits, .fits.gz or .ecsv)");
+  add_overwrite_flag(cmd, a.overwrite);
+  add_verbosity_flags(cmd);
   cmd->callback([cmd] { run_estimate(a, *cmd); });
 }
 

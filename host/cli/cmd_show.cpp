@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "fluxpoints/io/flux_points.hpp"
+#include "host/cli/console.hpp"
 
 namespace fluxpoints::cli {
 
@@ -16,11 +17,12 @@ void add_show_command(CLI::App& app) {
   cmd->add_option("--max-vector-values", max_values,
                   "vector cells with more values are shown as [first .. last]")
       ->capture_default_str();
+  add_verbosity_flags(cmd);  // --quiet: only check that the file reads
   cmd->callback([] {
     const io::FluxPointsTable t = io::read_flux_points(path);
-    fmt::print("{}\nSED_TYPE = {}, UL_CONF = {:.7g} (n_sigma_ul = {:g}), {} rows, {} columns\n\n",
-               t.origin, t.sed_type, t.ul_conf(), t.n_sigma_ul, t.n_rows, t.columns.size());
-    fmt::print("{}", io::format_flux_points(t, max_values));
+    say("{}\nSED_TYPE = {}, UL_CONF = {:.7g} (n_sigma_ul = {:g}), {} rows, {} columns\n\n", t.origin,
+        t.sed_type, t.ul_conf(), t.n_sigma_ul, t.n_rows, t.columns.size());
+    say("{}", io::format_flux_points(t, max_values));
   });
 }
 

@@ -19,6 +19,7 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
+#include "host/cli/console.hpp"
 
 namespace fluxpoints::cli {
 namespace {
@@ -104,25 +105,24 @@ void run_simulate(SimulateOptions& o) {
 
   // Check every target first, so that a refusal writes nothing.
   namespace fs = std::filesystem;
+  io::OutputRule rule{o.overwrite, {}};
+  if (!o.models_path.empty()) rule.inputs.push_back(o.models_path);
+  if (!o.out_dir.empty()) fs::create_directories(o.out_dir);
   std::vector<std::string> phas;
   for (int k = 0; k < o.n_obs; ++k) {
     const std::string pha =
         (fs::path(o.out_dir) / (observation_name(o.setup.name, k, o.n_obs) + ".fits")).string();
     const io::OgipFileNames names = io::ogip_file_names(pha);
-    for (const std::string& f : {names.pha, names.arf, names.bkg, names.rmf}) {
-      if (!o.overwrite && fs::exists(f)) {
-        throw std::runtime_error(f + ": file already exists (use --overwrite)");
-      }
-    }
+    for (const std::string& f : {names.pha, names.arf, names.bkg, names.rmf}) io::check_output(f, rule);
     phas.push_back(pha);
   }
-  fmt::print("source: {}\n", source_label);
+  say("source: {}\n", source_label);
   for (int k = 0; k < o.n_obs; ++k) {
     datasets::SimulationSetup setup = o.setup;
     setup.name = observation_name(o.setup.name, k, o.n_obs);
     const datasets::SpectrumDataset ds =
         datasets::simulate_on_off(*source, setup, observation_seed(o.seed, k));
-    io::write_ogip_dataset(ds, phas[k], o.overwrite);
+    io::write_ogip_dataset(ds, phas[k], rule);
     double on = 0.0;
     double off = 0.0;
     std::size_t safe = 0;
@@ -132,8 +132,9 @@ void run_simulate(SimulateOptions& o) {
       off += ds.counts_off[i];
       ++safe;
     }
-    fmt::print("{}: {} safe of {} channels, ON {} OFF {} (alpha {}) in the safe range\n", phas[k],
-               safe, ds.n_reco(), on, off, setup.alpha);
+    say("{}: {} safe of {} channels, ON {} OFF {} (alpha {}) in the safe range\n", phas[k], safe,
+        ds.n_reco(), on, off, setup.alpha);
+    detail("fluxpoints: seed of {}: {}\n", setup.name, observation_seed(o.seed, k));
   }
 }
 
@@ -199,12 +200,13 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--n-obs", o.n_obs, "Number of observations (<name>_0001.fits, ...)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed (std::mt19937_64)")->capture_default_str();
-  cmd->add_flag("--overwrite", o.overwrite, "Replace existing files");
+  add_overwrite_flag(cmd, o.overwrite);
+  add_verbosity_flags(cmd);
   cmd->callback([cmd] {
     if (cmd->count("--catalog") > 0) {
       catalog_options.seed = o.seed;
-      catalog::simulate_catalog(catalog_options, o.out_dir);
-      fmt::print("written: {} ({} sources, seed {})\n", o.out_dir, catalog_options.n_sources, o.seed);
+      catalog::simulate_catalog(catalog_options, o.out_dir, io::OutputRule{o.overwrite, {}});
+      say("written: {} ({} sources, seed {})\n", o.out_dir, catalog_options.n_sources, o.seed);
       return;
     }
     run_simulate(o);

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "host/cli/console.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const fluxpoints::cli::ExitStatus& e) {
+    return e.status;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fluxpoints: error: %s\n", e.what());
     return 1;

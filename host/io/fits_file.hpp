@@ -15,7 +15,9 @@ namespace fluxpoints::io {
 class FitsFile {
  public:
   enum class Mode { kRead, kCreate };
-  // kRead opens an existing file; kCreate creates a new one (the file must not exist).
+  // kRead opens an existing file. kCreate builds a new file in memory (cfitsio's memory driver):
+  // finish() returns its bytes, which the caller stores through io::OutputFile, so that every
+  // byte put on disk goes through one checked path. `path` is then only the name in messages.
   FitsFile(const std::string& path, Mode mode);
   ~FitsFile();
   FitsFile(const FitsFile&) = delete;
@@ -72,6 +74,10 @@ class FitsFile {
   void write_key_logical(const std::string& key, bool value, const std::string& comment = "");
   // Flushes and closes; errors while closing throw (the destructor only closes quietly).
   void close();
+  // kCreate: completes the file and returns its bytes (a whole number of 2880-byte blocks).
+  std::string finish();
+  // The cfitsio handle, for writers that call cfitsio directly.
+  fitsfile* handle() const { return fptr_; }
 
  private:
   [[noreturn]] void fail(int status, const std::string& what) const;
@@ -82,6 +88,9 @@ class FitsFile {
 
   fitsfile* fptr_ = nullptr;
   std::string path_;
+  // kCreate: the memory cfitsio writes into (grown with realloc; cfitsio keeps their addresses).
+  void* memory_ = nullptr;
+  std::size_t memory_size_ = 0;
   std::string hdu_ = "PRIMARY";
 };
 

@@ -13,7 +13,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/io/flux_points.hpp"
-#include "host/io/atomic_output.hpp"
+#include "host/io/output_file.hpp"
 
 namespace fluxpoints::io {
 
@@ -60,11 +60,10 @@ std::string cell(const Column& c, std::size_t row) {
 
 }  // namespace
 
-void write_flux_points_ecsv(const FluxPointsTable& t, const std::string& path) {
-  AtomicOutput out(path);
+void write_flux_points_ecsv(const FluxPointsTable& t, const std::string& path, const OutputRule& rule) {
+  OutputFile out(path, rule);
   {
-    std::ofstream os(out.temp_path());
-    if (!os) throw std::runtime_error(path + ": cannot create the file");
+    std::ostringstream os;
     os << "# %ECSV 1.0\n# ---\n# datatype:\n";
     for (const Column& c : t.columns) {
       os << "# - {name: " << c.name;
@@ -88,8 +87,7 @@ void write_flux_points_ecsv(const FluxPointsTable& t, const std::string& path) {
         os << (k ? " " : "") << cell(t.columns[k], r);
       os << "\n";
     }
-    os.close();
-    if (!os) throw std::runtime_error(path + ": write failed");
+    out.write(os.str());
   }
   out.commit();
 }

@@ -10,7 +10,8 @@
 #include <stdexcept>
 
 #include "fluxpoints/io/flux_points.hpp"
-#include "host/io/atomic_output.hpp"
+#include "host/io/fits_file.hpp"
+#include "host/io/output_file.hpp"
 
 namespace fluxpoints::io {
 
@@ -48,69 +49,63 @@ std::string tform(const Column& c) {
 
 }  // namespace
 
-void write_flux_points_fits(const FluxPointsTable& t, const std::string& path) {
-  AtomicOutput out(path);
-  {
-    int status = 0;
-    fitsfile* raw = nullptr;
-    // '!' lets cfitsio replace a stale temporary of the same name.
-    fits_create_file(&raw, ("!" + out.temp_path()).c_str(), &status);
-    check(status, path, "cannot create the file");
-    FitsHandle f(raw);
-    fits_create_img(raw, BYTE_IMG, 0, nullptr, &status);
-    check(status, path, "cannot write the PRIMARY HDU");
+void write_flux_points_fits(const FluxPointsTable& t, const std::string& path, const OutputRule& rule) {
+  OutputFile out(path, rule);  // checks the rule before the work
+  FitsFile file(path, FitsFile::Mode::kCreate);
+  fitsfile* raw = file.handle();
+  int status = 0;
+  fits_create_img(raw, BYTE_IMG, 0, nullptr, &status);
+  check(status, path, "cannot write the PRIMARY HDU");
 
-    const int n_cols = static_cast<int>(t.columns.size());
-    std::vector<std::string> names, forms;
-    for (const Column& c : t.columns) {
-      names.push_back(c.name);
-      forms.push_back(tform(c));
-    }
-    std::vector<char*> ttype, tformp, tunit;
-    std::string empty;
-    for (int k = 0; k < n_cols; ++k) {
-      ttype.push_back(names[k].data());
-      tformp.push_back(forms[k].data());
-      tunit.push_back(empty.data());  // units are written below, '' included
-    }
-    char extname[] = "FLUXPOINTS";
-    fits_create_tbl(raw, BINARY_TBL, static_cast<LONGLONG>(t.n_rows), n_cols, ttype.data(),
-                    tformp.data(), tunit.data(), extname, &status);
-    check(status, path, "cannot create the FLUXPOINTS table");
-
-    for (int k = 0; k < n_cols; ++k) {
-      const Column& c = t.columns[k];
-      const int colnum = k + 1;
-      if (c.has_unit) {
-        const std::string key = "TUNIT" + std::to_string(colnum);
-        fits_write_key_str(raw, key.c_str(), c.unit.c_str(), nullptr, &status);
-      }
-      if (c.is_vector || c.width > 1) {
-        long naxes = static_cast<long>(c.width);
-        fits_write_tdim(raw, colnum, 1, &naxes, &status);
-      }
-      check(status, path, "cannot write the header of column '" + c.name + "'");
-      const LONGLONG n = static_cast<LONGLONG>(c.data.size());
-      if (n == 0) continue;
-      if (c.type == ColumnType::boolean) {
-        std::vector<char> v(c.data.size());
-        for (std::size_t i = 0; i < v.size(); ++i) v[i] = c.data[i] != 0 ? 1 : 0;
-        fits_write_col(raw, TLOGICAL, colnum, 1, 1, n, v.data(), &status);
-      } else {
-        std::vector<double> v = c.data;  // cfitsio takes a non-const pointer
-        fits_write_col(raw, TDOUBLE, colnum, 1, 1, n, v.data(), &status);
-      }
-      check(status, path, "cannot write column '" + c.name + "'");
-    }
-    char sed_type_key[] = "SED_TYPE";
-    fits_write_key_str(raw, sed_type_key, t.sed_type.c_str(), nullptr, &status);
-    double ul_conf = t.ul_conf();
-    fits_write_key(raw, TDOUBLE, "UL_CONF", &ul_conf, nullptr, &status);
-    check(status, path, "cannot write the header keywords");
-    fitsfile* to_close = f.release();
-    fits_close_file(to_close, &status);
-    check(status, path, "cannot close the file");
+  const int n_cols = static_cast<int>(t.columns.size());
+  std::vector<std::string> names, forms;
+  for (const Column& c : t.columns) {
+    names.push_back(c.name);
+    forms.push_back(tform(c));
   }
+  std::vector<char*> ttype, tformp, tunit;
+  std::string empty;
+  for (int k = 0; k < n_cols; ++k) {
+    ttype.push_back(names[k].data());
+    tformp.push_back(forms[k].data());
+    tunit.push_back(empty.data());  // units are written below, '' included
+  }
+  char extname[] = "FLUXPOINTS";
+  fits_create_tbl(raw, BINARY_TBL, static_cast<LONGLONG>(t.n_rows), n_cols, ttype.data(),
+                  tformp.data(), tunit.data(), extname, &status);
+  check(status, path, "cannot create the FLUXPOINTS table");
+
+  for (int k = 0; k < n_cols; ++k) {
+    const Column& c = t.columns[k];
+    const int colnum = k + 1;
+    if (c.has_unit) {
+      const std::string key = "TUNIT" + std::to_string(colnum);
+      fits_write_key_str(raw, key.c_str(), c.unit.c_str(), nullptr, &status);
+    }
+    if (c.is_vector || c.width > 1) {
+      long naxes = static_cast<long>(c.width);
+      fits_write_tdim(raw, colnum, 1, &naxes, &status);
+    }
+    check(status, path, "cannot write the header of column '" + c.name + "'");
+    const LONGLONG n = static_cast<LONGLONG>(c.data.size());
+    if (n == 0) continue;
+    if (c.type == ColumnType::boolean) {
+      std::vector<char> v(c.data.size());
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = c.data[i] != 0 ? 1 : 0;
+      fits_write_col(raw, TLOGICAL, colnum, 1, 1, n, v.data(), &status);
+    } else {
+      std::vector<double> v = c.data;  // cfitsio takes a non-const pointer
+      fits_write_col(raw, TDOUBLE, colnum, 1, 1, n, v.data(), &status);
+    }
+    check(status, path, "cannot write column '" + c.name + "'");
+  }
+  char sed_type_key[] = "SED_TYPE";
+  fits_write_key_str(raw, sed_type_key, t.sed_type.c_str(), nullptr, &status);
+  double ul_conf = t.ul_conf();
+  fits_write_key(raw, TDOUBLE, "UL_CONF", &ul_conf, nullptr, &status);
+  check(status, path, "cannot write the header keywords");
+  const std::string bytes = file.finish();
+  out.write(has_gz_suffix(path) ? gzip_compress(bytes) : bytes);  // "x.fits.gz": a gzip file
   out.commit();
 }
 
@@ -264,16 +259,16 @@ OutputFormat output_format(const std::string& path) {
 
 }  // namespace
 
-void check_flux_points_output(const std::string& path) {
+void check_flux_points_output(const std::string& path, const OutputRule& rule) {
   output_format(path);
-  AtomicOutput probe(path);  // checks the folder; creates nothing
+  check_output(path, rule);
 }
 
-void write_flux_points(const FluxPointsTable& table, const std::string& path) {
+void write_flux_points(const FluxPointsTable& table, const std::string& path, const OutputRule& rule) {
   if (output_format(path) == OutputFormat::ecsv) {
-    write_flux_points_ecsv(table, path);
+    write_flux_points_ecsv(table, path, rule);
   } else {
-    write_flux_points_fits(table, path);
+    write_flux_points_fits(table, path, rule);
   }
 }
 

@@ -214,4 +214,15 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
   return ds;
 }
 
+std::vector<std::string> ogip_input_files(const std::string& pha_path) {
+  std::vector<std::string> files = {pha_path};
+  FitsFile pha(pha_path, FitsFile::Mode::kRead);
+  pha.move_to("SPECTRUM");
+  for (const char* key : {"ANCRFILE", "BACKFILE", "RESPFILE"}) {
+    const std::string name = optional_file_key(pha, key);
+    if (!name.empty()) files.push_back(resolve_companion(name, pha_path));
+  }
+  return files;
+}
+
 }  // namespace fluxpoints::io

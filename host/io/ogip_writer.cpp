@@ -1,5 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// OGIP writer with gammapy 2.1's layout (OGIPDatasetWriter, format "ogip"; spec 7a).
+// OGIP writer with gammapy 2.1's layout (OGIPDatasetWriter, format "ogip"; spec 7a). Each file
+// is built in memory and stored through io::OutputFile.
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
+#include "host/io/output_file.hpp"
 
 namespace fluxpoints::io {
 namespace {
@@ -19,28 +21,6 @@ using datasets::SpectrumDataset;
 using models::unit_conversion_factor;
 
 constexpr const char* kCreator = "fluxpoints 0.1.0";
-
-// Removes the temporary files unless released (so a failed write leaves nothing behind).
-class TemporaryFiles {
- public:
-  ~TemporaryFiles() {
-    for (const std::string& path : paths_) {
-      std::error_code ignored;
-      fs::remove(path, ignored);
-    }
-  }
-  std::string add(const std::string& final_path) {
-    const std::string tmp = final_path + ".partial";
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    paths_.push_back(tmp);
-    return tmp;
-  }
-  void release() { paths_.clear(); }
-
- private:
-  std::vector<std::string> paths_;
-};
 
 std::vector<long long> channel_numbers(std::size_t n) {
   std::vector<long long> channels(n);
@@ -95,7 +75,7 @@ struct SpectrumContent {
   bool is_bkg;
 };
 
-void write_spectrum_file(const std::string& path, const SpectrumDataset& ds,
+std::string spectrum_file(const std::string& path, const SpectrumDataset& ds,
                          const SpectrumContent& content, const OgipFileNames& names,
                          double tev_to_unit) {
   const std::size_t n = ds.n_reco();
@@ -135,10 +115,10 @@ void write_spectrum_file(const std::string& path, const SpectrumDataset& ds,
   file.write_key("RESPFILE", fs::path(names.rmf).filename().string());
   file.write_key("CREATOR", std::string(kCreator));
   write_ebounds(file, ds, tev_to_unit);
-  file.close();
+  return file.finish();
 }
 
-void write_arf(const std::string& path, const SpectrumDataset& ds, double tev_to_unit) {
+std::string arf_file(const std::string& path, const SpectrumDataset& ds, double tev_to_unit) {
   const std::size_t n = ds.n_true();
   FitsFile file(path, FitsFile::Mode::kCreate);
   file.create_table("SPECRESP",
@@ -165,10 +145,10 @@ void write_arf(const std::string& path, const SpectrumDataset& ds, double tev_to
   file.write_key("HDUCLAS2", std::string("SPECRESP"));
   file.write_key("HDUVERS", std::string("1.1.0"));
   file.write_key("CREATOR", std::string(kCreator));
-  file.close();
+  return file.finish();
 }
 
-void write_rmf(const std::string& path, const SpectrumDataset& ds, double tev_to_unit) {
+std::string rmf_file(const std::string& path, const SpectrumDataset& ds, double tev_to_unit) {
   const std::size_t nt = ds.n_true();
   const std::size_t nr = ds.n_reco();
   FitsFile file(path, FitsFile::Mode::kCreate);
@@ -233,7 +213,7 @@ void write_rmf(const std::string& path, const SpectrumDataset& ds, double tev_to
   file.write_key("TLMIN4", 0LL);  // F_CHAN counts from 0, as gammapy reads it
   file.write_key("CREATOR", std::string(kCreator));
   write_ebounds(file, ds, tev_to_unit);
-  file.close();
+  return file.finish();
 }
 
 }  // namespace
@@ -251,7 +231,7 @@ OgipFileNames ogip_file_names(const std::string& pha_path) {
           (dir / (stem + "_bkg" + suffix)).string(), (dir / (stem + "_rmf" + suffix)).string()};
 }
 
-void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path, bool overwrite) {
+void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path, const OutputRule& rule) {
   if (!ds.on_off) {
     throw std::invalid_argument("dataset '" + ds.name +
                                 "': only On/Off datasets can be written as OGIP (the BKG file "
@@ -263,15 +243,11 @@ void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path, 
   }
   const double tev_to_unit = unit_conversion_factor("TeV", ds.energy_unit);
   const OgipFileNames names = ogip_file_names(pha_path);
-  const std::vector<std::string> finals = {names.pha, names.arf, names.bkg, names.rmf};
-  if (!overwrite) {
-    for (const std::string& f : finals) {
-      if (fs::exists(f)) throw std::runtime_error(f + ": file already exists (use overwrite)");
-    }
-  }
   if (!names.pha.empty() && fs::path(names.pha).has_parent_path()) {
     fs::create_directories(fs::path(names.pha).parent_path());
   }
+  // All four files are checked (and their temporaries made) before anything is written.
+  OutputFile pha(names.pha, rule), arf(names.arf, rule), bkg(names.bkg, rule), rmf(names.rmf, rule);
 
   // BACKSCAL: the stored acceptances, or 1 and 1/alpha when only alpha is known.
   std::vector<double> acceptance = ds.acceptance;
@@ -284,15 +260,15 @@ void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path, 
     }
   }
 
-  TemporaryFiles temporary;
-  std::vector<std::string> tmp;
-  for (const std::string& f : finals) tmp.push_back(temporary.add(f));
-  write_spectrum_file(tmp[0], ds, {&ds.counts, acceptance, false}, names, tev_to_unit);
-  write_arf(tmp[1], ds, tev_to_unit);
-  write_spectrum_file(tmp[2], ds, {&ds.counts_off, acceptance_off, true}, names, tev_to_unit);
-  write_rmf(tmp[3], ds, tev_to_unit);
-  for (std::size_t k = 0; k < finals.size(); ++k) fs::rename(tmp[k], finals[k]);
-  temporary.release();
+  const auto store = [](OutputFile& out, const std::string& bytes) {
+    out.write(has_gz_suffix(out.path()) ? gzip_compress(bytes) : bytes);
+  };
+  store(pha, spectrum_file(names.pha, ds, {&ds.counts, acceptance, false}, names, tev_to_unit));
+  store(arf, arf_file(names.arf, ds, tev_to_unit));
+  store(bkg, spectrum_file(names.bkg, ds, {&ds.counts_off, acceptance_off, true}, names, tev_to_unit));
+  store(rmf, rmf_file(names.rmf, ds, tev_to_unit));
+  // Companions first, the PHA (which names them) last.
+  for (OutputFile* out : {&arf, &bkg, &rmf, &pha}) out->commit();
 }
 
 }  // namespace fluxpoints::io

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "fluxpoints/estimator.hpp"
 
@@ -40,6 +41,8 @@ struct BatchRunOptions {
   bool resume = false;
   std::string fits_dir;             // "" = no per-source FITS files
   bool progress = true;             // progress line on stderr (rank 0)
+  bool quiet = false;               // no informational lines on stderr (errors still throw)
+  bool overwrite = false;           // replace an existing output (and --fits-dir files)
   bool read_only = false;           // only read every chunk (the I/O floor of a run); no output
   // Applied to the estimator options after the catalog's attributes (command-line overrides).
   std::function<void(EstimatorOptions&)> override_options;
@@ -49,6 +52,7 @@ struct BatchRunOptions {
 struct BatchRunSummary {
   std::int64_t n_sources = 0, n_ok = 0, n_errors = 0, n_flux_points = 0;
   std::int64_t chunks_done = 0, chunks_skipped = 0;  // by this process; skipped = resumed
+  std::vector<std::string> first_failures;  // rank 0: "'NAME' (row R): ERROR" of the first failed sources
   double seconds = 0;
   std::string backend;
   // Seconds this process spent in each stage: read (on the reader thread, overlapping the others),
@@ -57,8 +61,11 @@ struct BatchRunSummary {
 };
 
 // Runs the job. Every process of `options.processes` calls it; rank 0 merges and returns the
-// totals of the whole catalog. Throws std::runtime_error for a bad catalog, an unwritable output
-// or --resume with chunk files from a different job.
+// totals of the whole catalog. The output follows the output rule (fluxpoints/io/output.hpp) and
+// one run at a time may write it: rank 0 holds OUTPUT.lock (flock) for the whole run. Throws
+// std::runtime_error for a bad catalog, an output that is refused or cannot be written, another
+// run on the same output, or --resume with chunk files from a different job. A source that fails
+// is not an exception: it gets an error record (summary.n_errors).
 BatchRunSummary run_batch(const BatchRunOptions& options);
 
 // The folder of chunk files of an output path.

@@ -16,9 +16,13 @@
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
 #include "fluxpoints/estimator.hpp"
+#include "fluxpoints/io/output.hpp"
 
 namespace fluxpoints::hdf5 {
 class File;
+}
+namespace fluxpoints::io {
+class OutputFile;
 }
 
 namespace fluxpoints::catalog {
@@ -99,7 +103,9 @@ class CatalogReader {
 // crash never leaves a half-written catalog under PATH.
 class CatalogWriter {
  public:
-  explicit CatalogWriter(const std::string& path);
+  // Follows the output rule (fluxpoints/io/output.hpp): an existing PATH only with
+  // rule.overwrite, an input never; written to a temporary until close().
+  explicit CatalogWriter(const std::string& path, const io::OutputRule& rule = {});
   ~CatalogWriter();
   void set_options(const CatalogOptions& options);
   // Stores the dataset as given (no validation: the reader checks each row) and returns its row.
@@ -113,14 +119,16 @@ class CatalogWriter {
   void add_source(const Source& source);
   std::int64_t n_sources() const { return n_sources_; }
   std::int64_t n_datasets() const { return n_datasets_; }
-  // Flushes, writes the counts and renames PATH.tmp to PATH.
+  // Flushes, writes the counts, syncs the temporary to disk and renames it to PATH. Without
+  // close() (an exception, a failed write) PATH is left as it was and the temporary removed.
   void close();
 
  private:
   struct Buffers;
   void flush_buffers();
 
-  std::string path_, tmp_path_;
+  std::string path_;
+  std::unique_ptr<io::OutputFile> out_;  // declared first: the HDF5 file closes before it
   std::unique_ptr<hdf5::File> file_;
   std::unique_ptr<Buffers> buf_;
   std::int64_t n_sources_ = 0, n_datasets_ = 0;

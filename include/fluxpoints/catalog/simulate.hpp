@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "fluxpoints/io/output.hpp"
+
 namespace fluxpoints::catalog {
 
 struct SimulateCatalogOptions {
@@ -20,7 +22,9 @@ struct SimulateCatalogOptions {
   std::string selection = "all";  // selection_optional written to the catalog
 };
 
-// Writes the catalog to `path` (atomically: PATH.tmp, then renamed). Throws std::runtime_error.
-void simulate_catalog(const SimulateCatalogOptions& options, const std::string& path);
+// Writes the catalog to `path` under the output rule (fluxpoints/io/output.hpp: an existing file
+// only with rule.overwrite; written to a temporary, then renamed). Throws std::runtime_error.
+void simulate_catalog(const SimulateCatalogOptions& options, const std::string& path,
+                      const io::OutputRule& rule = {});
 
 }  // namespace fluxpoints::catalog

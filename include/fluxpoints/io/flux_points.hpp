@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "fluxpoints/io/output.hpp"
+
 namespace fluxpoints::io {
 
 enum class ColumnType { float64, float32, boolean };
@@ -72,13 +74,19 @@ double energy_unit_in_tev(const std::string& unit);
 constexpr double kErgPerTeV = 1.602176634;
 
 // Writers. write_flux_points picks the format from the extension: .fits / .fits.gz / .fit ->
-// gadf SED FITS, .ecsv -> ECSV. Throws std::runtime_error naming the file on failure.
-void write_flux_points(const FluxPointsTable& table, const std::string& path);
-// The checks write_flux_points makes before writing (known extension, existing folder), for
-// callers that want to fail before a long computation. Throws std::runtime_error.
-void check_flux_points_output(const std::string& path);
-void write_flux_points_fits(const FluxPointsTable& table, const std::string& path);
-void write_flux_points_ecsv(const FluxPointsTable& table, const std::string& path);
+// gadf SED FITS (a name ending in .gz gives a gzip-compressed file), .ecsv -> ECSV. They follow
+// the output rule (fluxpoints/io/output.hpp): an existing file is replaced only with
+// rule.overwrite, an input never. Throw std::runtime_error (io::OutputError for the file itself)
+// naming the file on failure; the previous file is then unchanged.
+void write_flux_points(const FluxPointsTable& table, const std::string& path,
+                       const OutputRule& rule = {});
+// The checks write_flux_points makes before writing (known extension, existing folder, the output
+// rule), for callers that want to fail before a long computation. Throws std::runtime_error.
+void check_flux_points_output(const std::string& path, const OutputRule& rule = {});
+void write_flux_points_fits(const FluxPointsTable& table, const std::string& path,
+                            const OutputRule& rule = {});
+void write_flux_points_ecsv(const FluxPointsTable& table, const std::string& path,
+                            const OutputRule& rule = {});
 
 // Reads a gadf SED FITS file: the FLUXPOINTS HDU, or the first binary table of older files.
 // Columns are matched by name in any order; loglike / loglike_null / dloglike_scan of the gadf

@@ -4,8 +4,10 @@
 // SpectrumDatasetOnOff (spec 7a).
 
 #include <string>
+#include <vector>
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
+#include "fluxpoints/io/output.hpp"
 
 namespace fluxpoints::io {
 
@@ -37,10 +39,15 @@ OgipFileNames ogip_file_names(const std::string& pha_path);
 // Writes an On/Off dataset in gammapy's OGIP layout: <stem>.fits (SPECTRUM, EBOUNDS),
 // <stem>_arf.fits (SPECRESP in cm2), <stem>_bkg.fits (SPECTRUM, EBOUNDS) and <stem>_rmf.fits
 // (MATRIX, EBOUNDS), energies in dataset.energy_unit, QUALITY as a FITS logical (true = bad),
-// RMF values as float32 like gammapy. Existing files are an error unless `overwrite`. All four
-// files are written to temporary names first and renamed at the end, so a failure leaves
-// nothing half-written.
+// RMF values as float32 like gammapy (names ending in .gz: gzip-compressed). The output rule
+// (fluxpoints/io/output.hpp) applies to each of the four files; all four are checked before
+// anything is written, each is written to a temporary and renamed when all four are complete,
+// so a failure leaves nothing half-written.
 void write_ogip_dataset(const datasets::SpectrumDataset& dataset, const std::string& pha_path,
-                        bool overwrite = false);
+                        const OutputRule& rule = {});
+
+// The files read_ogip_dataset reads for `pha_path`: the PHA and the companions its keywords
+// name (resolved the same way). For the output rule: commands never write over them.
+std::vector<std::string> ogip_input_files(const std::string& pha_path);
 
 }  // namespace fluxpoints::io

@@ -23,8 +23,9 @@ mkdir -p "$WORK"
 cd "$WORK"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" | tee machine.txt
-"$BIN" simulate --catalog "$N" --seed "$SEED" -o "cat_$N.h5" | tee simulate.log
-"$BIN" simulate --catalog 1000 --seed "$SEED" -o cat_1000.h5 > /dev/null
+# --overwrite: WORK_DIR is kept between runs.
+"$BIN" simulate --catalog "$N" --seed "$SEED" -o "cat_$N.h5" --overwrite | tee simulate.log
+"$BIN" simulate --catalog 1000 --seed "$SEED" -o cat_1000.h5 --overwrite > /dev/null
 
 # Each run: wall time and peak RSS from /usr/bin/time -v; flux points/s from the program's summary.
 run() {  # run LABEL ARGS...
@@ -38,11 +39,11 @@ run() {  # run LABEL ARGS...
 
 {
   run read_only_$N batch "cat_$N.h5" -o /dev/null --read-only
-  run cpu_1worker_$N batch "cat_$N.h5" -o "res_cpu1_$N.h5" --backend cpu --workers 1 --no-progress
-  run cpu_2workers_$N batch "cat_$N.h5" -o "res_cpu2_$N.h5" --backend cpu --workers 2 --no-progress
-  run cpu_2workers_1000 batch cat_1000.h5 -o res_cpu2_1000.h5 --backend cpu --workers 2 --no-progress
+  run cpu_1worker_$N batch "cat_$N.h5" -o "res_cpu1_$N.h5" --backend cpu --workers 1 --no-progress --overwrite
+  run cpu_2workers_$N batch "cat_$N.h5" -o "res_cpu2_$N.h5" --backend cpu --workers 2 --no-progress --overwrite
+  run cpu_2workers_1000 batch cat_1000.h5 -o res_cpu2_1000.h5 --backend cpu --workers 2 --no-progress --overwrite
   if "$BIN" demo --backend cuda > /dev/null 2>&1; then
-    run cuda_$N batch "cat_$N.h5" -o "res_cuda_$N.h5" --backend cuda --no-progress
+    run cuda_$N batch "cat_$N.h5" -o "res_cuda_$N.h5" --backend cuda --no-progress --overwrite
   fi
 } | tee runs.txt
 

@@ -104,6 +104,11 @@ std::vector<std::string> fault(const std::string& path_text, const std::string& 
           "ASAN_OPTIONS=verify_asan_link_order=0"};
 }
 
+// The shim is built with the tests; a test binary copied elsewhere (the GPU host's bundle) may
+// not find it there.
+#define REQUIRE_SHIM() \
+  if (!fs::exists(kShim)) GTEST_SKIP() << "the fault-injection shim is not at " << kShim
+
 std::string describe(const ProgramRun& r) {
   return "exit " + std::to_string(r.status) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
 }
@@ -281,6 +286,7 @@ TEST(OutputsAndFaults, NoCommandWritesOverItsInputs) {
 // ---- disk full, failing fsync / close / rename ----------------------------------------------------
 
 TEST(OutputsAndFaults, DiskFullWhileWritingFluxPointsKeepsThePreviousFile) {
+  REQUIRE_SHIM();
   TempDir dir;
   for (const std::string name : {"fp.fits", "fp.fits.gz", "fp.ecsv"}) {
     const std::string out = dir.file(name);
@@ -300,6 +306,7 @@ TEST(OutputsAndFaults, DiskFullWhileWritingFluxPointsKeepsThePreviousFile) {
 }
 
 TEST(OutputsAndFaults, FailingFsyncCloseOrRenameKeepsThePreviousFile) {
+  REQUIRE_SHIM();
   TempDir dir;
   const std::string out = dir.file("fp.fits");
   ASSERT_EQ(run(estimate_args(out)).status, 0);
@@ -317,6 +324,7 @@ TEST(OutputsAndFaults, FailingFsyncCloseOrRenameKeepsThePreviousFile) {
 // error inside HDF5 used to leave a broken file id that HDF5's exit handler closed again:
 // exit 139 and a temporary left behind.
 TEST(OutputsAndFaults, EveryHdf5WriterFailsCleanlyWhenTheDiskFills) {
+  REQUIRE_SHIM();
   TempDir dir;
   const fs::path out_dir = dir.file("out");
   fs::create_directories(out_dir);
@@ -353,6 +361,7 @@ TEST(OutputsAndFaults, EveryHdf5WriterFailsCleanlyWhenTheDiskFills) {
 }
 
 TEST(OutputsAndFaults, FitsDirDiskFullAbortsTheBatchAndKeepsEarlierFiles) {
+  REQUIRE_SHIM();
   TempDir dir;
   const std::string results = dir.file("results.h5");
   const std::string fits_dir = dir.file("sed");
@@ -441,6 +450,7 @@ TEST(OutputsAndFaults, RealSmallFileSystemFillsUp) {
 // ---- killed in the middle of a write ------------------------------------------------------------
 
 TEST(OutputsAndFaults, KilledEstimateLeavesATemporaryTheNextRunRemoves) {
+  REQUIRE_SHIM();
   TempDir dir;
   const std::string out = dir.file("fp.fits");
   ASSERT_EQ(run(estimate_args(out)).status, 0);

@@ -12,5 +12,5 @@ mkdir -p "$out"
 ./build/fluxpoints estimate --datasets "$out"/obs_000{1,2,3}.fits \
   --models data/example/model.yaml --source example-source \
   --energy-edges 0.2,0.5,1,2,5,10,20,50 --energy-unit TeV --selection all \
-  -o "$out/flux_points.fits"
+  -o "$out/flux_points.fits" --overwrite
 echo "flux points written to $out/flux_points.fits"

@@ -119,7 +119,7 @@ def run_fluxpoints(exe, case, options, data_dir, out_path):
            "--energy-edges", ",".join(repr(e) for e in case["energy_edges_tev"]),
            "--energy-unit", "TeV", "--selection", options["selection_optional"],
            "--n-sigma", str(options["n_sigma"]), "--n-sigma-ul", str(options["n_sigma_ul"]),
-           "-o", str(out_path)]
+           "-o", str(out_path), "--overwrite"]  # the work dir is kept between runs
     if case["allow_multiple_telescopes"]:
         cmd.append("--allow-multiple-telescopes")
     if options["sum_over_energy_groups"]:

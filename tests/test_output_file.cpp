@@ -62,7 +62,9 @@ TEST(OutputFile, RuleRefusesExistingFilesFoldersMissingFoldersAndInputs) {
   }
   EXPECT_NE(refusal([&] { check_output(dir.file("no/such/out.fits"), {}); }).find("does not exist"),
             std::string::npos);
-  EXPECT_NE(refusal([&] { check_output(dir.file(""), OutputRule{true, {}}); }).find("folder"),
+  EXPECT_NE(refusal([&] {
+              check_output(dir.file(""), OutputRule{true, {}});
+            }).find("folder"),
             std::string::npos);
   EXPECT_NO_THROW(check_output(dir.file("new.fits"), OutputRule{false, {input}}));
   EXPECT_NO_THROW(check_output(dir.file("link.fits"), OutputRule{true, {}}));
@@ -101,7 +103,8 @@ TEST(OutputFile, CommitWritesAbandonLeavesNothing) {
     out.commit();
   }
   EXPECT_EQ(slurp(path), "other");
-  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST(OutputFile, TargetThatAppearsWhileWritingIsNotReplaced) {
@@ -129,8 +132,9 @@ TEST(OutputFile, TemporaryNamesAreRecognised) {
   ASSERT_TRUE(parse_temporary_name(".fp.fits.tmp.fluxpoints.1234.7@node-7.cluster", &owner));
   EXPECT_EQ(owner.pid, 1234);
   EXPECT_EQ(owner.host, "node-7.cluster");
-  for (const char* other : {"fp.fits.tmp.fluxpoints.1234.7@node", ".fp.fits.tmp", ".x.tmp.fluxpoints.12a.7@h",
-                            ".x.tmp.fluxpoints.12.7@", ".x.tmp.fluxpoints.12@h", ".fp.fits.tmp1234-0.fits"})
+  for (const char* other :
+       {"fp.fits.tmp.fluxpoints.1234.7@node", ".fp.fits.tmp", ".x.tmp.fluxpoints.12a.7@h",
+        ".x.tmp.fluxpoints.12.7@", ".x.tmp.fluxpoints.12@h", ".fp.fits.tmp1234-0.fits"})
     EXPECT_FALSE(parse_temporary_name(other, &owner)) << other;
   TempDir dir;
   OutputFile out(dir.file("a.h5"), {});
@@ -150,7 +154,8 @@ TEST(OutputFile, StaleTemporariesOfDeadProcessesAreRemoved) {
     return dir.file(name);
   };
   const std::string dead = make(".a.fits.tmp.fluxpoints." + std::to_string(child) + ".0@" + host);
-  const std::string alive = make(".b.fits.tmp.fluxpoints." + std::to_string(getppid()) + ".0@" + host);
+  const std::string alive =
+      make(".b.fits.tmp.fluxpoints." + std::to_string(getppid()) + ".0@" + host);
   const std::string foreign_old = make(".c.fits.tmp.fluxpoints.1.0@another-host");
   const std::string foreign_new = make(".d.fits.tmp.fluxpoints.1.0@another-host");
   const std::string unrelated = make(".e.fits.tmp");
@@ -180,7 +185,8 @@ std::string gunzip(const std::string& packed) {
 TEST(OutputFile, GzNamesAreGzipFiles) {
   TempDir dir;
   std::string text;
-  for (int i = 0; i < 1000; ++i) text += "SIMPLE  =                    T / line " + std::to_string(i) + "\n";
+  for (int i = 0; i < 1000; ++i)
+    text += "SIMPLE  =                    T / line " + std::to_string(i) + "\n";
   write_output_file(dir.file("x.fits.gz"), text, {});
   write_output_file(dir.file("x.fits"), text, {});
   const std::string packed = slurp(dir.file("x.fits.gz"));

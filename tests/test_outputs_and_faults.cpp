@@ -58,7 +58,8 @@ class Program {
  public:
   Program(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
     static int counter = 0;
-    const fs::path logs = fs::temp_directory_path() / ("fluxpoints_fault_logs_" + std::to_string(::getpid()));
+    const fs::path logs =
+        fs::temp_directory_path() / ("fluxpoints_fault_logs_" + std::to_string(::getpid()));
     fs::create_directories(logs);
     out_ = logs / ("run" + std::to_string(counter) + ".out");
     err_ = logs / ("run" + std::to_string(counter++) + ".err");
@@ -119,8 +120,9 @@ std::string describe(const ProgramRun& r) {
   if (!fs::exists(path, ec)) return ::testing::AssertionFailure() << path << " does not exist";
   const std::string actual = slurp(path);
   if (actual == expected) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << path << " has " << actual.size() << " bytes that differ from the "
-                                       << expected.size() << " expected";
+  return ::testing::AssertionFailure()
+         << path << " has " << actual.size() << " bytes that differ from the " << expected.size()
+         << " expected";
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -157,8 +159,9 @@ const Inputs& inputs() {
     Inputs i;
     const fs::path dir = scratch("inputs");
     fs::create_directories(dir);
-    const ProgramRun sim = run({"simulate", "--models", kModel, "--source", "example-source", "--n-obs", "2",
-                                "--seed", "1", "--name", "obs", "-o", dir.string()});
+    const ProgramRun sim =
+        run({"simulate", "--models", kModel, "--source", "example-source", "--n-obs", "2", "--seed",
+             "1", "--name", "obs", "-o", dir.string()});
     EXPECT_EQ(sim.status, 0) << describe(sim);
     i.phas = {(dir / "obs_0001.fits").string(), (dir / "obs_0002.fits").string()};
     i.catalog = (dir / "catalog.h5").string();
@@ -169,12 +172,24 @@ const Inputs& inputs() {
   return in;
 }
 
-std::vector<std::string> estimate_args(const std::string& output, const std::vector<std::string>& extra = {}) {
+std::vector<std::string> estimate_args(const std::string& output,
+                                       const std::vector<std::string>& extra = {}) {
   std::vector<std::string> a = {"estimate", "--datasets"};
   for (const auto& p : inputs().phas) a.push_back(p);
-  const std::vector<std::string> rest = {"--models", kModel, "--source", "example-source", "--energy-edges",
-                                         "0.2,1,5,20", "--energy-unit", "TeV", "--selection", "all",
-                                         "--backend", "cpu", "-o", output};
+  const std::vector<std::string> rest = {"--models",
+                                         kModel,
+                                         "--source",
+                                         "example-source",
+                                         "--energy-edges",
+                                         "0.2,1,5,20",
+                                         "--energy-unit",
+                                         "TeV",
+                                         "--selection",
+                                         "all",
+                                         "--backend",
+                                         "cpu",
+                                         "-o",
+                                         output};
   a.insert(a.end(), rest.begin(), rest.end());
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
@@ -182,8 +197,9 @@ std::vector<std::string> estimate_args(const std::string& output, const std::vec
 
 std::vector<std::string> batch_args(const std::string& catalog, const std::string& output,
                                     const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> a = {"batch", catalog, "-o", output, "--backend", "cpu", "--workers", "1",
-                                "--chunk-sources", "10", "--no-progress"};
+  std::vector<std::string> a = {"batch",           catalog, "-o",           output,
+                                "--backend",       "cpu",   "--workers",    "1",
+                                "--chunk-sources", "10",    "--no-progress"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -257,7 +273,8 @@ TEST(OutputsAndFaults, NoCommandWritesOverItsInputs) {
     return a;
   };
   fs::create_symlink(phas[0], dir.file("alias.fits"));
-  for (const std::string& target : {phas[0], dir.file("obs_0001_bkg.fits"), dir.file("alias.fits")}) {
+  for (const std::string& target :
+       {phas[0], dir.file("obs_0001_bkg.fits"), dir.file("alias.fits")}) {
     const std::string before = slurp(target);
     const ProgramRun r = run(estimate_into(target));
     EXPECT_EQ(r.status, 1) << target << "\n" << describe(r);
@@ -266,8 +283,8 @@ TEST(OutputsAndFaults, NoCommandWritesOverItsInputs) {
   }
   {
     const std::string before = slurp(phas[0]);
-    const ProgramRun r = run({"convert", "--models", kModel, "--datasets", phas[0], phas[1], "-o", phas[0],
-                              "--overwrite"});
+    const ProgramRun r = run({"convert", "--models", kModel, "--datasets", phas[0], phas[1], "-o",
+                              phas[0], "--overwrite"});
     EXPECT_EQ(r.status, 1) << describe(r);
     EXPECT_TRUE(contains(r.err, "input")) << r.err;
     EXPECT_TRUE(holds(phas[0], before)) << "convert wrote over its input PHA";
@@ -283,7 +300,8 @@ TEST(OutputsAndFaults, NoCommandWritesOverItsInputs) {
   }
 }
 
-// ---- disk full, failing fsync / close / rename ----------------------------------------------------
+// ---- disk full, failing fsync / close / rename
+// ----------------------------------------------------
 
 TEST(OutputsAndFaults, DiskFullWhileWritingFluxPointsKeepsThePreviousFile) {
   REQUIRE_SHIM();
@@ -295,7 +313,8 @@ TEST(OutputsAndFaults, DiskFullWhileWritingFluxPointsKeepsThePreviousFile) {
     // The disk fills up before the first byte, half-way, and one byte before the end.
     const long long size = static_cast<long long>(good.size());
     for (long long after : {0LL, size / 2, size - 1}) {
-      const ProgramRun r = run(estimate_args(out, {"--overwrite"}), fault(dir.file(""), "write", after));
+      const ProgramRun r =
+          run(estimate_args(out, {"--overwrite"}), fault(dir.file(""), "write", after));
       EXPECT_EQ(r.status, 1) << name << " after " << after << " bytes\n" << describe(r);
       EXPECT_TRUE(contains(r.err, out) && contains(r.err, std::strerror(ENOSPC))) << r.err;
       EXPECT_FALSE(contains(r.out, "written")) << r.out;
@@ -331,7 +350,8 @@ TEST(OutputsAndFaults, EveryHdf5WriterFailsCleanlyWhenTheDiskFills) {
   const std::string cat = (out_dir / "cat.h5").string();
   const std::string converted = (out_dir / "converted.h5").string();
   const std::string results = (out_dir / "results.h5").string();
-  std::vector<std::string> convert = {"convert", "--models", kModel, "-o", converted, "--overwrite", "--datasets"};
+  std::vector<std::string> convert = {"convert", "--models",    kModel,      "-o",
+                                      converted, "--overwrite", "--datasets"};
   for (const auto& p : inputs().phas) convert.push_back(p);
   const std::vector<std::vector<std::string>> commands = {
       {"simulate", "--catalog", "40", "--seed", "7", "-o", cat, "--overwrite"},
@@ -345,7 +365,8 @@ TEST(OutputsAndFaults, EveryHdf5WriterFailsCleanlyWhenTheDiskFills) {
     // merged file.
     for (long long after : {0LL, 3000LL, 60000LL, 400000LL}) {
       const ProgramRun r = run(commands[c], fault(out_dir.string() + "/", "write", after));
-      SCOPED_TRACE(commands[c][0] + " with " + std::to_string(after) + " bytes before the disk is full");
+      SCOPED_TRACE(commands[c][0] + " with " + std::to_string(after) +
+                   " bytes before the disk is full");
       if (r.status == 0) {
         // The budget sufficed: the file must be whole.
         EXPECT_GT(fs::file_size(targets[c]), static_cast<std::uintmax_t>(after) / 2) << describe(r);
@@ -427,7 +448,8 @@ TEST(OutputsAndFaults, RealSmallFileSystemFillsUp) {
     const ProgramRun r = run(estimate_args(out, {"--overwrite"}));
     SCOPED_TRACE(std::to_string(free_kib) + " KiB free");
     if (r.status == 0) {
-      EXPECT_TRUE(holds(out, good)) << "exit 0 with a different file: " << fs::file_size(out) << " bytes";
+      EXPECT_TRUE(holds(out, good))
+          << "exit 0 with a different file: " << fs::file_size(out) << " bytes";
     } else {
       ++failed;
       EXPECT_EQ(r.status, 1) << describe(r);
@@ -440,7 +462,8 @@ TEST(OutputsAndFaults, RealSmallFileSystemFillsUp) {
 
   // An HDF5 writer on the full file system: a clear error, not a crash.
   small.leave_free(16 * 1024);
-  const ProgramRun r = run({"simulate", "--catalog", "200", "--seed", "1", "-o", dir.file("small/cat.h5")});
+  const ProgramRun r =
+      run({"simulate", "--catalog", "200", "--seed", "1", "-o", dir.file("small/cat.h5")});
   EXPECT_EQ(r.status, 1) << describe(r);
   EXPECT_TRUE(contains(r.err, std::strerror(ENOSPC))) << r.err;
   EXPECT_FALSE(fs::exists(dir.file("small/cat.h5")));
@@ -455,7 +478,8 @@ TEST(OutputsAndFaults, KilledEstimateLeavesATemporaryTheNextRunRemoves) {
   const std::string out = dir.file("fp.fits");
   ASSERT_EQ(run(estimate_args(out)).status, 0);
   const std::string good = slurp(out);
-  const ProgramRun killed = run(estimate_args(out, {"--overwrite"}), fault(dir.file(""), "kill", 1000));
+  const ProgramRun killed =
+      run(estimate_args(out, {"--overwrite"}), fault(dir.file(""), "kill", 1000));
   ASSERT_EQ(killed.status, 128 + SIGKILL) << describe(killed);
   EXPECT_TRUE(holds(out, good));
   EXPECT_EQ(temporaries(dir.file("")).size(), 1u) << "a SIGKILL cannot be cleaned up after";
@@ -471,7 +495,8 @@ TEST(OutputsAndFaults, KilledEstimateLeavesATemporaryTheNextRunRemoves) {
 std::size_t chunk_files(const std::string& folder) {
   std::size_t n = 0;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(folder, ec)) n += e.path().extension() == ".h5" ? 1 : 0;
+  for (const auto& e : fs::directory_iterator(folder, ec))
+    n += e.path().extension() == ".h5" ? 1 : 0;
   return n;
 }
 
@@ -508,13 +533,14 @@ TEST(OutputsAndFaults, TwoBatchRunsCannotWriteOneOutput) {
   wait_for_chunks(out + ".parts", 1);
   // ... and a second one on the same output, as a requeued job would start it: refused at once,
   // naming the first, with or without --resume or --overwrite.
-  for (const std::vector<std::string>& extra :
-       std::vector<std::vector<std::string>>{{}, {"--resume"}, {"--overwrite"}, {"--resume", "--overwrite"}}) {
+  for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
+           {}, {"--resume"}, {"--overwrite"}, {"--resume", "--overwrite"}}) {
     const auto t0 = std::chrono::steady_clock::now();
     const ProgramRun second = run(batch_args(inputs().catalog, out, extra));
     EXPECT_EQ(second.status, 1) << describe(second);
     EXPECT_TRUE(contains(second.err, "pid " + std::to_string(first.pid()))) << second.err;
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "not refused at once";
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5))
+        << "not refused at once";
   }
   const ProgramRun r = first.wait();
   ASSERT_EQ(r.status, 0) << describe(r);
@@ -545,8 +571,15 @@ TEST(OutputsAndFaults, KilledBatchDoesNotBlockItsResume) {
 TEST(OutputsAndFaults, AnySourceNameGetsASafeBoundedFitsFileName) {
   TempDir dir;
   const std::string odd = dir.file("odd_names.h5");
-  const std::vector<std::string> names = {std::string(300, 'x'), "a/b/../c", "\xc3\xbcn\xc3\xaf c\xc3\xb4" "d\xc3\xa9",
-                                          "dup", "dup", "", ".hidden", std::string(254, 'y') + "/"};
+  const std::vector<std::string> names = {std::string(300, 'x'),
+                                          "a/b/../c",
+                                          "\xc3\xbcn\xc3\xaf c\xc3\xb4"
+                                          "d\xc3\xa9",
+                                          "dup",
+                                          "dup",
+                                          "",
+                                          ".hidden",
+                                          std::string(254, 'y') + "/"};
   {
     catalog::CatalogReader source(inputs().catalog);
     catalog::CatalogWriter w(odd);
@@ -557,7 +590,8 @@ TEST(OutputsAndFaults, AnySourceNameGetsASafeBoundedFitsFileName) {
     for (std::size_t k = 0; k < names.size(); ++k) {
       catalog::Source s = sources[k];
       s.datasets.clear();
-      for (const auto& read : source.read_datasets(sources[k].datasets)) s.datasets.push_back(w.add_dataset(*read.dataset));
+      for (const auto& read : source.read_datasets(sources[k].datasets))
+        s.datasets.push_back(w.add_dataset(*read.dataset));
       s.name = names[k];
       w.add_source(s);
     }
@@ -592,7 +626,8 @@ TEST(OutputsAndFaults, FitsGzIsARealGzipFileGammapyReads) {
   for (const auto& c : a.columns) {
     ASSERT_NE(b.find(c.name), nullptr) << c.name;
     for (std::size_t i = 0; i < c.data.size(); ++i)
-      EXPECT_TRUE(c.data[i] == b.find(c.name)->data[i] || (std::isnan(c.data[i]) && std::isnan(b.find(c.name)->data[i])));
+      EXPECT_TRUE(c.data[i] == b.find(c.name)->data[i] ||
+                  (std::isnan(c.data[i]) && std::isnan(b.find(c.name)->data[i])));
   }
   const char* python = std::getenv("FLUXPOINTS_GAMMAPY_PYTHON");
   if (python == nullptr || !fs::exists(python)) {
@@ -603,12 +638,14 @@ TEST(OutputsAndFaults, FitsGzIsARealGzipFileGammapyReads) {
   std::ofstream(script) << "import sys\nfrom gammapy.estimators import FluxPoints\n"
                            "fp = FluxPoints.read(sys.argv[1], sed_type='likelihood')\n"
                            "print(len(fp.energy_ref))\n";
-  const std::string cmd = std::string(python) + " " + script + " " + packed + " > " + dir.file("py.out") + " 2>&1";
+  const std::string cmd =
+      std::string(python) + " " + script + " " + packed + " > " + dir.file("py.out") + " 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(dir.file("py.out"));
   EXPECT_EQ(std::stoul(slurp(dir.file("py.out"))), a.n_rows) << slurp(dir.file("py.out"));
 }
 
-// ---- batch exit status, --quiet, --verbose --------------------------------------------------------
+// ---- batch exit status, --quiet, --verbose
+// --------------------------------------------------------
 
 TEST(OutputsAndFaults, BatchExitStatusSaysWhetherSourcesFailed) {
   TempDir dir;
@@ -655,7 +692,8 @@ TEST(OutputsAndFaults, QuietPrintsOnlyErrorsAndVerboseMore) {
   EXPECT_EQ(refused.status, 1);
   EXPECT_TRUE(contains(refused.err, "--overwrite")) << "errors are printed with --quiet too";
 
-  const ProgramRun batch = run({"batch", inputs().catalog, "-o", dir.file("r.h5"), "--backend", "cpu", "--quiet"});
+  const ProgramRun batch =
+      run({"batch", inputs().catalog, "-o", dir.file("r.h5"), "--backend", "cpu", "--quiet"});
   EXPECT_EQ(batch.status, 0) << describe(batch);
   EXPECT_EQ(batch.out + batch.err, "");
   const ProgramRun sim = run({"simulate", "--catalog", "3", "-o", dir.file("c.h5"), "--quiet"});

@@ -140,7 +140,8 @@ std::string fits_file_name(const std::string& folder, std::int64_t row, const st
   std::string safe;
   for (char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   if (safe.size() > kFitsNameChars)
-    safe = fmt::format("{}_{:016x}", safe.substr(0, kFitsNameChars), std::hash<std::string>{}(name));
+    safe =
+        fmt::format("{}_{:016x}", safe.substr(0, kFitsNameChars), std::hash<std::string>{}(name));
   return fmt::format("{}/{:06d}_{}.fits", folder, row, safe);
 }
 
@@ -195,14 +196,17 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   const io::OutputRule output_rule{ro.overwrite, {ro.catalog}};
   std::optional<io::RunLock> run_lock;
   if (!ro.read_only && pg.rank == 0) {
-    io::check_output(ro.output, io::OutputRule{true, {ro.catalog}});  // folder, not a folder, not an input
+    io::check_output(ro.output,
+                     io::OutputRule{true, {ro.catalog}});  // folder, not a folder, not an input
     run_lock.emplace(ro.output + ".lock", ro.output);
-    if (!run_lock->warning().empty()) fmt::print(stderr, "fluxpoints batch: warning: {}\n", run_lock->warning());
+    if (!run_lock->warning().empty())
+      fmt::print(stderr, "fluxpoints batch: warning: {}\n", run_lock->warning());
     io::check_output(ro.output, output_rule);
     if (!ro.fits_dir.empty()) {
       const std::size_t existing = count_fits_files(ro.fits_dir);
       if (existing > 0 && !ro.overwrite && !ro.resume)
-        throw io::OutputError("--fits-dir " + ro.fits_dir + " already holds " + std::to_string(existing) +
+        throw io::OutputError("--fits-dir " + ro.fits_dir + " already holds " +
+                                  std::to_string(existing) +
                                   " FITS files; use --overwrite to replace them, or another folder",
                               0);
       fs::create_directories(ro.fits_dir);
@@ -247,10 +251,13 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       }
     }
     if (!ro.quiet)
-      fmt::print(stderr, "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of {}, {}{}{}\n",
-               why, reader.n_sources(), reader.n_datasets(), n_groups, chunks.size(), ro.chunk_sources,
-               backend->name(), pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "",
-               ro.resume ? " (resuming)" : "");
+      fmt::print(stderr,
+                 "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of "
+                 "{}, {}{}{}\n",
+                 why, reader.n_sources(), reader.n_datasets(), n_groups, chunks.size(),
+                 ro.chunk_sources, backend->name(),
+                 pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "",
+                 ro.resume ? " (resuming)" : "");
   }
   pg.barrier();
 
@@ -428,8 +435,9 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     attrs.numbers["n_sigma_ul"] = options.solve.n_sigma_ul;
     attrs.numbers["sqrt_ts_threshold_ul"] = options.sqrt_ts_threshold_ul;
     attrs.arrays["energy_edges"] = options.energy_edges;
-    const MergeResult merged = merge_chunk_files(files, ro.output, reader.n_sources(), n_groups,
-                                                 reader.max_datasets_per_source(), attrs, fingerprint, output_rule);
+    const MergeResult merged =
+        merge_chunk_files(files, ro.output, reader.n_sources(), n_groups,
+                          reader.max_datasets_per_source(), attrs, fingerprint, output_rule);
     summary.n_ok = merged.n_ok;
     summary.first_failures = merged.first_failures;
     summary.n_errors = reader.n_sources() - summary.n_ok;

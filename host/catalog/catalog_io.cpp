@@ -320,7 +320,9 @@ struct CatalogWriter::Buffers {
 };
 
 CatalogWriter::CatalogWriter(const std::string& path, const io::OutputRule& rule)
-    : path_(path), out_(std::make_unique<io::OutputFile>(path, rule)), buf_(std::make_unique<Buffers>()) {
+    : path_(path),
+      out_(std::make_unique<io::OutputFile>(path, rule)),
+      buf_(std::make_unique<Buffers>()) {
   file_ = std::make_unique<hdf5::File>(hdf5::File::create(out_->temp_path(), path_));
   file_->set_attr("/", "format", std::string(kCatalogFormat));
   file_->set_attr("/", "format_version", kCatalogFormatVersion);

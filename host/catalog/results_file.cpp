@@ -180,8 +180,9 @@ ChunkFileInfo read_chunk_info(const std::string& path) {
   return info;
 }
 
-MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files, const std::string& output,
-                              std::int64_t n_sources, std::int64_t n_groups, std::int64_t max_datasets,
+MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files,
+                              const std::string& output, std::int64_t n_sources,
+                              std::int64_t n_groups, std::int64_t max_datasets,
                               const ResultAttributes& attrs, const std::string& fingerprint,
                               const io::OutputRule& rule) {
   // Pass 1: the union of the columns, each as wide as needed.
@@ -190,8 +191,10 @@ MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files, const
   for (const std::string& path : chunk_files) {
     hdf5::File f = hdf5::File::open(path);
     if (f.attr_str("/", "fingerprint") != fingerprint)
-      throw std::runtime_error(path + ": this chunk file belongs to another job (other catalog, options or "
-                               "--chunk-sources); nothing was merged");
+      throw std::runtime_error(
+          path +
+          ": this chunk file belongs to another job (other catalog, options or "
+          "--chunk-sources); nothing was merged");
     if (f.attr_i64("/", "chunk_begin") != expected_begin)
       throw std::runtime_error(path + ": chunk starts at source " + std::to_string(f.attr_i64("/", "chunk_begin")) +
                                ", expected " + std::to_string(expected_begin));
@@ -249,8 +252,8 @@ MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files, const
         if (c.ok[i]) {
           ++n_ok;
         } else if (result.first_failures.size() < kFailuresShown) {
-          result.first_failures.push_back("'" + c.names[i] + "' (row " + std::to_string(c.begin + i) +
-                                          "): " + c.errors[i]);
+          result.first_failures.push_back("'" + c.names[i] + "' (row " +
+                                          std::to_string(c.begin + i) + "): " + c.errors[i]);
         }
       }
       const std::vector<ColumnInfo> present = read_columns(f);

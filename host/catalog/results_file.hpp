@@ -54,10 +54,11 @@ struct MergeResult {
   std::int64_t n_ok = 0;
   std::vector<std::string> first_failures;  // "'NAME' (row R): ERROR" of the first failed sources
 };
-MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files, const std::string& output,
-                              std::int64_t n_sources, std::int64_t n_groups, std::int64_t max_datasets,
-                              const ResultAttributes& root_attributes, const std::string& fingerprint,
-                              const io::OutputRule& rule);
+MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files,
+                              const std::string& output, std::int64_t n_sources,
+                              std::int64_t n_groups, std::int64_t max_datasets,
+                              const ResultAttributes& root_attributes,
+                              const std::string& fingerprint, const io::OutputRule& rule);
 
 // The columns of a table that hold one value per dataset.
 bool is_per_dataset_column(const std::string& name);

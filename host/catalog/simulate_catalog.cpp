@@ -78,7 +78,8 @@ datasets::SpectrumDataset random_observation(Generator& g, const models::Spectra
 
 }  // namespace
 
-void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path, const io::OutputRule& rule) {
+void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path,
+                      const io::OutputRule& rule) {
   if (o.n_sources < 1) throw std::invalid_argument("simulate --catalog: need at least 1 source");
   if (o.min_datasets < 1 || o.max_datasets < o.min_datasets)
     throw std::invalid_argument("simulate --catalog: datasets per source must be 1 <= min <= max");

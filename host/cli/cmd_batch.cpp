@@ -58,23 +58,34 @@ void run(BatchArgs& a, const CLI::App& cmd) {
       return;
     }
     if (pg.rank == 0) {
-      say("{} sources: {} with flux points, {} with errors; {} flux points in {:.2f} s ({:.0f} flux points/s) on {}{}\n",
-          s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds, s.n_flux_points / std::max(s.seconds, 1e-9),
-          s.backend, pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
-      note("fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble {:.2f} s, "
-           "solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
-           s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3], s.stage_seconds[4]);
-      if (s.chunks_skipped > 0) say("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
+      say("{} sources: {} with flux points, {} with errors; {} flux points in {:.2f} s ({:.0f} "
+          "flux points/s) on {}{}\n",
+          s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds,
+          s.n_flux_points / std::max(s.seconds, 1e-9), s.backend,
+          pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
+      note("fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble "
+           "{:.2f} s, solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
+           s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3],
+           s.stage_seconds[4]);
+      detail("fluxpoints batch: rank 0 computed {} chunks, kept {} from an earlier run; {} was "
+             "locked by {}.lock for the run{}\n",
+             s.chunks_done, s.chunks_skipped, a.run.output, a.run.output,
+             a.run.fits_dir.empty() ? "" : "; per-source FITS files in " + a.run.fits_dir);
+      if (s.chunks_skipped > 0)
+        say("resumed: {} chunks were kept from the interrupted run\n", s.chunks_skipped);
       say("written: {}\n", a.run.output);
       if (s.n_errors > 0) {
         // Failed sources are errors: reported at every verbosity, and in the exit status.
-        fmt::print(stderr,
-                   "fluxpoints batch: {} of {} sources failed (ok = 0); the reason of each is in {} "
-                   "/sources/error{}\n",
-                   s.n_errors, s.n_sources, a.run.output, s.first_failures.empty() ? "" : ". First:");
+        fmt::print(
+            stderr,
+            "fluxpoints batch: {} of {} sources failed (ok = 0); the reason of each is in {} "
+            "/sources/error{}\n",
+            s.n_errors, s.n_sources, a.run.output, s.first_failures.empty() ? "" : ". First:");
         for (const std::string& f : s.first_failures) fmt::print(stderr, "  {}\n", f);
         if (!a.allow_failures) {
-          fmt::print(stderr, "fluxpoints batch: exit status 2 (use --allow-failures to exit 0 when some sources fail)\n");
+          fmt::print(stderr,
+                     "fluxpoints batch: exit status 2 (use --allow-failures to exit 0 when some "
+                     "sources fail)\n");
           throw ExitStatus{2};
         }
       }
@@ -104,9 +115,10 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--fits-dir", a.run.fits_dir, "also write one gadf SED FITS file per source here");
   cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr (--quiet implies it)");
   add_overwrite_flag(cmd, a.run.overwrite);
-  cmd->add_flag("--allow-failures", a.allow_failures,
-                "exit 0 even when some sources failed (default: exit status 2; their reasons are in "
-                "/sources/error)");
+  cmd->add_flag(
+      "--allow-failures", a.allow_failures,
+      "exit 0 even when some sources failed (default: exit status 2; their reasons are in "
+      "/sources/error)");
   add_verbosity_flags(cmd);
   cmd->add_flag("--read-only", a.run.read_only, "only read the catalog chunk by chunk and time it (benchmark floor)");
   cmd->add_option("--energy-edges", a.energy_edges, "override: group edges, e.g. 0.1,1,10 (TeV)");

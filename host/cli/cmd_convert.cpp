@@ -47,7 +47,8 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
   for (const auto& f : a.dataset_files) {
     datasets.push_back(io::read_ogip_dataset(f));
     datasets.back().validate();
-    detail("fluxpoints: dataset '{}' from {}: {} reco bins\n", datasets.back().name, f, datasets.back().n_reco());
+    detail("fluxpoints: dataset '{}' from {}: {} reco bins\n", datasets.back().name, f,
+           datasets.back().n_reco());
   }
   const std::vector<models::SkyModel> sky = models::read_models_yaml(a.models_file);
   std::vector<const models::SkyModel*> chosen;

@@ -29,12 +29,12 @@ void add_demo_command(CLI::App& app) {
     options.set_selection(selection);
     const LikelihoodBatch batch = examples::synthetic_spectrum_batch();
     const BatchResult r = b->solve(batch, options);
-    say("{:<28} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>7}\n", "problem",
-               "norm", "norm_err", "norm_errn", "norm_errp", "norm_ul", "ts", "stat", "success");
+    say("{:<28} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>7}\n", "problem", "norm",
+        "norm_err", "norm_errn", "norm_errp", "norm_ul", "ts", "stat", "success");
     for (std::int64_t p = 0; p < r.n_problems(); ++p) {
       say("{:<28} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>10.6g} {:>11.7g} {:>7}\n",
-                 batch.label(p), r.filtered_norm(p), r.filtered_norm_err(p), r.norm_errn[p],
-                 r.norm_errp[p], r.norm_ul[p], r.ts[p], r.stat[p], r.success[p] ? "True" : "False");
+          batch.label(p), r.filtered_norm(p), r.filtered_norm_err(p), r.norm_errn[p],
+          r.norm_errp[p], r.norm_ul[p], r.ts[p], r.stat[p], r.success[p] ? "True" : "False");
       if (!r.success[p]) say("    reason: {}\n", r.reason(p));
     }
   });

@@ -104,11 +104,12 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
                              coverage(datasets) + "): no energy group has data");
   }
   for (std::size_t k = 0; k < datasets.size(); ++k)
-    detail("fluxpoints: dataset '{}' from {}: {} reco bins, {:g}-{:g} TeV, livetime {:g} s{}\n", datasets[k].name,
-           a.dataset_files[k], datasets[k].n_reco(), datasets[k].reco_edges.front(), datasets[k].reco_edges.back(),
-           datasets[k].livetime_s, datasets[k].on_off ? ", On/Off (WStat)" : ", Cash");
-  note("fluxpoints: {}; solving {} problems ({} bins, {} datasets) on {}\n", why, batch.n_problems(),
-       batch.n_bins(), datasets.size(), backend->name());
+    detail("fluxpoints: dataset '{}' from {}: {} reco bins, {:g}-{:g} TeV, livetime {:g} s{}\n",
+           datasets[k].name, a.dataset_files[k], datasets[k].n_reco(),
+           datasets[k].reco_edges.front(), datasets[k].reco_edges.back(), datasets[k].livetime_s,
+           datasets[k].on_off ? ", On/Off (WStat)" : ", Cash");
+  note("fluxpoints: {}; solving {} problems ({} bins, {} datasets) on {}\n", why,
+       batch.n_problems(), batch.n_bins(), datasets.size(), backend->name());
   const BatchResult result = backend->solve(batch, options.solve);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -117,8 +118,8 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   for (std::size_t r = 0; r < problems.groups.size(); ++r) {
     const auto p = problems.groups[r].problem;
     if (!result.success[p] || result.notes[p] != 0)
-      note("fluxpoints: row {} ({}): {}{}\n", r, batch.label(p), result.success[p] ? "" : "success False: ",
-           result.reason(p));
+      note("fluxpoints: row {} ({}): {}{}\n", r, batch.label(p),
+           result.success[p] ? "" : "success False: ", result.reason(p));
   }
   const io::FluxPointsTable out = io::to_sed_type(table, a.sed_type);
   if (!a.output.empty()) io::write_flux_points(out, a.output, rule);
@@ -128,7 +129,8 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   say("{}", io::format_flux_points(out, 3, {"stat_scan", "norm_scan"}));
   if (!a.output.empty()) {
     say("\nwritten: {} (sed type {})\n", a.output, a.sed_type);
-    detail("fluxpoints: {}: {} bytes, synced to disk{}\n", a.output, std::filesystem::file_size(a.output),
+    detail("fluxpoints: {}: {} bytes, synced to disk{}\n", a.output,
+           std::filesystem::file_size(a.output),
            a.overwrite ? " (replacing any earlier file)" : "");
   }
 }

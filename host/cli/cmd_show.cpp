@@ -20,8 +20,8 @@ void add_show_command(CLI::App& app) {
   add_verbosity_flags(cmd);  // --quiet: only check that the file reads
   cmd->callback([] {
     const io::FluxPointsTable t = io::read_flux_points(path);
-    say("{}\nSED_TYPE = {}, UL_CONF = {:.7g} (n_sigma_ul = {:g}), {} rows, {} columns\n\n", t.origin,
-        t.sed_type, t.ul_conf(), t.n_sigma_ul, t.n_rows, t.columns.size());
+    say("{}\nSED_TYPE = {}, UL_CONF = {:.7g} (n_sigma_ul = {:g}), {} rows, {} columns\n\n",
+        t.origin, t.sed_type, t.ul_conf(), t.n_sigma_ul, t.n_rows, t.columns.size());
     say("{}", io::format_flux_points(t, max_values));
   });
 }

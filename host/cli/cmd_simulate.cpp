@@ -113,7 +113,8 @@ void run_simulate(SimulateOptions& o) {
     const std::string pha =
         (fs::path(o.out_dir) / (observation_name(o.setup.name, k, o.n_obs) + ".fits")).string();
     const io::OgipFileNames names = io::ogip_file_names(pha);
-    for (const std::string& f : {names.pha, names.arf, names.bkg, names.rmf}) io::check_output(f, rule);
+    for (const std::string& f : {names.pha, names.arf, names.bkg, names.rmf})
+      io::check_output(f, rule);
     phas.push_back(pha);
   }
   say("source: {}\n", source_label);

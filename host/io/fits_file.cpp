@@ -71,7 +71,8 @@ void FitsFile::close() {
 }
 
 std::string FitsFile::finish() {
-  if (memory_ == nullptr) throw std::logic_error(path_ + ": finish() is for files created in memory");
+  if (memory_ == nullptr)
+    throw std::logic_error(path_ + ": finish() is for files created in memory");
   // Flushing completes every HDU (heap sizes, padding); the file ends where the last HDU's data
   // unit, padded to whole blocks, ends.
   int status = 0;
@@ -87,7 +88,8 @@ std::string FitsFile::finish() {
   // The memory holds exactly the file; anything else means cfitsio's memory driver went wrong.
   if (data_end <= 0 || data_end % 2880 != 0 || static_cast<std::size_t>(data_end) != memory_size_)
     throw std::runtime_error(path_ + ": internal error: the FITS file built in memory has " +
-                             std::to_string(memory_size_) + " bytes, its HDUs " + std::to_string(data_end));
+                             std::to_string(memory_size_) + " bytes, its HDUs " +
+                             std::to_string(data_end));
   return std::string(static_cast<const char*>(memory_), static_cast<std::size_t>(data_end));
 }
 

@@ -60,7 +60,8 @@ std::string cell(const Column& c, std::size_t row) {
 
 }  // namespace
 
-void write_flux_points_ecsv(const FluxPointsTable& t, const std::string& path, const OutputRule& rule) {
+void write_flux_points_ecsv(const FluxPointsTable& t, const std::string& path,
+                            const OutputRule& rule) {
   OutputFile out(path, rule);
   {
     std::ostringstream os;

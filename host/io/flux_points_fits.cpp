@@ -49,7 +49,8 @@ std::string tform(const Column& c) {
 
 }  // namespace
 
-void write_flux_points_fits(const FluxPointsTable& t, const std::string& path, const OutputRule& rule) {
+void write_flux_points_fits(const FluxPointsTable& t, const std::string& path,
+                            const OutputRule& rule) {
   OutputFile out(path, rule);  // checks the rule before the work
   FitsFile file(path, FitsFile::Mode::kCreate);
   fitsfile* raw = file.handle();
@@ -264,7 +265,8 @@ void check_flux_points_output(const std::string& path, const OutputRule& rule) {
   check_output(path, rule);
 }
 
-void write_flux_points(const FluxPointsTable& table, const std::string& path, const OutputRule& rule) {
+void write_flux_points(const FluxPointsTable& table, const std::string& path,
+                       const OutputRule& rule) {
   if (output_format(path) == OutputFormat::ecsv) {
     write_flux_points_ecsv(table, path, rule);
   } else {

@@ -76,8 +76,8 @@ struct SpectrumContent {
 };
 
 std::string spectrum_file(const std::string& path, const SpectrumDataset& ds,
-                         const SpectrumContent& content, const OgipFileNames& names,
-                         double tev_to_unit) {
+                          const SpectrumContent& content, const OgipFileNames& names,
+                          double tev_to_unit) {
   const std::size_t n = ds.n_reco();
   FitsFile file(path, FitsFile::Mode::kCreate);
   file.create_table(
@@ -231,7 +231,8 @@ OgipFileNames ogip_file_names(const std::string& pha_path) {
           (dir / (stem + "_bkg" + suffix)).string(), (dir / (stem + "_rmf" + suffix)).string()};
 }
 
-void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path, const OutputRule& rule) {
+void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path,
+                        const OutputRule& rule) {
   if (!ds.on_off) {
     throw std::invalid_argument("dataset '" + ds.name +
                                 "': only On/Off datasets can be written as OGIP (the BKG file "
@@ -265,7 +266,8 @@ void write_ogip_dataset(const SpectrumDataset& ds, const std::string& pha_path, 
   };
   store(pha, spectrum_file(names.pha, ds, {&ds.counts, acceptance, false}, names, tev_to_unit));
   store(arf, arf_file(names.arf, ds, tev_to_unit));
-  store(bkg, spectrum_file(names.bkg, ds, {&ds.counts_off, acceptance_off, true}, names, tev_to_unit));
+  store(bkg,
+        spectrum_file(names.bkg, ds, {&ds.counts_off, acceptance_off, true}, names, tev_to_unit));
   store(rmf, rmf_file(names.rmf, ds, tev_to_unit));
   // Companions first, the PHA (which names them) last.
   for (OutputFile* out : {&arf, &bkg, &rmf, &pha}) out->commit();

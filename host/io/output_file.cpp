@@ -41,7 +41,9 @@ std::string host_name() {
   return h.substr(0, kHostChars);
 }
 
-fs::path folder_of(const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); }
+fs::path folder_of(const fs::path& p) {
+  return p.has_parent_path() ? p.parent_path() : fs::path(".");
+}
 
 void remove_stale_temporaries_once(const fs::path& folder) {
   static std::mutex mutex;
@@ -65,7 +67,8 @@ void check_output(const std::string& path, const OutputRule& rule) {
   const fs::path dir = folder_of(p);
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw OutputError("cannot write " + path + ": the folder '" + dir.string() + "' does not exist", 0);
+    throw OutputError("cannot write " + path + ": the folder '" + dir.string() + "' does not exist",
+                      0);
   if (fs::is_directory(p, ec)) throw OutputError(path + " is a folder; give a file name", 0);
   const bool exists = fs::exists(p, ec);
   if (exists) {
@@ -76,7 +79,8 @@ void check_output(const std::string& path, const OutputRule& rule) {
                               "): refusing to write over it; choose another output name",
                           0);
     }
-    if (!rule.overwrite) throw OutputError(path + " already exists; use --overwrite to replace it", 0);
+    if (!rule.overwrite)
+      throw OutputError(path + " already exists; use --overwrite to replace it", 0);
   }
 }
 
@@ -105,8 +109,8 @@ OutputFile::~OutputFile() {
 
 void OutputFile::fail(const std::string& what, int error) const {
   throw OutputError(path_ + ": " + what + ": " + os_text(error) +
-                        " (nothing was written; an existing " + fs::path(path_).filename().string() +
-                        " is unchanged)",
+                        " (nothing was written; an existing " +
+                        fs::path(path_).filename().string() + " is unchanged)",
                     error);
 }
 
@@ -134,16 +138,19 @@ void OutputFile::commit() {
   if (::close(fd) != 0) fail("cannot write (close)", errno);
 
   const auto exists_error = [&] {
-    throw OutputError(path_ + " appeared while it was being written (another process?); use "
-                              "--overwrite to replace it. Nothing was written",
+    throw OutputError(path_ +
+                          " appeared while it was being written (another process?); use "
+                          "--overwrite to replace it. Nothing was written",
                       EEXIST);
   };
   if (overwrite_) {
-    if (::rename(temp_.c_str(), path_.c_str()) != 0) fail("cannot rename the temporary onto it", errno);
+    if (::rename(temp_.c_str(), path_.c_str()) != 0)
+      fail("cannot rename the temporary onto it", errno);
   } else if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
     const int error = errno;
     if (error == EEXIST) exists_error();
-    if (error != EINVAL && error != ENOSYS && error != EOPNOTSUPP) fail("cannot rename the temporary onto it", error);
+    if (error != EINVAL && error != ENOSYS && error != EOPNOTSUPP)
+      fail("cannot rename the temporary onto it", error);
     // A file system without RENAME_NOREPLACE (NFS): a hard link fails as well when the target
     // exists; without hard links, the check and the rename are two steps.
     if (::link(temp_.c_str(), path_.c_str()) == 0) {
@@ -153,7 +160,8 @@ void OutputFile::commit() {
     } else {
       std::error_code ec;
       if (fs::exists(path_, ec)) exists_error();
-      if (::rename(temp_.c_str(), path_.c_str()) != 0) fail("cannot rename the temporary onto it", errno);
+      if (::rename(temp_.c_str(), path_.c_str()) != 0)
+        fail("cannot rename the temporary onto it", errno);
     }
   }
   committed_ = true;
@@ -164,7 +172,8 @@ void OutputFile::commit() {
     const int error = errno;
     ::close(dir);
     if (rc != 0 && error != EINVAL && error != EROFS)
-      throw OutputError(path_ + ": written, but syncing its folder failed: " + os_text(error), error);
+      throw OutputError(path_ + ": written, but syncing its folder failed: " + os_text(error),
+                        error);
   }
 }
 
@@ -228,7 +237,8 @@ void remove_stale_temporaries(const std::string& folder) {
     if (!parse_temporary_name(name, &owner)) continue;
     bool stale = false;
     if (owner.host == me) {
-      stale = owner.pid != ::getpid() && ::kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno == ESRCH;
+      stale = owner.pid != ::getpid() && ::kill(static_cast<pid_t>(owner.pid), 0) != 0 &&
+              errno == ESRCH;
     } else {
       std::error_code tec;
       const auto touched = fs::last_write_time(it->path(), tec);
@@ -252,23 +262,27 @@ RunLock::RunLock(const std::string& lock_path, const std::string& output) : path
         char holder[512] = {0};
         const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
         ::close(fd);
-        std::string who = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "unknown process";
+        std::string who =
+            n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "unknown process";
         while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-        throw OutputError(output + " is being written by another run (" + who + "; lock file " + path_ +
-                              "). Wait for it to finish or stop it; a stopped or killed run releases "
-                              "the lock, and --resume then continues its work",
-                          error);
+        throw OutputError(
+            output + " is being written by another run (" + who + "; lock file " + path_ +
+                "). Wait for it to finish or stop it; a stopped or killed run releases "
+                "the lock, and --resume then continues its work",
+            error);
       }
       ::close(fd);
       warning_ = "cannot lock " + path_ + " (" + os_text(error) +
-                 "): this file system has no flock, so a second run on " + output + " would not be detected";
+                 "): this file system has no flock, so a second run on " + output +
+                 " would not be detected";
       return;
     }
     // The file may have been unlinked by the previous holder between our open and flock: then
     // the lock is on a file nobody else will open; start again.
-    struct stat mine {}, named {};
-    if (::fstat(fd, &mine) != 0 || ::stat(path_.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
-        mine.st_dev != named.st_dev) {
+    struct stat mine {
+    }, named{};
+    if (::fstat(fd, &mine) != 0 || ::stat(path_.c_str(), &named) != 0 ||
+        mine.st_ino != named.st_ino || mine.st_dev != named.st_dev) {
       ::close(fd);
       continue;
     }
@@ -277,8 +291,10 @@ RunLock::RunLock(const std::string& lock_path, const std::string& output) : path
     std::strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
-    const std::string text = "pid " + std::to_string(::getpid()) + " on host " + host + ", started " + started + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    const std::string text =
+        "pid " + std::to_string(::getpid()) + " on host " + host + ", started " + started + "\n";
+    if (::ftruncate(fd, 0) != 0 ||
+        ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
       const int error = errno;
       ::close(fd);
       throw OutputError("cannot write the lock file " + path_ + ": " + os_text(error), error);

@@ -4,8 +4,8 @@
 // fdatasync, close, rename*) and makes them fail, for files whose path contains a chosen text
 // only, once a chosen number of bytes has been written to such files:
 //
-//   FLUXPOINTS_FAULT_PATH         text the file path must contain (required; nothing happens without)
-//   FLUXPOINTS_FAULT_AFTER_BYTES  bytes written successfully before the fault (default 0)
+//   FLUXPOINTS_FAULT_PATH         text the file path must contain (required; nothing happens
+//   without) FLUXPOINTS_FAULT_AFTER_BYTES  bytes written successfully before the fault (default 0)
 //   FLUXPOINTS_FAULT_ERRNO        the error returned (default ENOSPC; e.g. 5 = EIO, 122 = EDQUOT)
 //   FLUXPOINTS_FAULT_OP           what fails: "write" (default: write/pwrite/writev; a write that
 //                                 crosses the limit is cut short, as on a full disk), "fsync"
@@ -96,7 +96,10 @@ static ssize_t guarded(int fd, size_t n, ssize_t (*call)(int, size_t, void*), vo
   return r;
 }
 
-struct write_ctx { const void* buf; off_t offset; };
+struct write_ctx {
+  const void* buf;
+  off_t offset;
+};
 
 static ssize_t call_write(int fd, size_t n, void* ctx) {
   return REAL(write, write_fn)(fd, ((struct write_ctx*)ctx)->buf, n);
@@ -187,7 +190,7 @@ int renameat2(int from_dir, const char* from, int to_dir, const char* to, unsign
     return -1;
   }
   return REAL(renameat2, int (*)(int, const char*, int, const char*, unsigned))(from_dir, from,
-                                                                              to_dir, to, flags);
+                                                                                to_dir, to, flags);
 }
 
 int link(const char* from, const char* to) {
@@ -203,6 +206,6 @@ int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags
     errno = fault_errno();
     return -1;
   }
-  return REAL(linkat, int (*)(int, const char*, int, const char*, int))(from_dir, from, to_dir,
-                                                                       to, flags);
+  return REAL(linkat, int (*)(int, const char*, int, const char*, int))(from_dir, from, to_dir, to,
+                                                                        flags);
 }

@@ -52,7 +52,8 @@ struct BatchRunOptions {
 struct BatchRunSummary {
   std::int64_t n_sources = 0, n_ok = 0, n_errors = 0, n_flux_points = 0;
   std::int64_t chunks_done = 0, chunks_skipped = 0;  // by this process; skipped = resumed
-  std::vector<std::string> first_failures;  // rank 0: "'NAME' (row R): ERROR" of the first failed sources
+  std::vector<std::string>
+      first_failures;  // rank 0: "'NAME' (row R): ERROR" of the first failed sources
   double seconds = 0;
   std::string backend;
   // Seconds this process spent in each stage: read (on the reader thread, overlapping the others),

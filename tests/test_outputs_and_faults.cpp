@@ -528,14 +528,16 @@ TEST(OutputsAndFaults, TwoBatchRunsCannotWriteOneOutput) {
   const std::string reference = dir.file("reference.h5");
   ASSERT_EQ(run(batch_args(inputs().catalog, reference)).status, 0);
   const std::string out = dir.file("results.h5");
-  // A slow run (4 chunks x 300 ms) ...
-  Program first(batch_args(inputs().catalog, out), {"FLUXPOINTS_BATCH_TEST_DELAY_MS=300"});
+  // A slow run (4 chunks x 1 s, so that it still runs while the others are tried) ...
+  Program first(batch_args(inputs().catalog, out), {"FLUXPOINTS_BATCH_TEST_DELAY_MS=1000"});
   wait_for_chunks(out + ".parts", 1);
   // ... and a second one on the same output, as a requeued job would start it: refused at once,
   // naming the first, with or without --resume or --overwrite.
   for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
            {}, {"--resume"}, {"--overwrite"}, {"--resume", "--overwrite"}}) {
     const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(waitpid(first.pid(), nullptr, WNOHANG), 0)
+        << "the first run ended too early: nothing tested";
     const ProgramRun second = run(batch_args(inputs().catalog, out, extra));
     EXPECT_EQ(second.status, 1) << describe(second);
     EXPECT_TRUE(contains(second.err, "pid " + std::to_string(first.pid()))) << second.err;

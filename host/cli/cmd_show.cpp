@@ -11,10 +11,11 @@ namespace fluxpoints::cli {
 void add_show_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("show", "Print a flux-points file (gadf SED FITS or ECSV)");
   static std::string path;
-  static std::size_t max_values = 3;
+  static std::size_t max_values = 0;
   cmd->add_option("file", path, "flux-points file (.fits, .fits.gz, .ecsv)")->required();
   cmd->add_option("--max-vector-values", max_values,
-                  "vector cells with more values are shown as [first .. last]")
+                  "show at most this many values of a vector cell, then '... K more of N' "
+                  "(0: all)")
       ->capture_default_str();
   cmd->callback([] {
     const io::FluxPointsTable t = io::read_flux_points(path);

@@ -369,6 +369,14 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
     s.evaluations = evals + 1;
     return s;
   }
+  if (!is_finite(m.at.value) || !is_finite(m.at.d1) || !is_finite(m.at.d2)) {
+    // The statistic or its derivatives overflow at the best fit (inputs near the limits of
+    // double precision): nothing below would mean anything.
+    s.status = SolveStatus::non_finite;
+    s.stat_null = f.profile(0.0).value;
+    s.evaluations = evals + 1;
+    return s;
+  }
   if (m.flat) s.status = SolveStatus::flat_minimum;
   const double theta = m.theta;
   s.norm = theta;

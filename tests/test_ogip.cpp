@@ -576,6 +576,62 @@ TEST(OgipBadInput, RmfArrayDescriptorBeyondTheHeap) {
   expect_read_error(dir.file("d.fits"), {"d_rmf.fits", "MATRIX", "row 2", "beyond the heap"});
 }
 
+TEST(OgipBadInput, RmfDescribingAHugeMatrix) {
+  // 10001 channels x 10000 true bins: 8 GB of dense matrix from an RMF of a few hundred kB
+  // (every row N_GRP = 0). Refused before allocating.
+  TempDir dir;
+  constexpr long kChannels = 10001, kTrue = 10000;
+  const auto table = [](const std::string& path, bool create, const char* extname,
+                        std::vector<const char*> names, std::vector<const char*> forms,
+                        std::vector<const char*> units, long rows,
+                        const std::function<void(fitsfile*, int*)>& fill) {
+    fitsfile* f = nullptr;
+    int status = 0;
+    if (create) fits_create_diskfile(&f, path.c_str(), &status);
+    else fits_open_diskfile(&f, path.c_str(), READWRITE, &status);
+    fits_create_tbl(f, BINARY_TBL, rows, static_cast<int>(names.size()),
+                    const_cast<char**>(names.data()), const_cast<char**>(forms.data()),
+                    const_cast<char**>(units.data()), extname, &status);
+    fill(f, &status);
+    fits_close_file(f, &status);
+    ASSERT_EQ(status, 0) << path;
+  };
+  const auto log_edges = [](long n, double lo, double hi) {
+    std::vector<double> e(n + 1);
+    for (long k = 0; k <= n; ++k) e[k] = lo * std::pow(hi / lo, static_cast<double>(k) / n);
+    return e;
+  };
+  const std::vector<double> reco = log_edges(kChannels, 0.1, 100), truth = log_edges(kTrue, 0.05, 200);
+  const std::string pha = dir.file("big.fits"), arf = dir.file("big_arf.fits"),
+                    rmf = dir.file("big_rmf.fits");
+  table(pha, true, "SPECTRUM", {"CHANNEL", "COUNTS", "QUALITY", "BACKSCAL"}, {"J", "J", "I", "D"},
+        {"", "", "", ""}, kChannels, [&](fitsfile* f, int* st) {
+          std::vector<double> ones(kChannels, 1.0);
+          fits_write_col(f, TDOUBLE, 4, 1, 1, kChannels, ones.data(), st);
+          fits_update_key_dbl(f, "EXPOSURE", 3600.0, -17, nullptr, st);
+          fits_update_key_lng(f, "OBS_ID", 1, nullptr, st);
+          fits_update_key_str(f, "ANCRFILE", "big_arf.fits", nullptr, st);
+          fits_update_key_str(f, "RESPFILE", "big_rmf.fits", nullptr, st);
+        });
+  table(pha, false, "EBOUNDS", {"CHANNEL", "E_MIN", "E_MAX"}, {"J", "D", "D"}, {"", "TeV", "TeV"},
+        kChannels, [&](fitsfile* f, int* st) {
+          fits_write_col(f, TDOUBLE, 2, 1, 1, kChannels, const_cast<double*>(reco.data()), st);
+          fits_write_col(f, TDOUBLE, 3, 1, 1, kChannels, const_cast<double*>(reco.data() + 1), st);
+        });
+  table(arf, true, "SPECRESP", {"ENERG_LO", "ENERG_HI", "SPECRESP"}, {"D", "D", "D"},
+        {"TeV", "TeV", "cm2"}, kTrue, [&](fitsfile* f, int* st) {
+          std::vector<double> area(kTrue, 1e9);
+          fits_write_col(f, TDOUBLE, 1, 1, 1, kTrue, const_cast<double*>(truth.data()), st);
+          fits_write_col(f, TDOUBLE, 2, 1, 1, kTrue, const_cast<double*>(truth.data() + 1), st);
+          fits_write_col(f, TDOUBLE, 3, 1, 1, kTrue, area.data(), st);
+        });
+  table(rmf, true, "MATRIX", {"ENERG_LO", "ENERG_HI", "N_GRP", "F_CHAN", "N_CHAN", "MATRIX"},
+        {"E", "E", "I", "PI()", "PI()", "PE()"}, {"TeV", "TeV", "", "", "", ""}, kTrue,
+        [&](fitsfile* f, int* st) { fits_update_key_lng(f, "DETCHANS", kChannels, nullptr, st); });
+  expect_read_error(pha, {"big_rmf.fits", "MATRIX", "10000 true x 10001 reco bins",
+                          "exceed the maximum"});
+}
+
 TEST(OgipBadInput, CountsAboveTheOverflowLimit) {
   // Counts of 1e160 made the statistic overflow (success with npred = DBL_MAX); the dataset
   // check refuses counts above 1e100, naming the file and the bin.

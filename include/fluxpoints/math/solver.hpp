@@ -84,7 +84,10 @@ struct MinimumResult {
   SolveStatus status;
   std::uint32_t notes;
   bool flat;
-  bool kink;  // S' jumps at theta (see slope_jumps)
+  bool kink;        // S' jumps at theta (see slope_jumps)
+  double feasible;  // the profile's feasible_min()
+  double slope_lo;  // S' at the final bracket's ends: the one-sided slopes at a kink
+  double slope_hi;
 };
 
 // A kink at the minimum: the final bracket [lo, hi] is at most a few tolerances wide, yet S'
@@ -107,8 +110,10 @@ FLUXPOINTS_HD bool slope_jumps(double lo, const ProfilePoint& at_lo, double hi,
 // Cash feasibility limit, where S' -> -inf and S itself is not to be evaluated.
 template <class Profile>
 FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, int& evals) {
-  MinimumResult r{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false, false};
+  MinimumResult r{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false, false, kNaN,
+                  kNaN, kNaN};
   const double feas = f.feasible_min();
+  r.feasible = feas;
   const bool has_min = is_finite(o.norm_min);
   const bool has_max = is_finite(o.norm_max);
   // Lower limit of the search and whether it can be evaluated (a user bound) or not (feasibility).
@@ -263,6 +268,8 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     r.at = at_lo;
   } else {
     r.kink = slope_jumps(lo, at_lo, hi, at_hi, tolerance(o, x));
+    r.slope_lo = at_lo.d1;
+    r.slope_hi = at_hi.d1;
   }
   return r;
 }
@@ -388,6 +395,7 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   double sigma = (m.at.d2 > 0.0) ? sqrt(2.0 / m.at.d2) : kNaN;
   // A kink: S' jumps at the minimum (detected from the final bracket), or S'' is 0 there.
   const bool kink = !m.flat && (m.kink || !(sigma > 0.0 && is_finite(sigma)));
+  double kink_up = kNaN, kink_lo = kNaN;  // the Delta-stat = 1 crossings at a kink
 
   if (kink) {
     // At a kink the curvature says nothing about the width of the minimum (gammapy's HESSE
@@ -396,11 +404,17 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
     // without gammapy's bracket, which needs this very sigma: with the best fit at 0 the
     // bracket would collapse. Where only one side crosses, that side's distance is used.
     s.notes |= note_kink;
-    const double first = dmax(1e-3 * dabs(theta), 1e3 * o.xtol_abs);
-    const double up = detail::open_crossing(f, o, s.stat + 1.0, theta, +1, first, evals);
-    const double lo = detail::open_crossing(f, o, s.stat + 1.0, theta, -1, first, evals);
-    if (is_finite(up) && is_finite(lo)) sigma = 0.5 * (up - lo);
-    else sigma = is_finite(up) ? up - theta : theta - lo;
+    // First steps: 1 / |one-sided slope| reaches Delta-stat = 1 at once where S is linear and
+    // overshoots it where S curves up (convexity), so the crossing is bracketed in one step.
+    const double fallback = dmax(1e-3 * dabs(theta), 1e3 * o.xtol_abs);
+    const double up_step = m.slope_hi > 0.0 ? 1.0 / m.slope_hi : kNaN;
+    const double lo_step = m.slope_lo < 0.0 ? -1.0 / m.slope_lo : kNaN;
+    kink_up = detail::open_crossing(f, o, s.stat + 1.0, theta, +1,
+                                    is_finite(up_step) ? up_step : fallback, evals);
+    kink_lo = detail::open_crossing(f, o, s.stat + 1.0, theta, -1,
+                                    is_finite(lo_step) ? lo_step : fallback, evals);
+    if (is_finite(kink_up) && is_finite(kink_lo)) sigma = 0.5 * (kink_up - kink_lo);
+    else sigma = is_finite(kink_up) ? kink_up - theta : theta - kink_lo;
   }
   double step = (sigma > 0.0 && is_finite(sigma)) ? sigma : dabs(theta);
   if (!(step > 0.0)) {
@@ -425,7 +439,13 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
 
   if (o.errn_errp) {
     const double delta = o.n_sigma * o.n_sigma;
-    const double up = upper_root(delta), lo = lower_root(delta);
+    // At a kink with n_sigma = 1 these are the crossings already found, where gammapy's bracket
+    // holds exactly one: S is convex above the best fit, and below it down to the bracket's end
+    // when that end is feasible (Cash is not convex below its feasible limit).
+    const bool reuse = kink && delta == 1.0;
+    const double up = reuse && kink_up <= hi_end ? kink_up : upper_root(delta);
+    const double lo = reuse && kink_lo >= lo_end && !(lo_end <= m.feasible) ? kink_lo
+                                                                              : lower_root(delta);
     s.norm_errp = dabs(up - theta);
     s.norm_errn = dabs(theta - lo);
     if (is_nan(up)) s.notes |= note_errp_no_crossing;

@@ -42,7 +42,13 @@ FitsFile::FitsFile(const std::string& path, Mode mode) : path_(path) {
       fptr_ = nullptr;
       fail(status, "cannot open as FITS");
     }
-    check_complete();
+    try {
+      check_complete();
+    } catch (...) {
+      fits_close_file(fptr_, &status);  // no destructor runs for a throwing constructor
+      fptr_ = nullptr;
+      throw;
+    }
   } else {
     if (std::filesystem::exists(path)) throw std::runtime_error(path + ": file already exists");
     fits_create_diskfile(&fptr_, path.c_str(), &status);

@@ -302,6 +302,12 @@ TEST(OgipIo, RmfWithFixedLengthColumns) {
     fits_write_col(f, TSHORT, 5, row, 1, 2, n_chan, &status);
     fits_write_col(f, TFLOAT, 6, row, 1, 6, matrix, &status);
   }
+  // The RMF's EBOUNDS (required, and equal to the PHA's): copied from the PHA.
+  fitsfile* pha_file = nullptr;
+  fits_open_diskfile(&pha_file, dir.file("f.fits").c_str(), READONLY, &status);
+  fits_movnam_hdu(pha_file, BINARY_TBL, const_cast<char*>("EBOUNDS"), 0, &status);
+  fits_copy_hdu(pha_file, f, 0, &status);
+  fits_close_file(pha_file, &status);
   fits_close_file(f, &status);
   ASSERT_EQ(status, 0);
   edit_fits(dir.file("f.fits"), "SPECTRUM", [&rmf](fitsfile* pha, int* st) {
@@ -456,6 +462,189 @@ TEST(OgipBadInput, RmfGroupOutsideChannels) {
     fits_write_col(f, TSHORT, 4, 8, 1, 1, &first, status);
   });
   expect_read_error(dir.file("g.fits"), {"g_rmf.fits", "MATRIX", "row 8", "F_CHAN"});
+}
+
+// ---- files gammapy refuses, or that are inconsistent, refused with the file named ----
+
+TEST(OgipBadInput, RmfWithoutEbounds) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("e.fits"));
+  edit_fits(dir.file("e_rmf.fits"), "EBOUNDS",
+            [](fitsfile* f, int* status) { fits_delete_hdu(f, nullptr, status); });
+  expect_read_error(dir.file("e.fits"), {"e_rmf.fits", "no EBOUNDS HDU"});
+}
+
+TEST(OgipBadInput, RmfEboundsNan) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("e.fits"));
+  edit_fits(dir.file("e_rmf.fits"), "EBOUNDS", [](fitsfile* f, int* status) {
+    double nan = std::numeric_limits<double>::quiet_NaN();
+    fits_write_col(f, TDOUBLE, 2, 3, 1, 1, &nan, status);
+  });
+  expect_read_error(dir.file("e.fits"),
+                    {"e_rmf.fits", "EBOUNDS", "E_MIN row 3", "positive and increasing"});
+}
+
+TEST(OgipBadInput, RmfEboundsReversed) {
+  TempDir dir;
+  const SpectrumDataset ds = small_on_off_dataset();
+  write_ogip_dataset(ds, dir.file("e.fits"));
+  edit_fits(dir.file("e_rmf.fits"), "EBOUNDS", [&ds](fitsfile* f, int* status) {
+    for (long row = 1; row <= 6; ++row) {
+      double lo = ds.reco_edges[7 - row], hi = ds.reco_edges[6 - row];
+      fits_write_col(f, TDOUBLE, 2, row, 1, 1, &lo, status);
+      fits_write_col(f, TDOUBLE, 3, row, 1, 1, &hi, status);
+    }
+  });
+  expect_read_error(dir.file("e.fits"), {"e_rmf.fits", "EBOUNDS", "positive and increasing"});
+}
+
+TEST(OgipBadInput, RmfEboundsNotAnEnergy) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("e.fits"));
+  edit_fits(dir.file("e_rmf.fits"), "EBOUNDS", [](fitsfile* f, int* status) {
+    fits_update_key_str(f, "TUNIT2", "m", nullptr, status);
+  });
+  expect_read_error(dir.file("e.fits"), {"e_rmf.fits", "EBOUNDS", "E_MIN", "'m'"});
+}
+
+TEST(OgipBadInput, RmfEboundsOfOtherBins) {
+  // Same channel count, other energies (here: the numbers of the PHA read as GeV): gammapy fails
+  // on it when it folds the model (its dispersion axis must be the counts axis).
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("e.fits"));
+  edit_fits(dir.file("e_rmf.fits"), "EBOUNDS", [](fitsfile* f, int* status) {
+    fits_update_key_str(f, "TUNIT2", "GeV", nullptr, status);
+    fits_update_key_str(f, "TUNIT3", "GeV", nullptr, status);
+  });
+  expect_read_error(dir.file("e.fits"),
+                    {"e_rmf.fits", "EBOUNDS", "E_MIN row 1", "differs from the PHA", "e.fits"});
+}
+
+TEST(OgipBadInput, ArfWithoutUnits) {
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("u.fits"));
+  edit_fits(dir.file("u_arf.fits"), "SPECRESP",
+            [](fitsfile* f, int* status) { fits_delete_key(f, "TUNIT3", status); });
+  expect_read_error(dir.file("u.fits"), {"u_arf.fits", "SPECRESP", "column SPECRESP has no unit"});
+  write_ogip_dataset(small_on_off_dataset(), dir.file("v.fits"));
+  edit_fits(dir.file("v_arf.fits"), "SPECRESP", [](fitsfile* f, int* status) {
+    fits_delete_key(f, "TUNIT1", status);
+    fits_delete_key(f, "TUNIT2", status);
+  });
+  expect_read_error(dir.file("v.fits"), {"v_arf.fits", "SPECRESP", "column ENERG_LO has no unit"});
+}
+
+TEST(OgipBadInput, TruncatedLastHdu) {
+  // A copy cut short in the last HDU: the BKG's and the RMF's last HDU (EBOUNDS) are read partly
+  // or not at all, so cfitsio alone does not notice. Cut in the data or in the padding after
+  // them (which the standard requires and cfitsio needs to read the last block).
+  for (const char* suffix : {"_bkg.fits", "_rmf.fits"}) {
+    TempDir dir;
+    write_ogip_dataset(small_on_off_dataset(), dir.file("t.fits"));
+    const std::string cut = dir.file(std::string("t") + suffix);
+    const auto size = fs::file_size(cut);
+    // The last 2880-byte block holds EBOUNDS' 6 rows (6 x 18 bytes) and padding.
+    fs::resize_file(cut, size - 2880 + 100);
+    expect_read_error(dir.file("t.fits"), {cut, "EBOUNDS", "truncated"});
+    fs::resize_file(cut, size - 2880 + 6 * 18);  // the data complete, no padding
+    expect_read_error(dir.file("t.fits"), {cut, "EBOUNDS", "truncated"});
+  }
+}
+
+TEST(OgipBadInput, InfinityIsReportedAsInfinity) {
+  // cfitsio's null check reads IEEE infinities in float columns as NaN: the message said "nan".
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("i.fits"));
+  edit_fits(dir.file("i_arf.fits"), "SPECRESP", [](fitsfile* f, int* status) {
+    double inf = std::numeric_limits<double>::infinity();
+    fits_write_col(f, TDOUBLE, 3, 4, 1, 1, &inf, status);
+  });
+  expect_read_error(dir.file("i.fits"), {"i_arf.fits", "SPECRESP", "row 4 is inf"});
+}
+
+TEST(OgipBadInput, RmfArrayDescriptorBeyondTheHeap) {
+  // A corrupt variable-length-array descriptor claiming 1e9 values: refused before anything is
+  // allocated from it.
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("d.fits"));
+  edit_fits(dir.file("d_rmf.fits"), "MATRIX", [](fitsfile* f, int* status) {
+    int col = 0;
+    fits_get_colnum(f, CASEINSEN, const_cast<char*>("MATRIX"), &col, status);
+    fits_write_descript(f, col, 2, 1000000000L, 0, status);
+  });
+  expect_read_error(dir.file("d.fits"), {"d_rmf.fits", "MATRIX", "row 2", "beyond the heap"});
+}
+
+TEST(OgipBadInput, RmfDescribingAHugeMatrix) {
+  // 10001 channels x 10000 true bins: 8 GB of dense matrix from an RMF of a few hundred kB
+  // (every row N_GRP = 0). Refused before allocating.
+  TempDir dir;
+  constexpr long kChannels = 10001, kTrue = 10000;
+  const auto table = [](const std::string& path, bool create, const char* extname,
+                        std::vector<const char*> names, std::vector<const char*> forms,
+                        std::vector<const char*> units, long rows,
+                        const std::function<void(fitsfile*, int*)>& fill) {
+    fitsfile* f = nullptr;
+    int status = 0;
+    if (create) fits_create_diskfile(&f, path.c_str(), &status);
+    else fits_open_diskfile(&f, path.c_str(), READWRITE, &status);
+    fits_create_tbl(f, BINARY_TBL, rows, static_cast<int>(names.size()),
+                    const_cast<char**>(names.data()), const_cast<char**>(forms.data()),
+                    const_cast<char**>(units.data()), extname, &status);
+    fill(f, &status);
+    fits_close_file(f, &status);
+    ASSERT_EQ(status, 0) << path;
+  };
+  const auto log_edges = [](long n, double lo, double hi) {
+    std::vector<double> e(n + 1);
+    for (long k = 0; k <= n; ++k) e[k] = lo * std::pow(hi / lo, static_cast<double>(k) / n);
+    return e;
+  };
+  const std::vector<double> reco = log_edges(kChannels, 0.1, 100), truth = log_edges(kTrue, 0.05, 200);
+  const std::string pha = dir.file("big.fits"), arf = dir.file("big_arf.fits"),
+                    rmf = dir.file("big_rmf.fits");
+  table(pha, true, "SPECTRUM", {"CHANNEL", "COUNTS", "QUALITY", "BACKSCAL"}, {"J", "J", "I", "D"},
+        {"", "", "", ""}, kChannels, [&](fitsfile* f, int* st) {
+          std::vector<double> ones(kChannels, 1.0);
+          fits_write_col(f, TDOUBLE, 4, 1, 1, kChannels, ones.data(), st);
+          fits_update_key_dbl(f, "EXPOSURE", 3600.0, -17, nullptr, st);
+          fits_update_key_lng(f, "OBS_ID", 1, nullptr, st);
+          fits_update_key_str(f, "ANCRFILE", "big_arf.fits", nullptr, st);
+          fits_update_key_str(f, "RESPFILE", "big_rmf.fits", nullptr, st);
+        });
+  table(pha, false, "EBOUNDS", {"CHANNEL", "E_MIN", "E_MAX"}, {"J", "D", "D"}, {"", "TeV", "TeV"},
+        kChannels, [&](fitsfile* f, int* st) {
+          fits_write_col(f, TDOUBLE, 2, 1, 1, kChannels, const_cast<double*>(reco.data()), st);
+          fits_write_col(f, TDOUBLE, 3, 1, 1, kChannels, const_cast<double*>(reco.data() + 1), st);
+        });
+  table(arf, true, "SPECRESP", {"ENERG_LO", "ENERG_HI", "SPECRESP"}, {"D", "D", "D"},
+        {"TeV", "TeV", "cm2"}, kTrue, [&](fitsfile* f, int* st) {
+          std::vector<double> area(kTrue, 1e9);
+          fits_write_col(f, TDOUBLE, 1, 1, 1, kTrue, const_cast<double*>(truth.data()), st);
+          fits_write_col(f, TDOUBLE, 2, 1, 1, kTrue, const_cast<double*>(truth.data() + 1), st);
+          fits_write_col(f, TDOUBLE, 3, 1, 1, kTrue, area.data(), st);
+        });
+  table(rmf, true, "MATRIX", {"ENERG_LO", "ENERG_HI", "N_GRP", "F_CHAN", "N_CHAN", "MATRIX"},
+        {"E", "E", "I", "PI()", "PI()", "PE()"}, {"TeV", "TeV", "", "", "", ""}, kTrue,
+        [&](fitsfile* f, int* st) { fits_update_key_lng(f, "DETCHANS", kChannels, nullptr, st); });
+  expect_read_error(pha, {"big_rmf.fits", "MATRIX", "10000 true x 10001 reco bins",
+                          "exceed the maximum"});
+}
+
+TEST(OgipBadInput, CountsAboveTheOverflowLimit) {
+  // Counts of 1e160 made the statistic overflow (success with npred = DBL_MAX); the dataset
+  // check refuses counts above 1e100, naming the file and the bin.
+  TempDir dir;
+  write_ogip_dataset(small_on_off_dataset(), dir.file("c.fits"));
+  edit_fits(dir.file("c_bkg.fits"), "SPECTRUM", [](fitsfile* f, int* status) {
+    // COUNTS as doubles (integers cannot hold 1e160): 5, 40, 1e160, 20, 0, 3.
+    double counts[6] = {5, 40, 1e160, 20, 0, 3};
+    fits_delete_col(f, 2, status);
+    fits_insert_col(f, 2, const_cast<char*>("COUNTS"), const_cast<char*>("D"), status);
+    fits_write_col(f, TDOUBLE, 2, 1, 1, 6, counts, status);
+  });
+  expect_read_error(dir.file("c.fits"), {"c.fits", "counts_off[2] = 1e+160", "exceeds 1e+100"});
 }
 
 // The ARF's TUNIT is a full unit expression: gammapy itself writes exposure / livetime

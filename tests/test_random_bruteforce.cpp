@@ -223,6 +223,11 @@ void RandomProblems::compare(const RandomSuite& suite) {
         ++n_kink;
         near("norm (kink)", r.norm[p], f.theta, kNormRelTol * (1 + std::fabs(f.theta)) + kNormTolSigma * sigma_scale);
         check(r.status[p] == SolveStatus::ok, "status", static_cast<double>(r.status[p]), 0, 0);
+        // The kink rule: the engine sees the kink, whatever curvature the other bins add, and
+        // its error is n_sigma times the Delta-stat = 1 half-width (bracket_step here).
+        check((r.notes[p] & math::note_kink) != 0, "note_kink", r.notes[p], math::note_kink, 0);
+        near("norm_err (kink: half-width)", r.norm_err[p], suite.options.n_sigma * f.bracket_step,
+             (kCrossTolSigma + kCrossRelTol) * suite.options.n_sigma * f.bracket_step);
         break;
       case RefShape::plateau: {
         ++n_plateau;

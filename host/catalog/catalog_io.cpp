@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/catalog/catalog.hpp"
+#include "fluxpoints/limits.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/catalog/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
@@ -47,7 +48,23 @@ std::string selection_text(const EstimatorOptions& o) {
 CatalogReader::~CatalogReader() = default;
 CatalogReader::CatalogReader(CatalogReader&&) noexcept = default;
 
-CatalogReader::CatalogReader(const std::string& path) : path_(path) {
+namespace {
+
+// The path that identifies a file on a chain of external catalogs (symlinks and ".." resolved
+// where the file exists).
+std::string canonical_name(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
+  return ec ? std::filesystem::path(path).lexically_normal().string() : p.string();
+}
+
+}  // namespace
+
+CatalogReader::CatalogReader(const std::string& path) : CatalogReader(path, {}) {}
+
+CatalogReader::CatalogReader(const std::string& path, std::vector<std::string> chain)
+    : path_(path), chain_(std::move(chain)) {
+  chain_.push_back(canonical_name(path));
   file_ = std::make_unique<hdf5::File>(hdf5::File::open(path));
   const auto bad = [&](const std::string& what) {
     return std::runtime_error(path + ": not a fluxpoints catalog: " + what);
@@ -73,6 +90,7 @@ CatalogReader::CatalogReader(const std::string& path) : path_(path) {
     if (n != expected)
       throw bad("column '" + column + "' has " + std::to_string(n) + " entries, expected " +
                 std::to_string(expected));
+    file_->check_stored(column);  // nothing is sized from an extent the file does not hold
   };
   for (const char* c : kDatasetScalarColumns) check_length(ds(c), n_datasets_);
   for (const char* c : kOffsetColumns) check_length(ds(c), n_datasets_ + 1);
@@ -84,14 +102,32 @@ CatalogReader::CatalogReader(const std::string& path) : path_(path) {
   const std::int64_t n_reco = last_offset(ds("reco_offsets"), n_datasets_);
   for (const char* c : kRecoF64Columns) check_length(ds(c), n_reco);
   for (const char* c : kRecoU8Columns) check_length(ds(c), n_reco);
-  check_length(ds("reco_edges"), last_offset(ds("reco_edge_offsets"), n_datasets_));
-  check_length(ds("exposure"), last_offset(ds("true_offsets"), n_datasets_));
-  check_length(ds("true_edges"), last_offset(ds("true_edge_offsets"), n_datasets_));
-  check_length(ds("edisp"), last_offset(ds("edisp_offsets"), n_datasets_));
-  const std::int64_t n_params = last_offset(src("parameter_offsets"), n_sources_);
-  check_length(src("parameter_name"), n_params);
-  check_length(src("parameter_value"), n_params);
-  check_length(src("dataset_index"), last_offset(src("dataset_offsets"), n_sources_));
+  dataset_column_length_[kReco] = n_reco;
+  const char* indexed[kNumOffsets] = {"counts", "reco_edges", "exposure", "true_edges", "edisp"};
+  for (int k = kRecoEdge; k < kNumOffsets; ++k) {
+    dataset_column_length_[k] = last_offset(ds(kOffsetColumns[k]), n_datasets_);
+    check_length(ds(indexed[k]), dataset_column_length_[k]);
+  }
+  n_parameters_ = last_offset(src("parameter_offsets"), n_sources_);
+  check_length(src("parameter_name"), n_parameters_);
+  check_length(src("parameter_value"), n_parameters_);
+  n_dataset_refs_ = last_offset(src("dataset_offsets"), n_sources_);
+  check_length(src("dataset_index"), n_dataset_refs_);
+}
+
+void CatalogReader::check_offsets(const std::string& column, std::int64_t first,
+                                  const std::vector<std::int64_t>& offsets, std::int64_t end) const {
+  for (std::size_t r = 0; r < offsets.size(); ++r) {
+    const std::int64_t v = offsets[r];
+    const std::string at = path_ + ": " + column + "[" + std::to_string(first + static_cast<std::int64_t>(r)) +
+                           "] = " + std::to_string(v);
+    if (v < 0 || v > end)
+      throw std::runtime_error(at + " is outside [0, " + std::to_string(end) +
+                               "], the length of the columns it indexes");
+    if (r > 0 && v < offsets[r - 1])
+      throw std::runtime_error(at + " is below the previous offset " + std::to_string(offsets[r - 1]) +
+                               " (offsets must not decrease)");
+  }
 }
 
 void CatalogReader::apply_options(CatalogOptions& o) const {
@@ -106,7 +142,14 @@ void CatalogReader::apply_options(CatalogOptions& o) const {
   if (has("norm_max")) o.solve.norm_max = file_->attr_f64("/", "norm_max");
   if (has("scan_min")) o.solve.scan_min = file_->attr_f64("/", "scan_min");
   if (has("scan_max")) o.solve.scan_max = file_->attr_f64("/", "scan_max");
-  if (has("scan_n_values")) o.solve.scan_n_values = static_cast<int>(file_->attr_i64("/", "scan_n_values"));
+  if (has("scan_n_values")) {
+    // Checked before the cast (and before anything is sized from it).
+    const std::int64_t n = file_->attr_i64("/", "scan_n_values");
+    if (n < 1 || n > limits::kMaxScanValues)
+      throw std::runtime_error(path_ + ": root attribute 'scan_n_values' = " + std::to_string(n) +
+                               " is outside [1, " + std::to_string(limits::kMaxScanValues) + "]");
+    o.solve.scan_n_values = static_cast<int>(n);
+  }
   if (has("scan_interp")) o.solve.scan_interp = file_->attr_str("/", "scan_interp");
   if (has("scan_values")) o.solve.scan_values = file_->attr_f64_array("/", "scan_values");
   if (has("sum_over_energy_groups")) o.sum_over_energy_groups = file_->attr_i64("/", "sum_over_energy_groups") != 0;
@@ -117,6 +160,7 @@ void CatalogReader::apply_options(CatalogOptions& o) const {
 
 std::int64_t CatalogReader::max_datasets_per_source() const {
   const std::vector<std::int64_t> off = file_->read_i64(src("dataset_offsets"), 0, n_sources_ + 1);
+  check_offsets(src("dataset_offsets"), 0, off, n_dataset_refs_);  // the width sizes the results
   std::int64_t m = 0;
   for (std::int64_t s = 0; s < n_sources_; ++s) m = std::max(m, off[s + 1] - off[s]);
   return m;
@@ -133,9 +177,9 @@ std::vector<Source> CatalogReader::read_sources(std::int64_t begin, std::int64_t
   const auto types = file_->read_str(src("model_type"), begin, n);
   const auto poff = file_->read_i64(src("parameter_offsets"), begin, n + 1);
   const auto doff = file_->read_i64(src("dataset_offsets"), begin, n + 1);
-  for (std::int64_t i = 0; i < n; ++i)
-    if (poff[i + 1] < poff[i] || doff[i + 1] < doff[i])
-      throw std::runtime_error(path_ + ": /sources offsets decrease at source " + std::to_string(begin + i));
+  // Checked before anything is read (and allocated) from them.
+  check_offsets(src("parameter_offsets"), begin, poff, n_parameters_);
+  check_offsets(src("dataset_offsets"), begin, doff, n_dataset_refs_);
   const auto pnames = file_->read_str(src("parameter_name"), poff[0], poff[n] - poff[0]);
   const auto pvalues = file_->read_f64(src("parameter_value"), poff[0], poff[n] - poff[0]);
   const auto dindex = file_->read_i64(src("dataset_index"), doff[0], doff[n] - doff[0]);
@@ -188,11 +232,9 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
       const auto file_rows = file_->read_i64(ds("file_row"), a, n);
       std::vector<std::int64_t> off[kNumOffsets];
       for (int k = 0; k < kNumOffsets; ++k) off[k] = file_->read_i64(ds(kOffsetColumns[k]), a, n + 1);
+      // Checked before anything is read (and allocated) from them.
       for (int k = 0; k < kNumOffsets; ++k)
-        for (std::int64_t r = 0; r < n; ++r)
-          if (off[k][r + 1] < off[k][r])
-            throw std::runtime_error(path_ + ": /datasets/" + kOffsetColumns[k] + " decreases at row " +
-                                     std::to_string(a + r));
+        check_offsets(ds(kOffsetColumns[k]), a, off[k], dataset_column_length_[k]);
       const auto span = [&](int k) { return off[k][n] - off[k][0]; };
       std::vector<double> reco_f64[5];
       for (int c = 0; c < 5; ++c) reco_f64[c] = file_->read_f64(ds(kRecoF64Columns[c]), off[kReco][0], span(kReco));
@@ -207,7 +249,9 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
         const std::int64_t r = rows[q] - a;
         const std::string where = path_ + " dataset row " + std::to_string(rows[q]) + " ('" + names[r] + "')";
         if (!files[r].empty()) {
-          out[rows[q]] = read_external(files[r], file_rows[r]);
+          DatasetRead ext = read_external(files[r], file_rows[r]);
+          if (!ext.dataset) ext.error = where + ": " + ext.error;
+          out[rows[q]] = std::move(ext);
           continue;
         }
         const auto slice = [&](const auto& column, int k) {
@@ -279,12 +323,30 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
 DatasetRead CatalogReader::read_external(const std::string& file, std::int64_t row) const {
   namespace fs = std::filesystem;
   const fs::path p = fs::path(file).is_absolute() ? fs::path(file) : fs::path(path_).parent_path() / file;
-  const std::string key = p.lexically_normal().string();
+  const std::string key = canonical_name(p.string());
   if (auto e = external_errors_.find(key); e != external_errors_.end()) return {std::nullopt, e->second};
   auto it = external_.find(key);
   if (it == external_.end()) {
+    // A file already on the chain (this catalog itself, or one that led here) would be read
+    // again and again without end; a chain longer than the limit is refused too.
+    const auto chain_text = [&] {
+      std::string t;
+      for (const std::string& c : chain_) t += c + " -> ";
+      return t + key;
+    };
+    if (std::find(chain_.begin(), chain_.end(), key) != chain_.end()) {
+      external_errors_[key] = "external dataset file '" + file + "' (row " + std::to_string(row) +
+                              ") is a catalog already being read: cycle " + chain_text();
+      return {std::nullopt, external_errors_[key]};
+    }
+    if (static_cast<int>(chain_.size()) >= limits::kMaxExternalDepth) {
+      external_errors_[key] = "external dataset file '" + file + "': more than " +
+                              std::to_string(limits::kMaxExternalDepth) +
+                              " catalogs chained through their 'file' column: " + chain_text();
+      return {std::nullopt, external_errors_[key]};
+    }
     try {
-      it = external_.emplace(key, std::make_unique<CatalogReader>(key)).first;
+      it = external_.emplace(key, std::unique_ptr<CatalogReader>(new CatalogReader(p.string(), chain_))).first;
     } catch (const std::exception& e) {
       external_errors_[key] = std::string("external dataset file: ") + e.what();
       return {std::nullopt, external_errors_[key]};

@@ -202,18 +202,43 @@ std::vector<hsize_t> File::dims(const std::string& name) const {
   return out;
 }
 
-void File::read_raw(const std::string& name, hid_t mem_type, std::int64_t begin, std::int64_t count,
-                    void* out) const {
-  if (count == 0) return;
+void File::check_range(const std::string& name, std::int64_t begin, std::int64_t count) const {
   Handle d = open_dataset(name);
   Handle file_space(H5Dget_space(d.get()));
   hsize_t n = 0;
   if (H5Sget_simple_extent_ndims(file_space.get()) != 1) throw error("column '" + name + "' is not one-dimensional");
   H5Sget_simple_extent_dims(file_space.get(), &n, nullptr);
-  if (begin < 0 || count < 0 || static_cast<hsize_t>(begin + count) > n)
+  if (begin < 0 || count < 0 || static_cast<hsize_t>(begin) > n || static_cast<hsize_t>(count) > n - begin)
     throw std::runtime_error(path_ + ": column '" + name + "' has " + std::to_string(n) +
-                             " entries, asked for [" + std::to_string(begin) + ", " +
-                             std::to_string(begin + count) + ")");
+                             " entries, asked for " + std::to_string(count) + " from entry " +
+                             std::to_string(begin));
+}
+
+void File::check_stored(const std::string& name) const {
+  Handle d = open_dataset(name);
+  Handle space(H5Dget_space(d.get()));
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  Handle type(H5Dget_type(d.get()));
+  const std::size_t element = H5Tget_size(type.get());
+  Handle plist(H5Dget_create_plist(d.get()));
+  const bool filtered = H5Pget_nfilters(plist.get()) > 0;
+  const double stored = static_cast<double>(H5Dget_storage_size(d.get()));
+  const double needed = static_cast<double>(points) * static_cast<double>(element);
+  // Uncompressed data occupy their full size; deflate, the strongest of HDF5's built-in
+  // filters, compresses at most ~1032:1.
+  const double ratio = filtered ? 1100.0 : 1.0;
+  if (needed > stored * ratio)
+    throw std::runtime_error(path_ + ": dataset '" + name + "' claims " + std::to_string(points) +
+                             " entries (" + std::to_string(static_cast<std::int64_t>(needed)) +
+                             " bytes) but only " + std::to_string(static_cast<std::int64_t>(stored)) +
+                             " bytes are stored: the file is corrupt or was cut short");
+}
+
+void File::read_raw(const std::string& name, hid_t mem_type, std::int64_t begin, std::int64_t count,
+                    void* out) const {
+  if (count == 0) return;  // the callers checked the range
+  Handle d = open_dataset(name);
+  Handle file_space(H5Dget_space(d.get()));
   const hsize_t start = begin, cnt = count;
   H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &cnt, nullptr);
   Handle mem_space(H5Screate_simple(1, &cnt, nullptr));
@@ -223,21 +248,25 @@ void File::read_raw(const std::string& name, hid_t mem_type, std::int64_t begin,
 }
 
 std::vector<double> File::read_f64(const std::string& name, std::int64_t begin, std::int64_t count) const {
+  check_range(name, begin, count);  // before allocating
   std::vector<double> v(count);
   read_raw(name, H5T_NATIVE_DOUBLE, begin, count, v.data());
   return v;
 }
 std::vector<std::int64_t> File::read_i64(const std::string& name, std::int64_t begin, std::int64_t count) const {
+  check_range(name, begin, count);  // before allocating
   std::vector<std::int64_t> v(count);
   read_raw(name, H5T_NATIVE_INT64, begin, count, v.data());
   return v;
 }
 std::vector<std::uint8_t> File::read_u8(const std::string& name, std::int64_t begin, std::int64_t count) const {
+  check_range(name, begin, count);  // before allocating
   std::vector<std::uint8_t> v(count);
   read_raw(name, H5T_NATIVE_UINT8, begin, count, v.data());
   return v;
 }
 std::vector<std::string> File::read_str(const std::string& name, std::int64_t begin, std::int64_t count) const {
+  check_range(name, begin, count);  // before allocating
   std::vector<char*> ptrs(count, nullptr);
   Handle t = string_type();
   read_raw(name, t.get(), begin, count, ptrs.data());

@@ -77,6 +77,12 @@ class File {
   std::vector<std::int64_t> read_i64(const std::string& name, std::int64_t begin, std::int64_t count) const;
   std::vector<std::uint8_t> read_u8(const std::string& name, std::int64_t begin, std::int64_t count) const;
   std::vector<std::string> read_str(const std::string& name, std::int64_t begin, std::int64_t count) const;
+  // Throws naming the file and column unless [begin, begin + count) lies inside the column.
+  void check_range(const std::string& name, std::int64_t begin, std::int64_t count) const;
+  // Throws unless the file actually stores the data the dataset's extent claims (a corrupt or
+  // crafted file may declare billions of entries in a few bytes; nothing is sized from such an
+  // extent then).
+  void check_stored(const std::string& name) const;
 
   // --- fixed-shape arrays (row-major), written and read whole or by leading-dimension rows ---
   void create_array(const std::string& name, Type type, const std::vector<hsize_t>& dims);

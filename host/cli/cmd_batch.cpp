@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/limits.hpp"
 #include "host/catalog/mpi_env.hpp"
 #include "host/cli/console.hpp"
 #include "kernels/kokkos/kokkos_backend.hpp"
@@ -127,7 +128,8 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--n-sigma-ul", a.n_sigma_ul, "override: n_sigma_ul");
   cmd->add_option("--norm-min", a.norm_min, "override: norm scan minimum");
   cmd->add_option("--norm-max", a.norm_max, "override: norm scan maximum");
-  cmd->add_option("--norm-n-values", a.norm_n_values, "override: norm scan points");
+  cmd->add_option("--norm-n-values", a.norm_n_values, "override: norm scan points")
+      ->check(CLI::Range(1, limits::kMaxScanValues));
   cmd->add_option("--norm-values", a.norm_values, "override: explicit norm scan values")->delimiter(',');
   cmd->callback([cmd] { run(a, *cmd); });
 }

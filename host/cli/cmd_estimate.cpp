@@ -15,6 +15,7 @@
 #include "fluxpoints/estimator_config.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/ogip.hpp"
+#include "fluxpoints/limits.hpp"
 #include "host/cli/console.hpp"
 
 namespace fluxpoints::cli {
@@ -32,8 +33,11 @@ struct EstimateArgs {
 };
 
 void require_file(const std::string& path, const std::string& what) {
+  if (std::filesystem::is_directory(path))
+    throw std::runtime_error(what + ": " + path + " is a folder, not a file");
+  if (!std::filesystem::exists(path)) throw std::runtime_error(what + ": file not found: " + path);
   if (!std::filesystem::is_regular_file(path))
-    throw std::runtime_error(what + ": file not found: " + path);
+    throw std::runtime_error(what + ": " + path + " is not a regular file");
 }
 
 // Datasets' reco ranges, for the "outside every dataset" error.
@@ -100,8 +104,15 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
     std::string edges;
     for (double e : options.energy_edges)
       edges += fmt::format("{}{:g}", edges.empty() ? "" : ", ", e);
-    throw std::runtime_error("energy edges [" + edges + "] TeV are outside every dataset (" +
-                             coverage(datasets) + "): no energy group has data");
+    const auto& e = options.energy_edges;
+    const bool outside = e.back() <= datasets.front().reco_edges.front() ||
+                         e.front() >= datasets.front().reco_edges.back();
+    if (outside)  // the datasets' axes are aligned (check_datasets): one axis says it
+      throw std::runtime_error("energy edges [" + edges + "] TeV are outside every dataset (" +
+                               coverage(datasets) + "): no energy group has data");
+    throw std::runtime_error(fmt::format(
+        "no energy group has data; the first one, [{:g}, {:g}] TeV (of {}): {}", e[0], e[1],
+        e.size() - 1, why_no_dataset_contributes(datasets, e[0], e[1])));
   }
   for (std::size_t k = 0; k < datasets.size(); ++k)
     detail("fluxpoints: dataset '{}' from {}: {} reco bins, {:g}-{:g} TeV, livetime {:g} s{}\n",
@@ -119,14 +130,14 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
     const auto p = problems.groups[r].problem;
     if (!result.success[p] || result.notes[p] != 0)
       note("fluxpoints: row {} ({}): {}{}\n", r, batch.label(p),
-           result.success[p] ? "" : "success False: ", result.reason(p));
+           result.success[p] ? "" : "success False: ", explain(batch, result, p));
   }
   const io::FluxPointsTable out = io::to_sed_type(table, a.sed_type);
   if (!a.output.empty()) io::write_flux_points(out, a.output, rule);
 
   say("source '{}', {} datasets, backend {} ({:.3f} s), sed type {}\n\n", problems.source_name,
       datasets.size(), backend->name(), seconds, a.sed_type);
-  say("{}", io::format_flux_points(out, 3, {"stat_scan", "norm_scan"}));
+  say("{}", io::format_flux_points(out, 0, {"stat_scan", "norm_scan"}));
   if (!a.output.empty()) {
     say("\nwritten: {} (sed type {})\n", a.output, a.sed_type);
     detail("fluxpoints: {}: {} bytes, synced to disk{}\n", a.output,
@@ -159,7 +170,8 @@ void add_estimate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--norm-min", a.norm_min, "norm scan minimum (norm.scan_min, default 0.2)");
   cmd->add_option("--norm-max", a.norm_max, "norm scan maximum (norm.scan_max, default 5)");
-  cmd->add_option("--norm-n-values", a.norm_n_values, "norm scan points (norm.scan_n_values)");
+  cmd->add_option("--norm-n-values", a.norm_n_values, "norm scan points (norm.scan_n_values)")
+      ->check(CLI::Range(1, limits::kMaxScanValues));
   cmd->add_option("--norm-values", a.norm_values, "explicit norm scan values (norm.scan_values)")
       ->delimiter(',');
   cmd->add_flag("--sum-over-energy-groups", a.sum_over_energy_groups,

@@ -12,10 +12,11 @@ namespace fluxpoints::cli {
 void add_show_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("show", "Print a flux-points file (gadf SED FITS or ECSV)");
   static std::string path;
-  static std::size_t max_values = 3;
+  static std::size_t max_values = 0;
   cmd->add_option("file", path, "flux-points file (.fits, .fits.gz, .ecsv)")->required();
   cmd->add_option("--max-vector-values", max_values,
-                  "vector cells with more values are shown as [first .. last]")
+                  "show at most this many values of a vector cell, then '... K more of N' "
+                  "(0: all)")
       ->capture_default_str();
   add_verbosity_flags(cmd);  // --quiet: only check that the file reads
   cmd->callback([] {

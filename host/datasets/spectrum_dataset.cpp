@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "fluxpoints/limits.hpp"
+
 namespace fluxpoints::datasets {
 namespace {
 
@@ -29,6 +31,19 @@ void require_finite_non_negative(const SpectrumDataset& ds, const char* field,
     if (!std::isfinite(values[i]) || values[i] < 0.0) {
       throw std::runtime_error(context(ds) + ": " + field + "[" + std::to_string(i) + "] = " +
                                fmt::format("{}", values[i]) + " (must be finite and >= 0)");
+    }
+  }
+}
+
+// Counts and alpha above these make the statistic overflow (limits.hpp).
+void require_at_most(const SpectrumDataset& ds, const char* field,
+                     const std::vector<double>& values, double limit) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] > limit) {
+      throw std::runtime_error(context(ds) + ": " + field + "[" + std::to_string(i) + "] = " +
+                               fmt::format("{:g}", values[i]) + " exceeds " +
+                               fmt::format("{:g}", limit) +
+                               ", the largest value the statistic handles without overflow");
     }
   }
 }
@@ -93,6 +108,7 @@ void SpectrumDataset::validate() const {
   require_increasing_edges(*this, "reco_edges", reco_edges);
   require_increasing_edges(*this, "true_edges", true_edges);
   require_finite_non_negative(*this, "counts", counts);
+  require_at_most(*this, "counts", counts, limits::kMaxCounts);
   require_finite_non_negative(*this, "exposure", exposure);
   if (!(std::isfinite(livetime_s) && livetime_s >= 0.0)) {
     throw std::runtime_error(context(*this) + ": livetime " + fmt::format("{}", livetime_s) +
@@ -115,12 +131,15 @@ void SpectrumDataset::validate() const {
     require_size(*this, "alpha", alpha.size(), nr);
     require_finite_non_negative(*this, "counts_off", counts_off);
     require_finite_non_negative(*this, "alpha", alpha);
+    require_at_most(*this, "counts_off", counts_off, limits::kMaxCounts);
+    require_at_most(*this, "alpha (acceptance / acceptance_off)", alpha, limits::kMaxAlpha);
     if (!acceptance.empty()) require_size(*this, "acceptance", acceptance.size(), nr);
     if (!acceptance_off.empty()) require_size(*this, "acceptance_off", acceptance_off.size(), nr);
   } else {
     if (!background.empty()) {
       require_size(*this, "background", background.size(), nr);
       require_finite_non_negative(*this, "background", background);
+      require_at_most(*this, "background", background, limits::kMaxCounts);
     }
   }
 }

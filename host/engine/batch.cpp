@@ -1,9 +1,13 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #include "fluxpoints/batch.hpp"
 
+#include <fmt/core.h>
+
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+
+#include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {
 
@@ -68,21 +72,28 @@ void LikelihoodBatch::validate() const {
     for (std::int64_t k = problem_segments[p]; k < problem_segments[p + 1]; ++k) {
       const bool wstat = segment_kind[k] == StatKind::wstat;
       for (std::int64_t i = segment_bins[k]; i < segment_bins[k + 1]; ++i) {
-        const auto check = [&](double x, const char* field, bool non_negative) {
+        // `limit`: the largest magnitude the statistic's arithmetic handles (limits.hpp).
+        const auto check = [&](double x, const char* field, bool non_negative, double limit) {
           if (!std::isfinite(x))
             throw std::invalid_argument(where(p, k, i) + ": " + field + " is not finite (" +
-                                        std::to_string(x) + ")");
+                                        fmt::format("{}", x) + ")");
           if (non_negative && x < 0)
             throw std::invalid_argument(where(p, k, i) + ": " + field + " is negative (" +
-                                        std::to_string(x) + ")");
+                                        fmt::format("{}", x) + ")");
+          if (std::fabs(x) > limit)
+            throw std::invalid_argument(
+                where(p, k, i) + ": " + field + " = " + fmt::format("{:g}", x) + " exceeds " +
+                fmt::format("{:g}", limit) +
+                ", the largest magnitude the statistic handles without overflow");
         };
-        check(counts[i], wstat ? "counts (ON)" : "counts", true);
-        check(npred_ref[i], "npred_ref (source counts at norm 1)", false);
+        const double n_max = limits::kMaxCounts;
+        check(counts[i], wstat ? "counts (ON)" : "counts", true, n_max);
+        check(npred_ref[i], "npred_ref (source counts at norm 1)", false, n_max);
         check(npred_other[i], wstat ? "npred_other (other models' signal)" : "npred_other (background)",
-              false);
+              false, n_max);
         if (wstat) {
-          check(counts_off[i], "counts_off", true);
-          check(alpha[i], "alpha", true);
+          check(counts_off[i], "counts_off", true, n_max);
+          check(alpha[i], "alpha", true, limits::kMaxAlpha);
         }
       }
     }

@@ -5,11 +5,17 @@
 #include <functional>
 #include <sstream>
 #include <stdexcept>
+#include <string>
+
+#include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {
 
 std::vector<double> interp_grid(double a, double b, int n, const std::string& interp) {
   if (n < 1) throw std::invalid_argument("scan: the number of norm values must be >= 1");
+  if (n > limits::kMaxScanValues)
+    throw std::invalid_argument("scan: " + std::to_string(n) + " norm values exceed the maximum of " +
+                                std::to_string(limits::kMaxScanValues));
   std::function<double(double)> fwd, inv;
   if (interp == "lin") {
     fwd = [](double x) { return x; };
@@ -96,6 +102,14 @@ void SolveOptions::validate() const {
     throw std::invalid_argument("norm min/max must be finite or NaN (unbounded)");
   for (double v : scan_values)
     if (!std::isfinite(v)) throw std::invalid_argument("norm scan values must be finite");
+  if (scan_values.size() > static_cast<std::size_t>(limits::kMaxScanValues))
+    throw std::invalid_argument("norm scan values: " + std::to_string(scan_values.size()) +
+                                " values exceed the maximum of " +
+                                std::to_string(limits::kMaxScanValues));
+  if (scan_values.empty() && (scan_n_values < 1 || scan_n_values > limits::kMaxScanValues))
+    throw std::invalid_argument("norm scan_n_values = " + std::to_string(scan_n_values) +
+                                " must be between 1 and " +
+                                std::to_string(limits::kMaxScanValues));
   if (scan_values.empty()) norm_scan();  // validates interp and count
 }
 

@@ -3,6 +3,7 @@
 // bins only: exposure and the true axis are never sliced, so migration from outside the group is
 // in the predicted counts), mask, optionally collapse each group to one bin, append.
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +20,32 @@ namespace {
 bool model_applies(const models::SkyModel& m, const datasets::SpectrumDataset& d) {
   return m.datasets_names.empty() || std::find(m.datasets_names.begin(), m.datasets_names.end(),
                                                d.name) != m.datasets_names.end();
+}
+
+// Throws naming the model and the parameter if a parameter value is NaN or infinite: every
+// predicted count would be NaN, which the likelihood could only report as "not finite".
+void require_finite_parameters(const models::SkyModel& m) {
+  if (!m.spectral) return;
+  for (const models::Parameter& p : m.spectral->parameters())
+    if (!std::isfinite(p.value))
+      throw std::invalid_argument(fmt::format(
+          "model '{}' ({}): parameter '{}' is {}, so its predicted counts are not defined", m.name,
+          m.spectral->type(), p.name, p.value));
+}
+
+// Throws if the source's datasets_names name none of the datasets: it would predict no counts
+// anywhere, which the fit could only report as a flat statistic (gammapy refuses it too: the
+// source is then in no dataset's models).
+void require_applies_somewhere(const models::SkyModel& source,
+                               const std::vector<datasets::SpectrumDataset>& datasets) {
+  for (const auto& d : datasets)
+    if (model_applies(source, d)) return;
+  std::string wanted, have;
+  for (const auto& n : source.datasets_names) wanted += (wanted.empty() ? "'" : ", '") + n + "'";
+  for (const auto& d : datasets) have += (have.empty() ? "'" : ", '") + d.name + "'";
+  throw std::invalid_argument("model '" + source.name + "': its datasets_names [" + wanted +
+                              "] name none of the datasets (" + have +
+                              "), so it predicts no counts in any of them");
 }
 
 double value_or_zero(const std::vector<double>& v, std::size_t i) {
@@ -88,6 +115,13 @@ std::vector<DatasetPrediction> predict_counts(
                             std::to_string(models.size()) + " models");
   if (!models[source].spectral)
     throw std::invalid_argument("source '" + models[source].name + "' has no spectral model");
+  require_applies_somewhere(models[source], datasets);
+  for (const auto& m : models)
+    for (const auto& d : datasets)
+      if (model_applies(m, d)) {
+        require_finite_parameters(m);
+        break;
+      }
   std::vector<DatasetPrediction> out(datasets.size());
   for (std::size_t k = 0; k < datasets.size(); ++k) {
     const auto& d = datasets[k];
@@ -107,6 +141,12 @@ std::vector<DatasetPrediction> predict_counts(
 std::vector<std::vector<DatasetPrediction>> predict_counts_all_sources(
     const std::vector<datasets::SpectrumDataset>& datasets,
     const std::vector<models::SkyModel>& models) {
+  for (const auto& m : models)
+    for (const auto& d : datasets)
+      if (model_applies(m, d)) {
+        require_finite_parameters(m);
+        break;
+      }
   // folded[m][d]: model m through dataset d (zeros where the model does not apply).
   std::vector<std::vector<std::vector<double>>> folded(models.size());
   std::vector<std::vector<double>> total(datasets.size());
@@ -147,6 +187,8 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
                                 " datasets");
   if (!source.spectral)
     throw std::invalid_argument("source '" + source.name + "' has no spectral model");
+  require_finite_parameters(source);  // it also gives the reference fluxes
+  require_applies_somewhere(source, datasets);
   for (std::size_t k = 0; k < datasets.size(); ++k) {
     if (predictions[k].source.size() != datasets[k].n_reco())
       throw std::invalid_argument(
@@ -175,8 +217,8 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
     }
     if (group.segment_dataset.empty()) {
       // Spec 1.8a: a NaN row on the requested edges.
-      out.warnings.push_back(
-          fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV", lo, hi));
+      out.warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV ({})",
+                                         lo, hi, why_no_dataset_contributes(datasets, lo, hi)));
       e_min = lo;
       e_max = hi;
     }

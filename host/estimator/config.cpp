@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {
 
@@ -61,9 +62,13 @@ class ConfigReader {
     }
   }
 
-  int integer(const YAML::Node& n, const std::string& key) const {
+  // An integer in [lo, hi], checked before it is used to size anything.
+  int integer(const YAML::Node& n, const std::string& key, int lo, int hi) const {
     const double v = number(n, key);
     if (v != std::floor(v) || !std::isfinite(v)) fail(key, "expected an integer");
+    if (v < lo || v > hi)
+      fail(key, "'" + n.Scalar() + "' is outside [" + std::to_string(lo) + ", " +
+                    std::to_string(hi) + "]");
     return static_cast<int>(v);
   }
 
@@ -84,6 +89,9 @@ class ConfigReader {
   std::vector<double> energy_edges(const YAML::Node& n, const std::string& key) const {
     std::vector<double> edges;
     if (n.IsSequence()) {
+      if (n.size() > static_cast<std::size_t>(limits::kMaxEnergyGroups) + 1)
+        fail(key, std::to_string(n.size()) + " edges exceed the maximum of " +
+                      std::to_string(limits::kMaxEnergyGroups + 1));
       for (std::size_t i = 0; i < n.size(); ++i)
         edges.push_back(energy(n[i], key + "[" + std::to_string(i) + "]"));
     } else if (n.IsMap()) {
@@ -91,8 +99,7 @@ class ConfigReader {
       check_keys(n, key, {"min", "max", "nbins"});
       if (!n["min"] || !n["max"] || !n["nbins"]) fail(key, "needs min, max and nbins");
       const double lo = energy(n["min"], key + ".min"), hi = energy(n["max"], key + ".max");
-      const int nbins = integer(n["nbins"], key + ".nbins");
-      if (nbins < 1) fail(key + ".nbins", "must be >= 1");
+      const int nbins = integer(n["nbins"], key + ".nbins", 1, limits::kMaxEnergyGroups);
       for (int i = 0; i <= nbins; ++i)
         edges.push_back(i == nbins ? hi : lo * std::pow(hi / lo, static_cast<double>(i) / nbins));
     } else {
@@ -134,13 +141,18 @@ class ConfigReader {
     if (n["max"]) o.norm_max = number(n["max"], "norm.max");
     if (n["scan_min"]) o.scan_min = number(n["scan_min"], "norm.scan_min");
     if (n["scan_max"]) o.scan_max = number(n["scan_max"], "norm.scan_max");
-    if (n["scan_n_values"]) o.scan_n_values = integer(n["scan_n_values"], "norm.scan_n_values");
+    if (n["scan_n_values"])
+      o.scan_n_values =
+          integer(n["scan_n_values"], "norm.scan_n_values", 1, limits::kMaxScanValues);
     if (n["interp"]) o.scan_interp = string(n["interp"], "norm.interp");
     if (n["scan_values"]) {
       const YAML::Node v = n["scan_values"];
       o.scan_values.clear();
       if (!v.IsNull()) {
         if (!v.IsSequence()) fail("norm.scan_values", "expected a list of numbers");
+        if (v.size() > static_cast<std::size_t>(limits::kMaxScanValues))
+          fail("norm.scan_values", std::to_string(v.size()) + " values exceed the maximum of " +
+                                       std::to_string(limits::kMaxScanValues));
         for (std::size_t i = 0; i < v.size(); ++i)
           o.scan_values.push_back(number(v[i], "norm.scan_values[" + std::to_string(i) + "]"));
       }
@@ -203,6 +215,8 @@ class ConfigReader {
   void read(EstimatorOptions& o, std::string& source) const {
     if (!std::filesystem::exists(path_))
       throw std::runtime_error(path_ + ": config file not found");
+    if (std::filesystem::is_directory(path_))
+      throw std::runtime_error(path_ + ": is a folder, not a config file");
     YAML::Node root;
     try {
       root = YAML::LoadFile(path_);

@@ -1,5 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // Energy-edge snapping and the dataset checks of FluxPointsEstimator.run (spec 1.2, 1.3).
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -7,6 +9,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/estimator.hpp"
+#include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {
 
@@ -14,6 +17,10 @@ void EstimatorOptions::validate() const {
   if (energy_edges.size() < 2)
     throw std::invalid_argument("energy_edges: need at least 2 edges, got " +
                                 std::to_string(energy_edges.size()));
+  if (energy_edges.size() - 1 > static_cast<std::size_t>(limits::kMaxEnergyGroups))
+    throw std::invalid_argument("energy_edges: " + std::to_string(energy_edges.size() - 1) +
+                                " energy groups exceed the maximum of " +
+                                std::to_string(limits::kMaxEnergyGroups));
   for (std::size_t k = 0; k < energy_edges.size(); ++k) {
     const double e = energy_edges[k];
     if (!std::isfinite(e) || !(e > 0))
@@ -82,6 +89,25 @@ BinRange snap_energy_range(const std::vector<double>& edges, double e_lo, double
   r.end = snap_edge_index(edges, e_hi);
   if (r.end < r.begin) r.end = r.begin;
   return r;
+}
+
+std::string why_no_dataset_contributes(const std::vector<datasets::SpectrumDataset>& datasets,
+                                       double e_lo, double e_hi) {
+  std::string coverage;
+  for (const auto& d : datasets) {
+    if (d.reco_edges.size() < 2) continue;
+    const double lo = d.reco_edges.front(), hi = d.reco_edges.back();
+    coverage += fmt::format("{}'{}' {:g}-{:g} TeV", coverage.empty() ? "" : ", ", d.name, lo, hi);
+    if (e_hi > lo && e_lo < hi) {
+      const BinRange r = snap_energy_range(d.reco_edges, e_lo, e_hi);
+      return fmt::format(
+          "it is narrower than one reco bin of dataset '{}': both edges snap to the bin edge "
+          "{:g} TeV (the bins there are {:g}-{:g}-{:g} TeV)",
+          d.name, d.reco_edges[r.begin], d.reco_edges[r.begin > 0 ? r.begin - 1 : 0],
+          d.reco_edges[r.begin], d.reco_edges[std::min(r.begin + 1, d.reco_edges.size() - 1)]);
+    }
+  }
+  return "it lies outside every dataset (" + coverage + ")";
 }
 
 bool energy_axes_aligned(const std::vector<double>& a, const std::vector<double>& b, double atol) {

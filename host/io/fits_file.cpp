@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -34,11 +35,20 @@ FitsFile::FitsFile(const std::string& path, Mode mode) : path_(path) {
   int status = 0;
   if (mode == Mode::kRead) {
     if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": file not found");
+    if (std::filesystem::is_directory(path))
+      throw std::runtime_error(path + ": is a folder, not a FITS file");
     // The "diskfile" variants take the name literally (no cfitsio filename filters).
     fits_open_diskfile(&fptr_, path.c_str(), READONLY, &status);
     if (status != 0) {
       fptr_ = nullptr;
       fail(status, "cannot open as FITS");
+    }
+    try {
+      check_complete();
+    } catch (...) {
+      fits_close_file(fptr_, &status);  // no destructor runs for a throwing constructor
+      fptr_ = nullptr;
+      throw;
     }
   } else {
     memory_size_ = 2880;
@@ -91,6 +101,57 @@ std::string FitsFile::finish() {
                              std::to_string(memory_size_) + " bytes, its HDUs " +
                              std::to_string(data_end));
   return std::string(static_cast<const char*>(memory_), static_cast<std::size_t>(data_end));
+}
+
+void FitsFile::check_complete() {
+  // Compressed files (.fits.gz) are inflated by cfitsio, which then fails on a cut-off stream
+  // itself; their size on disk says nothing about the FITS size.
+  {
+    std::ifstream in(path_, std::ios::binary);
+    unsigned char magic[2] = {0, 0};
+    in.read(reinterpret_cast<char*>(magic), 2);
+    if ((magic[0] == 0x1f && (magic[1] == 0x8b || magic[1] == 0x9d)) ||
+        (magic[0] == 'B' && magic[1] == 'Z'))
+      return;
+  }
+  std::error_code ec;
+  const auto file_size = static_cast<long long>(std::filesystem::file_size(path_, ec));
+  if (ec) throw std::runtime_error(path_ + ": cannot get the file size: " + ec.message());
+  for (int k = 1;; ++k) {
+    int status = 0, type = 0;
+    fits_movabs_hdu(fptr_, k, &type, &status);
+    if (status == END_OF_FILE) {
+      fits_clear_errmsg();
+      break;
+    }
+    std::string name = k == 1 ? "PRIMARY" : "number " + std::to_string(k);
+    if (k > 1) {
+      char extname[FLEN_VALUE] = {0};
+      int s2 = 0;
+      if (fits_read_key(fptr_, TSTRING, "EXTNAME", extname, nullptr, &s2) == 0) name = extname;
+      fits_clear_errmsg();
+    }
+    if (status != 0) {
+      hdu_ = name;
+      fail(status, "unreadable header (is the file cut short?)");
+    }
+    // The data unit, padded to 2880-byte blocks as the standard requires (cfitsio reads whole
+    // blocks: it fails on a file without the last padding too).
+    LONGLONG head = 0, data_start = 0, data_end = 0;
+    fits_get_hduaddrll(fptr_, &head, &data_start, &data_end, &status);
+    check(status, "HDU addresses");
+    if (data_end > file_size) {
+      hdu_ = name;
+      throw std::runtime_error(where(
+          "the file is truncated: this HDU's data (padded to 2880-byte blocks) end at byte " +
+          std::to_string(data_end) + ", but the file has only " + std::to_string(file_size) +
+          " bytes"));
+    }
+  }
+  int status = 0;
+  fits_movabs_hdu(fptr_, 1, nullptr, &status);
+  check(status, "moving to the primary HDU");
+  hdu_ = "PRIMARY";
 }
 
 std::string FitsFile::where(const std::string& item) const {
@@ -188,11 +249,23 @@ std::vector<double> FitsFile::read_doubles(const std::string& column) {
   const long rows = num_rows();
   std::vector<double> values(static_cast<std::size_t>(rows * repeat));
   if (values.empty()) return values;
-  double nulval = std::numeric_limits<double>::quiet_NaN();
-  int anynul = 0;
-  fits_read_col(fptr_, TDOUBLE, col, 1, 1, rows * repeat, &nulval, values.data(), &anynul, &status);
-  check(status, "reading column " + column);
+  read_column_doubles(col, typecode, 1, rows * repeat, values.data());
   return values;
+}
+
+void FitsFile::read_column_doubles(int col, int typecode, long row, long long count, double* out) {
+  const int type = typecode < 0 ? -typecode : typecode;
+  const bool floating = type == TFLOAT || type == TDOUBLE;
+  // nulval 0 switches cfitsio's null check off: floats come back as stored, infinities included.
+  double nulval = floating ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+  int anynul = 0, status = 0;
+  fits_read_col(fptr_, TDOUBLE, col, row, 1, count, &nulval, out, &anynul, &status);
+  char name[FLEN_VALUE] = {0};
+  int s2 = 0;
+  fits_read_key(fptr_, TSTRING, ("TTYPE" + std::to_string(col)).c_str(), name, nullptr, &s2);
+  fits_clear_errmsg();
+  check(status, "reading column " + std::string(name) +
+                    (row > 1 || count == 1 ? " row " + std::to_string(row) : ""));
 }
 
 std::vector<long long> FitsFile::read_integers(const std::string& column) {
@@ -252,13 +325,23 @@ std::vector<double> FitsFile::read_row_array(const std::string& column, long row
     long offset = 0;
     fits_read_descript(fptr_, col, row, &repeat, &offset, &status);
     check(status, "array length of column " + column + " row " + std::to_string(row));
+    // The descriptor is data from the file: it must point inside the heap (PCOUNT bytes)
+    // before anything is allocated from it.
+    long long heap = 0;
+    fits_read_key(fptr_, TLONGLONG, "PCOUNT", &heap, nullptr, &status);
+    check(status, "keyword PCOUNT");
+    const long long element = width > 0 ? width : 1;
+    if (repeat < 0 || offset < 0 || offset + static_cast<long long>(repeat) * element > heap) {
+      throw std::runtime_error(where("column " + column + " row " + std::to_string(row) +
+                                     ": array descriptor (" + std::to_string(repeat) +
+                                     " values at heap byte " + std::to_string(offset) +
+                                     ") points beyond the heap of " + std::to_string(heap) +
+                                     " bytes"));
+    }
   }
   std::vector<double> values(static_cast<std::size_t>(repeat));
   if (repeat == 0) return values;
-  double nulval = std::numeric_limits<double>::quiet_NaN();
-  int anynul = 0;
-  fits_read_col(fptr_, TDOUBLE, col, row, 1, repeat, &nulval, values.data(), &anynul, &status);
-  check(status, "reading column " + column + " row " + std::to_string(row));
+  read_column_doubles(col, typecode, row, repeat, values.data());
   return values;
 }
 

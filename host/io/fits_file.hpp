@@ -85,6 +85,14 @@ class FitsFile {
     if (status != 0) fail(status, what);
   }
   std::string where(const std::string& item) const;
+  // Throws naming the HDU if the file is shorter than its headers say (a copy or download cut
+  // off: cfitsio would only notice when the missing rows are read, or never for an HDU whose
+  // data are not read).
+  void check_complete();
+  // Reads rows [1, rows] x repeat values of a numeric column as doubles: floating-point columns
+  // as stored (cfitsio's null check would turn +-inf into NaN), integer columns with TNULL
+  // values as NaN.
+  void read_column_doubles(int col, int typecode, long row, long long count, double* out);
 
   fitsfile* fptr_ = nullptr;
   std::string path_;

@@ -148,12 +148,12 @@ std::string format_value(const Column& c, double v) {
 
 std::string format_cell(const Column& c, std::size_t row, std::size_t max_values) {
   if (!c.is_vector && c.width == 1) return format_value(c, c.at(row));
+  // Every value up to max_values (0: all), then how many are left out: an elided cell never
+  // looks like a complete one.
+  const std::size_t shown = max_values == 0 ? c.width : std::min(c.width, max_values);
   std::string s = "[";
-  if (c.width <= max_values) {
-    for (std::size_t j = 0; j < c.width; ++j) s += (j ? ", " : "") + format_value(c, c.at(row, j));
-  } else {
-    s += format_value(c, c.at(row, 0)) + " .. " + format_value(c, c.at(row, c.width - 1));
-  }
+  for (std::size_t j = 0; j < shown; ++j) s += (j ? ", " : "") + format_value(c, c.at(row, j));
+  if (shown < c.width) s += fmt::format(", ... {} more of {}", c.width - shown, c.width);
   return s + "]";
 }
 

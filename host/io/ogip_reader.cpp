@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "fluxpoints/io/ogip.hpp"
+#include "fluxpoints/limits.hpp"
+#include "fluxpoints/models/units.hpp"
 #include "host/io/fits_file.hpp"
 #include "host/io/table_columns.hpp"
 
@@ -82,9 +84,10 @@ SpectrumColumns read_spectrum_columns(FitsFile& file) {
 void read_arf(const std::string& path, SpectrumDataset& ds) {
   FitsFile file(path, FitsFile::Mode::kRead);
   file.move_to("SPECRESP");
-  ds.true_edges = energy_edges_tev(file, "ENERG_LO", "ENERG_HI", "keV");
-  // OGIP's default area unit; gammapy's own ARFs may say e.g. "h-1 m2 s" (spec 7a).
-  const double to_cm2 = column_unit_factor(file, "SPECRESP", "cm2", "cm2");
+  // Units are required (gammapy fails on an ARF without them); gammapy's own ARFs may say
+  // e.g. "h-1 m2 s" for the area (spec 7a).
+  ds.true_edges = energy_edges_tev(file, "ENERG_LO", "ENERG_HI", "");
+  const double to_cm2 = column_unit_factor(file, "SPECRESP", "cm2", "");
   const std::vector<double> aeff = file.read_doubles("SPECRESP");
   require_finite_non_negative(file, "SPECRESP", aeff);
   ds.exposure.resize(aeff.size());
@@ -122,6 +125,15 @@ void read_rmf(const std::string& path, SpectrumDataset& ds) {
     throw std::runtime_error(path + ": HDU " + file.hdu() + ": " + std::to_string(rows) +
                              " true-energy rows, but the ARF has " + std::to_string(n_true));
   }
+  // A few bytes of RMF (rows with N_GRP = 0) can describe a huge dense matrix.
+  if (static_cast<double>(n_true) * static_cast<double>(n_reco) >
+      static_cast<double>(limits::kMaxEdispEntries)) {
+    throw std::runtime_error(path + ": HDU " + file.hdu() + ": " + std::to_string(n_true) +
+                             " true x " + std::to_string(n_reco) +
+                             " reco bins exceed the maximum of " +
+                             std::to_string(limits::kMaxEdispEntries) +
+                             " entries of an energy-dispersion matrix");
+  }
   const std::vector<long long> n_grp = file.read_integers("N_GRP");
   ds.edisp.assign(n_true * n_reco, 0.0);
   for (long row = 1; row <= rows; ++row) {
@@ -156,12 +168,27 @@ void read_rmf(const std::string& path, SpectrumDataset& ds) {
       }
     }
   }
-  if (file.has_hdu("EBOUNDS")) {
-    file.move_to("EBOUNDS");
-    if (file.num_rows() != static_cast<long>(n_reco)) {
-      throw std::runtime_error(path + ": HDU EBOUNDS: " + std::to_string(file.num_rows()) +
-                               " channels, but the PHA " + ds.source_file + " has " +
-                               std::to_string(n_reco));
+  // gammapy builds the reco axis of the dispersion from the RMF's EBOUNDS and requires it to
+  // be the PHA's (MapAxis equality: numpy.allclose, rtol = atol = 1e-6, in the PHA's unit).
+  if (!file.has_hdu("EBOUNDS"))
+    throw std::runtime_error(path + ": no EBOUNDS HDU (the RMF's reco energy axis is required)");
+  file.move_to("EBOUNDS");
+  if (file.num_rows() != static_cast<long>(n_reco)) {
+    throw std::runtime_error(path + ": HDU EBOUNDS: " + std::to_string(file.num_rows()) +
+                             " channels, but the PHA " + ds.source_file + " has " +
+                             std::to_string(n_reco));
+  }
+  const std::vector<double> edges = energy_edges_tev(file, "E_MIN", "E_MAX", "");
+  const double tev_to_pha = models::unit_conversion_factor("TeV", ds.energy_unit);
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    const double rmf = edges[i] * tev_to_pha, pha = ds.reco_edges[i] * tev_to_pha;
+    if (!(std::abs(rmf - pha) <= 1e-6 + 1e-6 * std::abs(pha))) {
+      const bool last = i + 1 == edges.size();
+      throw std::runtime_error(fmt::format(
+          "{}: HDU EBOUNDS: column {} row {} = {} {} differs from the PHA {} ({} {}): the RMF "
+          "was made for other reco energy bins",
+          path, last ? "E_MAX" : "E_MIN", last ? i : i + 1, rmf, ds.energy_unit, ds.source_file,
+          pha, ds.energy_unit));
     }
   }
 }
@@ -193,7 +220,7 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
   const std::string respfile = optional_file_key(pha, "RESPFILE");
 
   pha.move_to("EBOUNDS");
-  ds.reco_edges = energy_edges_tev(pha, "E_MIN", "E_MAX", "keV", &ds.energy_unit);
+  ds.reco_edges = energy_edges_tev(pha, "E_MIN", "E_MAX", "", &ds.energy_unit);
   if (ds.reco_edges.size() != ds.counts.size() + 1) {
     throw std::runtime_error(pha_path +
                              ": HDU EBOUNDS: " + std::to_string(ds.reco_edges.size() - 1) +

@@ -25,6 +25,11 @@ void require_finite_non_negative(FitsFile& file, const std::string& column,
 double column_unit_factor(FitsFile& file, const std::string& column, const std::string& target,
                           const std::string& fallback, std::string* unit_out) {
   std::string unit = file.column_unit(column);
+  if (unit.empty() && fallback.empty()) {
+    throw std::runtime_error(file.path() + ": HDU " + file.hdu() + ": column " + column +
+                             " has no unit (no TUNIT" + std::to_string(file.column_number(column)) +
+                             " keyword; gammapy refuses such a file too)");
+  }
   if (unit.empty()) unit = fallback;
   if (unit_out != nullptr) *unit_out = unit;
   try {

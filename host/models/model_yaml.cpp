@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -388,6 +389,10 @@ void write_models_yaml(const std::string& path, const std::vector<SkyModel>& mod
 // ---- reading files ----------------------------------------------------------------------------
 
 ModelsFile read_models_file(const std::string& path) {
+  if (std::filesystem::is_directory(path))
+    throw std::runtime_error("model file '" + path + "' is a folder, not a file");
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error("model file '" + path + "' not found");
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -404,6 +409,16 @@ ModelsFile read_models_file(const std::string& path) {
 
   const std::string base_dir = std::filesystem::path(path).parent_path().string();
   ModelsFile out;
+  // gammapy's Models refuses two components of the same name (a second 'crab' would otherwise
+  // silently become the other model's background); unnamed ones get unique names there.
+  std::map<std::string, std::size_t> component_of_name;
+  const auto unique_name = [&](const std::string& name, std::size_t i) {
+    const auto [it, fresh] = component_of_name.emplace(name, i);
+    if (!fresh)
+      fail("model file '" + path + "'",
+           "model names must be unique, but components " + std::to_string(it->second) + " and " +
+               std::to_string(i) + " are both named '" + name + "'");
+  };
   for (std::size_t i = 0; i < components.size(); ++i) {
     const YAML::Node c = components[i];
     std::string at = path + ", component " + std::to_string(i);
@@ -414,6 +429,7 @@ ModelsFile read_models_file(const std::string& path) {
     if (c["name"] && !c["name"].IsNull()) {
       name = to_string(c["name"], at, "name");
       at = path + ", model '" + name + "'";
+      unique_name(name, i);
     }
     if (type == "SkyModel") {
       SkyModel m;
@@ -432,6 +448,7 @@ ModelsFile read_models_file(const std::string& path) {
       b.datasets_names = read_datasets_names(c, at);
       if (b.datasets_names.empty()) fail(at, "FoVBackgroundModel without 'datasets_names'");
       b.name = name.empty() ? b.datasets_names.front() + "-bkg" : name;
+      if (name.empty()) unique_name(b.name, i);
       if (c["spectral"] && !c["spectral"].IsNull()) {
         b.spectral_type = c["spectral"]["type"] ? c["spectral"]["type"].as<std::string>() : "";
         if (canonical_spectral_type(b.spectral_type) == "PowerLawNormSpectralModel")

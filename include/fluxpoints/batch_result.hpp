@@ -43,4 +43,10 @@ struct BatchResult {
 std::string describe_status(SolveStatus status);
 std::string describe_notes(std::uint32_t notes);
 
+class LikelihoodBatch;
+// r.reason(p), plus what in the problem's bins caused it where the status alone cannot say:
+// for a plateau, whether the source predicts no counts, alpha is 0 everywhere (an acceptance
+// such as BACKSCAL of 0) or every Cash count is 0.
+std::string explain(const LikelihoodBatch& batch, const BatchResult& r, std::int64_t p);
+
 }  // namespace fluxpoints

@@ -62,6 +62,13 @@ struct BinRange {
 };
 BinRange snap_energy_range(const std::vector<double>& edges, double e_lo, double e_hi);
 
+// Why no dataset contributes to the group [e_lo, e_hi] TeV (every snapped range empty): the
+// group lies outside every dataset's reco axis, or it is narrower than one reco bin (both
+// edges snap to the same axis edge). Text for messages, e.g. "it is narrower than one reco bin
+// of dataset '23523' (both edges snap to 1.12 TeV)".
+std::string why_no_dataset_contributes(const std::vector<datasets::SpectrumDataset>& datasets,
+                                       double e_lo, double e_hi);
+
 // gammapy's MapAxis.is_aligned: the bin centres of each axis lie within `atol` bin of an integer
 // pixel of the other (log interpolation on both).
 bool energy_axes_aligned(const std::vector<double>& a, const std::vector<double>& b,

@@ -64,9 +64,9 @@ struct DatasetRead {
 
 class CatalogReader {
  public:
-  // Opens and checks the file: format tag, version, the presence and lengths of every column.
-  // Throws std::runtime_error naming the file and the problem (missing, not HDF5, truncated,
-  // wrong format or version, missing column).
+  // Opens and checks the file: format tag, version, the presence and lengths of every column
+  // (and that the file stores what those lengths claim). Throws std::runtime_error naming the
+  // file and the problem (missing, not HDF5, truncated, wrong format or version, missing column).
   explicit CatalogReader(const std::string& path);
   ~CatalogReader();
   CatalogReader(CatalogReader&&) noexcept;
@@ -87,12 +87,25 @@ class CatalogReader {
   std::vector<DatasetRead> read_datasets(const std::vector<std::int64_t>& rows) const;
 
  private:
+  // A reader of an external file, opened from the readers in `chain` (outermost first).
+  CatalogReader(const std::string& path, std::vector<std::string> chain);
   std::map<std::int64_t, DatasetRead> read_local_rows(const std::vector<std::int64_t>& sorted_rows) const;
   DatasetRead read_external(const std::string& file, std::int64_t row) const;
+  // Throws unless offsets[0..n] (a slice of `column`, starting at row `first`) never decrease
+  // and stay inside [0, end], end being the length of the columns they index.
+  void check_offsets(const std::string& column, std::int64_t first,
+                     const std::vector<std::int64_t>& offsets, std::int64_t end) const;
 
   std::string path_;
+  // Canonical paths of the catalog files from the outermost down to this one: an external
+  // file already on it would be a cycle.
+  std::vector<std::string> chain_;
   std::unique_ptr<hdf5::File> file_;
   std::int64_t version_ = 0, n_sources_ = 0, n_datasets_ = 0;
+  // Lengths of the columns the dataset offsets index (reco, reco_edge, true, true_edge, edisp)
+  // and of those the source offsets index (parameters, dataset_index).
+  std::int64_t dataset_column_length_[5] = {0, 0, 0, 0, 0};
+  std::int64_t n_parameters_ = 0, n_dataset_refs_ = 0;
   bool has_external_ = false;
   mutable std::map<std::string, std::unique_ptr<CatalogReader>> external_;
   mutable std::map<std::string, std::string> external_errors_;

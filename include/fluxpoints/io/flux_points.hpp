@@ -98,9 +98,10 @@ FluxPointsTable read_flux_points_ecsv(const std::string& path);
 // By extension: .ecsv -> ECSV, anything else -> FITS.
 FluxPointsTable read_flux_points(const std::string& path);
 
-// A printable table: one line per row, units in the header. Vector columns longer than
-// `max_vector_values` are abbreviated as "[first .. last]"; `skip` lists columns to leave out.
-std::string format_flux_points(const FluxPointsTable& table, std::size_t max_vector_values = 3,
+// A printable table: one line per row, units in the header. Vector cells show every value, or
+// with max_vector_values > 0 their first max_vector_values values followed by
+// "... K more of N"; `skip` lists columns to leave out.
+std::string format_flux_points(const FluxPointsTable& table, std::size_t max_vector_values = 0,
                                const std::vector<std::string>& skip = {});
 
 }  // namespace fluxpoints::io

@@ -32,8 +32,8 @@ enum SolveNote : std::uint32_t {
   note_none = 0,
   note_at_min_bound = 1u << 0,      // best fit sits on the user's norm min
   note_at_max_bound = 1u << 1,      // best fit sits on the user's norm max
-  note_kink = 1u << 2,              // S'' is 0 at the minimum (a kink): the error comes from
-                                    // the Delta-stat = 1 crossings instead of the curvature
+  note_kink = 1u << 2,              // the minimum sits on a kink (S' jumps there): the error is
+                                    // the half-width of the Delta-stat = 1 interval
   note_errn_no_crossing = 1u << 3,  // stat never rises by n_sigma^2 below the best fit
   note_errp_no_crossing = 1u << 4,  // ... above the best fit
   note_ul_no_crossing = 1u << 5,    // stat never rises by n_sigma_ul^2 above the best fit
@@ -84,14 +84,36 @@ struct MinimumResult {
   SolveStatus status;
   std::uint32_t notes;
   bool flat;
+  bool kink;        // S' jumps at theta (see slope_jumps)
+  double feasible;  // the profile's feasible_min()
+  double slope_lo;  // S' at the final bracket's ends: the one-sided slopes at a kink
+  double slope_hi;
 };
+
+// A kink at the minimum: the final bracket [lo, hi] is at most a few tolerances wide, yet S'
+// rises across it by more than twice what the curvature at its ends allows (where S is twice
+// differentiable, S'(hi) - S'(lo) <= max S'' (hi - lo)). The jump must also matter: at least
+// kKinkMinJump times the slope change over one curvature sigma, sqrt(2 S''), which keeps the
+// rounding noise of S' (many orders smaller) from ever looking like a kink. S'' says nothing
+// about the width at a kink, however large or small it is: bins with a kink (Cash n = 0 at
+// mu = 0, WStat n_on = n_off = 0 at mu_s = 0) add no curvature, the others may add some.
+constexpr double kKinkMinJump = 1e-9;
+FLUXPOINTS_HD bool slope_jumps(double lo, const ProfilePoint& at_lo, double hi,
+                               const ProfilePoint& at_hi, double tol) {
+  if (!(hi - lo <= 4.0 * tol)) return false;
+  const double jump = at_hi.d1 - at_lo.d1;
+  const double d2 = dmax(at_lo.d2, at_hi.d2);
+  return jump > 2.0 * d2 * (hi - lo) && jump > kKinkMinJump * sqrt(2.0 * d2) && is_finite(jump);
+}
 
 // Minimise S on [lower, upper] (either may be infinite). `lower_open` says the lower end is the
 // Cash feasibility limit, where S' -> -inf and S itself is not to be evaluated.
 template <class Profile>
 FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, int& evals) {
-  MinimumResult r{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false};
+  MinimumResult r{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false, false, kNaN,
+                  kNaN, kNaN};
   const double feas = f.feasible_min();
+  r.feasible = feas;
   const bool has_min = is_finite(o.norm_min);
   const bool has_max = is_finite(o.norm_max);
   // Lower limit of the search and whether it can be evaluated (a user bound) or not (feasibility).
@@ -123,12 +145,13 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   const ProfilePoint p_start = p;
 
   // Bracket [lo, hi] with S'(lo) <= 0 < S'(hi). at_lo remembers S at lo to recognise plateaus
-  // (and to report a point on one).
+  // (and to report a point on one); at_lo and at_hi together recognise kinks.
   double lo = kNaN, hi = kNaN;
-  ProfilePoint at_lo{kNaN, kNaN, kNaN};
+  ProfilePoint at_lo{kNaN, kNaN, kNaN}, at_hi{kNaN, kNaN, kNaN};
   bool lo_known = false, hi_known = false;
   if (p.d1 > 0.0) {
     hi = x;
+    at_hi = p;
     hi_known = true;
     double step = dmax(1.0, dabs(x));
     for (int it = 0; it < 1100 && !lo_known; ++it) {
@@ -157,6 +180,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
         return r;
       } else {
         hi = cand;
+        at_hi = q;
         x = cand;
         p = q;
         step *= 4.0;
@@ -175,6 +199,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
       ++evals;
       if (q.d1 > 0.0) {
         hi = cand;
+        at_hi = q;
         hi_known = true;
         x = cand;
         p = q;
@@ -227,6 +252,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
       at_lo = q;
     } else {
       hi = x;
+      at_hi = q;
     }
     if ((newton && moved <= tolerance(o, x)) || hi - lo <= tolerance(o, x)) break;
     if (it + 1 == o.max_iterations) r.status = SolveStatus::max_iterations;
@@ -240,6 +266,10 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   if (r.flat) {
     r.theta = lo;
     r.at = at_lo;
+  } else {
+    r.kink = slope_jumps(lo, at_lo, hi, at_hi, tolerance(o, x));
+    r.slope_lo = at_lo.d1;
+    r.slope_hi = at_hi.d1;
   }
   return r;
 }
@@ -346,6 +376,14 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
     s.evaluations = evals + 1;
     return s;
   }
+  if (!is_finite(m.at.value) || !is_finite(m.at.d1) || !is_finite(m.at.d2)) {
+    // The statistic or its derivatives overflow at the best fit (inputs near the limits of
+    // double precision): nothing below would mean anything.
+    s.status = SolveStatus::non_finite;
+    s.stat_null = f.profile(0.0).value;
+    s.evaluations = evals + 1;
+    return s;
+  }
   if (m.flat) s.status = SolveStatus::flat_minimum;
   const double theta = m.theta;
   s.norm = theta;
@@ -355,19 +393,28 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   s.ts = s.stat_null - s.stat;
   // HESSE with errordef 1 on -2 ln L: sigma = sqrt(2 / S'').
   double sigma = (m.at.d2 > 0.0) ? sqrt(2.0 / m.at.d2) : kNaN;
-  const bool kink = !(sigma > 0.0 && is_finite(sigma)) && !m.flat;
+  // A kink: S' jumps at the minimum (detected from the final bracket), or S'' is 0 there.
+  const bool kink = !m.flat && (m.kink || !(sigma > 0.0 && is_finite(sigma)));
+  double kink_up = kNaN, kink_lo = kNaN;  // the Delta-stat = 1 crossings at a kink
 
   if (kink) {
-    // At a kink the curvature is undefined (gammapy's HESSE returns a step-size artefact, spec
-    // 8.11); use the half-width of the Delta-stat = 1 interval. It is searched without gammapy's
-    // bracket, which needs this very sigma: with the best fit at 0 the bracket would collapse.
-    // Where only one side crosses, that side's distance is used.
+    // At a kink the curvature says nothing about the width of the minimum (gammapy's HESSE
+    // returns a step-size artefact, spec 8.11, and the curvature of the bins around the kink
+    // can be anything); use the half-width of the Delta-stat = 1 interval. It is searched
+    // without gammapy's bracket, which needs this very sigma: with the best fit at 0 the
+    // bracket would collapse. Where only one side crosses, that side's distance is used.
     s.notes |= note_kink;
-    const double first = dmax(1e-3 * dabs(theta), 1e3 * o.xtol_abs);
-    const double up = detail::open_crossing(f, o, s.stat + 1.0, theta, +1, first, evals);
-    const double lo = detail::open_crossing(f, o, s.stat + 1.0, theta, -1, first, evals);
-    if (is_finite(up) && is_finite(lo)) sigma = 0.5 * (up - lo);
-    else sigma = is_finite(up) ? up - theta : theta - lo;
+    // First steps: 1 / |one-sided slope| reaches Delta-stat = 1 at once where S is linear and
+    // overshoots it where S curves up (convexity), so the crossing is bracketed in one step.
+    const double fallback = dmax(1e-3 * dabs(theta), 1e3 * o.xtol_abs);
+    const double up_step = m.slope_hi > 0.0 ? 1.0 / m.slope_hi : kNaN;
+    const double lo_step = m.slope_lo < 0.0 ? -1.0 / m.slope_lo : kNaN;
+    kink_up = detail::open_crossing(f, o, s.stat + 1.0, theta, +1,
+                                    is_finite(up_step) ? up_step : fallback, evals);
+    kink_lo = detail::open_crossing(f, o, s.stat + 1.0, theta, -1,
+                                    is_finite(lo_step) ? lo_step : fallback, evals);
+    if (is_finite(kink_up) && is_finite(kink_lo)) sigma = 0.5 * (kink_up - kink_lo);
+    else sigma = is_finite(kink_up) ? kink_up - theta : theta - kink_lo;
   }
   double step = (sigma > 0.0 && is_finite(sigma)) ? sigma : dabs(theta);
   if (!(step > 0.0)) {
@@ -392,7 +439,13 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
 
   if (o.errn_errp) {
     const double delta = o.n_sigma * o.n_sigma;
-    const double up = upper_root(delta), lo = lower_root(delta);
+    // At a kink with n_sigma = 1 these are the crossings already found, where gammapy's bracket
+    // holds exactly one: S is convex above the best fit, and below it down to the bracket's end
+    // when that end is feasible (Cash is not convex below its feasible limit).
+    const bool reuse = kink && delta == 1.0;
+    const double up = reuse && kink_up <= hi_end ? kink_up : upper_root(delta);
+    const double lo = reuse && kink_lo >= lo_end && !(lo_end <= m.feasible) ? kink_lo
+                                                                              : lower_root(delta);
     s.norm_errp = dabs(up - theta);
     s.norm_errn = dabs(theta - lo);
     if (is_nan(up)) s.notes |= note_errp_no_crossing;

@@ -20,7 +20,13 @@ from gammapy.maps import MapAxis
 from gammapy.modeling.models import ScaleSpectralModel
 
 from . import _batch, _engine
-from ._templates import NORM_LIKE_PARAMETERS, DatasetTemplates, find_source, snap_groups
+from ._templates import (
+    NORM_LIKE_PARAMETERS,
+    DatasetTemplates,
+    check_dataset,
+    find_source,
+    snap_groups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,10 @@ BACKENDS = ("auto", "cpu", "cuda")
 
 class FluxPointsEstimator(GammapyFluxPointsEstimator):
     """Flux points, as gammapy's `~gammapy.estimators.FluxPointsEstimator` computes them.
+
+    After `run` or `run_sources`, ``last_status`` holds for each source the engine's verdict on
+    each energy group: "ok", or why a quantity is missing or computed differently (e.g. "ok
+    (minimum on a kink: error from the delta-stat = 1 interval)").
 
     Same constructor and results as gammapy 2.1's estimator (see its documentation), plus
     ``backend``. Differences:
@@ -92,6 +102,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             **kwargs,
         )
         self.backend = backend
+        self.last_status = {}
 
     # --- the whole estimate -----------------------------------------------------------------
 
@@ -108,6 +119,20 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         flux_points : `~gammapy.estimators.FluxPoints`
         """
         return self._run_sources(datasets, [self.source])[0]
+
+    def run_sources(self, datasets, sources):
+        """Flux points of several sources (names or indices into ``datasets.models``), every
+        energy group of every source solved in one engine batch.
+
+        Returns
+        -------
+        flux_points : dict
+            ``{source name: FluxPoints}`` in the order of `sources`; each equals
+            ``run(datasets)`` with ``source`` set to that source.
+        """
+        datasets = Datasets(datasets)
+        names = [find_source(datasets.models, s).name for s in sources]
+        return dict(zip(names, self._run_sources(datasets, list(sources))))
 
     def estimate_flux_point(self, datasets, energy_min, energy_max):
         """The result dict of one energy group, with gammapy's keys (see its estimator)."""
@@ -223,6 +248,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
 
     def _checked_datasets(self, datasets):
         datasets = Datasets(datasets)
+        for d in datasets:
+            check_dataset(d)
         if self.energy_edges is None:
             raise ValueError("energy_edges must be given")
         if not datasets.energy_axes_are_aligned:
@@ -271,18 +298,22 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         results = _batch.solve(problems, options)
 
         all_rows = []
+        self.last_status = {}
         for k, model in enumerate(models):
             scale = ScaleSpectralModel(model.spectral_model)
             scale.norm = self.norm.copy()
-            rows = []
+            rows, status = [], []
             for g in range(n_groups):
                 if (k, g) not in where:
                     log.warning(f"No dataset contribute in range {edges[g]}-{edges[g + 1]}")
                     rows.append(self._nan_row(datasets, model, edges[g], edges[g + 1]))
+                    status.append("no dataset contributes in this energy range")
                     continue
-                parts = parts_per_group[g]
-                rows.append(self._row(scale, parts, results[where[(k, g)]], options))
+                q = results[where[(k, g)]]
+                rows.append(self._row(scale, parts_per_group[g], q, options))
+                status.append(q["status"])
             all_rows.append(rows)
+            self.last_status[model.name] = status
         return all_rows, models
 
     def _group_parts(self, datasets, edges):
@@ -418,9 +449,7 @@ def estimate_sources(datasets, sources, energy_edges=[1, 10] * u.TeV, **kwargs):
     if not sources:
         return {}
     estimator = FluxPointsEstimator(energy_edges=energy_edges, source=sources[0], **kwargs)
-    datasets = Datasets(datasets)
-    names = [find_source(datasets.models, s).name for s in sources]
-    return dict(zip(names, estimator._run_sources(datasets, sources)))
+    return estimator.run_sources(datasets, sources)
 
 
 def backend_info(backend="auto", workers=0):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
-from astropy.nddata.utils import NoOverlapError
+from astropy.nddata.utils import NoOverlapError, overlap_slices
 from gammapy.datasets import MapDataset, MapDatasetOnOff
 from gammapy.maps import Map
 from gammapy.modeling.models import SkyModel
@@ -116,37 +116,51 @@ class ModelCounts:
 def _contribution_test(dataset, model, evaluator):
     """A function mask_image -> bool answering gammapy's MapEvaluator question "does the model
     contribute where this mask is True" (SkyModel.contributes with the PSF width as margin), or
-    None when gammapy never asks it (global evaluation)."""
+    None when gammapy never asks it (global evaluation). The pixels it looks at are found on the
+    first call only: most analyses never need to ask."""
     if evaluator.evaluation_mode != "local":
         return None
     geom_image = dataset._geom.to_image()
-    margin = evaluator.psf_width
+    margin = u.Quantity(evaluator.psf_width)
     if geom_image.is_region:
-        def test(mask_image):
+        def region_test(mask_image):
             mask = Map.from_geom(geom_image, data=mask_image.reshape(geom_image.data_shape))
             return bool(model.contributes(mask=mask, margin=margin))
-        return test
-    # WCS: the test is "any True pixel in a cutout around the model"; find that cutout's pixels
-    # once, with gammapy's own cutout of a map of pixel indices.
-    from gammapy.datasets.evaluator import CUTOUT_MARGIN
+        return region_test
 
-    index = Map.from_geom(
-        geom_image, data=np.arange(geom_image.data_shape[-1] * geom_image.data_shape[-2]).reshape(
-            geom_image.data_shape), dtype=np.int64,
-    )
-    try:
-        cutout = index.cutout(
-            position=model.position,
-            width=2 * model.evaluation_radius + CUTOUT_MARGIN + u.Quantity(margin),
-        )
-        pixels = np.asarray(cutout.data, dtype=np.int64).ravel()
-    except (NoOverlapError, ValueError):  # gammapy's answer there: no contribution
-        pixels = np.zeros(0, dtype=np.int64)
+    pixels = []
 
-    def test(mask_image):
-        return bool(mask_image.ravel()[pixels].any())
+    def wcs_test(mask_image):
+        # gammapy's test is "any True pixel in a cutout around the model": find that cutout's
+        # pixels with gammapy's own cutout of a map of pixel indices.
+        if not pixels:
+            from gammapy.datasets.evaluator import CUTOUT_MARGIN
 
-    return test
+            shape = geom_image.data_shape
+            index = Map.from_geom(geom_image, data=np.arange(np.prod(shape)).reshape(shape),
+                                  dtype=np.int64)
+            try:
+                cutout = index.cutout(position=model.position,
+                                      width=2 * model.evaluation_radius + CUTOUT_MARGIN + margin)
+                pixels.append(np.asarray(cutout.data, dtype=np.int64).ravel())
+            except (NoOverlapError, ValueError):  # gammapy's answer there: no contribution
+                pixels.append(np.zeros(0, dtype=np.int64))
+        return bool(mask_image.ravel()[pixels[0]].any())
+
+    return wcs_test
+
+
+def _wcs_offset(cutout, parent):
+    """Integer pixel offset (dy, dx) of a cutout's WCS in its parent's, or None when the two WCS
+    differ by more than a shift of the reference pixel."""
+    a, b = cutout.wcs.wcs, parent.wcs.wcs
+    if not (np.array_equal(a.crval, b.crval) and np.array_equal(a.cdelt, b.cdelt)
+            and list(a.ctype) == list(b.ctype) and np.array_equal(a.get_pc(), b.get_pc())):
+        return None
+    dx, dy = b.crpix - a.crpix
+    if dx != round(dx) or dy != round(dy):
+        return None
+    return int(round(dy)), int(round(dx))
 
 
 class DatasetTemplates:
@@ -207,13 +221,22 @@ class DatasetTemplates:
         """Where a model's npred map sits in the dataset (gammapy's Map.stack rule) and its data
         there, non-finite values set to 0."""
         geom = self.dataset._geom
-        if npred.geom == geom or geom.is_region:
+        if geom.is_region or npred.data.shape[-2:] == geom.data_shape[-2:] and npred.geom == geom:
             parent = (Ellipsis,)
             data = npred.data
         else:
-            slices = npred.geom.cutout_slices(geom)
-            parent = (Ellipsis, slices["parent-slices"][0], slices["parent-slices"][1])
-            data = npred.data[(Ellipsis, slices["cutout-slices"][0], slices["cutout-slices"][1])]
+            offset = _wcs_offset(npred.geom, geom)
+            if offset is not None:
+                # A cutout of the dataset's own grid: the slices Map.stack computes from the
+                # cutout's centre, without the sky-coordinate round trip.
+                small = npred.data.shape[-2:]
+                centre = [(n - 1) / 2 + o for n, o in zip(small, offset)]
+                big, cut = overlap_slices(geom.data_shape[-2:], small, centre, mode="partial")
+            else:
+                slices = npred.geom.cutout_slices(geom)
+                big, cut = slices["parent-slices"], slices["cutout-slices"]
+            parent = (Ellipsis, big[0], big[1])
+            data = npred.data[(Ellipsis, cut[0], cut[1])]
         data = np.array(data, dtype=np.float64).reshape(self.signal[parent].shape)
         data[~np.isfinite(data)] = 0.0
         return parent, data
@@ -256,6 +279,9 @@ class GroupTemplates:
         self.not_contributing = set()
         if mask is not None:
             image = mask.any(axis=0)
+        # With every pixel of the group in the mask, a fresh evaluator contributes exactly where
+        # the dataset's does; otherwise ask gammapy's question with the group's mask.
+        if mask is not None and not image.all():
             for name, m in t.models.items():
                 if m.contributes is not None and not m.contributes(image):
                     self.not_contributing.add(name)

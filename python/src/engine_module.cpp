@@ -206,9 +206,13 @@ std::pair<OutArray<double, 1>, OutArray<double, 1>> constant_bins(
 NB_MODULE(_engine, m) {
   m.doc() = "The fluxpoints engine: batched flux-point likelihood solves (Cash, WStat).";
 
-  m.def("solve", &solve, nb::arg("counts"), nb::arg("npred_ref"), nb::arg("npred_other"),
-        nb::arg("counts_off"), nb::arg("alpha"), nb::arg("segment_bins"),
-        nb::arg("segment_kind"), nb::arg("problem_segments"), nb::kw_only(),
+  // noconvert: the batch arrays are read in place; an array of another dtype or layout is an
+  // error, not a silent copy.
+  m.def("solve", &solve, nb::arg("counts").noconvert(), nb::arg("npred_ref").noconvert(),
+        nb::arg("npred_other").noconvert(), nb::arg("counts_off").noconvert(),
+        nb::arg("alpha").noconvert(), nb::arg("segment_bins").noconvert(),
+        nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(),
+        nb::kw_only(),
         nb::arg("n_sigma") = 1.0, nb::arg("n_sigma_ul") = 2.0, nb::arg("errn_errp") = false,
         nb::arg("ul") = false, nb::arg("scan_values") = nb::none(), nb::arg("norm_value") = 1.0,
         nb::arg("norm_min") = fp::math::kNaN, nb::arg("norm_max") = fp::math::kNaN,

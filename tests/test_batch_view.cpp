@@ -27,14 +27,19 @@ struct OwnedArrays {
   std::vector<StatKind> segment_kind;
 
   explicit OwnedArrays(const LikelihoodBatch& b)
-      : counts(b.counts), npred_ref(b.npred_ref), npred_other(b.npred_other),
-        counts_off(b.counts_off), alpha(b.alpha), segment_bins(b.segment_bins),
-        problem_segments(b.problem_segments), segment_kind(b.segment_kind) {}
+      : counts(b.counts),
+        npred_ref(b.npred_ref),
+        npred_other(b.npred_other),
+        counts_off(b.counts_off),
+        alpha(b.alpha),
+        segment_bins(b.segment_bins),
+        problem_segments(b.problem_segments),
+        segment_kind(b.segment_kind) {}
 
   BatchView view() const {
     BatchView v;
-    v.arrays = math::BatchArrays{counts.data(),       npred_ref.data(),    npred_other.data(),
-                                 counts_off.data(),   alpha.data(),        segment_bins.data(),
+    v.arrays = math::BatchArrays{counts.data(),       npred_ref.data(),       npred_other.data(),
+                                 counts_off.data(),   alpha.data(),           segment_bins.data(),
                                  segment_kind.data(), problem_segments.data()};
     v.n_problems = static_cast<std::int64_t>(problem_segments.size()) - 1;
     v.n_segments = static_cast<std::int64_t>(segment_bins.size()) - 1;
@@ -45,7 +50,8 @@ struct OwnedArrays {
 
 LikelihoodBatch small_batch() {
   LikelihoodBatch b;
-  for (int i = 0; i < 40; ++i) add_to_batch(random_problem(test_seed(), i), b, "p" + std::to_string(i));
+  for (int i = 0; i < 40; ++i)
+    add_to_batch(random_problem(test_seed(), i), b, "p" + std::to_string(i));
   return b;
 }
 

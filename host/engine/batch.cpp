@@ -120,7 +120,8 @@ void BatchView::validate() const {
                             arrays.counts_off, arrays.alpha};
     const char* names[] = {"counts", "npred_ref", "npred_other", "counts_off", "alpha"};
     for (int a = 0; a < 5; ++a)
-      if (bins[a] == nullptr) throw std::invalid_argument(std::string("batch: ") + names[a] + " is null");
+      if (bins[a] == nullptr)
+        throw std::invalid_argument(std::string("batch: ") + names[a] + " is null");
   }
   if (labels != nullptr && static_cast<std::int64_t>(labels->size()) != n_problems)
     throw std::invalid_argument("batch: " + std::to_string(labels->size()) + " labels for " +

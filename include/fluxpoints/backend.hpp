@@ -1,8 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // A backend solves a whole batch (a BatchView: a LikelihoodBatch, or arrays the caller owns).
-// There are no per-problem or per-bin virtual calls: the batch is the unit of work. New backends: one folder in kernels/ and one entry in
-// host/engine/backend_factory.cpp.
+// There are no per-problem or per-bin virtual calls: the batch is the unit of work. New
+// backends: one folder in kernels/ and one entry in host/engine/backend_factory.cpp.
 
 #include <memory>
 #include <string>

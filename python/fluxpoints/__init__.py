@@ -5,6 +5,7 @@
 same `FluxPoints` result, the likelihood solved by the fluxpoints engine (CPU threads or a CUDA
 GPU). ``fluxpoints.estimate_sources`` solves many sources of the same datasets in one batch.
 """
+
 from ._engine import compiled_backends, cuda_device_available
 from ._estimator import FluxPointsEstimator, backend_info, estimate_sources
 

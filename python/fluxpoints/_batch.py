@@ -6,6 +6,7 @@ Only the bins where the source predicts counts go to the engine; every other bin
 the same value to the statistic at every norm. That constant is added back here, so that `stat`,
 `stat_null` and `stat_scan` are gammapy's absolute values, and so are the per-dataset `npred`.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,15 +95,27 @@ def solve(problems, options):
         return np.concatenate(parts) if parts else np.zeros(0)
 
     result = _engine.solve(
-        stacked("counts"), stacked("s"), stacked("other"), stacked("counts_off"), stacked("alpha"),
-        np.asarray(segment_bins, dtype=np.int64), np.asarray(segment_kind, dtype=np.uint8),
+        stacked("counts"),
+        stacked("s"),
+        stacked("other"),
+        stacked("counts_off"),
+        stacked("alpha"),
+        np.asarray(segment_bins, dtype=np.int64),
+        np.asarray(segment_kind, dtype=np.uint8),
         np.asarray(problem_segments, dtype=np.int64),
-        n_sigma=options.n_sigma, n_sigma_ul=options.n_sigma_ul, errn_errp=options.errn_errp,
+        n_sigma=options.n_sigma,
+        n_sigma_ul=options.n_sigma_ul,
+        errn_errp=options.errn_errp,
         ul=options.ul,
-        scan_values=None if options.scan_values is None else np.asarray(options.scan_values, dtype=float),
-        norm_value=options.norm_value, norm_min=options.norm_min, norm_max=options.norm_max,
+        scan_values=(
+            None if options.scan_values is None else np.asarray(options.scan_values, dtype=float)
+        ),
+        norm_value=options.norm_value,
+        norm_min=options.norm_min,
+        norm_max=options.norm_max,
         n_sigma_sensitivity=options.n_sigma_sensitivity if options.sensitivity else None,
-        backend=options.backend, workers=options.workers,
+        backend=options.backend,
+        workers=options.workers,
         labels=[p.label for p in problems],
     )
     return [_quantities(p, i, problem_segments, result, options) for i, p in enumerate(problems)]
@@ -119,21 +132,41 @@ def _quantities(problem, i, problem_segments, r, options):
     }
     if problem.kind == EMPTY_MASK:
         # gammapy skips the fit: stat 0 and stat_null 0 (sums over no bin), everything else NaN.
-        q.update(norm=np.nan, norm_err=np.nan, stat=0.0, success=False, ts=np.nan, stat_null=0.0,
-                 norm_errn=np.nan, norm_errp=np.nan, norm_ul=np.nan,
-                 stat_scan=np.full(n_scan, np.nan), norm_sensitivity=np.nan,
-                 npred=np.full(len(problem.parts), np.nan),
-                 npred_excess=np.zeros(len(problem.parts)))
+        q.update(
+            norm=np.nan,
+            norm_err=np.nan,
+            stat=0.0,
+            success=False,
+            ts=np.nan,
+            stat_null=0.0,
+            norm_errn=np.nan,
+            norm_errp=np.nan,
+            norm_ul=np.nan,
+            stat_scan=np.full(n_scan, np.nan),
+            norm_sensitivity=np.nan,
+            npred=np.full(len(problem.parts), np.nan),
+            npred_excess=np.zeros(len(problem.parts)),
+        )
         q["status"] = "no bin inside the dataset masks in this energy range"
         return q
     if problem.kind == NO_SOURCE_COUNTS:
         # The statistic does not depend on the norm: gammapy's fit keeps the start value and
         # fails (no curvature); ts is exactly 0 and the scan is flat.
-        q.update(norm=options.norm_value, norm_err=np.nan, stat=c, success=False, ts=0.0,
-                 stat_null=c, norm_errn=np.nan, norm_errp=np.nan, norm_ul=np.nan,
-                 stat_scan=np.full(n_scan, c), norm_sensitivity=np.nan,
-                 npred=np.array(problem.constant_npred, dtype=float),
-                 npred_excess=np.zeros(len(problem.parts)))
+        q.update(
+            norm=options.norm_value,
+            norm_err=np.nan,
+            stat=c,
+            success=False,
+            ts=0.0,
+            stat_null=c,
+            norm_errn=np.nan,
+            norm_errp=np.nan,
+            norm_ul=np.nan,
+            stat_scan=np.full(n_scan, c),
+            norm_sensitivity=np.nan,
+            npred=np.array(problem.constant_npred, dtype=float),
+            npred_excess=np.zeros(len(problem.parts)),
+        )
         q["status"] = "the source predicts no counts inside the masks in this energy range"
         return q
     q.update(

@@ -7,6 +7,7 @@ where the likelihood is minimised: gammapy's evaluators give, per dataset, the s
 counts at norm 1 and everything else's; the engine then solves every energy group (and, with
 `estimate_sources`, every source) in one batch.
 """
+
 import logging
 
 import numpy as np
@@ -87,9 +88,13 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         kwargs = dict(
-            source=source, n_sigma=n_sigma, n_sigma_ul=n_sigma_ul,
-            n_sigma_sensitivity=n_sigma_sensitivity, selection_optional=selection_optional,
-            reoptimize=reoptimize, norm=norm,
+            source=source,
+            n_sigma=n_sigma,
+            n_sigma_ul=n_sigma_ul,
+            n_sigma_sensitivity=n_sigma_sensitivity,
+            selection_optional=selection_optional,
+            reoptimize=reoptimize,
+            norm=norm,
         )
         if fit is not None:
             kwargs["fit"] = fit
@@ -138,7 +143,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         """The result dict of one energy group, with gammapy's keys (see its estimator)."""
         datasets = self._checked_datasets(datasets)
         edges = u.Quantity([energy_min, energy_max])
-        return self._rows(datasets, [self.source], edges)[0][0]
+        rows_per_source, _ = self._rows(datasets, [self.source], edges, exact_reference=True)
+        return rows_per_source[0][0]
 
     # --- one flux point, step by step (gammapy's ParameterEstimator surface) -----------------
     #
@@ -217,10 +223,12 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         selection = self.selection_optional
         scan = None
         if "scan" in selection:
-            if norm._scan_values is None and (norm.scan_min is None or norm.scan_max is None):
+            # gammapy's Parameter derives a missing scan_min/scan_max from the fitted value and
+            # error, a different grid in every group: not a batch the engine solves.
+            if norm._scan_values is None and (norm._scan_min is None or norm._scan_max is None):
                 raise NotImplementedError(
-                    "fluxpoints: a norm scan grid from the fit error (scan_min/scan_max None) differs "
-                    "per energy group; give scan_min/scan_max or scan_values"
+                    "fluxpoints: a norm scan grid from the fit error (scan_min or scan_max None) "
+                    "differs per energy group; give norm scan_min and scan_max, or scan_values"
                 )
             scan = np.asarray(norm.scan_values, dtype=float)
         return _batch.Options(
@@ -267,17 +275,33 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         datasets = self._checked_datasets(datasets)
         edges = u.Quantity(self.energy_edges)
         rows_per_source, models = self._rows(datasets, sources, edges)
-        meta = {"n_sigma": self.n_sigma, "n_sigma_ul": self.n_sigma_ul, "sed_type_init": "likelihood"}
+        meta = {
+            "n_sigma": self.n_sigma,
+            "n_sigma_ul": self.n_sigma_ul,
+            "sed_type_init": "likelihood",
+        }
         out = []
         for rows, model in zip(rows_per_source, models):
             table = Table(rows, meta=meta)
             reference = _get_reference_model(model, self.energy_edges)
-            out.append(FluxPoints.from_table(
-                table=table, reference_model=reference.copy(), gti=datasets.gti, format="gadf-sed"))
+            out.append(
+                FluxPoints.from_table(
+                    table=table,
+                    reference_model=reference.copy(),
+                    gti=datasets.gti,
+                    format="gadf-sed",
+                )
+            )
         return out
 
-    def _rows(self, datasets, sources, edges):
-        """gammapy's row dicts of every (source, group), solved in one batch."""
+    def _rows(self, datasets, sources, edges, exact_reference=False):
+        """gammapy's row dicts of every (source, group), solved in one batch.
+
+        The rows' reference fluxes are only read back by FluxPoints to recognise the SED type
+        (it recomputes them from the reference model), so for a whole run they are computed for
+        all groups of a source at once; `exact_reference` computes them group by group, as
+        gammapy's estimate_flux_point returns them.
+        """
         models = [find_source(datasets.models, source) for source in sources]
         names = [m.name for m in models]
         if len(set(names)) != len(names):
@@ -287,34 +311,76 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
 
         # Per group: the datasets that overlap it, each as its GroupTemplates.
         parts_per_group = self._group_parts(datasets, edges)
+        group_edges = [self._snapped_edges(parts) if parts else None for parts in parts_per_group]
+        solved = [g for g in range(n_groups) if parts_per_group[g]]
 
-        problems, where = [], {}
-        for k, model in enumerate(models):
-            for g in range(n_groups):
-                if parts_per_group[g]:
-                    where[(k, g)] = len(problems)
-                    label = f"{model.name}, {edges[g]:.4g} - {edges[g + 1]:.4g}"
-                    problems.append(_batch.Problem(model.name, label, parts_per_group[g]))
-        results = _batch.solve(problems, options)
+        problems = []
+        for model in models:
+            for g in solved:
+                label = f"{model.name}, {edges[g]:.4g} - {edges[g + 1]:.4g}"
+                problems.append(_batch.Problem(model.name, label, parts_per_group[g]))
+        results = iter(_batch.solve(problems, options))
 
         all_rows = []
         self.last_status = {}
-        for k, model in enumerate(models):
+        for model in models:
             scale = ScaleSpectralModel(model.spectral_model)
             scale.norm = self.norm.copy()
+            if solved:
+                reference = self._reference_rows(
+                    scale, [group_edges[g] for g in solved], exact_reference
+                )
             rows, status = [], []
             for g in range(n_groups):
-                if (k, g) not in where:
+                if g not in solved:
                     log.warning(f"No dataset contribute in range {edges[g]}-{edges[g + 1]}")
                     rows.append(self._nan_row(datasets, model, edges[g], edges[g + 1]))
                     status.append("no dataset contributes in this energy range")
                     continue
-                q = results[where[(k, g)]]
-                rows.append(self._row(scale, parts_per_group[g], q, options))
+                q = next(results)
+                row = reference[solved.index(g)]
+                rows.append(self._row(row, parts_per_group[g], q, options))
                 status.append(q["status"])
             all_rows.append(rows)
             self.last_status[model.name] = status
         return all_rows, models
+
+    @staticmethod
+    def _snapped_edges(parts):
+        """The group's edges after snapping: the widest over the datasets (gammapy's
+        Datasets.energy_ranges of the sliced datasets)."""
+        e_min = u.Quantity([p.templates.energy_axis.edges[p.i0] for p in parts]).min()
+        e_max = u.Quantity([p.templates.energy_axis.edges[p.i1] for p in parts]).max()
+        return e_min, e_max
+
+    @staticmethod
+    def _reference_rows(scale, group_edges, exact):
+        """The reference-flux entries of each solved row (gammapy's reference_fluxes keys),
+        warning like gammapy where the reference model predicts a negative flux."""
+        axes = [MapAxis.from_energy_edges(u.Quantity([lo, hi])) for lo, hi in group_edges]
+        edges = u.Quantity([axis.edges for axis in axes])
+        if np.any(scale(edges.ravel()).value < 0.0):
+            log.warning(
+                "Reference source model predicts negative flux. Results of estimator should be "
+                "interpreted with caution"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if exact:
+                fluxes = [scale.reference_fluxes(axis) for axis in axes]
+                return [{key: value.item() for key, value in f.items()} for f in fluxes]
+            e_min, e_max = edges[:, 0], edges[:, 1]
+            e_ref = u.Quantity([axis.center[0] for axis in axes])
+            dnde = scale(e_ref)
+            columns = {
+                "e_ref": e_ref,
+                "e_min": e_min,
+                "e_max": e_max,
+                "ref_dnde": dnde,
+                "ref_flux": scale.integral(e_min, e_max),
+                "ref_eflux": scale.energy_flux(e_min, e_max),
+                "ref_e2dnde": dnde * e_ref**2,
+            }
+        return [{key: value[i] for key, value in columns.items()} for i in range(len(axes))]
 
     def _group_parts(self, datasets, edges):
         n_groups = len(edges) - 1
@@ -327,7 +393,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
                     continue
                 sliced = Datasets([d.to_image(name=d.name) for d in sliced])
                 sliced.models = datasets.models._slice_by_energy(
-                    energy_min=edges[g], energy_max=edges[g + 1], sum_over_energy_groups=True)
+                    energy_min=edges[g], energy_max=edges[g + 1], sum_over_energy_groups=True
+                )
                 for d in sliced:
                     parts[g].append(DatasetTemplates(d).group(0, 1))
             return parts
@@ -341,18 +408,9 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
                     parts[g].append(templates.group(*gr))
         return parts
 
-    def _row(self, scale, parts, q, options):
+    def _row(self, reference, parts, q, options):
         """The dict gammapy's estimate_flux_point returns for a solved group, keys in its order."""
-        e_min = min(p.templates.energy_axis.edges[p.i0] for p in parts)
-        e_max = max(p.templates.energy_axis.edges[p.i1] for p in parts)
-        energy_axis = MapAxis.from_energy_edges(u.Quantity([e_min, e_max]))
-        if np.any(scale(energy_axis.edges).value < 0.0):
-            log.warning(
-                "Reference source model predicts negative flux. Results of estimator should be "
-                "interpreted with caution"
-            )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            row = {key: value.item() for key, value in scale.reference_fluxes(energy_axis).items()}
+        row = dict(reference)
         row.update(
             {
                 "norm": q["norm"],
@@ -376,7 +434,9 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         names = [p.templates.name for p in parts]
         row.update({"counts": q["counts"], "datasets": names})
         # gammapy sums the source's masked counts in single precision.
-        row.update({"npred_excess": np.asarray(q["npred_excess"], dtype=np.float32), "datasets": names})
+        row.update(
+            {"npred_excess": np.asarray(q["npred_excess"], dtype=np.float32), "datasets": names}
+        )
         return row
 
     def _nan_row(self, datasets, model, energy_min, energy_max):
@@ -390,7 +450,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         datasets = Datasets(datasets)
         if parameter.name not in NORM_LIKE_PARAMETERS:
             raise ValueError(
-                f"parameter {parameter.name!r} is not norm-like ({', '.join(NORM_LIKE_PARAMETERS)}):"
+                f"parameter {parameter.name!r} is not norm-like "
+                f"({', '.join(NORM_LIKE_PARAMETERS)}):"
                 " the engine fits parameters the predicted counts are proportional to"
             )
         owner = None
@@ -427,7 +488,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
 def estimate_sources(datasets, sources, energy_edges=[1, 10] * u.TeV, **kwargs):
     """Flux points of several sources, all their energy groups solved as one batch.
 
-    Each result equals ``FluxPointsEstimator(source=name, energy_edges=..., **kwargs).run(datasets)``.
+    Each result equals
+    ``FluxPointsEstimator(source=name, energy_edges=..., **kwargs).run(datasets)``.
 
     Parameters
     ----------

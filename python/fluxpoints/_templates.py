@@ -13,6 +13,7 @@ something: there the source counts at norm 1 are the source's own predicted coun
 else is the total minus the source. The other bins of the group add a constant to the statistic,
 taken from the per-bin values above.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,8 +77,10 @@ def find_source(models, source):
             "computed for sky models"
         )
     spectral = model.spectral_model
-    if spectral is None or spectral.is_norm_spectral_model or not any(
-        p.name in NORM_LIKE_PARAMETERS for p in spectral.parameters
+    if (
+        spectral is None
+        or spectral.is_norm_spectral_model
+        or not any(p.name in NORM_LIKE_PARAMETERS for p in spectral.parameters)
     ):
         kind = type(spectral).__name__ if spectral is not None else "no spectral model"
         raise ValueError(
@@ -123,9 +126,11 @@ def _contribution_test(dataset, model, evaluator):
     geom_image = dataset._geom.to_image()
     margin = u.Quantity(evaluator.psf_width)
     if geom_image.is_region:
+
         def region_test(mask_image):
             mask = Map.from_geom(geom_image, data=mask_image.reshape(geom_image.data_shape))
             return bool(model.contributes(mask=mask, margin=margin))
+
         return region_test
 
     pixels = []
@@ -137,11 +142,14 @@ def _contribution_test(dataset, model, evaluator):
             from gammapy.datasets.evaluator import CUTOUT_MARGIN
 
             shape = geom_image.data_shape
-            index = Map.from_geom(geom_image, data=np.arange(np.prod(shape)).reshape(shape),
-                                  dtype=np.int64)
+            index = Map.from_geom(
+                geom_image, data=np.arange(np.prod(shape)).reshape(shape), dtype=np.int64
+            )
             try:
-                cutout = index.cutout(position=model.position,
-                                      width=2 * model.evaluation_radius + CUTOUT_MARGIN + margin)
+                cutout = index.cutout(
+                    position=model.position,
+                    width=2 * model.evaluation_radius + CUTOUT_MARGIN + margin,
+                )
                 pixels.append(np.asarray(cutout.data, dtype=np.int64).ravel())
             except (NoOverlapError, ValueError):  # gammapy's answer there: no contribution
                 pixels.append(np.zeros(0, dtype=np.int64))
@@ -154,8 +162,12 @@ def _wcs_offset(cutout, parent):
     """Integer pixel offset (dy, dx) of a cutout's WCS in its parent's, or None when the two WCS
     differ by more than a shift of the reference pixel."""
     a, b = cutout.wcs.wcs, parent.wcs.wcs
-    if not (np.array_equal(a.crval, b.crval) and np.array_equal(a.cdelt, b.cdelt)
-            and list(a.ctype) == list(b.ctype) and np.array_equal(a.get_pc(), b.get_pc())):
+    if not (
+        np.array_equal(a.crval, b.crval)
+        and np.array_equal(a.cdelt, b.cdelt)
+        and list(a.ctype) == list(b.ctype)
+        and np.array_equal(a.get_pc(), b.get_pc())
+    ):
         return None
     dx, dy = b.crpix - a.crpix
     if dx != round(dx) or dy != round(dy):
@@ -176,7 +188,9 @@ class DatasetTemplates:
         self.shape = geom.data_shape  # (energy, [y, x]) as the maps store it
         if len(self.shape) == 1:
             self.shape = (self.shape[0], 1, 1)
-        self.counts = np.ascontiguousarray(dataset.counts.data, dtype=np.float64).reshape(self.shape)
+        self.counts = np.ascontiguousarray(dataset.counts.data, dtype=np.float64).reshape(
+            self.shape
+        )
         mask = dataset.mask
         self.mask = None if mask is None else np.asarray(mask.data, dtype=bool).reshape(self.shape)
 
@@ -190,9 +204,12 @@ class DatasetTemplates:
             self.counts_off = self.alpha = None
         else:
             self.background = None
-            self.counts_off = np.ascontiguousarray(dataset.counts_off.data, dtype=np.float64).reshape(
-                self.shape)
-            self.alpha = np.ascontiguousarray(dataset.alpha.data, dtype=np.float64).reshape(self.shape)
+            self.counts_off = np.ascontiguousarray(
+                dataset.counts_off.data, dtype=np.float64
+            ).reshape(self.shape)
+            self.alpha = np.ascontiguousarray(dataset.alpha.data, dtype=np.float64).reshape(
+                self.shape
+            )
 
         self.models = {}
         self.signal = np.zeros(self.shape)
@@ -247,8 +264,11 @@ class DatasetTemplates:
             stat, npred = _engine.constant_bins(CASH, self.counts.ravel(), total)
         else:
             stat, npred = _engine.constant_bins(
-                WSTAT, self.counts.ravel(), np.ascontiguousarray(signal).ravel(),
-                self.counts_off.ravel(), self.alpha.ravel(),
+                WSTAT,
+                self.counts.ravel(),
+                np.ascontiguousarray(signal).ravel(),
+                self.counts_off.ravel(),
+                self.alpha.ravel(),
             )
         return stat.reshape(signal.shape), npred.reshape(signal.shape)
 
@@ -297,11 +317,16 @@ class GroupTemplates:
             if t.kind == CASH:
                 # _constant_bins works on whole-axis arrays; build the group's own.
                 total = np.ascontiguousarray(t.background[sl] + signal).ravel()
-                stat, npred = _engine.constant_bins(CASH, np.ascontiguousarray(t.counts[sl]).ravel(), total)
+                stat, npred = _engine.constant_bins(
+                    CASH, np.ascontiguousarray(t.counts[sl]).ravel(), total
+                )
             else:
                 stat, npred = _engine.constant_bins(
-                    WSTAT, np.ascontiguousarray(t.counts[sl]).ravel(), np.ascontiguousarray(signal).ravel(),
-                    np.ascontiguousarray(t.counts_off[sl]).ravel(), np.ascontiguousarray(t.alpha[sl]).ravel(),
+                    WSTAT,
+                    np.ascontiguousarray(t.counts[sl]).ravel(),
+                    np.ascontiguousarray(signal).ravel(),
+                    np.ascontiguousarray(t.counts_off[sl]).ravel(),
+                    np.ascontiguousarray(t.alpha[sl]).ravel(),
                 )
             self.stat = stat.reshape(signal.shape)
             self.npred = npred.reshape(signal.shape)

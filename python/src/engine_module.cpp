@@ -82,11 +82,12 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
                InArray<std::int64_t> problem_segments, double n_sigma, double n_sigma_ul,
                bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
                double norm_value, double norm_min, double norm_max,
-               std::optional<double> n_sigma_sensitivity, const std::string& backend,
-               int workers, std::optional<std::vector<std::string>> labels) {
+               std::optional<double> n_sigma_sensitivity, const std::string& backend, int workers,
+               std::optional<std::vector<std::string>> labels) {
   // Sizes first: the view's own validation then checks the offsets against them.
   if (problem_segments.shape(0) < 1 || segment_bins.shape(0) < 1)
-    throw std::invalid_argument("solve: problem_segments and segment_bins need at least one entry (0)");
+    throw std::invalid_argument(
+        "solve: problem_segments and segment_bins need at least one entry (0)");
   fp::BatchView view;
   view.n_problems = static_cast<std::int64_t>(problem_segments.shape(0)) - 1;
   view.n_segments = static_cast<std::int64_t>(segment_bins.shape(0)) - 1;
@@ -99,10 +100,14 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
   if (labels) require_size(static_cast<std::int64_t>(labels->size()), view.n_problems, "labels");
   // StatKind is a uint8 enum (0 = cash, 1 = wstat); validate() rejects any other value before a
   // backend reads one.
-  view.arrays = fp::math::BatchArrays{
-      counts.data(),       npred_ref.data(),   npred_other.data(),
-      counts_off.data(),   alpha.data(),       segment_bins.data(),
-      reinterpret_cast<const fp::StatKind*>(segment_kind.data()), problem_segments.data()};
+  view.arrays = fp::math::BatchArrays{counts.data(),
+                                      npred_ref.data(),
+                                      npred_other.data(),
+                                      counts_off.data(),
+                                      alpha.data(),
+                                      segment_bins.data(),
+                                      reinterpret_cast<const fp::StatKind*>(segment_kind.data()),
+                                      problem_segments.data()};
   if (labels) view.labels = &*labels;
 
   fp::SolveOptions options;
@@ -211,8 +216,7 @@ NB_MODULE(_engine, m) {
   m.def("solve", &solve, nb::arg("counts").noconvert(), nb::arg("npred_ref").noconvert(),
         nb::arg("npred_other").noconvert(), nb::arg("counts_off").noconvert(),
         nb::arg("alpha").noconvert(), nb::arg("segment_bins").noconvert(),
-        nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(),
-        nb::kw_only(),
+        nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(), nb::kw_only(),
         nb::arg("n_sigma") = 1.0, nb::arg("n_sigma_ul") = 2.0, nb::arg("errn_errp") = false,
         nb::arg("ul") = false, nb::arg("scan_values") = nb::none(), nb::arg("norm_value") = 1.0,
         nb::arg("norm_min") = fp::math::kNaN, nb::arg("norm_max") = fp::math::kNaN,
@@ -221,8 +225,8 @@ NB_MODULE(_engine, m) {
         "Solve every problem of a flattened batch (see LikelihoodBatch). The arrays are read in "
         "place: float64 / int64 / uint8, C-contiguous. Returns a dict of numpy arrays.");
 
-  m.def("constant_bins", &constant_bins, nb::arg("kind"), nb::arg("counts"),
-        nb::arg("npred_other"), nb::arg("counts_off") = nb::none(), nb::arg("alpha") = nb::none(),
+  m.def("constant_bins", &constant_bins, nb::arg("kind"), nb::arg("counts"), nb::arg("npred_other"),
+        nb::arg("counts_off") = nb::none(), nb::arg("alpha") = nb::none(),
         "(stat, npred) per bin with no source counts: kind 0 = Cash (npred_other = the whole "
         "prediction), 1 = WStat (npred_other = the sky models' signal).");
 

@@ -1,6 +1,7 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """Comparison of fluxpoints' FluxPoints with gammapy's, quantity by quantity, with the tolerances
 below (each with the reason for its size)."""
+
 import numpy as np
 
 # gammapy's best fit is MIGRAD's, which stops at EDM < 2e-4 (tol 0.1): its norm is off the true
@@ -34,6 +35,7 @@ FLOAT32_SUM_REL = 1e-6
 # norm_sensitivity: gammapy's root finder stops at rtol = 0.01.
 SENSITIVITY_REL = 2e-2
 
+
 def _column(fp, name):
     t = fp.to_table(sed_type="likelihood")
     return np.asarray(t[name], dtype=float) if name in t.colnames else None
@@ -50,8 +52,9 @@ def assert_close(ours, theirs, what, rel=0.0, abs_=0.0):
     ok = _same_nan(theirs, ours, what)
     diff = np.abs(ours[ok] - theirs[ok])
     bound = abs_ + rel * np.abs(theirs[ok])
-    assert np.all(diff <= bound), (
-        f"{what}: gammapy {theirs[ok]}, fluxpoints {ours[ok]}, |diff| {diff} > {bound}")
+    assert np.all(
+        diff <= bound
+    ), f"{what}: gammapy {theirs[ok]}, fluxpoints {ours[ok]}, |diff| {diff} > {bound}"
 
 
 def assert_matches_gammapy(result, sensitivity=False):
@@ -68,15 +71,17 @@ def assert_matches_gammapy(result, sensitivity=False):
     assert type(ours.reference_model) is type(theirs.reference_model)
 
     success = np.asarray(t_theirs["success"], dtype=bool)
-    assert np.array_equal(np.asarray(t_ours["success"], dtype=bool), success), (
-        f"success: gammapy {success}, fluxpoints {np.asarray(t_ours['success'])}")
+    assert np.array_equal(
+        np.asarray(t_ours["success"], dtype=bool), success
+    ), f"success: gammapy {success}, fluxpoints {np.asarray(t_ours['success'])}"
     assert np.array_equal(np.asarray(t_ours["counts"]), np.asarray(t_theirs["counts"])), "counts"
 
     norm_o, norm_t = _column(ours, "norm"), _column(theirs, "norm")
     err_o, err_t = _column(ours, "norm_err"), _column(theirs, "norm_err")
     ok = _same_nan(norm_t, norm_o, "norm")
-    bound = np.maximum(NORM_REL * np.abs(norm_t[ok]),
-                       NORM_ERR_FRACTION * np.fmax(err_t[ok], err_o[ok]))
+    bound = np.maximum(
+        NORM_REL * np.abs(norm_t[ok]), NORM_ERR_FRACTION * np.fmax(err_t[ok], err_o[ok])
+    )
     assert np.all(np.abs(norm_o[ok] - norm_t[ok]) <= bound), f"norm: {norm_t} vs {norm_o}"
     # norm_err = n_sigma sqrt(2 / S'') at the minimum. Where the profile is quadratic around
     # it, gammapy's HESSE (a finite difference with a step of about the error) agrees. Where it
@@ -90,8 +95,9 @@ def assert_matches_gammapy(result, sensitivity=False):
     kink = np.array(["kink" in s for s in status])
     quadratic = ~kink
     if "norm_errn" in t_theirs.colnames:
-        half_width = 0.5 * (np.asarray(t_theirs["norm_errn"], float)
-                            + np.asarray(t_theirs["norm_errp"], float))
+        half_width = 0.5 * (
+            np.asarray(t_theirs["norm_errn"], float) + np.asarray(t_theirs["norm_errp"], float)
+        )
         with np.errstate(invalid="ignore"):
             quadratic &= ~(np.abs(err_o - half_width) > QUADRATIC_REL * half_width)
         if n_sigma == 1:  # then the crossings are those of Delta-stat = 1
@@ -103,9 +109,12 @@ def assert_matches_gammapy(result, sensitivity=False):
         stat = {k: result.gammapy_stat(g, theta + k * h) for k in (-2, -1, 0, 1, 2)}
         for side in (-1, 1):
             curvature = (stat[0] - 2 * stat[side] + stat[2 * side]) / h**2
-            assert_close(err_o[g], n_sigma * np.sqrt(2 / curvature),
-                         f"norm_err (curvature of gammapy's statistic, side {side})",
-                         rel=CURVATURE_REL)
+            assert_close(
+                err_o[g],
+                n_sigma * np.sqrt(2 / curvature),
+                f"norm_err (curvature of gammapy's statistic, side {side})",
+                rel=CURVATURE_REL,
+            )
     # errn and errp are distances from a best fit. gammapy re-runs MIGRAD before its crossing
     # search and measures from that point, which is usually much closer to the exact minimum
     # than the norm it reports (then the distances agree), and at a kink may stay at the
@@ -122,7 +131,8 @@ def assert_matches_gammapy(result, sensitivity=False):
             same_crossing = np.abs(crossing_o - crossing_t) <= bound
             assert np.all(same_distance | same_crossing), (
                 f"{name}: gammapy {d_t[ok]}, fluxpoints {d_o[ok]}; crossings gammapy "
-                f"{crossing_t}, fluxpoints {crossing_o}")
+                f"{crossing_t}, fluxpoints {crossing_o}"
+            )
     if "norm_ul" in t_theirs.colnames:
         assert_close(t_ours["norm_ul"], t_theirs["norm_ul"], "norm_ul", rel=CROSSING_REL)
     assert_close(t_ours["ts"], t_theirs["ts"], "ts", abs_=TS_ABS)
@@ -132,7 +142,8 @@ def assert_matches_gammapy(result, sensitivity=False):
     ok = _same_nan(stat_t, stat_o, "stat")
     close = np.abs(stat_o[ok] - stat_t[ok]) <= STAT_REL * np.abs(stat_t[ok])
     above = (stat_t[ok] - stat_o[ok] >= -STAT_REL * np.abs(stat_t[ok])) & (
-        stat_t[ok] - stat_o[ok] <= MIGRAD_EDM)
+        stat_t[ok] - stat_o[ok] <= MIGRAD_EDM
+    )
     assert np.all(close | above), f"stat: gammapy {stat_t}, fluxpoints {stat_o}"
 
     if "stat_scan" in t_theirs.colnames:
@@ -154,9 +165,14 @@ def assert_matches_gammapy(result, sensitivity=False):
     ok = _same_nan(npred_t, npred_o, "npred")
     slack = np.abs(raw_norm_o - raw_norm_t) * np.where(np.isfinite(ref_t), np.abs(ref_t), 0)
     slack = np.broadcast_to(slack, npred_t.shape)[ok]
-    assert np.all(np.abs(npred_o[ok] - npred_t[ok]) <= slack + STAT_REL * np.abs(npred_t[ok]) + 1e-9), (
-        f"npred: gammapy {npred_t}, fluxpoints {npred_o}")
+    assert np.all(
+        np.abs(npred_o[ok] - npred_t[ok]) <= slack + STAT_REL * np.abs(npred_t[ok]) + 1e-9
+    ), f"npred: gammapy {npred_t}, fluxpoints {npred_o}"
 
     if sensitivity:
-        assert_close(t_ours["norm_sensitivity"], t_theirs["norm_sensitivity"],
-                     "norm_sensitivity", rel=SENSITIVITY_REL)
+        assert_close(
+            t_ours["norm_sensitivity"],
+            t_theirs["norm_sensitivity"],
+            "norm_sensitivity",
+            rel=SENSITIVITY_REL,
+        )

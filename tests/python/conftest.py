@@ -1,5 +1,6 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """Shared fixtures: simulated datasets (built once per session) and gammapy's own answers."""
+
 import logging
 
 import pytest

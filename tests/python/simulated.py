@@ -7,6 +7,7 @@ background, then Poisson counts with a fixed seed. After the simulation each
 source's reference spectrum is moved away from the truth (amplitude x 0.8 .. 1.2) so that the
 fitted norms are not 1.
 """
+
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
@@ -43,8 +44,16 @@ def _detune(models, seed):
             m.spectral_model.amplitude.value *= rng.uniform(0.8, 1.2)
 
 
-def spectrum_dataset(name="spec", seed=1, n_energy=12, exposure=3e9, on_off=False,
-                     amplitude="2e-12 cm-2 s-1 TeV-1", index=2.4, background=(20.0, 0.5)):
+def spectrum_dataset(
+    name="spec",
+    seed=1,
+    n_energy=12,
+    exposure=3e9,
+    on_off=False,
+    amplitude="2e-12 cm-2 s-1 TeV-1",
+    index=2.4,
+    background=(20.0, 0.5),
+):
     """A SpectrumDataset (Cash, with a background spectrum) or, with on_off, a
     SpectrumDatasetOnOff (WStat, alpha = 0.2), one point-like source named "src"."""
     energy = reco_axis(n_energy)
@@ -53,8 +62,12 @@ def spectrum_dataset(name="spec", seed=1, n_energy=12, exposure=3e9, on_off=Fals
     ds = SpectrumDataset.create(geom=geom, energy_axis_true=true_axis(2 * n_energy), name=name)
     ds.exposure.data[...] = exposure
     ds.edisp = EDispKernelMap.from_gauss(
-        energy_axis=energy, energy_axis_true=ds.exposure.geom.axes["energy_true"], sigma=0.15,
-        bias=0.0, geom=geom)
+        energy_axis=energy,
+        energy_axis_true=ds.exposure.geom.axes["energy_true"],
+        sigma=0.15,
+        bias=0.0,
+        geom=geom,
+    )
     ds.background.data[...] = np.geomspace(*background, n_energy)[:, None, None]
     ds.mask_safe = Map.from_geom(geom, data=True, dtype=bool)
     models = Models([SkyModel(PowerLawSpectralModel(index=index, amplitude=amplitude), name="src")])
@@ -82,21 +95,34 @@ def map_sources(n_sources=3, seed=2, spread=0.15, kinds=("point", "gauss", "lp")
         kind = kinds[i % len(kinds)]
         amplitude = f"{rng.uniform(0.5, 2.0):.3g}e-12 cm-2 s-1 TeV-1"
         if kind == "lp":
-            spectral = LogParabolaSpectralModel(alpha=2.2, beta=0.15, amplitude=amplitude,
-                                                reference="1 TeV")
+            spectral = LogParabolaSpectralModel(
+                alpha=2.2, beta=0.15, amplitude=amplitude, reference="1 TeV"
+            )
         else:
             spectral = PowerLawSpectralModel(index=rng.uniform(2.0, 2.8), amplitude=amplitude)
         if kind == "gauss":
-            spatial = GaussianSpatialModel(lon_0=f"{lon} deg", lat_0=f"{lat} deg", sigma="0.08 deg",
-                                           frame="galactic")
+            spatial = GaussianSpatialModel(
+                lon_0=f"{lon} deg", lat_0=f"{lat} deg", sigma="0.08 deg", frame="galactic"
+            )
         else:
             spatial = PointSpatialModel(lon_0=f"{lon} deg", lat_0=f"{lat} deg", frame="galactic")
         models.append(SkyModel(spectral_model=spectral, spatial_model=spatial, name=f"src{i}"))
     return models
 
 
-def map_dataset(name="map", seed=3, n_sources=1, npix=24, binsz=0.05, n_energy=6, exposure=2e9,
-                background=0.2, psf_sigma=0.1, on_off=False, sources=None):
+def map_dataset(
+    name="map",
+    seed=3,
+    n_sources=1,
+    npix=24,
+    binsz=0.05,
+    n_energy=6,
+    exposure=2e9,
+    background=0.2,
+    psf_sigma=0.1,
+    on_off=False,
+    sources=None,
+):
     """A MapDataset (Cash, background map with a FoVBackgroundModel) or, with on_off, a
     MapDatasetOnOff (WStat, alpha = 0.25), with `n_sources` sources (map_sources) or `sources`
     (a list of SkyModels)."""
@@ -107,8 +133,9 @@ def map_dataset(name="map", seed=3, n_sources=1, npix=24, binsz=0.05, n_energy=6
     ds.exposure.data[...] = exposure
     irf_geom = ds.exposure.geom.to_image().to_binsz(0.5)
     ds.psf = PSFMap.from_gauss(energy_axis_true=energy_true, sigma=psf_sigma * u.deg, geom=irf_geom)
-    ds.edisp = EDispKernelMap.from_gauss(energy_axis=energy, energy_axis_true=energy_true,
-                                         sigma=0.15, bias=0.0, geom=irf_geom)
+    ds.edisp = EDispKernelMap.from_gauss(
+        energy_axis=energy, energy_axis_true=energy_true, sigma=0.15, bias=0.0, geom=irf_geom
+    )
     ds.background.data[...] = background * np.geomspace(1, 0.05, n_energy)[:, None, None]
     ds.mask_safe = Map.from_geom(geom, data=True, dtype=bool)
     sky = map_sources(n_sources, seed) if sources is None else sources
@@ -123,8 +150,12 @@ def map_dataset(name="map", seed=3, n_sources=1, npix=24, binsz=0.05, n_energy=6
         alpha = 0.25
         counts_off = Map.from_geom(geom, data=rng.poisson(ds.npred_background().data / alpha))
         out = MapDatasetOnOff.from_map_dataset(
-            ds, acceptance=Map.from_geom(geom, data=1.0),
-            acceptance_off=Map.from_geom(geom, data=1.0 / alpha), counts_off=counts_off, name=name)
+            ds,
+            acceptance=Map.from_geom(geom, data=1.0),
+            acceptance_off=Map.from_geom(geom, data=1.0 / alpha),
+            counts_off=counts_off,
+            name=name,
+        )
         models = Models([m for m in models if isinstance(m, SkyModel)]).copy()
     else:
         out = ds

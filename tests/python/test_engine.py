@@ -1,5 +1,6 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """The compiled module: results of a known problem, and the GIL released while it solves."""
+
 import threading
 import time
 
@@ -18,8 +19,17 @@ EXACT_UL = 1.945584
 
 def one_group(**kwargs):
     zeros = np.zeros(2)
-    return _engine.solve(COUNTS, SOURCE, BACKGROUND, zeros, zeros, np.array([0, 2]),
-                         np.array([0], dtype=np.uint8), np.array([0, 1]), **kwargs)
+    return _engine.solve(
+        COUNTS,
+        SOURCE,
+        BACKGROUND,
+        zeros,
+        zeros,
+        np.array([0, 2]),
+        np.array([0], dtype=np.uint8),
+        np.array([0, 1]),
+        **kwargs,
+    )
 
 
 def test_known_group():
@@ -50,8 +60,21 @@ def test_gil_is_released_while_solving():
 
     def solve():
         window["start"] = time.perf_counter()
-        _engine.solve(counts, s, b, zeros, zeros, segment_bins, kind, problems, errn_errp=True,
-                      ul=True, scan_values=np.geomspace(0.2, 5, 30), backend="cpu", workers=1)
+        _engine.solve(
+            counts,
+            s,
+            b,
+            zeros,
+            zeros,
+            segment_bins,
+            kind,
+            problems,
+            errn_errp=True,
+            ul=True,
+            scan_values=np.geomspace(0.2, 5, 30),
+            backend="cpu",
+            workers=1,
+        )
         window["end"] = time.perf_counter()
 
     thread = threading.Thread(target=solve)
@@ -63,6 +86,7 @@ def test_gil_is_released_while_solving():
     thread.join()
     duration = window["end"] - window["start"]
     assert duration > 0.2, f"solve took {duration:.3f} s: too short to tell"
-    middle = [t for t in ticks
-              if window["start"] + 0.2 * duration < t < window["end"] - 0.2 * duration]
+    middle = [
+        t for t in ticks if window["start"] + 0.2 * duration < t < window["end"] - 0.2 * duration
+    ]
     assert len(middle) > 100, f"{len(middle)} Python iterations during the middle of the solve"

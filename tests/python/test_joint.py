@@ -1,5 +1,6 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """Several datasets fitted jointly, against live gammapy 2.1."""
+
 from astropy import units as u
 from conftest import SELECTION, SPECTRUM_EDGES, run_both
 from compare import assert_matches_gammapy
@@ -17,8 +18,7 @@ def test_spectra_of_three_observations():
     models = datasets[0].models
     for d in datasets:
         d.models = models
-    r = run_both(datasets, source="src", energy_edges=SPECTRUM_EDGES,
-                            selection_optional=SELECTION)
+    r = run_both(datasets, source="src", energy_edges=SPECTRUM_EDGES, selection_optional=SELECTION)
     assert_matches_gammapy(r)
 
 
@@ -29,6 +29,10 @@ def test_map_and_onoff_map():
     models = cash.models.copy()
     cash.models = models
     onoff.models = [m for m in models if m.tag != "FoVBackgroundModel"]
-    r = run_both([cash, onoff], source="src1", energy_edges=[0.1, 1, 100] * u.TeV,
-                 selection_optional=SELECTION)
+    r = run_both(
+        [cash, onoff],
+        source="src1",
+        energy_edges=[0.1, 1, 100] * u.TeV,
+        selection_optional=SELECTION,
+    )
     assert_matches_gammapy(r)

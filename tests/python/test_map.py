@@ -1,6 +1,7 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """MapDataset (Cash, FoV background) and MapDatasetOnOff (WStat) against live gammapy 2.1: one
 source, three sources with overlapping PSFs, masks, sum_over_energy_groups."""
+
 import numpy as np
 import pytest
 from astropy import units as u
@@ -13,25 +14,25 @@ import simulated
 
 
 def test_one_source(map_one):
-    r = run_both([map_one], source="src0", energy_edges=MAP_EDGES,
-                            selection_optional=SELECTION)
+    r = run_both([map_one], source="src0", energy_edges=MAP_EDGES, selection_optional=SELECTION)
     assert_matches_gammapy(r)
 
 
 @pytest.mark.parametrize("source", ["src0", "src1", "src2"])
 def test_three_overlapping_sources(map_three, source):
-    r = run_both([map_three], source=source, energy_edges=MAP_EDGES,
-                            selection_optional=SELECTION)
+    r = run_both([map_three], source=source, energy_edges=MAP_EDGES, selection_optional=SELECTION)
     assert_matches_gammapy(r)
 
 
 def test_three_sources_in_one_batch_equal_single_runs(map_three):
     edges = MAP_EDGES
-    together = fluxpoints.estimate_sources([map_three], ["src0", "src1", "src2"],
-                                           energy_edges=edges, selection_optional=SELECTION)
+    together = fluxpoints.estimate_sources(
+        [map_three], ["src0", "src1", "src2"], energy_edges=edges, selection_optional=SELECTION
+    )
     for name, fp in together.items():
-        alone = fluxpoints.FluxPointsEstimator(source=name, energy_edges=edges,
-                                               selection_optional=SELECTION).run([map_three])
+        alone = fluxpoints.FluxPointsEstimator(
+            source=name, energy_edges=edges, selection_optional=SELECTION
+        ).run([map_three])
         a, b = fp.to_table(sed_type="likelihood"), alone.to_table(sed_type="likelihood")
         for column in a.colnames:
             np.testing.assert_array_equal(a[column], b[column], err_msg=f"{name} {column}")
@@ -69,6 +70,11 @@ def test_mask_fit_hides_a_source_in_one_group():
 
 
 def test_sum_over_energy_groups(map_one):
-    r = run_both([map_one], source="src0", energy_edges=MAP_EDGES,
-                            selection_optional=SELECTION, sum_over_energy_groups=True)
+    r = run_both(
+        [map_one],
+        source="src0",
+        energy_edges=MAP_EDGES,
+        selection_optional=SELECTION,
+        sum_over_energy_groups=True,
+    )
     assert_matches_gammapy(r)

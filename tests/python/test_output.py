@@ -1,5 +1,6 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """The result is a real gammapy FluxPoints: SED types, plots, write and read back."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,8 +18,9 @@ EDGES = [0.1, 0.3, 1, 3, 10, 100] * u.TeV
 
 @pytest.fixture(scope="module")
 def flux_points(spectrum_onoff):
-    return fluxpoints.FluxPointsEstimator(source="src", energy_edges=EDGES,
-                                          selection_optional=SELECTION).run([spectrum_onoff])
+    return fluxpoints.FluxPointsEstimator(
+        source="src", energy_edges=EDGES, selection_optional=SELECTION
+    ).run([spectrum_onoff])
 
 
 def test_is_gammapy_flux_points(flux_points):
@@ -48,7 +50,11 @@ def test_write_read_round_trip(flux_points, tmp_path, suffix):
     b = back.to_table(sed_type="likelihood")
     assert a.colnames == b.colnames
     for name in a.colnames:
-        np.testing.assert_allclose(np.asarray(a[name], float), np.asarray(b[name], float),
-                                   rtol=1e-6 if name == "npred_excess" else 1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(a[name], float),
+            np.asarray(b[name], float),
+            rtol=1e-6 if name == "npred_excess" else 1e-12,
+            err_msg=name,
+        )
     with pytest.raises(OSError):  # gammapy refuses to overwrite unless asked
         flux_points.write(path, sed_type="likelihood")

@@ -1,5 +1,6 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """estimate_sources: many sources of the same datasets in one batch, each equal to a single run."""
+
 import numpy as np
 import pytest
 from astropy import units as u

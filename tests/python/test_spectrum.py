@@ -1,5 +1,6 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """SpectrumDatasetOnOff (WStat) and SpectrumDataset (Cash) against live gammapy 2.1."""
+
 import numpy as np
 from astropy import units as u
 from conftest import SELECTION, SPECTRUM_EDGES, run_both
@@ -10,8 +11,9 @@ from gammapy.modeling.selection import NestedModelSelection
 
 
 def test_onoff_one_source(spectrum_onoff):
-    r = run_both([spectrum_onoff], source="src", energy_edges=SPECTRUM_EDGES,
-                            selection_optional=SELECTION)
+    r = run_both(
+        [spectrum_onoff], source="src", energy_edges=SPECTRUM_EDGES, selection_optional=SELECTION
+    )
     assert_matches_gammapy(r)
     # The last group lies above the dataset's axis: gammapy's NaN row, requested edges.
     t = r.ours.to_table(sed_type="likelihood")
@@ -33,9 +35,15 @@ def asimov_sigma(dataset, source, energy_min, energy_max, norm):
 
 def test_onoff_selection_all_with_sensitivity(spectrum_onoff):
     edges = [0.3, 1, 3, 10] * u.TeV
-    r = run_both([spectrum_onoff], source="src", energy_edges=edges,
-                            selection_optional="all", n_sigma=2, n_sigma_ul=3,
-                            n_sigma_sensitivity=5)
+    r = run_both(
+        [spectrum_onoff],
+        source="src",
+        energy_edges=edges,
+        selection_optional="all",
+        n_sigma=2,
+        n_sigma_ul=3,
+        n_sigma_sensitivity=5,
+    )
     assert_matches_gammapy(r)
     mine = r.ours.to_table(sed_type="likelihood")["norm_sensitivity"].data
     gp = r.theirs.to_table(sed_type="likelihood")["norm_sensitivity"].data
@@ -51,15 +59,21 @@ def test_onoff_selection_all_with_sensitivity(spectrum_onoff):
 
 
 def test_cash_one_source(spectrum_cash):
-    r = run_both([spectrum_cash], source=0, energy_edges=SPECTRUM_EDGES,
-                            selection_optional=SELECTION)
+    r = run_both(
+        [spectrum_cash], source=0, energy_edges=SPECTRUM_EDGES, selection_optional=SELECTION
+    )
     assert_matches_gammapy(r)
 
 
 def test_cash_norm_bounds_and_scan_values(spectrum_cash):
     norm = {"min": 0, "max": 10, "scan_values": np.linspace(0, 3, 7)}
-    r = run_both([spectrum_cash], source="src", energy_edges=[0.3, 3, 30] * u.TeV,
-                            selection_optional=SELECTION, norm=norm)
+    r = run_both(
+        [spectrum_cash],
+        source="src",
+        energy_edges=[0.3, 3, 30] * u.TeV,
+        selection_optional=SELECTION,
+        norm=norm,
+    )
     assert_matches_gammapy(r)
 
 
@@ -73,8 +87,9 @@ def test_masks(spectrum_onoff, spectrum_cash):
         d.mask_safe.data[...] = (energy > 0.5 * u.TeV).reshape(-1, 1, 1)
         d.mask_fit = d.mask_safe.copy()
         d.mask_fit.data[5] = False
-        r = run_both([d], source="src", energy_edges=[0.1, 0.4, 3, 30] * u.TeV,
-                                selection_optional=SELECTION)
+        r = run_both(
+            [d], source="src", energy_edges=[0.1, 0.4, 3, 30] * u.TeV, selection_optional=SELECTION
+        )
         assert_matches_gammapy(r)
         t = r.ours.to_table(sed_type="likelihood")
         assert not t["success"][0] and t["stat"][0] == 0 and np.isnan(t["ts"][0])
@@ -82,8 +97,13 @@ def test_masks(spectrum_onoff, spectrum_cash):
 
 def test_sum_over_energy_groups(spectrum_onoff, spectrum_cash):
     for dataset in (spectrum_onoff, spectrum_cash):
-        r = run_both([dataset], source="src", energy_edges=[0.1, 1, 10, 100] * u.TeV,
-                                selection_optional=SELECTION, sum_over_energy_groups=True)
+        r = run_both(
+            [dataset],
+            source="src",
+            energy_edges=[0.1, 1, 10, 100] * u.TeV,
+            selection_optional=SELECTION,
+            sum_over_energy_groups=True,
+        )
         assert_matches_gammapy(r)
 
 
@@ -94,8 +114,7 @@ def test_source_predicting_nothing(spectrum_cash):
     models = spectrum_cash.models.copy()
     models["src"].spectral_model.amplitude.value = 0
     d.models = models
-    r = run_both([d], source="src", energy_edges=[0.3, 3, 30] * u.TeV,
-                            selection_optional=SELECTION)
+    r = run_both([d], source="src", energy_edges=[0.3, 3, 30] * u.TeV, selection_optional=SELECTION)
     assert_matches_gammapy(r)
     t = r.ours.to_table(sed_type="likelihood")
     assert not np.any(t["success"]) and np.all(t["ts"] == 0)

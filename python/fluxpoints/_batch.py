@@ -65,17 +65,17 @@ def solve(problems, options):
         constant_stat = 0.0
         problem_bins = 0
         for part in problem.parts:
+            # The part's bins where the source predicts counts go to the engine; the rest of
+            # the group's masked bins is a constant.
             bins = part.source_bins(problem.source)
-            npred_constant = part.npred_sum
+            stat_constant, npred_constant = part.stat_sum, part.npred_sum
             if bins is not None:
                 for name in columns:
                     columns[name].append(bins[name])
-                n = len(bins["s"])
-                problem_bins += n
-                constant_stat += part.stat_sum - bins["stat"].sum()
+                problem_bins += len(bins["s"])
+                stat_constant -= bins["stat"].sum()
                 npred_constant -= bins["npred"].sum()
-            else:
-                constant_stat += part.stat_sum
+            constant_stat += stat_constant
             n_bins += 0 if bins is None else len(bins["s"])
             segment_bins.append(n_bins)
             segment_kind.append(part.templates.kind)

@@ -175,6 +175,29 @@ def _wcs_offset(cutout, parent):
     return int(round(dy)), int(round(dx))
 
 
+def _constant_bins(t, energies, signal):
+    """Statistic and total predicted counts per bin in the reco bins `energies` (a slice) of
+    DatasetTemplates `t`, for the sky models' signal `signal` there: what each bin adds at every
+    norm where the source predicts nothing. Computed by the engine's own per-bin functions."""
+
+    def flat(a):
+        return np.ascontiguousarray(a).ravel()
+
+    if t.kind == CASH:
+        stat, npred = _engine.constant_bins(
+            CASH, flat(t.counts[energies]), flat(t.background[energies] + signal)
+        )
+    else:
+        stat, npred = _engine.constant_bins(
+            WSTAT,
+            flat(t.counts[energies]),
+            flat(signal),
+            flat(t.counts_off[energies]),
+            flat(t.alpha[energies]),
+        )
+    return stat.reshape(signal.shape), npred.reshape(signal.shape)
+
+
 class DatasetTemplates:
     """The per-bin inputs of one gammapy dataset (see the module docstring)."""
 
@@ -231,14 +254,14 @@ class DatasetTemplates:
 
         # Statistic and predicted counts per bin with the models as they are: the value of every
         # bin where the source of a problem predicts nothing.
-        self.stat, self.npred = self._constant_bins(self.signal)
+        self.stat, self.npred = _constant_bins(self, slice(None), self.signal)
         self._groups = {}
 
     def _placed(self, npred):
         """Where a model's npred map sits in the dataset (gammapy's Map.stack rule) and its data
         there, non-finite values set to 0."""
         geom = self.dataset._geom
-        if geom.is_region or npred.data.shape[-2:] == geom.data_shape[-2:] and npred.geom == geom:
+        if geom.is_region or (npred.data.shape[-2:] == geom.data_shape[-2:] and npred.geom == geom):
             parent = (Ellipsis,)
             data = npred.data
         else:
@@ -257,20 +280,6 @@ class DatasetTemplates:
         data = np.array(data, dtype=np.float64).reshape(self.signal[parent].shape)
         data[~np.isfinite(data)] = 0.0
         return parent, data
-
-    def _constant_bins(self, signal):
-        if self.kind == CASH:
-            total = np.ascontiguousarray(self.background + signal).ravel()
-            stat, npred = _engine.constant_bins(CASH, self.counts.ravel(), total)
-        else:
-            stat, npred = _engine.constant_bins(
-                WSTAT,
-                self.counts.ravel(),
-                np.ascontiguousarray(signal).ravel(),
-                self.counts_off.ravel(),
-                self.alpha.ravel(),
-            )
-        return stat.reshape(signal.shape), npred.reshape(signal.shape)
 
     def group(self, i0, i1):
         """Sums and per-bin arrays of reco bins [i0, i1) (cached): see GroupTemplates."""
@@ -310,26 +319,9 @@ class GroupTemplates:
             signal = t.signal[sl].copy()
             for name in self.not_contributing:
                 m = t.models[name]
-                part = np.zeros(t.shape)
-                part[m.parent] = m.data
-                signal -= part[sl]
+                signal[(slice(None),) + tuple(m.parent[1:])] -= m.data[sl]
             self.signal = signal
-            if t.kind == CASH:
-                # _constant_bins works on whole-axis arrays; build the group's own.
-                total = np.ascontiguousarray(t.background[sl] + signal).ravel()
-                stat, npred = _engine.constant_bins(
-                    CASH, np.ascontiguousarray(t.counts[sl]).ravel(), total
-                )
-            else:
-                stat, npred = _engine.constant_bins(
-                    WSTAT,
-                    np.ascontiguousarray(t.counts[sl]).ravel(),
-                    np.ascontiguousarray(signal).ravel(),
-                    np.ascontiguousarray(t.counts_off[sl]).ravel(),
-                    np.ascontiguousarray(t.alpha[sl]).ravel(),
-                )
-            self.stat = stat.reshape(signal.shape)
-            self.npred = npred.reshape(signal.shape)
+            self.stat, self.npred = _constant_bins(t, sl, signal)
         else:
             self.signal = t.signal[sl]
             self.stat = t.stat[sl]

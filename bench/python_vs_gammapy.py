@@ -31,11 +31,11 @@ import numpy as np
 from astropy import units as u
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
-import simulated  # noqa: E402
 from gammapy.datasets import Datasets  # noqa: E402
 from gammapy.estimators import FluxPointsEstimator as GammapyEstimator  # noqa: E402
 
 import fluxpoints  # noqa: E402
+import simulated  # noqa: E402
 
 SELECTION = ["errn-errp", "ul", "scan"]
 SPECTRUM_EDGES = [0.1, 0.3, 1, 3, 10, 30, 100] * u.TeV

@@ -17,4 +17,4 @@ echo "== pip install . (fluxpoints Python package)"
 "${python}" -m pip install --quiet --no-build-isolation ${FLUXPOINTS_PIP_ARGS:-} .
 echo "== pytest tests/python"
 cd tests/python
-exec "../../${python}" -m pytest -q -p no:cacheprovider "$@"
+exec "../../${python}" -m pytest -q -p no:cacheprovider --durations=8 "$@"

@@ -2,10 +2,10 @@
 """Several datasets fitted jointly, against live gammapy 2.1."""
 
 from astropy import units as u
-from conftest import SELECTION, SPECTRUM_EDGES, run_both
-from compare import assert_matches_gammapy
 
 import simulated
+from compare import assert_matches_gammapy
+from conftest import SELECTION, SPECTRUM_EDGES, run_both
 
 
 def test_spectra_of_three_observations():

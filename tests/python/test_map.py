@@ -1,16 +1,18 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """MapDataset (Cash, FoV background) and MapDatasetOnOff (WStat) against live gammapy 2.1: one
-source, three sources with overlapping PSFs, masks, sum_over_energy_groups."""
+source, three sources with overlapping PSFs, masks, sum_over_energy_groups, a TemplateNPredModel
+among the other models."""
 
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import Angle
-from conftest import MAP_EDGES, SELECTION, run_both
-from compare import assert_matches_gammapy
+from gammapy.modeling.models import TemplateNPredModel
 
 import fluxpoints
 import simulated
+from compare import assert_matches_gammapy
+from conftest import MAP_EDGES, SELECTION, run_both
 
 
 def test_one_source(map_one):
@@ -77,4 +79,17 @@ def test_sum_over_energy_groups(map_one):
         selection_optional=SELECTION,
         sum_over_energy_groups=True,
     )
+    assert_matches_gammapy(r)
+
+
+def test_template_npred_model_among_the_other_models(map_one):
+    """A TemplateNPredModel (a precomputed predicted-counts cube, e.g. a diffuse emission
+    template) next to the source: gammapy slices it per group, fluxpoints reads it through the
+    dataset's evaluators."""
+    d = map_one.copy(name=map_one.name)
+    diffuse = TemplateNPredModel(
+        map_one.background * 0.3, name="diffuse", datasets_names=[map_one.name]
+    )
+    d.models = list(map_one.models.copy()) + [diffuse]
+    r = run_both([d], source="src0", energy_edges=MAP_EDGES, selection_optional=["ul", "scan"])
     assert_matches_gammapy(r)

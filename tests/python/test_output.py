@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from astropy import units as u  # noqa: E402
-from conftest import SELECTION  # noqa: E402
 from gammapy.estimators import FluxPoints  # noqa: E402
 
 import fluxpoints  # noqa: E402
+from conftest import SELECTION  # noqa: E402
 
 EDGES = [0.1, 0.3, 1, 3, 10, 100] * u.TeV
 

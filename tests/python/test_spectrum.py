@@ -3,11 +3,12 @@
 
 import numpy as np
 from astropy import units as u
-from conftest import SELECTION, SPECTRUM_EDGES, run_both
-from compare import SENSITIVITY_REL, assert_matches_gammapy
 from gammapy.datasets import Datasets
 from gammapy.modeling.models import ScaleSpectralModel
 from gammapy.modeling.selection import NestedModelSelection
+
+from compare import SENSITIVITY_REL, assert_matches_gammapy
+from conftest import SELECTION, SPECTRUM_EDGES, run_both
 
 
 def test_onoff_one_source(spectrum_onoff):

@@ -5,11 +5,11 @@ gammapy's FluxEstimator.run prepares them."""
 
 import numpy as np
 from astropy import units as u
-from compare import CROSSING_REL, NORM_ERR_FRACTION, NORM_REL, STAT_REL, TS_ABS
 from gammapy.datasets import Datasets
 from gammapy.estimators import FluxPointsEstimator as GammapyEstimator
 
 import fluxpoints
+from compare import CROSSING_REL, NORM_ERR_FRACTION, NORM_REL, STAT_REL, TS_ABS
 
 EDGES = [1, 10] * u.TeV
 

@@ -109,6 +109,13 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         self.backend = backend
         self.last_status = {}
 
+    @property
+    def config_parameters(self):
+        """Configuration parameters (gammapy's, plus ``backend``; not the last run's status)."""
+        pars = super().config_parameters
+        pars.pop("last_status", None)
+        return pars
+
     # --- the whole estimate -----------------------------------------------------------------
 
     def run(self, datasets):

@@ -1,8 +1,8 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """fluxpoints.FluxPointsEstimator: gammapy's FluxPointsEstimator with the fits done by the engine.
 
-The class derives from gammapy's, so construction, `copy()`, `config_parameters`,
-`selection_optional`, `get_scale_model` and the counting helpers are gammapy's own. What changes is
+The class derives from gammapy's, so construction, `copy()`, `selection_optional`,
+`get_scale_model` and the counting helpers are gammapy's own. What changes is
 where the likelihood is minimised: gammapy's evaluators give, per dataset, the source's predicted
 counts at norm 1 and everything else's; the engine then solves every energy group (and, with
 `estimate_sources`, every source) in one batch.
@@ -37,10 +37,6 @@ BACKENDS = ("auto", "cpu", "cuda")
 class FluxPointsEstimator(GammapyFluxPointsEstimator):
     """Flux points, as gammapy's `~gammapy.estimators.FluxPointsEstimator` computes them.
 
-    After `run` or `run_sources`, ``last_status`` holds for each source the engine's verdict on
-    each energy group: "ok", or why a quantity is missing or computed differently (e.g. "ok
-    (minimum on a kink: error from the delta-stat = 1 interval)").
-
     Same constructor and results as gammapy 2.1's estimator (see its documentation), plus
     ``backend``. Differences:
 
@@ -58,6 +54,10 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         As gammapy's FluxPointsEstimator.
     backend : {"auto", "cpu", "cuda"}
         Engine backend: "auto" uses a CUDA GPU when one is usable, else the CPU.
+
+    After `run` or `run_sources`, ``last_status`` holds for each source the engine's verdict on
+    each energy group: "ok", or why a quantity is missing or computed differently (e.g. "ok
+    (minimum on a kink: error from the delta-stat = 1 interval)").
     """
 
     tag = "FluxPointsEstimator"
@@ -143,7 +143,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             ``run(datasets)`` with ``source`` set to that source.
         """
         datasets = Datasets(datasets)
-        names = [find_source(datasets.models, s).name for s in sources]
+        models = datasets.models  # built anew at each access: once
+        names = [find_source(models, s).name for s in sources]
         return dict(zip(names, self._run_sources(datasets, list(sources))))
 
     def estimate_flux_point(self, datasets, energy_min, energy_max):
@@ -309,7 +310,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         all groups of a source at once; `exact_reference` computes them group by group, as
         gammapy's estimate_flux_point returns them.
         """
-        models = [find_source(datasets.models, source) for source in sources]
+        all_models = datasets.models  # built anew at each access: once
+        models = [find_source(all_models, source) for source in sources]
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             raise ValueError(f"sources must be distinct, got {names}")

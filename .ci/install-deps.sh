@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake g++ make pkg-config libtrilinos-kokkos-dev libhdf5-dev libcfitsio-dev zlib1g-dev libyaml-cpp-dev
           libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
-          libopenmpi-dev openmpi-bin python3-venv)
+          libopenmpi-dev openmpi-bin python3-venv python3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

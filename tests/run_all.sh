@@ -15,5 +15,6 @@ echo "== live comparison with gammapy 2.1 (tests/validation/compare.py)"
 .venv/bin/python tests/validation/compare.py build/fluxpoints > build/compare_gammapy.log 2>&1 \
   || { cat build/compare_gammapy.log; echo "gammapy comparison FAILED"; exit 1; }
 grep -E "^(=>|ALL PASS|case)" build/compare_gammapy.log || tail -n 5 build/compare_gammapy.log
+bash tests/python/run.sh  # the Python package against live gammapy (pytest)
 echo "== test suites"
 ctest --test-dir build --output-on-failure -j "$(nproc)"

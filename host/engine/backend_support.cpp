@@ -3,17 +3,11 @@
 
 namespace fluxpoints {
 
-void prepare_solve(const LikelihoodBatch& batch, const SolveOptions& options, BatchResult& result) {
+void prepare_solve(const BatchView& batch, const SolveOptions& options, BatchResult& result) {
   options.validate();
   batch.validate();
   result.norm_scan = options.scan ? options.norm_scan() : std::vector<double>{};
-  result.resize(batch.n_problems(), batch.n_segments(), result.n_scan());
-}
-
-math::BatchArrays batch_arrays(const LikelihoodBatch& b) {
-  return math::BatchArrays{b.counts.data(),       b.npred_ref.data(),    b.npred_other.data(),
-                           b.counts_off.data(),   b.alpha.data(),        b.segment_bins.data(),
-                           b.segment_kind.data(), b.problem_segments.data()};
+  result.resize(batch.n_problems, batch.n_segments, result.n_scan());
 }
 
 math::ResultArrays result_arrays(BatchResult& r, std::vector<int>& evaluations) {

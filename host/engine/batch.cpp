@@ -60,18 +60,90 @@ math::ProblemView LikelihoodBatch::view(std::int64_t p) const {
                            segment_kind.data(), problem_segments[p], problem_segments[p + 1]};
 }
 
-void LikelihoodBatch::validate() const {
+BatchView LikelihoodBatch::as_view() const {
+  BatchView v;
+  v.arrays = math::BatchArrays{counts.data(),       npred_ref.data(),    npred_other.data(),
+                               counts_off.data(),   alpha.data(),        segment_bins.data(),
+                               segment_kind.data(), problem_segments.data()};
+  v.n_problems = n_problems();
+  v.n_segments = n_segments();
+  v.n_bins = n_bins();
+  v.labels = &labels_;
+  // The per-bin vectors are filled together; a caller who resized one alone is caught here
+  // rather than read past its end.
+  for (const auto* a : {&npred_ref, &npred_other, &counts_off, &alpha})
+    if (static_cast<std::int64_t>(a->size()) != v.n_bins)
+      throw std::invalid_argument("LikelihoodBatch: the per-bin arrays have different sizes");
+  if (static_cast<std::int64_t>(segment_kind.size()) != v.n_segments ||
+      static_cast<std::int64_t>(labels_.size()) != v.n_problems)
+    throw std::invalid_argument("LikelihoodBatch: segment_kind or labels do not match the offsets");
+  return v;
+}
+
+namespace {
+
+// Offsets must start at 0, never decrease and end at `total` (the size of what they index).
+void check_offsets(const std::int64_t* offsets, std::int64_t n, std::int64_t total,
+                   const char* name, const char* of) {
+  if (offsets == nullptr) throw std::invalid_argument(std::string("batch: ") + name + " is null");
+  if (offsets[0] != 0)
+    throw std::invalid_argument(std::string("batch: ") + name + "[0] must be 0, got " +
+                                std::to_string(offsets[0]));
+  for (std::int64_t i = 0; i < n; ++i)
+    if (offsets[i + 1] < offsets[i])
+      throw std::invalid_argument(std::string("batch: ") + name + " decreases at index " +
+                                  std::to_string(i + 1) + " (" + std::to_string(offsets[i]) +
+                                  " -> " + std::to_string(offsets[i + 1]) + ")");
+  if (offsets[n] != total)
+    throw std::invalid_argument(std::string("batch: ") + name + "[" + std::to_string(n) +
+                                "] must equal the number of " + of + " (" +
+                                std::to_string(total) + "), got " + std::to_string(offsets[n]));
+}
+
+}  // namespace
+
+void BatchView::validate() const {
+  // 1. Structure: nothing below reads an index these checks have not bounded.
+  if (n_problems < 0 || n_segments < 0 || n_bins < 0)
+    throw std::invalid_argument("batch: negative size (problems " + std::to_string(n_problems) +
+                                ", segments " + std::to_string(n_segments) + ", bins " +
+                                std::to_string(n_bins) + ")");
+  check_offsets(arrays.problem_segments, n_problems, n_segments, "problem_segments", "segments");
+  check_offsets(arrays.segment_bins, n_segments, n_bins, "segment_bins", "bins");
+  if (n_segments > 0 && arrays.segment_kind == nullptr)
+    throw std::invalid_argument("batch: segment_kind is null");
+  for (std::int64_t k = 0; k < n_segments; ++k) {
+    const auto kind = static_cast<unsigned>(arrays.segment_kind[k]);
+    if (kind != static_cast<unsigned>(StatKind::cash) &&
+        kind != static_cast<unsigned>(StatKind::wstat))
+      throw std::invalid_argument("batch: segment_kind[" + std::to_string(k) + "] is " +
+                                  std::to_string(kind) + " (expected 0 = cash or 1 = wstat)");
+  }
+  if (n_bins > 0) {
+    const double* bins[] = {arrays.counts, arrays.npred_ref, arrays.npred_other,
+                            arrays.counts_off, arrays.alpha};
+    const char* names[] = {"counts", "npred_ref", "npred_other", "counts_off", "alpha"};
+    for (int a = 0; a < 5; ++a)
+      if (bins[a] == nullptr)
+        throw std::invalid_argument(std::string("batch: ") + names[a] + " is null");
+  }
+  if (labels != nullptr && static_cast<std::int64_t>(labels->size()) != n_problems)
+    throw std::invalid_argument("batch: " + std::to_string(labels->size()) + " labels for " +
+                                std::to_string(n_problems) + " problems");
+
+  // 2. Values.
+  const math::BatchArrays& a = arrays;
   const auto where = [&](std::int64_t p, std::int64_t k, std::int64_t i) {
     std::ostringstream os;
     os << "problem " << p;
-    if (!labels_[p].empty()) os << " (" << labels_[p] << ")";
-    os << ", dataset " << (k - problem_segments[p]) << ", bin " << (i - segment_bins[k]);
+    if (labels != nullptr && !(*labels)[p].empty()) os << " (" << (*labels)[p] << ")";
+    os << ", dataset " << (k - a.problem_segments[p]) << ", bin " << (i - a.segment_bins[k]);
     return os.str();
   };
-  for (std::int64_t p = 0; p < n_problems(); ++p) {
-    for (std::int64_t k = problem_segments[p]; k < problem_segments[p + 1]; ++k) {
-      const bool wstat = segment_kind[k] == StatKind::wstat;
-      for (std::int64_t i = segment_bins[k]; i < segment_bins[k + 1]; ++i) {
+  for (std::int64_t p = 0; p < n_problems; ++p) {
+    for (std::int64_t k = a.problem_segments[p]; k < a.problem_segments[p + 1]; ++k) {
+      const bool wstat = a.segment_kind[k] == StatKind::wstat;
+      for (std::int64_t i = a.segment_bins[k]; i < a.segment_bins[k + 1]; ++i) {
         // `limit`: the largest magnitude the statistic's arithmetic handles (limits.hpp).
         const auto check = [&](double x, const char* field, bool non_negative, double limit) {
           if (!std::isfinite(x))
@@ -87,13 +159,14 @@ void LikelihoodBatch::validate() const {
                 ", the largest magnitude the statistic handles without overflow");
         };
         const double n_max = limits::kMaxCounts;
-        check(counts[i], wstat ? "counts (ON)" : "counts", true, n_max);
-        check(npred_ref[i], "npred_ref (source counts at norm 1)", false, n_max);
-        check(npred_other[i], wstat ? "npred_other (other models' signal)" : "npred_other (background)",
-              false, n_max);
+        check(a.counts[i], wstat ? "counts (ON)" : "counts", true, n_max);
+        check(a.npred_ref[i], "npred_ref (source counts at norm 1)", false, n_max);
+        check(a.npred_other[i],
+              wstat ? "npred_other (other models' signal)" : "npred_other (background)", false,
+              n_max);
         if (wstat) {
-          check(counts_off[i], "counts_off", true, n_max);
-          check(alpha[i], "alpha", true, limits::kMaxAlpha);
+          check(a.counts_off[i], "counts_off", true, n_max);
+          check(a.alpha[i], "alpha", true, limits::kMaxAlpha);
         }
       }
     }

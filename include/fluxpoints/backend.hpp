@@ -1,8 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// A backend solves a whole LikelihoodBatch. There are no per-problem or per-bin virtual calls:
-// the batch is the unit of work. New backends: one folder in kernels/ and one entry in
-// host/engine/backend_factory.cpp.
+// A backend solves a whole batch (a BatchView: a LikelihoodBatch, or arrays the caller owns).
+// There are no per-problem or per-bin virtual calls: the batch is the unit of work. New
+// backends: one folder in kernels/ and one entry in host/engine/backend_factory.cpp.
 
 #include <memory>
 #include <string>
@@ -18,8 +18,12 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
-  // Validates the batch and options (std::invalid_argument on bad input), then solves.
-  virtual BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const = 0;
+  // Validates the batch and options (std::invalid_argument on bad input), then solves. The view's
+  // arrays are read in place, never copied on the host side beyond what the backend needs.
+  virtual BatchResult solve(const BatchView& batch, const SolveOptions& options) const = 0;
+  BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const {
+    return solve(batch.as_view(), options);
+  }
 };
 
 // "cpu", "cuda" or "auto". "cuda" throws std::runtime_error with the reason when no usable GPU

@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // Helpers every backend uses around its solve: input validation, result allocation and the raw
-// array views the shared math (math/batch_solve.hpp) works on.
+// result arrays the shared math (math/batch_solve.hpp) writes.
 
 #include <vector>
 
@@ -12,10 +12,9 @@
 
 namespace fluxpoints {
 
-// Validates options and batch, sizes `result` and fills its norm_scan.
-void prepare_solve(const LikelihoodBatch& batch, const SolveOptions& options, BatchResult& result);
+// Validates options and batch (structure before values), sizes `result` and fills its norm_scan.
+void prepare_solve(const BatchView& batch, const SolveOptions& options, BatchResult& result);
 
-math::BatchArrays batch_arrays(const LikelihoodBatch& batch);
 // `evaluations` must have one entry per problem; the backend sums it into result.evaluations.
 math::ResultArrays result_arrays(BatchResult& result, std::vector<int>& evaluations);
 

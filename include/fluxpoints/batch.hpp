@@ -16,11 +16,35 @@
 #include <string>
 #include <vector>
 
-#include "fluxpoints/math/problem_view.hpp"
+#include "fluxpoints/math/batch_solve.hpp"
 
 namespace fluxpoints {
 
 using math::StatKind;
+
+// A batch the caller owns: the arrays of a LikelihoodBatch as raw pointers and sizes, read in
+// place (numpy buffers handed in from Python, for example). Backends solve batches only through
+// this view; the pointers must stay valid and unchanged until the solve returns.
+//
+//   arrays.counts .. arrays.alpha   n_bins entries each (may be null when n_bins = 0)
+//   arrays.segment_bins             n_segments + 1 offsets, from 0 to n_bins
+//   arrays.segment_kind             n_segments entries
+//   arrays.problem_segments         n_problems + 1 offsets, from 0 to n_segments
+struct BatchView {
+  math::BatchArrays arrays{};
+  std::int64_t n_problems = 0;
+  std::int64_t n_segments = 0;
+  std::int64_t n_bins = 0;
+  // Optional names of the problems for error messages (n_problems entries); null: by index.
+  const std::vector<std::string>* labels = nullptr;
+
+  // Checks, in this order, so that nothing is read out of bounds: the sizes, the offset arrays
+  // (start at 0, never decrease, end at the sizes), the statistic kinds, then every bin value
+  // (finite; counts, counts_off and alpha not negative). Throws std::invalid_argument naming
+  // the array and index, or the problem, dataset and bin. Backends call it before solving.
+  void validate() const;
+  math::ProblemView problem(std::int64_t p) const { return arrays.problem(p); }
+};
 
 class LikelihoodBatch {
  public:
@@ -40,8 +64,10 @@ class LikelihoodBatch {
   void reserve(std::int64_t n_problems, std::int64_t n_bins);
 
   // Rejects non-finite or negative inputs with std::invalid_argument naming the problem, the
-  // dataset and the bin. Backends call it before solving.
-  void validate() const;
+  // dataset and the bin (BatchView::validate). Backends call it before solving.
+  void validate() const { as_view().validate(); }
+  // The view backends solve; valid while the batch is alive and unchanged.
+  BatchView as_view() const;
 
   // --- sizes and access -------------------------------------------------------------------
   std::int64_t n_problems() const { return static_cast<std::int64_t>(problem_segments.size()) - 1; }

@@ -52,14 +52,14 @@ inline std::size_t problem_bytes(std::int64_t bins, std::int64_t segments, int n
 // fits the device). Problems with >= block_min_bins bins are counted as block problems, the
 // rest with >= warp_min_bins as warp problems (thresholds below 1 count as 1: a problem with no
 // bin is always a thread problem). `max_chunk_problems` keeps counts within the sort's int range.
-inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
-                             const std::vector<std::int64_t>& segment_bins, int n_scan,
+// `problem_segments` has n_problems + 1 offsets into `segment_bins` (a validated batch's).
+inline ChunkPlan plan_chunks(const std::int64_t* problem_segments, std::int64_t n_problems,
+                             const std::int64_t* segment_bins, int n_scan,
                              std::size_t chunk_bytes, std::int64_t warp_min_bins,
                              std::int64_t block_min_bins,
                              std::int64_t max_chunk_problems = std::int64_t{1} << 30) {
   if (chunk_bytes == 0) throw std::invalid_argument("plan_chunks: chunk_bytes must be positive");
   ChunkPlan plan;
-  const std::int64_t n_problems = static_cast<std::int64_t>(problem_segments.size()) - 1;
   const std::int64_t warp_threshold = std::max<std::int64_t>(warp_min_bins, 1);
   const std::int64_t block_threshold = std::max<std::int64_t>(block_min_bins, 1);
   Chunk c;
@@ -97,6 +97,17 @@ inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
   }
   if (n_problems > 0) close(n_problems);
   return plan;
+}
+
+// The same for offsets held in vectors (a LikelihoodBatch's).
+inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
+                             const std::vector<std::int64_t>& segment_bins, int n_scan,
+                             std::size_t chunk_bytes, std::int64_t warp_min_bins,
+                             std::int64_t block_min_bins,
+                             std::int64_t max_chunk_problems = std::int64_t{1} << 30) {
+  return plan_chunks(problem_segments.data(),
+                     static_cast<std::int64_t>(problem_segments.size()) - 1, segment_bins.data(),
+                     n_scan, chunk_bytes, warp_min_bins, block_min_bins, max_chunk_problems);
 }
 
 }  // namespace fluxpoints::cuda_backend

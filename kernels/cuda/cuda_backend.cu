@@ -205,15 +205,16 @@ void copy_parallel(const std::vector<CopyJob>& jobs) {
 }
 
 // Host: copies chunk c of the batch into the slot's pinned buffers, rebasing the offsets.
-void stage(const LikelihoodBatch& b, const Chunk& c, Slot& s) {
+void stage(const BatchView& view, const Chunk& c, Slot& s) {
+  const math::BatchArrays& b = view.arrays;
   const std::size_t bytes = c.bins() * sizeof(double);
-  const auto bins_of = [&](const std::vector<double>& v) { return v.data() + c.bin_begin; };
+  const auto bins_of = [&](const double* v) { return v + c.bin_begin; };
   copy_parallel({{s.staged_in.counts.get(), bins_of(b.counts), bytes},
                  {s.staged_in.npred_ref.get(), bins_of(b.npred_ref), bytes},
                  {s.staged_in.npred_other.get(), bins_of(b.npred_other), bytes},
                  {s.staged_in.counts_off.get(), bins_of(b.counts_off), bytes},
                  {s.staged_in.alpha.get(), bins_of(b.alpha), bytes},
-                 {s.staged_in.segment_kind.get(), b.segment_kind.data() + c.segment_begin,
+                 {s.staged_in.segment_kind.get(), b.segment_kind + c.segment_begin,
                   c.segments() * sizeof(math::StatKind)}});
   for (std::int64_t k = 0; k <= c.segments(); ++k)
     s.staged_in.segment_bins.get()[k] = b.segment_bins[c.segment_begin + k] - c.bin_begin;
@@ -337,15 +338,15 @@ void finish(const ChunkPlan& plan, Slot& s, const math::ResultArrays& all, std::
   s.chunk = -1;
 }
 
-std::size_t total_bytes(const LikelihoodBatch& b, int n_scan) {
-  return static_cast<std::size_t>(b.n_bins()) * kBytesPerBin +
-         static_cast<std::size_t>(b.n_segments()) * kBytesPerSegment +
-         static_cast<std::size_t>(b.n_problems()) * (kBytesPerProblem + n_scan * sizeof(double));
+std::size_t total_bytes(const BatchView& b, int n_scan) {
+  return static_cast<std::size_t>(b.n_bins) * kBytesPerBin +
+         static_cast<std::size_t>(b.n_segments) * kBytesPerSegment +
+         static_cast<std::size_t>(b.n_problems) * (kBytesPerProblem + n_scan * sizeof(double));
 }
 
 // Chunk budget: the configured one, or a share of the device memory that also cuts large
 // batches into at least `streams` chunks so transfers and kernels overlap.
-std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const LikelihoodBatch& b,
+std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const BatchView& b,
                          int n_scan) {
   if (config.chunk_bytes > 0) return config.chunk_bytes;
   std::size_t free_bytes = 0, total = 0;
@@ -365,22 +366,21 @@ class CudaSolver {
       throw std::invalid_argument("CUDA backend: scan_norms_per_pass must be 8 or 16");
   }
 
-  BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options,
-                    PhaseTimes* times) {
+  BatchResult solve(const BatchView& batch, const SolveOptions& options, PhaseTimes* times) {
     const auto t_start = Clock::now();
     PhaseTimes t;
     BatchResult result;
     prepare_solve(batch, options, result);
     const int n_scan = static_cast<int>(result.n_scan());
-    std::vector<int> evaluations(batch.n_problems(), 0);
+    std::vector<int> evaluations(batch.n_problems, 0);
     const math::ResultArrays all = result_arrays(result, evaluations);
     const math::SolveSettings settings = options.settings();
 
     std::lock_guard<std::mutex> lock(mutex_);  // one workspace: one solve at a time
     const ChunkPlan plan =
-        plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
-                    chunk_budget(config_, workspace_, batch, n_scan), config_.warp_min_bins,
-                    config_.block_min_bins, INT_MAX);
+        plan_chunks(batch.arrays.problem_segments, batch.n_problems, batch.arrays.segment_bins,
+                    n_scan, chunk_budget(config_, workspace_, batch, n_scan),
+                    config_.warp_min_bins, config_.block_min_bins, INT_MAX);
     t.chunks = static_cast<int>(plan.chunks.size());
     if (!plan.chunks.empty()) {
       const auto t_setup = Clock::now();
@@ -422,15 +422,17 @@ class CudaSolver {
     return result;
   }
 
-  double time_scan(const LikelihoodBatch& batch, const std::vector<double>& norms,
+  double time_scan(const LikelihoodBatch& owned, const std::vector<double>& norms,
                    int repetitions) {
+    const BatchView batch = owned.as_view();
     batch.validate();
     if (norms.empty() || repetitions < 1)
       throw std::invalid_argument("time_scan_kernel: needs norms and repetitions >= 1");
     const int n_scan = static_cast<int>(norms.size());
-    const ChunkPlan plan = plan_chunks(batch.problem_segments, batch.segment_bins, n_scan,
-                                       ~std::size_t{0}, config_.warp_min_bins,
-                                       config_.block_min_bins, INT_MAX);
+    const ChunkPlan plan =
+        plan_chunks(batch.arrays.problem_segments, batch.n_problems, batch.arrays.segment_bins,
+                    n_scan, ~std::size_t{0}, config_.warp_min_bins, config_.block_min_bins,
+                    INT_MAX);
     if (plan.chunks.size() != 1) return 0.0;  // empty batch
     std::lock_guard<std::mutex> lock(mutex_);
     workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, 1);
@@ -464,7 +466,8 @@ class CudaBackend final : public Backend {
     name_ = std::string("cuda (") + prop.name + ")";
   }
   std::string name() const override { return name_; }
-  BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const override {
+  using Backend::solve;
+  BatchResult solve(const BatchView& batch, const SolveOptions& options) const override {
     return solver_.solve(batch, options, nullptr);
   }
 
@@ -508,9 +511,14 @@ Solver::Solver(const CudaConfig& config) {
 }
 Solver::~Solver() = default;
 
-BatchResult Solver::solve(const LikelihoodBatch& batch, const SolveOptions& options,
+BatchResult Solver::solve(const BatchView& batch, const SolveOptions& options,
                           PhaseTimes* times) {
   return impl_->solve(batch, options, times);
+}
+
+BatchResult Solver::solve(const LikelihoodBatch& batch, const SolveOptions& options,
+                          PhaseTimes* times) {
+  return impl_->solve(batch.as_view(), options, times);
 }
 
 double Solver::time_scan(const LikelihoodBatch& batch, const std::vector<double>& norms,

@@ -66,6 +66,8 @@ class Solver {
   Solver(const Solver&) = delete;
   Solver& operator=(const Solver&) = delete;
   // What Backend::solve does, filling `times` if given.
+  BatchResult solve(const BatchView& batch, const SolveOptions& options,
+                    PhaseTimes* times = nullptr);
   BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options,
                     PhaseTimes* times = nullptr);
   // The scan kernels alone: uploads the batch once (it must fit the device in one piece), runs

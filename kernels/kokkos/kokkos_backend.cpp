@@ -70,11 +70,12 @@ class CpuBackend final : public Backend {
     return "cpu (" + std::to_string(workers_) + " worker threads)";
   }
 
-  BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const override {
+  using Backend::solve;
+  BatchResult solve(const BatchView& batch, const SolveOptions& options) const override {
     BatchResult result;
     prepare_solve(batch, options, result);
-    std::vector<int> evaluations(batch.n_problems(), 0);
-    const math::BatchArrays in = batch_arrays(batch);
+    std::vector<int> evaluations(batch.n_problems, 0);
+    const math::BatchArrays in = batch.arrays;
     const math::ResultArrays out = result_arrays(result, evaluations);
     const math::SolveSettings settings = options.settings();
     const double* scan = result.norm_scan.data();
@@ -82,11 +83,11 @@ class CpuBackend final : public Backend {
     if (workers_ == 1) {
       Kokkos::parallel_for(
           "fluxpoints::solve_batch",
-          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems()),
+          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems),
           [=](const std::int64_t p) { math::solve_and_store(in, p, settings, scan, n_scan, out); });
       Kokkos::fence();
     } else {
-      solve_on_threads(in, batch.n_problems(), settings, scan, n_scan, out, workers_);
+      solve_on_threads(in, batch.n_problems, settings, scan, n_scan, out, workers_);
     }
     result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
     return result;

@@ -1,0 +1,258 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// fluxpoints._engine: the engine (statistic, batch, backends) for Python. numpy arrays go into a
+// BatchView in place (no copy); the GIL is released while a backend solves; results come back as
+// numpy arrays that own the result vectors (no copy either).
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fluxpoints/backend.hpp"
+#include "fluxpoints/math/sensitivity.hpp"
+
+namespace nb = nanobind;
+namespace fp = fluxpoints;
+
+namespace {
+
+template <class T>
+using InArray = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+template <class T, int N>
+using OutArray = nb::ndarray<nb::numpy, T, nb::ndim<N>>;
+
+// A numpy array that owns `v` (moved to the heap; freed when the array is collected).
+template <class T>
+OutArray<T, 1> to_numpy(std::vector<T>&& v) {
+  auto* owned = new std::vector<T>(std::move(v));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return OutArray<T, 1>(owned->data(), {owned->size()}, owner);
+}
+
+OutArray<double, 2> to_numpy_2d(std::vector<double>&& v, std::size_t rows, std::size_t cols) {
+  auto* owned = new std::vector<double>(std::move(v));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
+  return OutArray<double, 2>(owned->data(), {rows, cols}, owner);
+}
+
+// One backend per (kind, workers), made once: the CUDA backend keeps its device buffers between
+// solves. Each has its own lock: the single-worker CPU path dispatches through Kokkos' Serial
+// space, which must not be entered from two threads at once.
+struct CachedBackend {
+  std::unique_ptr<fp::Backend> backend;
+  std::string why;
+  std::mutex mutex;
+};
+
+CachedBackend& backend_for(const std::string& which, int workers) {
+  static std::mutex cache_mutex;
+  static std::map<std::pair<std::string, int>, std::unique_ptr<CachedBackend>> cache;
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  auto& slot = cache[{which, workers}];
+  if (!slot) {
+    auto made = std::make_unique<CachedBackend>();
+    made->backend = fp::make_backend(which, &made->why, workers);
+    slot = std::move(made);
+  }
+  return *slot;
+}
+
+std::int64_t size_of(const InArray<double>& a) { return static_cast<std::int64_t>(a.shape(0)); }
+
+void require_size(std::int64_t got, std::int64_t want, const char* name) {
+  if (got != want)
+    throw std::invalid_argument(std::string("solve: ") + name + " has " + std::to_string(got) +
+                                " entries, expected " + std::to_string(want));
+}
+
+nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double> npred_other,
+               InArray<double> counts_off, InArray<double> alpha,
+               InArray<std::int64_t> segment_bins, InArray<std::uint8_t> segment_kind,
+               InArray<std::int64_t> problem_segments, double n_sigma, double n_sigma_ul,
+               bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
+               double norm_value, double norm_min, double norm_max,
+               std::optional<double> n_sigma_sensitivity, const std::string& backend, int workers,
+               std::optional<std::vector<std::string>> labels) {
+  // Sizes first: the view's own validation then checks the offsets against them.
+  if (problem_segments.shape(0) < 1 || segment_bins.shape(0) < 1)
+    throw std::invalid_argument(
+        "solve: problem_segments and segment_bins need at least one entry (0)");
+  fp::BatchView view;
+  view.n_problems = static_cast<std::int64_t>(problem_segments.shape(0)) - 1;
+  view.n_segments = static_cast<std::int64_t>(segment_bins.shape(0)) - 1;
+  view.n_bins = size_of(counts);
+  require_size(size_of(npred_ref), view.n_bins, "npred_ref");
+  require_size(size_of(npred_other), view.n_bins, "npred_other");
+  require_size(size_of(counts_off), view.n_bins, "counts_off");
+  require_size(size_of(alpha), view.n_bins, "alpha");
+  require_size(static_cast<std::int64_t>(segment_kind.shape(0)), view.n_segments, "segment_kind");
+  if (labels) require_size(static_cast<std::int64_t>(labels->size()), view.n_problems, "labels");
+  // StatKind is a uint8 enum (0 = cash, 1 = wstat); validate() rejects any other value before a
+  // backend reads one.
+  view.arrays = fp::math::BatchArrays{counts.data(),
+                                      npred_ref.data(),
+                                      npred_other.data(),
+                                      counts_off.data(),
+                                      alpha.data(),
+                                      segment_bins.data(),
+                                      reinterpret_cast<const fp::StatKind*>(segment_kind.data()),
+                                      problem_segments.data()};
+  if (labels) view.labels = &*labels;
+
+  fp::SolveOptions options;
+  options.n_sigma = n_sigma;
+  options.n_sigma_ul = n_sigma_ul;
+  options.errn_errp = errn_errp;
+  options.ul = ul;
+  options.norm_value = norm_value;
+  options.norm_min = norm_min;
+  options.norm_max = norm_max;
+  if (scan_values) {
+    options.scan = true;
+    options.scan_values.assign(scan_values->data(), scan_values->data() + scan_values->shape(0));
+    if (options.scan_values.empty()) throw std::invalid_argument("solve: scan_values is empty");
+  }
+  if (n_sigma_sensitivity && !(*n_sigma_sensitivity > 0))
+    throw std::invalid_argument("n_sigma_sensitivity must be positive, got " +
+                                std::to_string(*n_sigma_sensitivity));
+
+  CachedBackend& chosen = backend_for(backend, workers);
+  fp::BatchResult r;
+  std::vector<double> sensitivity;
+  {
+    nb::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(chosen.mutex);
+    r = chosen.backend->solve(view, options);
+    if (n_sigma_sensitivity) {
+      // Host-side, after the solve (as the command line does): a 1-D root of the Asimov TS.
+      constexpr double kSensitivityRelTol = 1e-10;
+      sensitivity.resize(view.n_problems);
+      for (std::int64_t p = 0; p < view.n_problems; ++p)
+        sensitivity[p] =
+            fp::math::norm_sensitivity(view.problem(p), *n_sigma_sensitivity, kSensitivityRelTol);
+    }
+  }
+
+  const std::size_t np = static_cast<std::size_t>(r.n_problems());
+  const std::size_t n_scan = static_cast<std::size_t>(r.n_scan());
+  std::vector<std::uint8_t> status(np);
+  for (std::size_t p = 0; p < np; ++p) status[p] = static_cast<std::uint8_t>(r.status[p]);
+
+  nb::dict out;
+  out["backend"] = chosen.backend->name();
+  out["norm"] = to_numpy(std::move(r.norm));
+  out["norm_err"] = to_numpy(std::move(r.norm_err));
+  out["ts"] = to_numpy(std::move(r.ts));
+  out["sqrt_ts"] = to_numpy(std::move(r.sqrt_ts));
+  out["stat"] = to_numpy(std::move(r.stat));
+  out["stat_null"] = to_numpy(std::move(r.stat_null));
+  out["norm_errn"] = to_numpy(std::move(r.norm_errn));
+  out["norm_errp"] = to_numpy(std::move(r.norm_errp));
+  out["norm_ul"] = to_numpy(std::move(r.norm_ul));
+  out["success"] = to_numpy(std::move(r.success));
+  out["status"] = to_numpy(std::move(status));
+  out["notes"] = to_numpy(std::move(r.notes));
+  out["norm_scan"] = to_numpy(std::move(r.norm_scan));
+  out["stat_scan"] = to_numpy_2d(std::move(r.stat_scan), np, n_scan);
+  out["npred"] = to_numpy(std::move(r.npred));
+  out["npred_excess"] = to_numpy(std::move(r.npred_excess));
+  out["counts"] = to_numpy(std::move(r.counts));
+  out["evaluations"] = r.evaluations;
+  if (n_sigma_sensitivity) out["norm_sensitivity"] = to_numpy(std::move(sensitivity));
+  return out;
+}
+
+// Per-bin statistic and total predicted counts of bins where the source predicts nothing (the
+// statistic there is the same at every norm): the same per-bin functions the solvers use.
+std::pair<OutArray<double, 1>, OutArray<double, 1>> constant_bins(
+    int kind, InArray<double> counts, InArray<double> npred_other,
+    std::optional<InArray<double>> counts_off, std::optional<InArray<double>> alpha) {
+  const std::int64_t n = size_of(counts);
+  require_size(size_of(npred_other), n, "npred_other");
+  const bool wstat = kind == static_cast<int>(fp::StatKind::wstat);
+  if (!wstat && kind != static_cast<int>(fp::StatKind::cash))
+    throw std::invalid_argument("constant_bins: kind must be 0 (cash) or 1 (wstat), got " +
+                                std::to_string(kind));
+  if (wstat) {
+    if (!counts_off || !alpha)
+      throw std::invalid_argument("constant_bins: WStat needs counts_off and alpha");
+    require_size(size_of(*counts_off), n, "counts_off");
+    require_size(size_of(*alpha), n, "alpha");
+  }
+  std::vector<double> stat(n), npred(n);
+  {
+    nb::gil_scoped_release release;
+    const double* c = counts.data();
+    const double* o = npred_other.data();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const fp::math::BinTerms t =
+          wstat ? fp::math::wstat_bin(c[i], counts_off->data()[i], alpha->data()[i], 0.0, o[i], 0.0)
+                : fp::math::cash_bin(c[i], 0.0, o[i], 0.0);
+      stat[i] = t.value;
+      npred[i] = t.npred;
+    }
+  }
+  return {to_numpy(std::move(stat)), to_numpy(std::move(npred))};
+}
+
+}  // namespace
+
+NB_MODULE(_engine, m) {
+  m.doc() = "The fluxpoints engine: batched flux-point likelihood solves (Cash, WStat).";
+
+  // noconvert: the batch arrays are read in place; an array of another dtype or layout is an
+  // error, not a silent copy.
+  m.def("solve", &solve, nb::arg("counts").noconvert(), nb::arg("npred_ref").noconvert(),
+        nb::arg("npred_other").noconvert(), nb::arg("counts_off").noconvert(),
+        nb::arg("alpha").noconvert(), nb::arg("segment_bins").noconvert(),
+        nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(), nb::kw_only(),
+        nb::arg("n_sigma") = 1.0, nb::arg("n_sigma_ul") = 2.0, nb::arg("errn_errp") = false,
+        nb::arg("ul") = false, nb::arg("scan_values") = nb::none(), nb::arg("norm_value") = 1.0,
+        nb::arg("norm_min") = fp::math::kNaN, nb::arg("norm_max") = fp::math::kNaN,
+        nb::arg("n_sigma_sensitivity") = nb::none(), nb::arg("backend") = "auto",
+        nb::arg("workers") = 0, nb::arg("labels") = nb::none(),
+        "Solve every problem of a flattened batch (see LikelihoodBatch). The arrays are read in "
+        "place: float64 / int64 / uint8, C-contiguous. Returns a dict of numpy arrays.");
+
+  m.def("constant_bins", &constant_bins, nb::arg("kind"), nb::arg("counts"), nb::arg("npred_other"),
+        nb::arg("counts_off") = nb::none(), nb::arg("alpha") = nb::none(),
+        "(stat, npred) per bin with no source counts: kind 0 = Cash (npred_other = the whole "
+        "prediction), 1 = WStat (npred_other = the sky models' signal).");
+
+  m.def("compiled_backends", &fp::compiled_backends, "Backends built into this module.");
+  m.def(
+      "cuda_device_available",
+      [] {
+        std::string reason;
+        const bool ok = fp::cuda_device_available(&reason);
+        return std::make_pair(ok, reason);
+      },
+      "(available, reason): whether a CUDA device can be used now, and why not.");
+  m.def(
+      "backend_name",
+      [](const std::string& which, int workers) {
+        CachedBackend& b = backend_for(which, workers);
+        return std::make_pair(b.backend->name(), b.why);
+      },
+      nb::arg("which") = "auto", nb::arg("workers") = 0,
+      "(name, why) of the backend `which` resolves to.");
+  m.def(
+      "describe",
+      [](int status, std::uint32_t notes) {
+        std::string s = fp::describe_status(static_cast<fp::SolveStatus>(status));
+        const std::string n = fp::describe_notes(notes);
+        return n.empty() ? s : s + " (" + n + ")";
+      },
+      nb::arg("status"), nb::arg("notes") = 0, "Text for a solve status and its note bits.");
+}

@@ -1,8 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #include "fluxpoints/batch.hpp"
 
-#include <fmt/core.h>
-
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -10,6 +8,18 @@
 #include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {
+namespace {
+
+// A value as error messages show it: %g-like, and "nan" whatever the sign bit (the engine links
+// no formatting library).
+std::string number_text(double x) {
+  if (std::isnan(x)) return "nan";
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+}  // namespace
 
 LikelihoodBatch::LikelihoodBatch() : segment_bins{0}, problem_segments{0} {}
 
@@ -148,14 +158,14 @@ void BatchView::validate() const {
         const auto check = [&](double x, const char* field, bool non_negative, double limit) {
           if (!std::isfinite(x))
             throw std::invalid_argument(where(p, k, i) + ": " + field + " is not finite (" +
-                                        fmt::format("{}", x) + ")");
+                                        number_text(x) + ")");
           if (non_negative && x < 0)
             throw std::invalid_argument(where(p, k, i) + ": " + field + " is negative (" +
-                                        fmt::format("{}", x) + ")");
+                                        number_text(x) + ")");
           if (std::fabs(x) > limit)
             throw std::invalid_argument(
-                where(p, k, i) + ": " + field + " = " + fmt::format("{:g}", x) + " exceeds " +
-                fmt::format("{:g}", limit) +
+                where(p, k, i) + ": " + field + " = " + number_text(x) + " exceeds " +
+                number_text(limit) +
                 ", the largest magnitude the statistic handles without overflow");
         };
         const double n_max = limits::kMaxCounts;

@@ -8,11 +8,24 @@
 # A test that calls FLUXPOINTS_NEEDS_GAMMAPY or FLUXPOINTS_NEEDS_SHARED_DATA without the label
 # fails under ctest, naming the pattern to extend here. Names of parameterised tests look like
 # "Backends/Suite.Test/cuda  # GetParam() = ...".
+# One regular expression per line; a test gets the label when its name matches any of them.
 set(fluxpoints_label_gammapy
-    "^(GammapyInterop|GammapyLive)\\.|^CatalogConvert\\.GammapyConverterStoresTheSameDatasets$|^FluxPointsIo\\.AstropyAndGammapyReadOurFiles$|^ModelsYaml\\.RoundTripThroughWriterAndGammapy$")
+    "^(GammapyInterop|GammapyLive)\\."
+    "^CatalogConvert\\.GammapyConverterStoresTheSameDatasets$"
+    "^FluxPointsIo\\.AstropyAndGammapyReadOurFiles$"
+    "^ModelsYaml\\.RoundTripThroughWriterAndGammapy$")
 set(fluxpoints_label_shared-data
-    "^(CliEstimate|CliShow|EstimatorHess|GoldenGammapy|CatalogConvert)\\.|^DatasetFolding\\.(NpredMatchesGammapyForAllJointCrabInstruments|HessObs23523Contents)$|^FluxPointsIo\\.ReadsGammapyCrabFile$|^ModelsYaml\\.CrabModelFileParses$|^OgipIo\\.HessRunSurvivesRewrite$")
-set(fluxpoints_label_gpu "^(CudaEquivalence|CudaNoDevice)\\.|/cuda( |$)")
+    "^(CliEstimate|CliShow|EstimatorHess|GoldenGammapy|CatalogConvert)\\."
+    "^DatasetFolding\\.(NpredMatchesGammapyForAllJointCrabInstruments|HessObs23523Contents)$"
+    "^FluxPointsIo\\.ReadsGammapyCrabFile$"
+    "^ModelsYaml\\.CrabModelFileParses$"
+    "^OgipIo\\.HessRunSurvivesRewrite$")
+set(fluxpoints_label_gpu
+    "^(CudaEquivalence|CudaNoDevice)\\."
+    "/cuda( |$)")
+foreach(fluxpoints_label gammapy shared-data gpu)
+  list(JOIN fluxpoints_label_${fluxpoints_label} "|" fluxpoints_label_${fluxpoints_label})
+endforeach()
 
 foreach(fluxpoints_test IN LISTS fluxpoints_tests_TESTS)
   set(fluxpoints_labels "")

@@ -143,7 +143,7 @@ def run_fluxpoints(exe, case, options, data_dir, out_path):
 
 
 def skip_or_fail(reason):
-    """A suite that cannot run here: skip (exit 77), or fail under FLUXPOINTS_REQUIRE_ALL_TESTS=1."""
+    """A suite that cannot run here: skip (exit 77), or fail if FLUXPOINTS_REQUIRE_ALL_TESTS=1."""
     if os.environ.get("FLUXPOINTS_REQUIRE_ALL_TESTS") == "1":
         print(f"FAIL: {reason} [FLUXPOINTS_REQUIRE_ALL_TESTS=1: this comparison must run here]")
         sys.exit(1)

@@ -8,17 +8,18 @@
 #   * gammapy's FluxPointsEstimator on a random 20-source subset of the same catalog (per-source
 #     time, extrapolated to the catalog) and the ratio per core.
 # Usage: bench/catalog_bench.sh [BUILD_DIR=build] [WORK_DIR=/tmp/fluxpoints_catalog_bench]
-# Environment: N_SOURCES (10000), N_GAMMAPY (20), PYTHON (/opt/gpvenv/bin/python), SEED (1).
+# Environment: N_SOURCES (10000), N_GAMMAPY (20), SEED (1), PYTHON (the gammapy Python:
+#   $FLUXPOINTS_GAMMAPY_PYTHON, else .venv/bin/python in the repository).
 # Prints a Markdown table for bench/RESULTS.md; logs are kept in WORK_DIR.
 set -euo pipefail
 BUILD=${1:-build}
 WORK=${2:-/tmp/fluxpoints_catalog_bench}
 N=${N_SOURCES:-10000}
 N_GAMMAPY=${N_GAMMAPY:-20}
-PYTHON=${PYTHON:-/opt/gpvenv/bin/python}
 SEED=${SEED:-1}
 BIN=$(realpath "$BUILD/fluxpoints")
 HERE=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-${FLUXPOINTS_GAMMAPY_PYTHON:-$HERE/../.venv/bin/python}}
 mkdir -p "$WORK"
 cd "$WORK"
 

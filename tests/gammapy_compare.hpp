@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -75,16 +74,6 @@ inline void expect_matches_gammapy(const datasets::SpectrumDataset& ds, const nl
     EXPECT_TRUE(near_rel(npred[i], npred_gp[i], kGammapyNpredRelTol))
         << "channel " << i << ": " << npred[i] << " vs gammapy " << npred_gp[i];
   }
-}
-
-// The Python with gammapy 2.1: $FLUXPOINTS_GAMMAPY_PYTHON, else /opt/gpvenv/bin/python; empty
-// when neither exists or FLUXPOINTS_SKIP_GAMMAPY is set (importing gammapy takes ~10 s).
-inline std::string gammapy_python() {
-  if (std::getenv("FLUXPOINTS_SKIP_GAMMAPY") != nullptr) return "";
-  if (const char* env = std::getenv("FLUXPOINTS_GAMMAPY_PYTHON"); env != nullptr && *env)
-    return env;
-  const std::string venv = "/opt/gpvenv/bin/python";
-  return std::system(("test -x " + venv).c_str()) == 0 ? venv : std::string();
 }
 
 }  // namespace fluxpoints::testing

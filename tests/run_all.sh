@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 # The README's test command: installs what is missing (Debian packages, the gammapy 2.1 venv in
-# .venv), builds, runs the live comparison against gammapy on the joint-crab spectra, then every
-# GoogleTest suite through ctest (its summary line comes last). GPU tests skip, saying why, on
-# machines without a CUDA device.
+# .venv), builds, runs every test through ctest (the GoogleTest suites and the comparisons with
+# gammapy, tests/validation/compare.py), then lists the tests that skipped and why. Tests that
+# need a CUDA device or ../shared/data (reference data beside the repository) skip without them;
+# under FLUXPOINTS_REQUIRE_ALL_TESTS=1 (set by .ci/run) only the GPU tests may skip. See
+# docs/testing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/build.sh
@@ -11,10 +13,10 @@ if ! .venv/bin/python -c "import gammapy, h5py" 2>/dev/null; then
   bash tests/validation/setup_venv.sh .venv
 fi
 export FLUXPOINTS_GAMMAPY_PYTHON="$PWD/.venv/bin/python"
-echo "== live comparison with gammapy 2.1 (tests/validation/compare.py)"
-.venv/bin/python tests/validation/compare.py build/fluxpoints > build/compare_gammapy.log 2>&1 \
-  || { cat build/compare_gammapy.log; echo "gammapy comparison FAILED"; exit 1; }
-grep -E "^(=>|ALL PASS|case)" build/compare_gammapy.log || tail -n 5 build/compare_gammapy.log
 bash tests/python/run.sh  # the Python package against live gammapy (pytest)
-echo "== test suites"
-ctest --test-dir build --output-on-failure -j "$(nproc)"
+echo "== tests (ctest; labels gammapy, shared-data, gpu)"
+rm -f build/ctest-junit.xml
+status=0
+ctest --test-dir build --output-on-failure -j "$(nproc)" --output-junit ctest-junit.xml || status=$?
+python3 tests/skip_report.py build || status=1
+exit "$status"

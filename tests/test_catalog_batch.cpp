@@ -23,6 +23,7 @@
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/catalog/hdf5_table.hpp"
 #include "scratch_files.hpp"
+#include "test_environment.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -244,9 +245,10 @@ TEST(CatalogBatch, ResumeRefusesChunksOfAnotherJob) {
 
 TEST(CatalogBatch, MpiTwoRanksEqualOneRank) {
 #ifndef FLUXPOINTS_WITH_MPI
-  GTEST_SKIP() << "this build has no MPI support (FLUXPOINTS_WITH_MPI off)";
+  FLUXPOINTS_SKIP_OR_FAIL("this build has no MPI support (FLUXPOINTS_WITH_MPI off)");
 #else
-  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not found on PATH";
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0)
+    FLUXPOINTS_SKIP_OR_FAIL("mpirun not found on PATH");
   const std::string one = scratch("mpi1.h5").string();
   const std::string two = scratch("mpi2.h5").string();
   run(catalog_200(), one, 1, 30);

@@ -15,17 +15,17 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
 #include "host/catalog/hdf5_table.hpp"
-#include "tests/gammapy_compare.hpp"
 #include "scratch_files.hpp"
+#include "test_environment.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kSource = FLUXPOINTS_SOURCE_DIR;
-const std::string kHess = kSource + "/../shared/data/joint-crab/spectra/hess";
-const std::string kModels = kSource + "/../shared/data/estimators/crab_hess_fp/models.yaml";
+const std::string kHess = ::fluxpoints::testing::shared_data_path("joint-crab/spectra/hess");
+const std::string kModels =
+    ::fluxpoints::testing::shared_data_path("estimators/crab_hess_fp/models.yaml");
 
 // Energies go keV -> TeV (OGIP) or through astropy (gammapy): the last bits may differ.
 constexpr double kUnitConversionRelTol = 1e-14;
@@ -49,7 +49,7 @@ std::string convert_command(const std::string& output) {
 }
 
 TEST(CatalogConvert, OgipCatalogBatchEqualsEstimator) {
-  if (!fs::exists(kHess)) GTEST_SKIP() << "missing " << kHess;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kHess);
   const std::string cat = scratch("hess.h5").string();
   ASSERT_EQ(std::system(convert_command(cat).c_str()), 0);
   const std::string out = scratch("hess_results.h5").string();
@@ -82,16 +82,17 @@ TEST(CatalogConvert, OgipCatalogBatchEqualsEstimator) {
 }
 
 TEST(CatalogConvert, GammapyConverterStoresTheSameDatasets) {
-  if (!fs::exists(kHess)) GTEST_SKIP() << "missing " << kHess;
-  const std::string python = testing::gammapy_python();
-  if (python.empty())
-    GTEST_SKIP() << "no gammapy Python (FLUXPOINTS_GAMMAPY_PYTHON, /opt/gpvenv) or FLUXPOINTS_SKIP_GAMMAPY set";
+  FLUXPOINTS_NEEDS_SHARED_DATA(kHess);
+  std::string python;
+  FLUXPOINTS_NEEDS_GAMMAPY(python);
   if (std::system((python + " -c 'import gammapy, h5py' > /dev/null 2>&1").c_str()) != 0)
-    GTEST_SKIP() << python << " has no h5py (pip install h5py): needed by tools/gammapy_to_catalog.py";
+    FLUXPOINTS_SKIP_OR_FAIL(python + " has no h5py (pip install h5py): needed by "
+                                     "tools/gammapy_to_catalog.py");
   const std::string ours = scratch("ours.h5").string();
   const std::string theirs = scratch("gammapy.h5").string();
   ASSERT_EQ(std::system(convert_command(ours).c_str()), 0);
-  std::string cmd = python + " " + kSource + "/tools/gammapy_to_catalog.py --models " + kModels +
+  std::string cmd = python + " " + testing::repo_path("tools/gammapy_to_catalog.py") +
+                    " --models " + kModels +
                     " --energy-edges 0.4,1,2,5,10,20 --selection errn-errp,ul,scan -o " + theirs + " --ogip";
   for (const auto& f : pha_files()) cmd += " " + f;
   ASSERT_EQ(std::system((cmd + " > /dev/null").c_str()), 0);

@@ -10,14 +10,18 @@
 #include <sstream>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "test_environment.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kHess = "../shared/data/joint-crab/spectra/hess/pha_obs23523.fits";
-const std::string kModels = "data/golden/models/crab_spec93_pl.yaml";
-const std::string kCrabFp = "../shared/data/estimators/crab_hess_fp/crab_hess_fp.fits";
+using fluxpoints::testing::repo_path;
+using fluxpoints::testing::shared_data_path;
+
+const std::string kHess = shared_data_path("joint-crab/spectra/hess/pha_obs23523.fits");
+const std::string kModels = repo_path("data/golden/models/crab_spec93_pl.yaml");
+const std::string kCrabFp = shared_data_path("estimators/crab_hess_fp/crab_hess_fp.fits");
 
 struct CliRun {
   int exit_code;
@@ -52,12 +56,10 @@ std::string estimate_args(const std::string& extra) {
          extra;
 }
 
-bool have_data() { return fs::exists(kHess) && fs::exists(kModels); }
-
 }  // namespace
 
 TEST(CliEstimate, WritesFitsAndEcsvAndPrintsTheTable) {
-  if (!have_data()) GTEST_SKIP() << "missing " << kHess << " or " << kModels;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kHess);
   const fs::path fits = work_dir() / "hess.fits", ecsv = work_dir() / "hess.ecsv";
   fs::remove(fits);
   const CliRun r = run(estimate_args("--energy-edges 1,3,10 --selection all -o " + fits.string()));
@@ -84,7 +86,7 @@ TEST(CliEstimate, WritesFitsAndEcsvAndPrintsTheTable) {
 }
 
 TEST(CliEstimate, ConfigFileAndCommandLineOverride) {
-  if (!have_data()) GTEST_SKIP() << "missing " << kHess << " or " << kModels;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kHess);
   const fs::path config = work_dir() / "estimator.yaml", out = work_dir() / "config.fits";
   std::ofstream(config) << "energy_edges: [\"1 TeV\", \"3 TeV\", \"10 TeV\", \"30 TeV\"]\n"
                            "selection_optional: [ul, scan]\n"
@@ -125,7 +127,7 @@ TEST(CliEstimate, BadInputFailsCleanly) {
                "energy_edges: must increase");
   expect_error("estimate --datasets x.fits --models y.yaml --sed-type counts -o " + out.string(),
                "unknown SED type 'counts'");
-  if (!have_data()) GTEST_SKIP() << "missing " << kHess << " or " << kModels;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kHess);
   // An unknown source name.
   expect_error("estimate --datasets " + kHess + " --models " + kModels +
                    " --source vela --energy-edges 1,10 -o " + out.string(),
@@ -141,7 +143,7 @@ TEST(CliEstimate, BadInputFailsCleanly) {
 }
 
 TEST(CliShow, PrintsGammapyFile) {
-  if (!fs::exists(kCrabFp)) GTEST_SKIP() << "missing " << kCrabFp;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kCrabFp);
   const CliRun r = run("show " + kCrabFp);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("SED_TYPE = likelihood"), std::string::npos) << r.out;

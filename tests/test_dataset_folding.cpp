@@ -17,6 +17,7 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "gammapy_compare.hpp"
+#include "test_environment.hpp"
 
 namespace {
 
@@ -47,23 +48,19 @@ class CountingModel : public fluxpoints::models::SpectralModel {
   std::unique_ptr<SpectralModel> inner_;
 };
 
-const std::string kJointCrab = "../shared/data/joint-crab/spectra";
-const std::string kGolden = "data/golden/npred_joint_crab.json";
-
-#define SKIP_WITHOUT(path)                                           \
-  if (!fs::exists(path))                                             \
-  GTEST_SKIP() << "needs " << (path) << " (not found; run from the " \
-               << "repository root with ../shared/data present)"
+const std::string kJointCrab = fluxpoints::testing::shared_data_path("joint-crab/spectra");
+const std::string kGolden = fluxpoints::testing::repo_path("data/golden/npred_joint_crab.json");
 
 TEST(DatasetFolding, NpredMatchesGammapyForAllJointCrabInstruments) {
-  SKIP_WITHOUT(kJointCrab);
+  FLUXPOINTS_NEEDS_SHARED_DATA(kJointCrab);
   ASSERT_TRUE(fs::exists(kGolden)) << kGolden;
   std::ifstream in(kGolden);
   const nlohmann::json golden = nlohmann::json::parse(in);
   EXPECT_EQ(golden.at("datasets").size(), 10u);  // hess 4, magic 2, veritas 2, fact, fermi
   std::set<std::string> instruments;
   for (const auto& rec : golden.at("datasets")) {
-    const std::string pha = rec.at("pha");
+    // Paths in the golden file are relative to the repository root.
+    const std::string pha = fluxpoints::testing::repo_path(rec.at("pha"));
     SCOPED_TRACE(pha);
     instruments.insert(rec.at("instrument").get<std::string>());
     fluxpoints::testing::expect_matches_gammapy(fluxpoints::io::read_ogip_dataset(pha), rec);
@@ -74,7 +71,7 @@ TEST(DatasetFolding, NpredMatchesGammapyForAllJointCrabInstruments) {
 // Spec 9.3: the H.E.S.S. run 23523 as gammapy sees it.
 TEST(DatasetFolding, HessObs23523Contents) {
   const std::string pha = kJointCrab + "/hess/pha_obs23523.fits";
-  SKIP_WITHOUT(pha);
+  FLUXPOINTS_NEEDS_SHARED_DATA(pha);
   const SpectrumDataset ds = fluxpoints::io::read_ogip_dataset(pha);
   EXPECT_EQ(ds.name, "23523");
   EXPECT_EQ(ds.n_reco(), 80u);

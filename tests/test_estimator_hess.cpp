@@ -11,12 +11,14 @@
 #include "fluxpoints/estimator.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
+#include "test_environment.hpp"
 
 namespace fp = fluxpoints;
 
 namespace {
 
-const std::string kPha = "../shared/data/joint-crab/spectra/hess/pha_obs23523.fits";
+const std::string kPha =
+    fluxpoints::testing::shared_data_path("joint-crab/spectra/hess/pha_obs23523.fits");
 
 // The spec prints 7 significant digits of the exact solution; ours is exact to ~1e-10.
 constexpr double kSpecDigitsRel = 2e-6;
@@ -47,7 +49,7 @@ double col(const fp::io::FluxPointsTable& t, const char* name, std::size_t row, 
 }  // namespace
 
 TEST(EstimatorHess, Spec93Obs23523) {
-  if (!std::filesystem::exists(kPha)) GTEST_SKIP() << "missing " << kPha;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kPha);
   const fp::io::FluxPointsTable t = run_spec93();
   ASSERT_EQ(t.n_rows, 6u);
   // OGIP axes are in keV, and so are the output energies (spec 0, 8.17).
@@ -133,7 +135,7 @@ TEST(EstimatorHess, Spec93Obs23523) {
 // best fit at the kink (norm ~ -7e-15, no curvature) its bracket collapses to ~1e-9. The engine
 // fix on branch `enginetests` (commit 1c602c2) makes this test pass: enable it when merging that.
 TEST(EstimatorHess, Spec93KinkRowCrossings) {
-  if (!std::filesystem::exists(kPha)) GTEST_SKIP() << "missing " << kPha;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kPha);
   const fp::io::FluxPointsTable t = run_spec93();
   EXPECT_NEAR(col(t, "norm_ul", 5), 5.331053, kGammapyCrossingRel * 5.331053);
   EXPECT_NEAR(col(t, "norm_errp", 5), 1.332762, kGammapyCrossingRel * 1.332762);

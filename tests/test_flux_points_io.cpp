@@ -14,14 +14,15 @@
 #include <sstream>
 
 #include "fluxpoints/io/flux_points.hpp"
-#include "gammapy_compare.hpp"
+#include "test_environment.hpp"
 
 namespace fs = std::filesystem;
 namespace io = fluxpoints::io;
 
 namespace {
 
-const std::string kCrabFile = "../shared/data/estimators/crab_hess_fp/crab_hess_fp.fits";
+const std::string kCrabFile =
+    fluxpoints::testing::shared_data_path("estimators/crab_hess_fp/crab_hess_fp.fits");
 
 // A small likelihood table with every kind of column: scalars, NaN, float32 and bool vectors.
 io::FluxPointsTable sample_table() {
@@ -176,7 +177,7 @@ TEST(FluxPointsIo, FailedWriteLeavesNothing) {
 }
 
 TEST(FluxPointsIo, ReadsGammapyCrabFile) {
-  if (!fs::exists(kCrabFile)) GTEST_SKIP() << "missing " << kCrabFile;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kCrabFile);
   const io::FluxPointsTable t = io::read_flux_points_fits(kCrabFile);
   // Spec 9.5: 5 rows, likelihood, UL_CONF 0.9973002, 22 columns, stat_scan/norm_scan 11D,
   // npred/npred_excess/counts shape (1).
@@ -346,10 +347,8 @@ TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
 }
 
 TEST(FluxPointsIo, AstropyAndGammapyReadOurFiles) {
-  const std::string python = fluxpoints::testing::gammapy_python();
-  if (python.empty())
-    GTEST_SKIP() << "no gammapy Python: FLUXPOINTS_GAMMAPY_PYTHON not set and no "
-                    "/opt/gpvenv/bin/python, or FLUXPOINTS_SKIP_GAMMAPY set";
+  std::string python;
+  FLUXPOINTS_NEEDS_GAMMAPY(python);
   const std::string fits_path = temp_path("for_gammapy.fits");
   const std::string ecsv_path = temp_path("for_astropy.ecsv");
   const io::FluxPointsTable t = sample_table();

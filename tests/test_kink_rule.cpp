@@ -17,6 +17,7 @@
 #include "fluxpoints/estimator.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "random_problems.hpp"
+#include "test_environment.hpp"
 #include "test_helpers.hpp"
 
 namespace fluxpoints::testing {
@@ -127,9 +128,9 @@ FLUXPOINTS_INSTANTIATE_BACKENDS(KinkRule);
 // the rule. The spec's H.E.S.S. obs 23523 rows 4-5 are among them.
 TEST(KinkRuleRealData, EveryKinkRowOfTheValidationCases) {
   namespace fs = std::filesystem;
-  const std::string data_dir = "../shared/data/joint-crab/spectra";
-  const std::string cases_path = "data/golden/cases.json";
-  if (!fs::exists(data_dir)) GTEST_SKIP() << "missing " << data_dir << " (real spectra)";
+  const std::string data_dir = shared_data_path("joint-crab/spectra");
+  const std::string cases_path = repo_path("data/golden/cases.json");
+  FLUXPOINTS_NEEDS_SHARED_DATA(data_dir);
   std::ifstream in(cases_path);
   ASSERT_TRUE(in) << "cannot open " << cases_path;
   const nlohmann::json cases = nlohmann::json::parse(in);
@@ -141,7 +142,7 @@ TEST(KinkRuleRealData, EveryKinkRowOfTheValidationCases) {
     std::vector<datasets::SpectrumDataset> datasets;
     for (const auto& d : c.at("datasets"))
       datasets.push_back(io::read_ogip_dataset(data_dir + "/" + d.get<std::string>()));
-    const auto models = models::read_models_yaml(c.at("models").get<std::string>());
+    const auto models = models::read_models_yaml(repo_path(c.at("models").get<std::string>()));
     const auto& source = models::select_source(models, c.at("source").get<std::string>(), "");
     EstimatorOptions o;
     o.energy_edges = c.at("energy_edges_tev").get<std::vector<double>>();

@@ -1,8 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // gammapy model YAML (spec 6.2): reading, units, errors, writing and the round trip through
-// gammapy's Models.read (checked by data/golden/make_models_golden.py --check-written when the
-// gammapy venv ($FLUXPOINTS_GAMMAPY_PYTHON or /opt/gpvenv/bin/python) is present and
-// FLUXPOINTS_SKIP_GAMMAPY is not set).
+// gammapy's Models.read (checked by data/golden/make_models_golden.py --check-written with the
+// gammapy Python, see tests/test_environment.hpp).
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -18,6 +17,7 @@
 #include "fluxpoints/models/model_yaml.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/models/units.hpp"
+#include "test_environment.hpp"
 
 namespace fm = fluxpoints::models;
 namespace fs = std::filesystem;
@@ -27,13 +27,9 @@ namespace {
 // Unit factors such as 1e-6 (MeV) or 1e-4 (m-2) are one correctly rounded multiplication away.
 constexpr double kUnitConversionRelTol = 1e-15;
 
-const std::string kSourceDir = FLUXPOINTS_SOURCE_DIR;
-const std::string kCrabModels = kSourceDir + "/../shared/data/estimators/crab_hess_fp/models.yaml";
-// The Python with gammapy 2.1: $FLUXPOINTS_GAMMAPY_PYTHON, else the development venv.
-std::string gammapy_python() {
-  const char* env = std::getenv("FLUXPOINTS_GAMMAPY_PYTHON");
-  return env && *env ? env : "/opt/gpvenv/bin/python";
-}
+const std::string kSourceDir = fluxpoints::testing::source_dir().string();
+const std::string kCrabModels =
+    fluxpoints::testing::shared_data_path("estimators/crab_hess_fp/models.yaml");
 
 // A directory of this test process (test binaries of several checkouts may run at once),
 // removed when the process ends.
@@ -77,7 +73,7 @@ std::string error_of(F f) {
 }  // namespace
 
 TEST(ModelsYaml, CrabModelFileParses) {
-  if (!fs::exists(kCrabModels)) GTEST_SKIP() << "missing " << kCrabModels;
+  FLUXPOINTS_NEEDS_SHARED_DATA(kCrabModels);
   const auto models = fm::read_models_yaml(kCrabModels);
   ASSERT_EQ(models.size(), 1u);
   EXPECT_EQ(models[0].name, "Crab");
@@ -345,10 +341,8 @@ TEST(ModelsYaml, RoundTripThroughWriterAndGammapy) {
   ASSERT_EQ(file.backgrounds.size(), 1u);
   EXPECT_EQ(file.backgrounds[0].spectral->parameter("norm").value, 1.2);
 
-  const std::string python = gammapy_python();
-  if (!fs::exists(python)) GTEST_SKIP() << "gammapy check skipped: missing " << python;
-  if (std::getenv("FLUXPOINTS_SKIP_GAMMAPY"))  // importing gammapy takes ~10 s on a busy machine
-    GTEST_SKIP() << "gammapy check skipped: FLUXPOINTS_SKIP_GAMMAPY is set";
+  std::string python;
+  FLUXPOINTS_NEEDS_GAMMAPY(python);
   const std::string view_path = path.string() + ".gammapy.json";
   const std::string cmd = python + " " + kSourceDir +
                           "/data/golden/make_models_golden.py --check-written " + path.string() +

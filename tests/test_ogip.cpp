@@ -22,6 +22,7 @@
 #include "fluxpoints/models/units.hpp"
 #include "gammapy_compare.hpp"
 #include "scratch_files.hpp"
+#include "test_environment.hpp"
 
 namespace {
 
@@ -30,7 +31,8 @@ using fluxpoints::datasets::SpectrumDataset;
 using fluxpoints::io::read_ogip_dataset;
 using fluxpoints::io::write_ogip_dataset;
 
-const std::string kHess23523 = "../shared/data/joint-crab/spectra/hess/pha_obs23523.fits";
+const std::string kHess23523 =
+    fluxpoints::testing::shared_data_path("joint-crab/spectra/hess/pha_obs23523.fits");
 
 using ::fluxpoints::testing::TempDir;
 
@@ -157,7 +159,7 @@ TEST(OgipIo, CompanionNamesFollowGammapy) {
 }
 
 TEST(OgipIo, HessRunSurvivesRewrite) {
-  if (!fs::exists(kHess23523)) GTEST_SKIP() << "needs " << kHess23523 << " (not found)";
+  FLUXPOINTS_NEEDS_SHARED_DATA(kHess23523);
   TempDir dir;
   const SpectrumDataset ds = read_ogip_dataset(kHess23523);
   write_ogip_dataset(ds, dir.file("hess.fits"));
@@ -214,15 +216,12 @@ TEST(OgipIo, NameOverridesObsId) {
 //  * fluxpoints reads gammapy's own gadf files (On/Off and Cash, spec 7c; format detected)
 //    as gammapy does.
 TEST(GammapyInterop, ReadsAndWritesLikeGammapy) {
-  const std::string python = fluxpoints::testing::gammapy_python();
-  if (python.empty()) {
-    GTEST_SKIP() << "needs gammapy 2.1: /opt/gpvenv/bin/python not found and "
-                    "FLUXPOINTS_GAMMAPY_PYTHON not set, or FLUXPOINTS_SKIP_GAMMAPY set";
-  }
+  std::string python;
+  FLUXPOINTS_NEEDS_GAMMAPY(python);
   TempDir dir;
   std::vector<std::string> phas = {dir.file("small.fits")};
   write_ogip_dataset(small_on_off_dataset(), phas.back());
-  if (fs::exists(kHess23523)) {
+  if (fluxpoints::testing::optional_shared_data(kHess23523)) {
     phas.push_back(dir.file("hess.fits"));
     write_ogip_dataset(read_ogip_dataset(kHess23523), phas.back());
   }
@@ -234,8 +233,9 @@ TEST(GammapyInterop, ReadsAndWritesLikeGammapy) {
   phas.push_back(dir.file("sim.fits"));
   write_ogip_dataset(fluxpoints::datasets::simulate_on_off(*pl, setup, 5), phas.back());
 
-  std::string command = python + " " + FLUXPOINTS_SOURCE_DIR +
-                        "/tests/gammapy/describe_with_gammapy.py " + dir.file("");
+  std::string command = python + " " +
+                        fluxpoints::testing::repo_path("tests/gammapy/describe_with_gammapy.py") +
+                        " " + dir.file("");
   for (const std::string& pha : phas) command += " " + pha;
   command += " > " + dir.file("gammapy.log") + " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command << " failed";

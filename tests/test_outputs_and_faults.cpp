@@ -29,6 +29,7 @@
 #include "fluxpoints/io/flux_points.hpp"
 #include "host/catalog/hdf5_table.hpp"
 #include "scratch_files.hpp"
+#include "test_environment.hpp"
 
 namespace fluxpoints {
 namespace {
@@ -107,8 +108,9 @@ std::vector<std::string> fault(const std::string& path_text, const std::string& 
 
 // The shim is built with the tests; a test binary copied elsewhere (the GPU host's bundle) may
 // not find it there.
-#define REQUIRE_SHIM() \
-  if (!fs::exists(kShim)) GTEST_SKIP() << "the fault-injection shim is not at " << kShim
+#define REQUIRE_SHIM()                                                                \
+  if (!fs::exists(kShim))                                                             \
+  FLUXPOINTS_SKIP_OR_FAIL("the fault-injection shim is not at " + std::string(kShim))
 
 std::string describe(const ProgramRun& r) {
   return "exit " + std::to_string(r.status) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
@@ -435,7 +437,7 @@ class SmallFileSystem {
 TEST(OutputsAndFaults, RealSmallFileSystemFillsUp) {
   TempDir dir;
   SmallFileSystem small(dir.file("small"), "512k");
-  if (!small.mounted()) GTEST_SKIP() << small.why_not();
+  if (!small.mounted()) FLUXPOINTS_SKIP_OR_FAIL(small.why_not());
   const std::string reference = dir.file("reference.fits");
   ASSERT_EQ(run(estimate_args(reference)).status, 0);
   const std::string out = dir.file("small/fp.fits");
@@ -634,9 +636,8 @@ TEST(OutputsAndFaults, FitsGzIsARealGzipFile) {
 }
 
 TEST(OutputsAndFaults, GammapyReadsFitsGz) {
-  const char* python = std::getenv("FLUXPOINTS_GAMMAPY_PYTHON");
-  if (python == nullptr || !fs::exists(python))
-    GTEST_SKIP() << "FLUXPOINTS_GAMMAPY_PYTHON is not set to gammapy's Python";
+  std::string python;
+  FLUXPOINTS_NEEDS_GAMMAPY(python);
   TempDir dir;
   const std::string packed = dir.file("fp.fits.gz");
   ASSERT_EQ(run(estimate_args(packed)).status, 0);
@@ -646,7 +647,7 @@ TEST(OutputsAndFaults, GammapyReadsFitsGz) {
                            "fp = FluxPoints.read(sys.argv[1], sed_type='likelihood')\n"
                            "print(len(fp.energy_ref))\n";
   const std::string cmd =
-      std::string(python) + " " + script + " " + packed + " > " + dir.file("py.out") + " 2>&1";
+      python + " " + script + " " + packed + " > " + dir.file("py.out") + " 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(dir.file("py.out"));
   EXPECT_EQ(std::stoul(slurp(dir.file("py.out"))), rows) << slurp(dir.file("py.out"));
 }

@@ -3,8 +3,8 @@
 
 Run with the gammapy venv (gammapy 2.1):
 
-    /opt/gpvenv/bin/python data/golden/make_models_golden.py            # writes models_golden.json
-    /opt/gpvenv/bin/python data/golden/make_models_golden.py --check-written FILE OUT_JSON
+    .venv/bin/python data/golden/make_models_golden.py            # writes models_golden.json
+    .venv/bin/python data/golden/make_models_golden.py --check-written FILE OUT_JSON
 
 The first form evaluates every model case with gammapy (dnde at test energies, integral and
 energy flux over several vectors of bins, each vector integrated in ONE call so that gammapy's

@@ -7,7 +7,7 @@ alpha, mask_safe, exposure (cm2 s) and npred_signal() of the reference PowerLaw
 (amplitude 3e-11 cm-2 s-1 TeV-1, index 2.7, reference 1 TeV), per reco channel.
 
 Run from the repository root (needs ../shared/data):
-    /opt/gpvenv/bin/python data/golden/make_npred_golden.py
+    .venv/bin/python data/golden/make_npred_golden.py
 Writes data/golden/npred_joint_crab.json. Made with gammapy 2.1.
 """
 import argparse

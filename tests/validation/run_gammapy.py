@@ -25,10 +25,12 @@ ENERGY_COLUMNS = ("e_ref", "e_min", "e_max")
 
 
 def read_datasets(case, data_dir):
-    from gammapy.datasets import Datasets, SpectrumDatasetOnOff
+    from gammapy.datasets import Datasets, SpectrumDataset, SpectrumDatasetOnOff
     from gammapy.modeling.models import Models
 
-    datasets = Datasets([SpectrumDatasetOnOff.read(Path(data_dir) / p) for p in case["datasets"]])
+    # On/Off OGIP files (WStat) unless the case says its files are gammapy's Cash SpectrumDataset.
+    cls = SpectrumDataset if case.get("dataset_class") == "SpectrumDataset" else SpectrumDatasetOnOff
+    datasets = Datasets([cls.read(Path(data_dir) / p) for p in case["datasets"]])
     datasets.models = Models.read(case_defs.REPO_ROOT / case["models"])
     return datasets
 

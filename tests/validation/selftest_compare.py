@@ -1,11 +1,16 @@
 # Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 """Check that compare.py passes what should pass and fails what should fail.
 
-1. gammapy's golden files compared with themselves: every case must PASS (exit 0).
-2. Copies of one golden file, changed in ways that must not matter (a per-row constant on all
-   stat columns, energies written in TeV instead of keV): must PASS.
+1. gammapy's golden files compared with themselves, with no excused cell: every case must PASS
+   (exit 0).
+2. Copies of one golden file, changed in ways that must not matter (energies written in TeV
+   instead of keV): must PASS.
 3. Copies changed beyond tolerance (norm, one stat_scan point, counts, a NaN UL where gammapy's
    scan shows a crossing): compare.py must exit 1 and name each of those columns FAIL.
+4. A constant added to stat, stat_null and stat_scan (they are compared as they are, not up to a
+   per-row offset): all three FAIL.
+5. The real excused_cells.json against gammapy itself: its entries for this case agree, so they
+   are stale there and must FAIL.
 """
 import subprocess
 import sys
@@ -19,13 +24,15 @@ import cases as case_defs
 
 HERE = Path(__file__).resolve().parent
 CASE = "hess_pl"
-kStatConstant = 123.25  # arbitrary: both stats are -2 ln L up to a data-only constant
+kStatConstant = 0.01  # 10x the stat tolerance: must not pass as "the same up to a constant"
 kNormPerturbation = 1e-2  # row 0: 0.13 sigma, beyond both norm rules (1e-3 rel, 0.02 sigma)
 kScanPerturbation = 1e-3  # 10x the stat_scan tolerance
 
 
-def compare(precomputed, only=None):
+def compare(precomputed, only=None, excused=None):
     cmd = [sys.executable, str(HERE / "compare.py"), "--precomputed", str(precomputed)]
+    if excused:
+        cmd += ["--excused", str(excused)]
     if only:
         cmd += ["--only", *only]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -49,8 +56,6 @@ def write_modified(src, dst, modify):
 
 def harmless(hdu):
     data = hdu.data
-    for name in ("stat", "stat_null", "stat_scan"):
-        data[name] = data[name] + kStatConstant
     for name in ("e_ref", "e_min", "e_max"):
         data[name] = data[name] * 1e-9  # keV -> TeV
         hdu.columns[name].unit = "TeV"
@@ -64,21 +69,40 @@ def harmful(hdu):
     data["norm_ul"][2] = np.nan  # bright row: gammapy's scan crosses stat + 4 above the fit
 
 
+def stat_constant(hdu):
+    data = hdu.data
+    for name in ("stat", "stat_null", "stat_scan"):
+        data[name] = data[name] + kStatConstant
+
+
 def main():
     failures = []
-    rc, out = compare(case_defs.GOLDEN_DIR)
-    if rc != 0 or "ALL PASS" not in out:
-        failures.append("golden vs itself did not pass:\n" + out)
-
-    src = case_defs.GOLDEN_DIR / f"{CASE}.fits"
     with tempfile.TemporaryDirectory() as tmp:
+        none_excused = Path(tmp) / "none_excused.json"
+        none_excused.write_text('{"cases": {}}\n')
+        rc, out = compare(case_defs.GOLDEN_DIR, excused=none_excused)
+        if rc != 0 or "ALL PASS" not in out:
+            failures.append("golden vs itself did not pass:\n" + out)
+
+        rc, out = compare(case_defs.GOLDEN_DIR, [CASE])
+        if rc == 0 or "excused in excused_cells.json but agrees" not in out:
+            failures.append("stale excuses (gammapy vs itself) did not fail:\n" + out)
+
+        src = case_defs.GOLDEN_DIR / f"{CASE}.fits"
         write_modified(src, Path(tmp) / f"{CASE}.fits", harmless)
-        rc, out = compare(tmp, [CASE])
+        rc, out = compare(tmp, [CASE], none_excused)
         if rc != 0:
             failures.append("harmless changes failed:\n" + out)
 
+        write_modified(src, Path(tmp) / f"{CASE}.fits", stat_constant)
+        rc, out = compare(tmp, [CASE], none_excused)
+        verdicts = column_verdicts(out)
+        for column in ("stat", "stat_null", "stat_scan"):
+            if verdicts.get(column) != "FAIL":
+                failures.append(f"{column} + {kStatConstant} not reported FAIL:\n" + out)
+
         write_modified(src, Path(tmp) / f"{CASE}.fits", harmful)
-        rc, out = compare(tmp, [CASE])
+        rc, out = compare(tmp, [CASE], none_excused)
         verdicts = column_verdicts(out)
         if rc == 0:
             failures.append("harmful changes passed:\n" + out)

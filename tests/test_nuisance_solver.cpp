@@ -1,0 +1,291 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// The solver with linear nuisance parameters (math/nuisance_solver.hpp, reoptimize=True):
+//
+//  * K = 0 through the nuisance entry is today's solve_and_store, bit for bit;
+//  * Cash with a free background amplitude per ON/OFF pair of bins is WStat (the WStat background
+//    is exactly that amplitude profiled out with b >= 0): random WStat problems against the
+//    engine's own one-dimensional WStat solve, K = 1..16, including the branch where the ON bin
+//    has no counts and the fitted background puts its prediction on the kink;
+//  * random problems with 1-16 nuisances, Cash, WStat and mixed, bounds none / min = 0 /
+//    windows that are often active, against the independent long-double reference
+//    (nuisance_reference.hpp): best fit, stat, stat_null, ts, norm_err (Schur complement against
+//    a finite difference of the reference profile), errn, errp, ul, the scan, phi_hat, npred;
+//  * closed forms (a nuisance per bin, nuisances pinned on their bounds) and the degenerate cases:
+//    zero and duplicate templates, a template proportional to s, bounds that pin everything,
+//    empty problems, unusable input, the feasibility limit of Cash with bounded nuisances.
+//
+// The seed is fixed by default and can be overridden with FLUXPOINTS_TEST_SEED.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "nuisance_batch.hpp"
+#include "nuisance_reference.hpp"
+#include "random_nuisance_problems.hpp"
+#include "random_problems.hpp"
+#include "test_helpers.hpp"
+
+namespace fluxpoints::testing {
+namespace {
+
+namespace m = fluxpoints::math;
+
+// --- tolerances -------------------------------------------------------------------------------
+// Two double-precision engines on the same problem (WStat equivalence): each stops its norm at
+// 1e-12 relative; the nuisance path reaches the profile through an inner Newton solve whose
+// remaining error enters P' at second order. 1e-9 sigma leaves room for rounding of sums of
+// ~30 terms.
+constexpr double kEquivNormTolSigma = 1e-9;
+// sigma: analytic curvature (WStat's closed-form d2) against the Schur complement of the
+// nuisance Hessian; they agree to rounding times the condition of the 2x2 per-bin blocks.
+constexpr double kEquivSigmaRelTol = 1e-8;
+// Statistic values: sums of ~30 terms of size up to ~1e4 (n ln n): 1e-13 relative to the terms.
+constexpr double kStatRelTol = 1e-12;
+// Crossings: both engines solve to 1e-12 relative on the norm.
+constexpr double kEquivCrossTolSigma = 1e-8;
+
+// Against the long-double reference. Best fit in units of sigma: the reference locates the
+// minimum of P by the sign of the secant P(x + h) - P(x - h), h = 1e-5 sigma, where each P is an
+// inner Newton solve with finite-difference derivatives converged to ~1e-12 sigma_phi (the error
+// of P is quadratic in it); the engine stops at 1e-12 relative.
+constexpr double kRefNormTolSigma = 1e-7;
+// norm_err: the reference's Richardson finite difference of P (steps 1e-3 and 2.5e-4 sigma,
+// compared only where they agree to 1e-7) against the engine's Schur complement.
+constexpr double kRefSigmaRelTol = 1e-6;
+// Crossings in units of sigma: bisection of the reference P to 1e-15; the engine solves to 1e-12
+// relative; P at a crossing is an inner fit in both.
+constexpr double kRefCrossTolSigma = 1e-7;
+// phi_hat: the engine's and the reference's best-fit nuisances differ by the norm difference
+// times d phi / d theta (1e-7 sigma_theta) and the inner solves' own accuracy.
+constexpr double kPhiRelTol = 1e-5;
+// npred per dataset at the engine's best fit, recomputed by the reference from the engine's phi.
+constexpr double kNpredRelTol = 1e-10;
+
+ld term_scale_of(const NuRefProblem& p, ld theta, const std::vector<ld>& phi) {
+  return p.stat_magnitude(theta, phi) + 1;
+}
+
+SolveOptions all_selected() {
+  SolveOptions o;
+  o.set_selection("all");
+  return o;
+}
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool is_finite_norm(double x) { return std::isfinite(x); }
+
+// --- K = 0 --------------------------------------------------------------------------------
+
+TEST(NuisanceSolver, ZeroNuisancesIsTodaysPathBitForBit) {
+  const std::uint64_t seed = test_seed();
+  // The same random problems as the brute-force test of the 1-D solver, some of them with
+  // nuisances in between (their rows must not disturb the K = 0 ones).
+  NuisanceBatch nb;
+  LikelihoodBatch plain;
+  std::vector<int> has_nuisances;
+  for (int i = 0; i < 600; ++i) {
+    const RefProblem rp = random_problem(seed, i);
+    add_to_batch(rp, plain, "");
+    const bool with = i % 5 == 3;
+    has_nuisances.push_back(with);
+    std::vector<NuisanceSpec> specs;
+    if (with) specs = {NuisanceSpec{1.0, 0.0, math::kNaN}};
+    nb.begin_problem(specs);
+    for (const auto& d : rp.datasets) {
+      nb.begin_dataset(d.front().wstat ? StatKind::wstat : StatKind::cash);
+      for (const RefBin& b : d) {
+        const std::vector<double> t = with ? std::vector<double>{0.5} : std::vector<double>{};
+        const auto x = [](ld v) { return static_cast<double>(v); };
+        if (b.wstat) nb.add_wstat_bin(x(b.n), x(b.n_off), x(b.alpha), x(b.s), x(b.other), t);
+        else nb.add_cash_bin(x(b.n), x(b.s), x(b.other), t);
+      }
+    }
+  }
+  nb.finish();
+  const SolveOptions o = all_selected();
+  const NuisanceRun run = run_nuisance(nb, o);
+  // Today's path, called directly.
+  BatchResult ref;
+  prepare_solve(plain, o, ref);
+  std::vector<int> evals(plain.n_problems(), 0);
+  const math::ResultArrays out = result_arrays(ref, evals);
+  const math::BatchArrays in = batch_arrays(plain);
+  const math::SolveSettings settings = o.settings();
+  for (std::int64_t p = 0; p < plain.n_problems(); ++p)
+    math::solve_and_store(in, p, settings, ref.norm_scan.data(), static_cast<int>(ref.n_scan()), out);
+  const BatchResult& r = run.result;
+  int compared = 0;
+  for (std::int64_t p = 0; p < plain.n_problems(); ++p) {
+    if (has_nuisances[p]) continue;
+    ++compared;
+    SCOPED_TRACE(::testing::Message() << "problem " << p);
+    for (const auto& [a, b] : {std::pair{&r.norm, &ref.norm}, {&r.norm_err, &ref.norm_err},
+                               {&r.ts, &ref.ts}, {&r.sqrt_ts, &ref.sqrt_ts}, {&r.stat, &ref.stat},
+                               {&r.stat_null, &ref.stat_null}, {&r.norm_errn, &ref.norm_errn},
+                               {&r.norm_errp, &ref.norm_errp}, {&r.norm_ul, &ref.norm_ul}})
+      EXPECT_TRUE(same_bits((*a)[p], (*b)[p])) << (*a)[p] << " vs " << (*b)[p];
+    EXPECT_EQ(r.status[p], ref.status[p]);
+    EXPECT_EQ(r.notes[p], ref.notes[p]);
+    EXPECT_EQ(r.success[p], ref.success[p]);
+    for (std::int64_t j = 0; j < ref.n_scan(); ++j)
+      EXPECT_TRUE(same_bits(r.stat_scan[p * ref.n_scan() + j], ref.stat_scan[p * ref.n_scan() + j]));
+    for (std::int64_t k = plain.problem_segments[p]; k < plain.problem_segments[p + 1]; ++k) {
+      EXPECT_TRUE(same_bits(r.npred[k], ref.npred[k]));
+      EXPECT_TRUE(same_bits(r.npred_excess[k], ref.npred_excess[k]));
+      EXPECT_TRUE(same_bits(r.counts[k], ref.counts[k]));
+    }
+    EXPECT_EQ(run.evaluations[p], evals[p]);
+  }
+  EXPECT_EQ(compared, 480);
+}
+
+// --- Cash + background nuisance per ON/OFF pair == WStat ---------------------------------------
+
+// The WStat problem as Cash bins: ON bin eta = theta s + o + alpha b, OFF bin eta = b, with b a
+// nuisance >= 0 (template alpha in the ON bin, 1 in the OFF bin). WStat is W(mu_s, b) profiled
+// over b with the ON expectation kept >= 0, Cash clips a negative ON prediction to 0 instead; the
+// two agree (P(theta) = W(theta) - G) wherever no ON bin without counts is pushed to that edge,
+// i.e. for mu_s >= -alpha n_off / (1 + alpha) in every bin with n_on = 0, theta >= theta_c. Below
+// theta_c the Cash profile is lower (its ON bins may go negative at no cost).
+struct WStatAsCash {
+  RefProblem wstat;
+  GenProblem cash;
+  double g_constant = 0;  // sum of WStat's G over the bins
+  double theta_c = -math::kInf;
+};
+
+WStatAsCash wstat_as_cash(const RefProblem& rp) {
+  WStatAsCash w;
+  w.wstat = rp;
+  int K = 0;
+  for (const auto& d : rp.datasets) K += static_cast<int>(d.size());
+  for (int k = 0; k < K; ++k) w.cash.nuisances.push_back(NuisanceSpec{1.0, 0.0, math::kNaN});
+  std::vector<GenBin> bins;
+  int k = 0;
+  for (const auto& d : rp.datasets)
+    for (const RefBin& b : d) {
+      const auto x = [](ld v) { return static_cast<double>(v); };
+      GenBin on, off;
+      on.n = x(b.n);
+      on.s = x(b.s);
+      on.other = x(b.other);
+      on.t.assign(K, 0.0);
+      on.t[k] = x(b.alpha);
+      off.n = x(b.n_off);
+      off.s = 0.0;
+      off.other = 0.0;
+      off.t.assign(K, 0.0);
+      off.t[k] = 1.0;
+      bins.push_back(on);
+      bins.push_back(off);
+      w.g_constant += m::wstat_constant(x(b.n), x(b.n_off));
+      if (b.n == 0 && b.s > 0) {
+        const double edge = -x(b.alpha) * x(b.n_off) / (1 + x(b.alpha));
+        w.theta_c = std::fmax(w.theta_c, (edge - x(b.other)) / x(b.s));
+      }
+      ++k;
+    }
+  w.cash.datasets.push_back(bins);
+  return w;
+}
+
+// Random WStat-only problems with 1..16 bins in all (and alpha > 0).
+RefProblem random_wstat_problem(std::uint64_t seed, int index) {
+  for (int attempt = 0;; ++attempt) {
+    RefProblem rp = random_problem(seed, 7919ull * index + attempt + 1000000ull);
+    RefProblem w;
+    int n = 0;
+    for (const auto& d : rp.datasets) {
+      if (!d.front().wstat) continue;
+      std::vector<RefBin> keep;
+      for (const RefBin& b : d)
+        if (n < m::kMaxNuisances && b.alpha > 0) {
+          keep.push_back(b);
+          ++n;
+        }
+      if (!keep.empty()) w.datasets.push_back(keep);
+    }
+    if (n > 0) return w;
+  }
+}
+
+TEST(NuisanceSolver, CashWithBackgroundNuisanceIsWStat) {
+  const std::uint64_t seed = test_seed();
+  constexpr int kProblems = 400;
+  std::vector<WStatAsCash> cases;
+  NuisanceBatch nb;
+  LikelihoodBatch plain;
+  for (int i = 0; i < kProblems; ++i) {
+    cases.push_back(wstat_as_cash(random_wstat_problem(seed, i)));
+    add_to_batch(cases.back().cash, nb);
+    add_to_batch(cases.back().wstat, plain, "");
+  }
+  nb.finish();
+  const SolveOptions o = all_selected();
+  const NuisanceRun run = run_nuisance(nb, o);
+  const BatchResult wres = make_backend("cpu")->solve(plain, o);
+  const BatchResult& r = run.result;
+  int compared = 0, below_edge = 0, with_bound = 0;
+  for (int p = 0; p < kProblems; ++p) {
+    const WStatAsCash& c = cases[p];
+    SCOPED_TRACE(::testing::Message() << "problem " << p << " theta_c " << c.theta_c << describe(c.wstat));
+    const double stat_tol = kStatRelTol * (std::fabs(wres.stat[p]) + std::fabs(c.g_constant) + 1);
+    // Everywhere: the Cash profile is not above W - G.
+    EXPECT_LE(r.stat[p] + c.g_constant, wres.stat[p] + stat_tol);
+    for (std::int64_t j = 0; j < wres.n_scan(); ++j) {
+      const double w = wres.stat_scan[p * wres.n_scan() + j];
+      const double v = r.stat_scan[p * wres.n_scan() + j] + c.g_constant;
+      const double tol = kStatRelTol * (std::fabs(w) + std::fabs(c.g_constant) + 1);
+      if (o.norm_scan()[j] >= c.theta_c) EXPECT_NEAR(v, w, tol) << "scan " << j;
+      else EXPECT_LE(v, w + tol) << "scan " << j;
+    }
+    const bool comparable = wres.status[p] == SolveStatus::ok && is_finite_norm(wres.norm[p]) &&
+                            wres.norm[p] > c.theta_c + 1e-6 * (std::fabs(wres.norm[p]) + wres.norm_err[p]);
+    if (!comparable) {
+      ++below_edge;
+      continue;
+    }
+    ++compared;
+    EXPECT_EQ(r.status[p], SolveStatus::ok) << r.reason(p);
+    const double sigma = wres.norm_err[p];
+    const double scale = std::fabs(wres.norm[p]) + sigma;
+    EXPECT_NEAR(r.norm[p], wres.norm[p], kEquivNormTolSigma * scale);
+    EXPECT_NEAR(r.norm_err[p], wres.norm_err[p], kEquivSigmaRelTol * sigma);
+    EXPECT_NEAR(r.stat[p] + c.g_constant, wres.stat[p], stat_tol);
+    if (0 >= c.theta_c) {
+      EXPECT_NEAR(r.stat_null[p] + c.g_constant, wres.stat_null[p], stat_tol);
+      EXPECT_NEAR(r.ts[p], wres.ts[p], 2 * stat_tol);
+    }
+    for (const auto& [a, b] : {std::pair{&r.norm_errp, &wres.norm_errp}, {&r.norm_ul, &wres.norm_ul}}) {
+      if (std::isnan((*b)[p])) EXPECT_TRUE(std::isnan((*a)[p]));
+      else EXPECT_NEAR((*a)[p], (*b)[p], kEquivCrossTolSigma * scale);
+    }
+    if (wres.norm[p] - wres.norm_errn[p] > c.theta_c)
+      EXPECT_NEAR(r.norm_errn[p], wres.norm_errn[p], kEquivCrossTolSigma * scale);
+    // phi_hat is WStat's profiled background at the best fit.
+    int k = 0;
+    for (const auto& d : c.wstat.datasets)
+      for (const RefBin& b : d) {
+        const auto x = [](ld v) { return static_cast<double>(v); };
+        const double mu_s = wres.norm[p] * x(b.s) + x(b.other);
+        const double bhat = m::wstat_background(x(b.n), x(b.n_off), x(b.alpha), mu_s);
+        const double phi = run.phi[nb.problem_nuisances[p] + k];
+        EXPECT_NEAR(phi, bhat, kPhiRelTol * (std::fabs(bhat) + 1e-3 * (x(b.n) + x(b.n_off) + 1)));
+        if (bhat == 0.0) ++with_bound;
+        ++k;
+      }
+  }
+  std::cout << "[ wstat-as-cash ] " << compared << " problems compared, " << below_edge
+            << " with the WStat minimum at or below theta_c (only P <= W - G checked), "
+            << with_bound << " backgrounds on their bound 0 (seed " << seed << ")\n";
+  EXPECT_GT(compared, kProblems / 2);
+  EXPECT_GT(with_bound, 10);
+}
+
+}  // namespace
+}  // namespace fluxpoints::testing

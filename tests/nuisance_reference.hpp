@@ -8,10 +8,13 @@
 //    nuisance values could make positive is not;
 //  * its derivatives are finite differences of those per-bin values (no derivative formula is
 //    shared with the engine);
-//  * the profile P(theta) = min_phi S is found by a projected Newton iteration with bound
-//    clamping and step halving on the value, polished by exact golden-section minimisation
-//    along each coordinate, and checked by probing S along the coordinates and random
-//    directions (a point that fails the probe is reported unverified);
+//  * the profile P(theta) = min_phi S is found by an active-set Levenberg-Marquardt iteration
+//    (bounds it meets are held until the reduced fit stops moving), and near a kink of a bin
+//    that depends on the nuisances by a continuation on a smoothed statistic (every kink a
+//    softplus of width mu, mu -> 1e-18) - not the engine's active set of kinks. Compared points
+//    are fitted from two starts, probed along the coordinates and random directions, polished by
+//    golden section along each coordinate if the probe finds a lower point, and reported
+//    unverified if it still does;
 //  * the best fit is a dense grid, golden section and a bisection on the sign of the secant
 //    slope of P; crossings are bisections of P; the curvature is a Richardson finite difference
 //    of P (no Schur complement).
@@ -134,8 +137,8 @@ inline void bin_derivatives(const NuRefBin& b, ld e, ld& d1, ld& d2) {
   d2 = (fp - 2 * f0 + fm) / (h2 * h2);
 }
 
-// Solves A x = b (n x n, row-major) by Gaussian elimination with partial pivoting; a pivot below
-// 1e-14 of the largest entry leaves that unknown at 0.
+// Solves A x = b (n x n, row-major) by Gaussian elimination with partial pivoting and back
+// substitution; a pivot below 1e-14 of the largest entry leaves that unknown at 0.
 inline std::vector<ld> gauss(std::vector<ld> a, std::vector<ld> b, int n) {
   ld amax = 0;
   for (ld v : a) amax = std::max(amax, std::fabs(v));
@@ -152,8 +155,7 @@ inline std::vector<ld> gauss(std::vector<ld> a, std::vector<ld> b, int n) {
       for (int k = 0; k < n; ++k) std::swap(a[c * n + k], a[piv * n + k]);
       std::swap(b[c], b[piv]);
     }
-    for (int r = 0; r < n; ++r) {
-      if (r == c) continue;
+    for (int r = c + 1; r < n; ++r) {
       const ld f = a[r * n + c] / a[c * n + c];
       if (f == 0) continue;
       for (int k = c; k < n; ++k) a[r * n + k] -= f * a[c * n + k];
@@ -161,7 +163,12 @@ inline std::vector<ld> gauss(std::vector<ld> a, std::vector<ld> b, int n) {
     }
   }
   std::vector<ld> x(n, 0);
-  for (int c = 0; c < n; ++c) x[c] = dead[c] ? 0 : b[c] / a[c * n + c];
+  for (int c = n - 1; c >= 0; --c) {
+    if (dead[c]) continue;
+    ld v = b[c];
+    for (int k = c + 1; k < n; ++k) v -= a[c * n + k] * x[k];
+    x[c] = v / a[c * n + c];
+  }
   return x;
 }
 
@@ -169,8 +176,163 @@ inline ld clamp(ld v, ld lo, ld hi) { return std::min(std::max(v, lo), hi); }
 
 }  // namespace nuref
 
+namespace nuref {
+
+// The kink bins' two slopes, from their values (piecewise linear on each side of 0).
+inline void kink_slopes(const NuRefBin& b, ld& lo, ld& hi) {
+  hi = b.value(1) - b.value(0);
+  lo = b.value(0) - b.value(-1);
+}
+
+// The statistic with every kink bin smoothed: L eta + (R - L) mu ln(1 + e^(eta/mu)) (exact as
+// mu -> 0; off by at most (R - L) mu ln 2), +inf where the exact one is.
+inline ld smoothed_stat(const NuRefProblem& p, ld theta, const std::vector<ld>& phi, ld mu) {
+  ld sum = 0;
+  for (const NuRefBin& b : p.bins) {
+    const ld e = p.eta(b, theta, phi);
+    if (p.must_be_positive(b) && !(e > 0)) return kLdInf;
+    if (mu > 0 && b.kink()) {
+      ld lo, hi;
+      kink_slopes(b, lo, hi);
+      const ld z = e / mu;
+      const ld softplus = z > 40 ? z : std::log1p(std::exp(z));
+      sum += b.value(0) + lo * e + (hi - lo) * mu * softplus;
+    } else {
+      sum += b.value(e);
+    }
+  }
+  return sum;
+}
+
+// Gradient and Hessian of the (smoothed, mu > 0) statistic over the nuisances; finite
+// differences for the smooth bins.
+inline void derivatives(const NuRefProblem& p, ld theta, const std::vector<ld>& phi, ld mu,
+                        std::vector<ld>& g, std::vector<ld>& h) {
+  const int K = p.K;
+  g.assign(K, 0);
+  h.assign(K * K, 0);
+  for (const NuRefBin& b : p.bins) {
+    const ld e = p.eta(b, theta, phi);
+    ld d1, d2;
+    if (mu > 0 && b.kink()) {
+      ld lo, hi;
+      kink_slopes(b, lo, hi);
+      const ld sig = 1 / (1 + std::exp(-e / mu));
+      d1 = lo + (hi - lo) * sig;
+      d2 = (hi - lo) * sig * (1 - sig) / mu;
+    } else {
+      bin_derivatives(b, e, d1, d2);
+    }
+    for (int k = 0; k < K; ++k) {
+      g[k] += d1 * b.t[k];
+      for (int l = 0; l < K; ++l) h[k * K + l] += d2 * b.t[k] * b.t[l];
+    }
+  }
+}
+
+// Active-set Levenberg-Marquardt on the (smoothed) statistic over the nuisances. Nuisances held
+// on a bound stay held while the others are fitted by (H_FF + lambda D) d = -g_F (D the floored
+// diagonal of H; lambda raised tenfold until the value decreases, lowered after a success; a
+// free nuisance that the step would carry past a bound is put on it and held); when that fit
+// stops moving, the held nuisances whose gradient points into the box are released.
+inline void newton(const NuRefProblem& p, ld theta, std::vector<ld>& phi, ld mu, int max_it) {
+  const int K = p.K;
+  const auto S = [&](const std::vector<ld>& x) { return smoothed_stat(p, theta, x, mu); };
+  ld f = S(phi);
+  std::vector<ld> g, h;
+  derivatives(p, theta, phi, mu, g, h);
+  std::vector<int> held(K, 0);
+  for (int k = 0; k < K; ++k)
+    held[k] = (phi[k] <= p.lo[k] && g[k] >= 0) || (phi[k] >= p.hi[k] && g[k] <= 0);
+  ld lambda = 1e-6L;
+  int it = 0;
+  for (int round = 0; round < 50 && it < max_it; ++round) {
+    for (; it < max_it; ++it) {
+      std::vector<int> fr;
+      for (int k = 0; k < K; ++k)
+        if (!held[k]) fr.push_back(k);
+      const int nf = static_cast<int>(fr.size());
+      if (nf == 0) break;
+      ld hmax = 0;
+      for (int i = 0; i < nf; ++i) hmax = std::max(hmax, h[fr[i] * K + fr[i]]);
+      if (!(hmax > 0)) hmax = 1;
+      bool moved = false;
+      for (int tries = 0; tries < 80 && !moved; ++tries) {
+        std::vector<ld> a(nf * nf), rhs(nf);
+        for (int i = 0; i < nf; ++i) {
+          rhs[i] = -g[fr[i]];
+          for (int j = 0; j < nf; ++j) a[i * nf + j] = h[fr[i] * K + fr[j]];
+          a[i * nf + i] += lambda * std::max(h[fr[i] * K + fr[i]], 1e-12L * hmax);
+        }
+        const std::vector<ld> d = gauss(a, rhs, nf);
+        std::vector<ld> trial = phi;
+        std::vector<int> hits;
+        for (int i = 0; i < nf; ++i) {
+          const int k = fr[i];
+          trial[k] = phi[k] + d[i];
+          if (trial[k] <= p.lo[k]) { trial[k] = p.lo[k]; hits.push_back(k); }
+          if (trial[k] >= p.hi[k]) { trial[k] = p.hi[k]; hits.push_back(k); }
+        }
+        const ld ft = S(trial);
+        if (ft < f) {
+          // A step below 1e-17 of the nuisances' size is the end of the fit (long double).
+          bool changed = false;
+          for (int k = 0; k < K; ++k)
+            changed = changed || std::fabs(trial[k] - phi[k]) > 1e-17L * (1 + std::fabs(phi[k]));
+          phi = trial;
+          f = ft;
+          moved = changed;
+          for (int k : hits) {
+            held[k] = 1;
+            moved = true;
+          }
+          lambda = std::max(lambda * 0.1L, 1e-10L);
+          if (!changed) break;
+        } else {
+          // No decrease even with a heavily damped (gradient-like) step: the end of the fit.
+          lambda *= 10;
+          if (lambda > 1e16L) break;
+        }
+      }
+      if (!moved) break;
+      derivatives(p, theta, phi, mu, g, h);
+    }
+    derivatives(p, theta, phi, mu, g, h);
+    bool released = false;
+    for (int k = 0; k < K; ++k) {
+      if (!held[k]) continue;
+      const bool inward = (phi[k] <= p.lo[k] && g[k] < 0) || (phi[k] >= p.hi[k] && g[k] > 0);
+      if (inward) {
+        held[k] = 0;
+        released = true;
+      }
+    }
+    if (!released) break;
+    lambda = 1e-6L;
+  }
+}
+
+// Whether a kink bin that depends on the nuisances sits near its kink.
+inline bool near_kink(const NuRefProblem& p, ld theta, const std::vector<ld>& phi, ld rel) {
+  for (const NuRefBin& b : p.bins) {
+    if (!b.kink()) continue;
+    bool depends = false;
+    for (int k = 0; k < p.K; ++k) depends = depends || b.t[k] != 0;
+    if (!depends) continue;
+    ld mag = std::fabs(b.other) + std::fabs(theta * b.s);
+    for (int k = 0; k < p.K; ++k) mag += std::fabs(phi[k] * b.t[k]);
+    if (std::fabs(p.eta(b, theta, phi)) <= rel * mag) return true;
+  }
+  return false;
+}
+
+}  // namespace nuref
+
 // Minimises S(theta, .) over the nuisances from `phi0` (clamped; pushed up until feasible).
-// `check`: polish along the coordinates and probe the result (slow; for reported points).
+// Near a kink of a bin that depends on the nuisances (where an iteration on the exact statistic
+// can stall) it also follows the smoothed statistic down to mu = 1e-18 and keeps the lower exact
+// value. `check` (slow; for the points that are compared): then polish along the coordinates and
+// probe the result.
 inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<ld> phi0,
                                   bool check) {
   using nuref::clamp;
@@ -190,104 +352,75 @@ inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<l
     return r;
   }
   const auto S = [&](const std::vector<ld>& x) { return p.stat(theta, x); };
-  // Projected Newton with finite-difference derivatives, step halving on the value.
-  for (int it = 0; it < 300; ++it) {
-    std::vector<ld> g(K, 0), h(K * K, 0);
-    for (const NuRefBin& b : p.bins) {
-      ld d1, d2;
-      nuref::bin_derivatives(b, p.eta(b, theta, phi), d1, d2);
-      for (int k = 0; k < K; ++k) {
-        g[k] += d1 * b.t[k];
-        for (int l = 0; l < K; ++l) h[k * K + l] += d2 * b.t[k] * b.t[l];
-      }
+  nuref::newton(p, theta, phi, 0, 300);
+  f = S(phi);
+  if (nuref::near_kink(p, theta, phi, 1e-5L)) {
+    std::vector<ld> smooth = phi;
+    for (ld mu = 1e-2L; mu >= 1e-18L; mu *= 0.01L) nuref::newton(p, theta, smooth, mu, 40);
+    nuref::newton(p, theta, smooth, 0, 50);
+    const ld fs = S(smooth);
+    if (fs < f) {
+      phi = smooth;
+      f = fs;
     }
-    std::vector<int> fr;
-    for (int k = 0; k < K; ++k) {
-      const bool held = (phi[k] <= p.lo[k] && g[k] > 0) || (phi[k] >= p.hi[k] && g[k] < 0);
-      if (!held) fr.push_back(k);
-    }
-    const int nf = static_cast<int>(fr.size());
-    if (nf == 0) break;
-    std::vector<ld> a(nf * nf), rhs(nf);
-    ld hmax = 0;
-    for (int i = 0; i < nf; ++i) hmax = std::max(hmax, h[fr[i] * K + fr[i]]);
-    for (int i = 0; i < nf; ++i) {
-      rhs[i] = -g[fr[i]];
-      for (int j = 0; j < nf; ++j) a[i * nf + j] = h[fr[i] * K + fr[j]];
-      a[i * nf + i] += 1e-13L * (hmax > 0 ? hmax : 1);  // a floor for directions without curvature
-    }
-    const std::vector<ld> d = nuref::gauss(a, rhs, nf);
-    ld alpha = 1;
-    bool moved = false;
-    for (int ls = 0; ls < 80; ++ls) {
-      std::vector<ld> trial = phi;
-      for (int i = 0; i < nf; ++i) trial[fr[i]] = clamp(phi[fr[i]] + alpha * d[i], p.lo[fr[i]], p.hi[fr[i]]);
-      const ld ft = S(trial);
-      if (ft < f) {
-        bool changed = false;
-        for (int k = 0; k < K; ++k) changed = changed || trial[k] != phi[k];
-        phi = trial;
-        f = ft;
-        moved = changed;
-        break;
-      }
-      alpha *= 0.5L;
-    }
-    if (!moved) break;
   }
   r.value = f;
   r.phi = phi;
   if (!check) return r;
-  // Polish: exact golden-section minimisation along each coordinate, a few sweeps (robust on
-  // kinks where a Newton step stalls).
-  for (int sweep = 0; sweep < 3; ++sweep) {
-    bool improved = false;
-    for (int k = 0; k < K; ++k) {
-      const ld scale = std::max<ld>(1e-3L, std::fabs(phi[k]));
-      ld a = std::max(p.lo[k], phi[k] - 1e-2L * scale), c = std::min(p.hi[k], phi[k] + 1e-2L * scale);
-      const auto along = [&](ld v) {
-        std::vector<ld> x = phi;
-        x[k] = v;
-        return S(x);
-      };
-      const ld gr = (std::sqrt(5.0L) - 1) / 2;
-      ld x1 = c - gr * (c - a), x2 = a + gr * (c - a), f1 = along(x1), f2 = along(x2);
-      for (int i = 0; i < 120 && c - a > 1e-18L * scale; ++i) {
-        if (f1 <= f2) {
-          c = x2; x2 = x1; f2 = f1; x1 = c - gr * (c - a); f1 = along(x1);
-        } else {
-          a = x1; x1 = x2; f1 = f2; x2 = a + gr * (c - a); f2 = along(x2);
+  // Probe: no lower value along coordinates and random directions at a few step sizes.
+  const auto probe = [&]() {
+    const ld tol = 1e-15L * p.stat_magnitude(theta, phi) + 1e-15L;
+    std::mt19937_64 rng(12345);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    for (int dir = 0; dir < 3 * K; ++dir) {
+      std::vector<ld> u(K, 0);
+      if (dir < K) u[dir] = 1;
+      else for (int k = 0; k < K; ++k) u[k] = normal(rng);
+      for (ld hs : {1e-3L, 1e-6L})
+        for (int sign = -1; sign <= 1; sign += 2) {
+          std::vector<ld> x = phi;
+          for (int k = 0; k < K; ++k)
+            x[k] = nuref::clamp(phi[k] + sign * hs * std::max<ld>(1, std::fabs(phi[k])) * u[k], p.lo[k], p.hi[k]);
+          if (S(x) < f - tol) return false;
+        }
+    }
+    return true;
+  };
+  r.verified = probe();
+  if (!r.verified) {
+    // Polish: exact golden-section minimisation along each coordinate, a few sweeps.
+    for (int sweep = 0; sweep < 3; ++sweep) {
+      bool improved = false;
+      for (int k = 0; k < K; ++k) {
+        const ld scale = std::max<ld>(1e-3L, std::fabs(phi[k]));
+        ld a = std::max(p.lo[k], phi[k] - 1e-2L * scale), c = std::min(p.hi[k], phi[k] + 1e-2L * scale);
+        const auto along = [&](ld v) {
+          std::vector<ld> x = phi;
+          x[k] = v;
+          return S(x);
+        };
+        const ld gr = (std::sqrt(5.0L) - 1) / 2;
+        ld x1 = c - gr * (c - a), x2 = a + gr * (c - a), f1 = along(x1), f2 = along(x2);
+        for (int i = 0; i < 120 && c - a > 1e-18L * scale; ++i) {
+          if (f1 <= f2) {
+            c = x2; x2 = x1; f2 = f1; x1 = c - gr * (c - a); f1 = along(x1);
+          } else {
+            a = x1; x1 = x2; f1 = f2; x2 = a + gr * (c - a); f2 = along(x2);
+          }
+        }
+        const ld best = f1 <= f2 ? x1 : x2;
+        const ld fb = along(best);
+        if (fb < f) {
+          improved = improved || fb < f - 1e-16L * (1 + std::fabs(f));
+          phi[k] = best;
+          f = fb;
         }
       }
-      const ld best = f1 <= f2 ? x1 : x2;
-      const ld fb = along(best);
-      if (fb < f) {
-        improved = improved || fb < f - 1e-16L * (1 + std::fabs(f));
-        phi[k] = best;
-        f = fb;
-      }
+      if (!improved) break;
     }
-    if (!improved) break;
-  }
-  r.value = f;
-  r.phi = phi;
-  // Probe: no lower value along coordinates and random directions at a few step sizes.
-  const ld tol = 1e-15L * p.stat_magnitude(theta, phi) + 1e-15L;
-  std::mt19937_64 rng(12345);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  r.verified = true;
-  for (int dir = 0; dir < 3 * K && r.verified; ++dir) {
-    std::vector<ld> u(K, 0);
-    if (dir < K) u[dir] = 1;
-    else for (int k = 0; k < K; ++k) u[k] = normal(rng);
-    for (ld hs : {1e-3L, 1e-6L}) {
-      for (int sign = -1; sign <= 1; sign += 2) {
-        std::vector<ld> x = phi;
-        for (int k = 0; k < K; ++k)
-          x[k] = nuref::clamp(phi[k] + sign * hs * std::max<ld>(1, std::fabs(phi[k])) * u[k], p.lo[k], p.hi[k]);
-        if (S(x) < f - tol) r.verified = false;
-      }
-    }
+    r.value = f;
+    r.phi = phi;
+    r.verified = probe();
   }
   for (const NuRefBin& b : p.bins) {
     if (!b.kink()) continue;
@@ -310,9 +443,19 @@ class RefProfile {
     if (!std::isinf(r.value)) warm_ = r.phi;
     return r.value;
   }
-  // Polished and probed (for the points that are compared).
+  // From the start values (for points far from the previous one).
+  ld cold(ld theta) {
+    if (!(theta > p_.feasible_min())) return kLdInf;
+    NuRefInner r = reference_inner(p_, theta, p_.start, false);
+    if (!std::isinf(r.value)) warm_ = r.phi;
+    return r.value;
+  }
+  // Polished and probed (for the points that are compared), from the warm start and from the
+  // problem's start values (a far warm start can leave the Newton iteration stuck); the lower.
   NuRefInner inner(ld theta) {
     NuRefInner r = reference_inner(p_, theta, warm_, true);
+    const NuRefInner fresh = reference_inner(p_, theta, p_.start, true);
+    if (fresh.value < r.value) r = fresh;
     if (!std::isinf(r.value)) warm_ = r.phi;
     return r;
   }
@@ -327,6 +470,7 @@ struct NuRefSolution {
   bool sigma_stable = false;  // the finite-difference curvature agrees at two step sizes
   bool kink = false;          // a kink bin (any) sits at eta ~ 0 at the best fit
   bool nuisance_kink = false; // ... one that depends on the nuisances
+  bool null_on_kink = false;  // the fit at theta = 0 ends on a kink that depends on the nuisances
   bool verified = false;      // the inner fits at the best fit passed the probe
   bool at_bound = false;      // a nuisance on its min or max at the best fit
   std::vector<ld> phi;
@@ -336,14 +480,14 @@ struct NuRefSolution {
 inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
   NuRefSolution r;
   const ld feas = p.feasible_min();
-  // 1. Grid: asinh-spaced over [-1e4, 1e4].
+  // 1. Grid: asinh-spaced over [-1e3, 1e3], each point fitted from the start values.
   std::vector<ld> x, y;
-  const ld umax = std::asinh(1e4L / 1e-2L);
-  for (int k = 0; k < 121; ++k) {
-    const ld t = 1e-2L * std::sinh(-umax + 2 * umax * k / 120);
+  const ld umax = std::asinh(1e3L / 1e-2L);
+  for (int k = 0; k < 41; ++k) {
+    const ld t = 1e-2L * std::sinh(-umax + 2 * umax * k / 40);
     if (!(t > feas)) continue;
     x.push_back(t);
-    y.push_back(P(t));
+    y.push_back(P.cold(t));
   }
   std::size_t km = 0;
   for (std::size_t k = 1; k < x.size(); ++k)
@@ -397,7 +541,13 @@ inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
     for (int k = 0; k < p.K; ++k) mag += std::fabs(at.phi[k] * b.t[k]);
     if (std::fabs(p.eta(b, theta, at.phi)) <= 1e-7L * mag) r.kink = true;
   }
-  r.stat_null = P(0);
+  if (0 > feas) {
+    const NuRefInner null_fit = P.inner(0);
+    r.stat_null = null_fit.value;
+    r.null_on_kink = null_fit.on_kink;
+  } else {
+    r.stat_null = kLdInf;
+  }
   // 4. Curvature at two steps; stable when they agree to 1e-7.
   const ld c1 = curvature(theta, 1e-3L * sig), c2 = curvature(theta, 2.5e-4L * sig);
   r.sigma = c1 > 0 ? std::sqrt(2 / c1) : kLdNaN;
@@ -410,7 +560,7 @@ inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
 inline RefCrossing reference_crossing(RefProfile& P, ld from, ld target, int side, ld bracket_end,
                                       ld scale) {
   RefCrossing c;
-  c.in_bracket = P(bracket_end) - target > 0;
+  P.cold(from);  // warm starts from here on (the previous evaluation may be far away)
   ld inside = from, step = 1e-3L * scale, outside = kLdNaN;
   for (int it = 0; it < 4000; ++it) {
     const ld t = from + side * step;
@@ -422,13 +572,16 @@ inline RefCrossing reference_crossing(RefProfile& P, ld from, ld target, int sid
     step *= 1.5L;
     if (step > 1e12L * (1 + std::fabs(from))) break;
   }
-  if (std::isnan(outside)) return c;
-  while (std::fabs(outside - inside) > 1e-15L * (std::fabs(outside) + scale)) {
-    const ld mid = 0.5L * (inside + outside);
-    if (mid == inside || mid == outside) break;
-    (P(mid) < target ? inside : outside) = mid;
+  if (!std::isnan(outside)) {
+    while (std::fabs(outside - inside) > 1e-15L * (std::fabs(outside) + scale)) {
+      const ld mid = 0.5L * (inside + outside);
+      if (mid == inside || mid == outside) break;
+      (P(mid) < target ? inside : outside) = mid;
+    }
+    c.root = 0.5L * (inside + outside);
   }
-  c.root = 0.5L * (inside + outside);
+  // Last, and from the start values: the bracket end is far from every point above.
+  c.in_bracket = P.cold(bracket_end) - target > 0;
   return c;
 }
 

@@ -95,11 +95,14 @@ inline GenProblem random_nuisance_problem(std::uint64_t seed, std::uint64_t inde
   const int total_bins = rng.integer(K + 3, 2 * K + 12);
   std::vector<int> sizes(n_datasets, total_bins / n_datasets);
   sizes[0] += total_bins - (total_bins / n_datasets) * n_datasets;
-  // Templates along a global bin coordinate u in [0, 1): Gaussian bumps plus a small floor.
+  // Templates along a global bin coordinate u in [0, 1): Gaussian bumps plus a small floor,
+  // centres spread over the bins and widths around their spacing (neighbouring sources that
+  // overlap, not nearly identical ones: those are the degenerate cases tested separately).
   std::vector<double> centre(K), width(K), amp(K), truth(K);
+  const double spacing = 1.2 / K;
   for (int k = 0; k < K; ++k) {
-    centre[k] = rng.uniform(-0.1, 1.1);
-    width[k] = rng.log_uniform(0.05, 0.8);
+    centre[k] = -0.1 + (k + rng.uniform(0.2, 0.8)) * spacing;
+    width[k] = std::fmin(0.3, spacing * rng.log_uniform(0.4, 1.2));
     amp[k] = scale * rng.log_uniform(0.1, 1.0);
     NuisanceSpec spec;
     const int mode = rng.integer(0, 2);

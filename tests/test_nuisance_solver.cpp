@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -63,6 +64,13 @@ constexpr double kRefCrossTolSigma = 1e-7;
 // phi_hat: the engine's and the reference's best-fit nuisances differ by the norm difference
 // times d phi / d theta (1e-7 sigma_theta) and the inner solves' own accuracy.
 constexpr double kPhiRelTol = 1e-5;
+// Where the reference's inner fit ends on a kink that depends on the nuisances, its smoothing
+// continuation (mu down to 1e-18, 40 iterations a stage) leaves it above the minimum by up to
+// ~1e-10 of the terms summed; it is an upper bound there, compared one-sidedly to this.
+constexpr double kKinkRefRelTol = 1e-9;
+// A reference nuisance this close (relative) to its bound is on it: far below the accuracy of
+// the reference's inner fit, far above the rounding its golden-section polish may add.
+constexpr double kBoundTol = 1e-9;
 // npred per dataset at the engine's best fit, recomputed by the reference from the engine's phi.
 constexpr double kNpredRelTol = 1e-10;
 
@@ -286,6 +294,148 @@ TEST(NuisanceSolver, CashWithBackgroundNuisanceIsWStat) {
   EXPECT_GT(compared, kProblems / 2);
   EXPECT_GT(with_bound, 10);
 }
+
+// --- random problems against the long-double reference ---------------------------------------
+
+struct RefCounts {
+  int compared = 0;      // smooth minimum, everything compared
+  int kink = 0;          // a kink bin on its kink at the best fit: values compared only
+  int unverified = 0;    // the reference's inner fit at the best fit failed its probe
+  int sigma_skipped = 0; // the reference's finite-difference curvature was not stable
+  int at_bound = 0;      // a nuisance on a bound at the best fit
+  int crossings = 0;     // crossings compared
+};
+
+// Compares problem p of `run` with the reference. Returns false when it was not compared.
+void compare_with_reference(const GenProblem& g, const NuisanceBatch& nb, const NuisanceRun& run,
+                            std::int64_t p, const SolveOptions& o, RefCounts& counts) {
+  const BatchResult& r = run.result;
+  const NuRefProblem rp = to_reference(g);
+  RefProfile P(rp);
+  const NuRefSolution ref = reference_solve(rp, P);
+  SCOPED_TRACE(::testing::Message() << "problem " << p << " reference theta " << static_cast<double>(ref.theta)
+                                    << " sigma " << static_cast<double>(ref.sigma) << describe(g));
+  ASSERT_EQ(r.status[p], SolveStatus::ok) << r.reason(p);
+  const std::vector<ld> phi_ref = ref.phi;
+  const double scale_stat = static_cast<double>(term_scale_of(rp, ref.theta, phi_ref));
+  // The minimum value and the null. Where the reference's fit ends on a kink of a bin that
+  // depends on the nuisances, its value is an upper bound good to kKinkRefRelTol only.
+  const double null_scale = static_cast<double>(term_scale_of(rp, 0, phi_ref)) + scale_stat;
+  if (ref.nuisance_kink) {
+    EXPECT_LE(r.stat[p], static_cast<double>(ref.stat) + kStatRelTol * scale_stat);
+    EXPECT_GE(r.stat[p], static_cast<double>(ref.stat) - kKinkRefRelTol * scale_stat);
+  } else {
+    EXPECT_NEAR(r.stat[p], static_cast<double>(ref.stat), kStatRelTol * scale_stat);
+  }
+  if (ref.null_on_kink) {
+    EXPECT_LE(r.stat_null[p], static_cast<double>(ref.stat_null) + kStatRelTol * null_scale);
+    EXPECT_GE(r.stat_null[p], static_cast<double>(ref.stat_null) - kKinkRefRelTol * null_scale);
+  } else {
+    EXPECT_NEAR(r.stat_null[p], static_cast<double>(ref.stat_null), kStatRelTol * null_scale);
+  }
+  if (!ref.verified) {
+    ++counts.unverified;
+    return;
+  }
+  if (ref.kink || ref.nuisance_kink) {
+    ++counts.kink;
+    return;
+  }
+  ++counts.compared;
+  const double sigma = static_cast<double>(ref.sigma);
+  const double scale = std::fabs(static_cast<double>(ref.theta)) + sigma;
+  EXPECT_NEAR(r.norm[p], static_cast<double>(ref.theta), kRefNormTolSigma * scale);
+  if (ref.sigma_stable) EXPECT_NEAR(r.norm_err[p], sigma, kRefSigmaRelTol * sigma);
+  else ++counts.sigma_skipped;
+  EXPECT_NEAR(r.ts[p], static_cast<double>(ref.stat_null - ref.stat),
+              2 * kStatRelTol * (scale_stat + static_cast<double>(term_scale_of(rp, 0, phi_ref))));
+  // Best-fit nuisances and the notes about them.
+  const std::int64_t first = nb.problem_nuisances[p];
+  bool on_bound = false;
+  for (int k = 0; k < rp.K; ++k) {
+    const double v = run.phi[first + k];
+    EXPECT_NEAR(v, static_cast<double>(phi_ref[k]), kPhiRelTol * (std::fabs(static_cast<double>(phi_ref[k])) + 1))
+        << "nuisance " << k;
+    // (The reference's polish may leave a nuisance a rounding step off its bound.)
+    const ld near = kBoundTol * (1 + std::fabs(phi_ref[k]));
+    on_bound = on_bound || phi_ref[k] <= rp.lo[k] + near || phi_ref[k] >= rp.hi[k] - near;
+  }
+  if (on_bound) ++counts.at_bound;
+  EXPECT_EQ((r.notes[p] & m::note_nuisance_at_bound) != 0, on_bound);
+  // npred per dataset at the engine's own best fit, recomputed by the reference.
+  std::vector<ld> phi_eng(rp.K);
+  for (int k = 0; k < rp.K; ++k) phi_eng[k] = run.phi[first + k];
+  std::vector<ld> npred(rp.n_datasets, 0), excess(rp.n_datasets, 0);
+  for (const NuRefBin& b : rp.bins) {
+    npred[b.dataset] += b.npred(rp.eta(b, r.norm[p], phi_eng));
+    excess[b.dataset] += r.norm[p] * b.s;
+  }
+  for (int d = 0; d < rp.n_datasets; ++d) {
+    const std::int64_t seg = nb.batch.problem_segments[p] + d;
+    EXPECT_NEAR(r.npred[seg], static_cast<double>(npred[d]), kNpredRelTol * static_cast<double>(npred[d]) + 1e-12);
+    EXPECT_NEAR(r.npred_excess[seg], static_cast<double>(excess[d]), 1e-13 * std::fabs(static_cast<double>(excess[d])) + 1e-300);
+  }
+  // Crossings of the profile inside gammapy's bracket.
+  const ld step = ref.sigma;
+  const auto check = [&](double engine, ld delta, int side, const char* what, bool upper_root) {
+    const ld end = ref_bracket_end(side, ref.theta, step, o.n_sigma_ul + 1);
+    const RefCrossing c = reference_crossing(P, ref.theta, ref.stat + delta, side, end, ref.sigma);
+    if (!c.in_bracket || std::isnan(c.root)) {
+      EXPECT_TRUE(std::isnan(engine)) << what;
+      return;
+    }
+    ++counts.crossings;
+    const double expected = upper_root ? static_cast<double>(c.root) : static_cast<double>(std::fabs(c.root - ref.theta));
+    EXPECT_NEAR(engine, expected, kRefCrossTolSigma * (scale + std::fabs(static_cast<double>(c.root)))) << what;
+  };
+  check(r.norm_errp[p], 1, +1, "errp", false);
+  check(r.norm_errn[p], 1, -1, "errn", false);
+  check(r.norm_ul[p], 4, +1, "ul", true);
+  // The scan: the profile at each scan norm.
+  const std::vector<double> grid = o.norm_scan();
+  for (std::size_t j = 0; j < grid.size(); ++j) {
+    const NuRefInner in = P.inner(grid[j]);
+    const double got = r.stat_scan[p * grid.size() + j];
+    if (std::isinf(in.value)) {
+      EXPECT_TRUE(std::isinf(got)) << "scan " << j;
+      continue;
+    }
+    EXPECT_NEAR(got, static_cast<double>(in.value),
+                kStatRelTol * static_cast<double>(term_scale_of(rp, grid[j], in.phi))) << "scan " << j;
+  }
+}
+
+class NuisanceRandom : public ::testing::TestWithParam<int> {};
+
+TEST_P(NuisanceRandom, AgainstLongDoubleReference) {
+  const int K = GetParam();
+  const std::uint64_t seed = test_seed();
+  constexpr int kPerKind = 8;
+  std::vector<GenProblem> problems;
+  NuisanceBatch nb;
+  for (int kind = 0; kind < 3; ++kind)
+    for (int i = 0; i < kPerKind; ++i) {
+      problems.push_back(random_nuisance_problem(seed, 100 * kind + i, K, kind));
+      add_to_batch(problems.back(), nb);
+    }
+  nb.finish();
+  const SolveOptions o = all_selected();
+  const auto t0 = std::chrono::steady_clock::now();
+  const NuisanceRun run = run_nuisance(nb, o);
+  const double engine_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  RefCounts counts;
+  for (std::size_t p = 0; p < problems.size(); ++p)
+    compare_with_reference(problems[p], nb, run, static_cast<std::int64_t>(p), o, counts);
+  std::cout << "[ K = " << K << " ] " << counts.compared << " compared in full, " << counts.kink
+            << " on a kink (values only), " << counts.unverified << " reference unverified, "
+            << counts.sigma_skipped << " sigma skipped, " << counts.at_bound << " with a nuisance on a bound, "
+            << counts.crossings << " crossings; engine " << engine_s << " s for "
+            << run.result.evaluations << " passes (seed " << seed << ")\n";
+  EXPECT_GE(counts.compared, static_cast<int>(problems.size()) * 2 / 3);
+  EXPECT_LE(counts.unverified, static_cast<int>(problems.size()) / 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(K, NuisanceRandom, ::testing::Values(1, 2, 3, 4, 6, 8, 12, 16));
 
 }  // namespace
 }  // namespace fluxpoints::testing

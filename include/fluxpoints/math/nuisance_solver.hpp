@@ -555,9 +555,12 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
 
   double flat_scale = 1.0;
   std::int64_t last_crossed = -1;
+  bool at_noise = false;  // the last line search found no decrease above the rounding of S
   for (int it = 0;; ++it) {
     st.iterations = it + 1;
     const LinearPass& p = ws.pass[cur];
+    // Rounding level of S: a predicted decrease below it cannot be checked.
+    const double resolution = 64.0 * 2.220446049250313e-16 * (p.value_abs + kSmallestPositive);
     double* g = st.g;
     for (int q = 0; q < m; ++q) g[q] = p.grad[q];
     double r[kMaxCoords];
@@ -588,7 +591,8 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
         continue;
       }
       // Converged on the working set: the step is below the tolerance (or the rounding of the
-      // gradient) everywhere.
+      // gradient) everywhere, or the previous iteration found no decrease above the rounding
+      // of S along it.
       small = !s.flat_move;
       for (int q = 0; q < m; ++q) {
         if (!((free_mask >> q) & 1u)) continue;
@@ -597,6 +601,8 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
         if (h > 0.0) tol[q] += 16.0 * 2.220446049250313e-16 * p.grad_abs[q] / h;
         if (dabs(s.d[q]) > tol[q]) small = false;
       }
+      if (at_noise && !s.flat_move) small = true;
+      at_noise = false;
       if (!small || round >= 4 * kMaxCoords) break;
       double worst = 0.0;
       int worst_coord = -1, worst_kink = -1;
@@ -653,13 +659,18 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
     // A coordinate sitting on a bound it is not held at may not step outwards (its multiplier
     // let it go, but the coupled step points out): project that component away and hold it.
     // A component within the tolerance is rounding (e.g. a kink holds the coordinate there).
+    bool held_more = false;
     for (int q = 0; q < m; ++q) {
       if (!((free_mask >> q) & 1u)) continue;
       const bool out = (s.d[q] < 0.0 && st.x[q] == c.lo[q]) || (s.d[q] > 0.0 && st.x[q] == c.hi[q]);
       if (!out) continue;
-      if (dabs(s.d[q]) > tol[q]) (s.d[q] < 0.0 ? st.at_lo : st.at_hi) |= 1u << q;
+      if (dabs(s.d[q]) > tol[q]) {
+        (s.d[q] < 0.0 ? st.at_lo : st.at_hi) |= 1u << q;
+        held_more = true;
+      }
       s.d[q] = 0.0;
     }
+    if (held_more && it + 1 < o.max_iterations) continue;  // same point: the step of the new set
     if (it + 1 >= o.max_iterations) {
       st.status = LinearStatus::max_iterations;
       return;
@@ -667,14 +678,16 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
     double gd = 0.0;
     for (int q = 0; q < m; ++q)
       if ((free_mask >> q) & 1u) gd += g[q] * s.d[q];  // projected components are 0
-    // Rounding level of S: a predicted decrease below it cannot be checked.
-    const double resolution = 64.0 * 2.220446049250313e-16 * (p.value_abs + kSmallestPositive);
     if (!(gd < 0.0)) {
 #ifdef FLUXPOINTS_NUISANCE_DEBUG
       printf("   not descent gd %g\n", gd);
 #endif
-      st.status = -gd <= resolution ? LinearStatus::converged : LinearStatus::stalled;
-      return;
+      if (-gd > resolution) {
+        st.status = LinearStatus::stalled;
+        return;
+      }
+      at_noise = true;  // no descent left above rounding: check the multipliers at this point
+      continue;
     }
 
     // Line search: stop on the first bound, stay feasible, try kinks where S rises across one.
@@ -697,6 +710,7 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
     const int next = 1 - cur;
     double xt[kMaxCoords], step[kMaxCoords];
     bool accepted = false;
+    bool noise_floor = false;
     std::int64_t hold_kink = -1;  // a kink the step left from on top of it, to hold instead
     for (int ls = 0; ls < kMaxBacktracks; ++ls) {
       for (int q = 0; q < m; ++q) {
@@ -726,8 +740,21 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
       const bool oscillating = sufficient && kink_candidate < 0 && !tried_kink &&
                                trial.kink_fraction > 0.0 && trial.kink_fraction < 1.0 &&
                                trial.kink_bin == last_crossed;
+#ifdef FLUXPOINTS_NUISANCE_DEBUG
+      printf("     trial alpha %g value %.17g base %.17g slack %g kink_fraction %g bin %ld feasible %d\n", alpha, trial.value, p.value, slack, trial.kink_fraction, (long)trial.kink_bin, (int)trial.feasible);
+#endif
       if (sufficient && !oscillating) {
         accepted = true;
+        break;
+      }
+      // The full Newton step changed S by more than its whole predicted gain (gd / 2), which is
+      // negligible, without meeting a kink or a bound: S is at its rounding floor here (WStat's
+      // per-bin values carry the rounding of G, which |value| does not show). Nothing left to
+      // gain on this working set.
+      if (ls == 0 && alpha == 1.0 && trial.kink_fraction == 2.0 &&
+          -gd <= 1e-10 * (1.0 + p.value_abs) &&
+          dabs(trial.value - p.value - 0.5 * gd) > -0.5 * gd) {
+        noise_floor = true;
         break;
       }
       if (trial.kink_fraction == 0.0) {
@@ -762,8 +789,13 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
       }
     }
     if (!accepted) {
-      st.status = -gd <= resolution ? LinearStatus::converged : LinearStatus::stalled;
-      return;
+      if (!noise_floor && -gd > 1e6 * resolution) {
+        st.status = LinearStatus::stalled;
+        return;
+      }
+      // Nothing to gain above the rounding of S on this working set: check its multipliers.
+      at_noise = true;
+      continue;
     }
     const LinearPass& taken = ws.pass[next];
     last_crossed = (kink_candidate < 0 && taken.kink_fraction < 1.0) ? taken.kink_bin : -1;
@@ -1110,11 +1142,16 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
       SolveSettings o1 = o;
       if (st.status == LinearStatus::converged || st.status == LinearStatus::max_iterations)
         o1.norm_start = st.x[0];
+      const std::uint32_t notes_before = ws.notes;
+      ws.notes &= ~static_cast<std::uint32_t>(note_nuisance_profile_inexact);
       mr = detail::minimise(profile, o1, evals);
       if (mr.status != SolveStatus::no_minimum && mr.status != SolveStatus::non_finite) {
         // The nuisances at the minimum (and the anchor for the later evaluations).
         profile.profile(mr.theta);
         ws.best = ws.last;
+        // A best fit found on inexact profile values is not a converged fit.
+        if ((ws.notes & note_nuisance_profile_inexact) && mr.status == SolveStatus::ok)
+          mr.status = SolveStatus::max_iterations;
         for (int q = 1; q < m; ++q) {
           const double x = ws.best.x[q];
           if (x == c.lo[q] || x == c.hi[q]) best_notes |= note_nuisance_at_bound;
@@ -1122,6 +1159,7 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
         for (int j = 0; j < ws.kinks.n; ++j)
           if (kink_touches(ws.kinks, j, coord_mask(m) & ~1u, m)) best_notes |= note_nuisance_kink;
       }
+      ws.notes |= notes_before;
     }
   }
   s = solve_from_minimum(profile, o, mr, 0);

@@ -17,10 +17,11 @@ namespace fluxpoints::math {
 // Index of entry (i, j), j <= i, of a packed lower triangle.
 FLUXPOINTS_HD int packed_index(int i, int j) { return i * (i + 1) / 2 + j; }
 
-// A pivot at or below this fraction of its diagonal entry is flat. Rounding leaves ~1e-16 of
-// the diagonal where two templates are identical; 1e-12 keeps templates that differ by 1e-6
-// (condition 1e12) as separate directions.
-constexpr double kFlatPivot = 1e-12;
+// A pivot at or below this fraction of its diagonal entry is flat. Rounding leaves a few 1e-16
+// of the diagonal where two templates are identical; weakly constrained directions above it
+// (nearly collinear templates, condition up to ~1e13) keep a Newton step, which rounding makes
+// inexact by at most a few percent there: the iteration still converges on them.
+constexpr double kFlatPivot = 1e-14;
 
 // In place: the packed n x n matrix `a` becomes L (strictly lower part, unit diagonal implied)
 // and D (on the diagonal) with A = L D L'. Flat pivots get D = 0 and a zero column below them.

@@ -35,7 +35,8 @@ class NuisanceBatch {
       min.push_back(n.min);
       max.push_back(n.max);
     }
-    problem_nuisances.push_back(problem_nuisances.back() + static_cast<std::int64_t>(nuisances.size()));
+    problem_nuisances.push_back(problem_nuisances.back() +
+                                static_cast<std::int64_t>(nuisances.size()));
     k_ = static_cast<int>(nuisances.size());
     open_ = true;
   }
@@ -56,8 +57,12 @@ class NuisanceBatch {
   void finish() { flush(); }
 
   math::NuisanceArrays arrays() const {
-    return math::NuisanceArrays{problem_nuisances.data(), template_offset.data(),
-                                template_values.data(), start.data(), min.data(), max.data()};
+    return math::NuisanceArrays{problem_nuisances.data(),
+                                template_offset.data(),
+                                template_values.data(),
+                                start.data(),
+                                min.data(),
+                                max.data()};
   }
   std::int64_t n_nuisances() const { return problem_nuisances.back(); }
 
@@ -98,8 +103,8 @@ inline NuisanceRun run_nuisance(const NuisanceBatch& b, const SolveOptions& opti
   run.phi.assign(b.n_nuisances(), math::kNaN);
   const std::vector<double>& scan = run.result.norm_scan;
   for (std::int64_t p = 0; p < b.batch.n_problems(); ++p)
-    math::solve_and_store_nuisance(in, nu, p, settings, scan.data(),
-                                   static_cast<int>(scan.size()), out, run.phi.data());
+    math::solve_and_store_nuisance(in, nu, p, settings, scan.data(), static_cast<int>(scan.size()),
+                                   out, run.phi.data());
   for (int e : run.evaluations) run.result.evaluations += e;
   return run;
 }

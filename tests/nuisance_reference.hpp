@@ -95,8 +95,10 @@ struct NuRefProblem {
       bool unbounded = false;
       for (int k = 0; k < K; ++k)
         if (b.t[k] > 0) {
-          if (std::isinf(hi[k])) unbounded = true;
-          else sup += b.t[k] * hi[k];
+          if (std::isinf(hi[k]))
+            unbounded = true;
+          else
+            sup += b.t[k] * hi[k];
         }
       if (!unbounded) lo_theta = std::max(lo_theta, -sup / b.s);
     }
@@ -270,8 +272,14 @@ inline void newton(const NuRefProblem& p, ld theta, std::vector<ld>& phi, ld mu,
         for (int i = 0; i < nf; ++i) {
           const int k = fr[i];
           trial[k] = phi[k] + d[i];
-          if (trial[k] <= p.lo[k]) { trial[k] = p.lo[k]; hits.push_back(k); }
-          if (trial[k] >= p.hi[k]) { trial[k] = p.hi[k]; hits.push_back(k); }
+          if (trial[k] <= p.lo[k]) {
+            trial[k] = p.lo[k];
+            hits.push_back(k);
+          }
+          if (trial[k] >= p.hi[k]) {
+            trial[k] = p.hi[k];
+            hits.push_back(k);
+          }
         }
         const ld ft = S(trial);
         if (ft < f) {
@@ -343,7 +351,8 @@ inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<l
   ld f = p.stat(theta, phi);
   for (int it = 0; it < 400 && std::isinf(f); ++it) {  // make feasible: raise the nuisances
     for (int k = 0; k < K; ++k)
-      phi[k] = std::isinf(p.hi[k]) ? phi[k] + std::max<ld>(1, std::fabs(phi[k])) : 0.5L * (phi[k] + p.hi[k]);
+      phi[k] = std::isinf(p.hi[k]) ? phi[k] + std::max<ld>(1, std::fabs(phi[k]))
+                                   : 0.5L * (phi[k] + p.hi[k]);
     f = p.stat(theta, phi);
   }
   if (std::isinf(f)) {
@@ -374,13 +383,16 @@ inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<l
     std::normal_distribution<double> normal(0.0, 1.0);
     for (int dir = 0; dir < 3 * K; ++dir) {
       std::vector<ld> u(K, 0);
-      if (dir < K) u[dir] = 1;
-      else for (int k = 0; k < K; ++k) u[k] = normal(rng);
+      if (dir < K)
+        u[dir] = 1;
+      else
+        for (int k = 0; k < K; ++k) u[k] = normal(rng);
       for (ld hs : {1e-3L, 1e-6L})
         for (int sign = -1; sign <= 1; sign += 2) {
           std::vector<ld> x = phi;
           for (int k = 0; k < K; ++k)
-            x[k] = nuref::clamp(phi[k] + sign * hs * std::max<ld>(1, std::fabs(phi[k])) * u[k], p.lo[k], p.hi[k]);
+            x[k] = nuref::clamp(phi[k] + sign * hs * std::max<ld>(1, std::fabs(phi[k])) * u[k],
+                                p.lo[k], p.hi[k]);
           if (S(x) < f - tol) return false;
         }
     }
@@ -393,7 +405,8 @@ inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<l
       bool improved = false;
       for (int k = 0; k < K; ++k) {
         const ld scale = std::max<ld>(1e-3L, std::fabs(phi[k]));
-        ld a = std::max(p.lo[k], phi[k] - 1e-2L * scale), c = std::min(p.hi[k], phi[k] + 1e-2L * scale);
+        ld a = std::max(p.lo[k], phi[k] - 1e-2L * scale),
+           c = std::min(p.hi[k], phi[k] + 1e-2L * scale);
         const auto along = [&](ld v) {
           std::vector<ld> x = phi;
           x[k] = v;
@@ -403,9 +416,17 @@ inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<l
         ld x1 = c - gr * (c - a), x2 = a + gr * (c - a), f1 = along(x1), f2 = along(x2);
         for (int i = 0; i < 120 && c - a > 1e-18L * scale; ++i) {
           if (f1 <= f2) {
-            c = x2; x2 = x1; f2 = f1; x1 = c - gr * (c - a); f1 = along(x1);
+            c = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = c - gr * (c - a);
+            f1 = along(x1);
           } else {
-            a = x1; x1 = x2; f1 = f2; x2 = a + gr * (c - a); f2 = along(x2);
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + gr * (c - a);
+            f2 = along(x2);
           }
         }
         const ld best = f1 <= f2 ? x1 : x2;
@@ -467,12 +488,12 @@ class RefProfile {
 
 struct NuRefSolution {
   ld theta = kLdNaN, stat = kLdNaN, stat_null = kLdNaN, sigma = kLdNaN;
-  bool sigma_stable = false;  // the finite-difference curvature agrees at two step sizes
-  bool kink = false;          // a kink bin (any) sits at eta ~ 0 at the best fit
-  bool nuisance_kink = false; // ... one that depends on the nuisances
-  bool null_on_kink = false;  // the fit at theta = 0 ends on a kink that depends on the nuisances
-  bool verified = false;      // the inner fits at the best fit passed the probe
-  bool at_bound = false;      // a nuisance on its min or max at the best fit
+  bool sigma_stable = false;   // the finite-difference curvature agrees at two step sizes
+  bool kink = false;           // a kink bin (any) sits at eta ~ 0 at the best fit
+  bool nuisance_kink = false;  // ... one that depends on the nuisances
+  bool null_on_kink = false;   // the fit at theta = 0 ends on a kink that depends on the nuisances
+  bool verified = false;       // the inner fits at the best fit passed the probe
+  bool at_bound = false;       // a nuisance on its min or max at the best fit
   std::vector<ld> phi;
 };
 
@@ -499,9 +520,17 @@ inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
   ld x1 = c - gr * (c - a), x2 = a + gr * (c - a), f1 = P(x1), f2 = P(x2);
   for (int it = 0; it < 200 && c - a > 1e-11L * (1 + std::fabs(a)); ++it) {
     if (f1 <= f2) {
-      c = x2; x2 = x1; f2 = f1; x1 = c - gr * (c - a); f1 = P(x1);
+      c = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = c - gr * (c - a);
+      f1 = P(x1);
     } else {
-      a = x1; x1 = x2; f1 = f2; x2 = a + gr * (c - a); f2 = P(x2);
+      a = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = a + gr * (c - a);
+      f2 = P(x2);
     }
   }
   ld theta = f1 <= f2 ? x1 : x2;

@@ -35,8 +35,10 @@ inline void add_to_batch(const GenProblem& g, NuisanceBatch& b) {
   for (const auto& d : g.datasets) {
     b.begin_dataset(d.front().wstat ? StatKind::wstat : StatKind::cash);
     for (const GenBin& x : d) {
-      if (x.wstat) b.add_wstat_bin(x.n, x.n_off, x.alpha, x.s, x.other, x.t);
-      else b.add_cash_bin(x.n, x.s, x.other, x.t);
+      if (x.wstat)
+        b.add_wstat_bin(x.n, x.n_off, x.alpha, x.s, x.other, x.t);
+      else
+        b.add_cash_bin(x.n, x.s, x.other, x.t);
     }
   }
 }
@@ -70,8 +72,8 @@ inline std::string describe(const GenProblem& g) {
   std::ostringstream os;
   os.precision(17);
   for (std::size_t k = 0; k < g.nuisances.size(); ++k)
-    os << "\n  nuisance " << k << ": start " << g.nuisances[k].start << " min " << g.nuisances[k].min
-       << " max " << g.nuisances[k].max;
+    os << "\n  nuisance " << k << ": start " << g.nuisances[k].start << " min "
+       << g.nuisances[k].min << " max " << g.nuisances[k].max;
   for (std::size_t d = 0; d < g.datasets.size(); ++d) {
     os << "\n  dataset " << d << (g.datasets[d].front().wstat ? " (wstat)" : " (cash)") << ":";
     for (const GenBin& b : g.datasets[d]) {
@@ -85,7 +87,8 @@ inline std::string describe(const GenProblem& g) {
 }
 
 // One random problem with K nuisances. `kind`: 0 Cash only, 1 WStat only, 2 mixed.
-inline GenProblem random_nuisance_problem(std::uint64_t seed, std::uint64_t index, int K, int kind) {
+inline GenProblem random_nuisance_problem(std::uint64_t seed, std::uint64_t index, int K,
+                                          int kind) {
   Rng rng(seed, 1000003 * static_cast<std::uint64_t>(K) + index);
   GenProblem g;
   const bool bright = rng.chance(0.5);

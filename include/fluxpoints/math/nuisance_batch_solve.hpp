@@ -62,7 +62,8 @@ FLUXPOINTS_HD void solve_and_store_nuisance(const BatchArrays& in, const Nuisanc
   }
   if (n_scan > 0) {
     const NuisanceProfile<SerialNuisanceEvaluator> profile{&eval, &v, &settings, &ws};
-    for (int j = 0; j < n_scan; ++j) out.stat_scan[p * n_scan + j] = profile.profile(scan_values[j]).value;
+    for (int j = 0; j < n_scan; ++j)
+      out.stat_scan[p * n_scan + j] = profile.profile(scan_values[j]).value;
     s.evaluations = ws.passes;
   }
   store_solution(s, p, out);

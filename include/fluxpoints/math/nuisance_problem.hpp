@@ -26,6 +26,16 @@
 
 #include "fluxpoints/math/batch_solve.hpp"
 
+// The nuisance solver's large routines are called from many places (the profile adapter from
+// every call site of the 1-D machinery): inlined there on a device, the kernel grows to the
+// point where ptxas needs many minutes. They are compiled once each instead (a call costs
+// nothing next to a pass over the bins); host compilers inline as they see fit.
+#if defined(__CUDACC__)
+#define FLUXPOINTS_HD_NOINLINE __host__ __device__ __noinline__ inline
+#else
+#define FLUXPOINTS_HD_NOINLINE inline
+#endif
+
 namespace fluxpoints::math {
 
 // Most nuisance parameters per problem. Bit masks over the 1 + K coordinates (norm and

@@ -58,15 +58,15 @@ namespace fluxpoints::math {
 
 // Extra facts about a nuisance solution (bits of ProblemSolution::notes, above the 1-D ones).
 enum NuisanceNote : std::uint32_t {
-  note_nuisance_at_bound = 1u << 16,        // a nuisance sits on its min or max at the best fit
-                                            // (held fixed in norm_err)
-  note_nuisance_not_identified = 1u << 17,  // a nuisance direction without curvature at the best
-                                            // fit (zero or duplicate template): its phi_hat is
-                                            // one of many equally good values
-  note_nuisance_kink = 1u << 18,            // the best fit sits on the kink of a bin without
-                                            // counts whose prediction depends on the nuisances
-  note_nuisance_profile_inexact = 1u << 19, // an inner profile fit stopped at its iteration
-                                            // limit or could not decrease the statistic further
+  note_nuisance_at_bound = 1u << 16,         // a nuisance sits on its min or max at the best fit
+                                             // (held fixed in norm_err)
+  note_nuisance_not_identified = 1u << 17,   // a nuisance direction without curvature at the best
+                                             // fit (zero or duplicate template): its phi_hat is
+                                             // one of many equally good values
+  note_nuisance_kink = 1u << 18,             // the best fit sits on the kink of a bin without
+                                             // counts whose prediction depends on the nuisances
+  note_nuisance_profile_inexact = 1u << 19,  // an inner profile fit stopped at its iteration
+                                             // limit or could not decrease the statistic further
 };
 
 // The coordinates of a problem: 0 is the norm, 1..m-1 the free nuisances (min < max); pinned
@@ -125,8 +125,10 @@ FLUXPOINTS_HD double on_kink_tolerance(const NuisanceProblemView& v, const Nuisa
 // Coordinate value q moved onto its bound when within the solver's tolerance of it.
 FLUXPOINTS_HD double snap_to_box(const NuisanceCoords& c, int q, double x, const SolveSettings& o) {
   x = dmin(dmax(x, c.lo[q]), c.hi[q]);
-  if (is_finite(c.lo[q]) && dabs(x - c.lo[q]) <= o.xtol_abs + o.xtol_rel * dabs(c.lo[q])) return c.lo[q];
-  if (is_finite(c.hi[q]) && dabs(x - c.hi[q]) <= o.xtol_abs + o.xtol_rel * dabs(c.hi[q])) return c.hi[q];
+  if (is_finite(c.lo[q]) && dabs(x - c.lo[q]) <= o.xtol_abs + o.xtol_rel * dabs(c.lo[q]))
+    return c.lo[q];
+  if (is_finite(c.hi[q]) && dabs(x - c.hi[q]) <= o.xtol_abs + o.xtol_rel * dabs(c.hi[q]))
+    return c.hi[q];
   return x;
 }
 
@@ -139,8 +141,10 @@ FLUXPOINTS_HD bool can_be_positive(const NuisanceProblemView& v, const NuisanceC
   double sup = v.bins.npred_other[i] + (norm_free ? 0.0 : x[0] * a[0]);
   for (int q = 0; q < c.n_pinned; ++q) sup += c.pinned_value[q] * v.template_value(c.pinned[q], i);
   for (int q = 1; q < c.m; ++q) {
-    if (a[q] > 0.0) sup += a[q] * c.hi[q];
-    else if (a[q] < 0.0) sup += a[q] * c.lo[q];
+    if (a[q] > 0.0)
+      sup += a[q] * c.hi[q];
+    else if (a[q] < 0.0)
+      sup += a[q] * c.lo[q];
   }
   return sup > 0.0;
 }
@@ -192,9 +196,9 @@ struct LinearPass {
 // Adds the bins first, first + stride, ... of every segment (a single worker uses (0, 1)).
 // `step` (nullable) is x minus the base point of a line search. norm_free says whether the norm
 // is a coordinate of the solve (it decides which Cash bins can still become positive).
-FLUXPOINTS_HD void linear_pass(const NuisanceProblemView& v, const NuisanceCoords& c,
-                               const double* x, const double* step, bool norm_free,
-                               std::int64_t first, std::int64_t stride, LinearPass& r) {
+FLUXPOINTS_HD_NOINLINE void linear_pass(const NuisanceProblemView& v, const NuisanceCoords& c,
+                                        const double* x, const double* step, bool norm_free,
+                                        std::int64_t first, std::int64_t stride, LinearPass& r) {
   const int m = c.m;
   r.value = 0.0;
   r.value_abs = 0.0;
@@ -372,9 +376,9 @@ struct NuisanceWorkspace {
   double mmat[kMaxPacked];
   double wcol[kMaxCoords][kMaxCoords];
   KinkSet kinks;
-  double theta_lo;          // lowest feasible norm (open), -inf if none
-  int passes;               // passes over the bins so far
-  std::uint32_t notes;      // NuisanceNote bits gathered by profile evaluations
+  double theta_lo;      // lowest feasible norm (open), -inf if none
+  int passes;           // passes over the bins so far
+  std::uint32_t notes;  // NuisanceNote bits gathered by profile evaluations
   // Warm starts of the profile: the best fit and the latest evaluation.
   struct Anchor {
     bool valid;
@@ -398,10 +402,10 @@ struct NewtonStep {
   std::uint32_t flat;  // coordinates (as free-list positions mapped back) that were flat pivots
 };
 
-FLUXPOINTS_HD bool newton_eqp(const double* hess, const double* g, int m, std::uint32_t free_mask,
-                              const KinkSet& ks, std::uint32_t kink_mask, const double* r,
-                              const double* cap, NuisanceWorkspace& ws, NewtonStep& out,
-                              int& dependent) {
+FLUXPOINTS_HD_NOINLINE bool newton_eqp(const double* hess, const double* g, int m,
+                                       std::uint32_t free_mask, const KinkSet& ks,
+                                       std::uint32_t kink_mask, const double* r, const double* cap,
+                                       NuisanceWorkspace& ws, NewtonStep& out, int& dependent) {
   int f[kMaxCoords];
   int nf = 0;
   for (int q = 0; q < m; ++q)
@@ -514,11 +518,12 @@ constexpr double kArmijo = 1e-4;
 constexpr int kMaxBacktracks = 60;
 
 // Minimises S over the coordinates that are not fixed, inside their box, starting from a
-// feasible st.x inside the box (snap_to_box'ed: a coordinate on a bound is exactly on it). ws.kinks may
-// hold kinks from a previous solve: those still on their kink at st.x are kept active.
+// feasible st.x inside the box (snap_to_box'ed: a coordinate on a bound is exactly on it). ws.kinks
+// may hold kinks from a previous solve: those still on their kink at st.x are kept active.
 template <class Evaluator>
-FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemView& v,
-                                   const SolveSettings& o, NuisanceWorkspace& ws, LinearSolve& st) {
+FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const NuisanceProblemView& v,
+                                            const SolveSettings& o, NuisanceWorkspace& ws,
+                                            LinearSolve& st) {
   const NuisanceCoords& c = ws.coords;
   const int m = c.m;
   const std::uint32_t all = coord_mask(m);
@@ -543,8 +548,10 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
   st.at_lo = st.at_hi = 0;
   for (int q = 0; q < m; ++q) {
     if (!((movable >> q) & 1u)) continue;
-    if (st.x[q] == c.lo[q] && !(ws.pass[cur].grad[q] < 0.0)) st.at_lo |= 1u << q;
-    else if (st.x[q] == c.hi[q] && !(ws.pass[cur].grad[q] > 0.0)) st.at_hi |= 1u << q;
+    if (st.x[q] == c.lo[q] && !(ws.pass[cur].grad[q] < 0.0))
+      st.at_lo |= 1u << q;
+    else if (st.x[q] == c.hi[q] && !(ws.pass[cur].grad[q] > 0.0))
+      st.at_hi |= 1u << q;
   }
   // Keep the kinks of a previous solve that are still on their kink and can move.
   for (int j = ks.n - 1; j >= 0; --j) {
@@ -624,7 +631,8 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
       }
       for (int j = 0; j < ks.n; ++j) {
         const double width = ks.hi_slope[j] - ks.lo_slope[j];
-        const double viol = dmax(s.lambda[j] - ks.hi_slope[j], ks.lo_slope[j] - s.lambda[j]) / width;
+        const double viol =
+            dmax(s.lambda[j] - ks.hi_slope[j], ks.lo_slope[j] - s.lambda[j]) / width;
         if (viol > 1e-9 && viol > worst) {
           worst = viol;
           worst_kink = j;
@@ -632,9 +640,6 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
         }
       }
       if (worst_coord < 0 && worst_kink < 0) break;  // optimal
-#ifdef FLUXPOINTS_NUISANCE_DEBUG
-      printf("   release coord %d kink %d viol %g\n", worst_coord, worst_kink >= 0 ? (int)ks.bin[worst_kink] : -1, worst);
-#endif
       if (worst_coord >= 0) {
         st.at_lo &= ~(1u << worst_coord);
         st.at_hi &= ~(1u << worst_coord);
@@ -649,12 +654,6 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
       }
     }
     const std::uint32_t free_mask = movable & ~st.at_lo & ~st.at_hi;
-#ifdef FLUXPOINTS_NUISANCE_DEBUG
-    printf("it %d F %.15g x0 %.6g free %x lo %x hi %x kinks %d flat_move %d |", it, p.value, st.x[0], free_mask, st.at_lo, st.at_hi, ks.n, (int)s.flat_move);
-    for (int q = 0; q < m; ++q) printf(" x%d=%.6g d=%.3g g=%.3g", q, st.x[q], s.d[q], g[q]);
-    for (int j = 0; j < ks.n; ++j) printf(" K[%ld eta=%.3g lam=%.4g]", (long)ks.bin[j], ks.eta[j], s.lambda[j]);
-    printf("\n");
-#endif
     if (small) return;
     // A coordinate sitting on a bound it is not held at may not step outwards (its multiplier
     // let it go, but the coupled step points out): project that component away and hold it.
@@ -679,9 +678,6 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
     for (int q = 0; q < m; ++q)
       if ((free_mask >> q) & 1u) gd += g[q] * s.d[q];  // projected components are 0
     if (!(gd < 0.0)) {
-#ifdef FLUXPOINTS_NUISANCE_DEBUG
-      printf("   not descent gd %g\n", gd);
-#endif
       if (-gd > resolution) {
         st.status = LinearStatus::stalled;
         return;
@@ -733,16 +729,13 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
       // Armijo; a full step may also pass within the rounding of S (near convergence the
       // predicted decrease is below it), a shortened one may not (it would accept no progress).
       const double slack = 2.0 * 2.220446049250313e-16 * (p.value_abs + trial.value_abs);
-      const bool sufficient =
-          is_finite(trial.value) && alpha > 0.0 &&
-          (trial.value <= p.value + kArmijo * alpha * gd || (alpha == 1.0 && trial.value <= p.value + slack));
+      const bool sufficient = is_finite(trial.value) && alpha > 0.0 &&
+                              (trial.value <= p.value + kArmijo * alpha * gd ||
+                               (alpha == 1.0 && trial.value <= p.value + slack));
       // A kink crossed back and forth: the minimum along d is on it. Try the kink first.
       const bool oscillating = sufficient && kink_candidate < 0 && !tried_kink &&
                                trial.kink_fraction > 0.0 && trial.kink_fraction < 1.0 &&
                                trial.kink_bin == last_crossed;
-#ifdef FLUXPOINTS_NUISANCE_DEBUG
-      printf("     trial alpha %g value %.17g base %.17g slack %g kink_fraction %g bin %ld feasible %d\n", alpha, trial.value, p.value, slack, trial.kink_fraction, (long)trial.kink_bin, (int)trial.feasible);
-#endif
       if (sufficient && !oscillating) {
         accepted = true;
         break;
@@ -761,7 +754,8 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
         // The step leaves a kink it sits on and S rises: hold the kink (no move). A kink this
         // iteration released is meant to be left: just shorten the step.
         bool just_released = false;
-        for (int j = 0; j < n_released; ++j) just_released = just_released || released[j] == trial.kink_bin;
+        for (int j = 0; j < n_released; ++j)
+          just_released = just_released || released[j] == trial.kink_bin;
         if (!just_released && !has_kink(ks, trial.kink_bin)) {
           hold_kink = trial.kink_bin;
           break;
@@ -777,9 +771,6 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
       at_bound = false;
       kink_candidate = -1;
     }
-#ifdef FLUXPOINTS_NUISANCE_DEBUG
-    printf("   gd %g accepted %d alpha %g hold %ld bound %d at_bound %d\n", gd, (int)accepted, alpha, (long)hold_kink, bound_coord, (int)at_bound);
-#endif
     if (hold_kink >= 0) {
       int n_free = 0;
       for (int q = 0; q < m; ++q) n_free += ((movable & ~st.at_lo & ~st.at_hi) >> q) & 1u;
@@ -803,8 +794,10 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
     st.current = cur;
     for (int q = 0; q < m; ++q) st.x[q] = xt[q];
     if (at_bound) {
-      if (s.d[bound_coord] < 0.0) st.at_lo |= 1u << bound_coord;
-      else st.at_hi |= 1u << bound_coord;
+      if (s.d[bound_coord] < 0.0)
+        st.at_lo |= 1u << bound_coord;
+      else
+        st.at_hi |= 1u << bound_coord;
     }
     for (int j = 0; j < ks.n; ++j) refresh_kink(v, c, st.x, ks, j);
     if (kink_candidate >= 0 && !has_kink(ks, kink_candidate)) {
@@ -823,7 +816,8 @@ FLUXPOINTS_HD void minimise_linear(const Evaluator& eval, const NuisanceProblemV
 // max(1, |x|) when there is no max). Raising a coordinate never lowers such a bin's prediction
 // (templates and s are >= 0 there). Returns false if even the max does not do it.
 template <class Evaluator>
-FLUXPOINTS_HD bool make_feasible(const Evaluator& eval, NuisanceWorkspace& ws, LinearSolve& st) {
+FLUXPOINTS_HD_NOINLINE bool make_feasible(const Evaluator& eval, NuisanceWorkspace& ws,
+                                          LinearSolve& st) {
   const NuisanceCoords& c = ws.coords;
   const bool norm_free = !(st.fixed & 1u);
   LinearPass& p = ws.pass[0];
@@ -864,12 +858,13 @@ FLUXPOINTS_HD bool make_feasible(const Evaluator& eval, NuisanceWorkspace& ws, L
 struct ProfileDerivatives {
   ProfilePoint point;
   double tangent[kMaxCoords];
-  bool norm_kink;       // an active kink involves only the norm
-  std::uint32_t flat;   // nuisance coordinates without curvature
+  bool norm_kink;      // an active kink involves only the norm
+  std::uint32_t flat;  // nuisance coordinates without curvature
 };
 
-FLUXPOINTS_HD ProfileDerivatives profile_derivatives(NuisanceWorkspace& ws, const LinearSolve& st,
-                                                     std::uint32_t release) {
+FLUXPOINTS_HD_NOINLINE ProfileDerivatives profile_derivatives(NuisanceWorkspace& ws,
+                                                              const LinearSolve& st,
+                                                              std::uint32_t release) {
   const int m = ws.coords.m;
   const LinearPass& p = ws.pass[st.current];
   const KinkSet& ks = ws.kinks;
@@ -879,8 +874,10 @@ FLUXPOINTS_HD ProfileDerivatives profile_derivatives(NuisanceWorkspace& ws, cons
   r.norm_kink = false;
   std::uint32_t kink_mask = 0;
   for (int j = 0; j < ks.n; ++j) {
-    if (kink_touches(ks, j, free_mask, m)) kink_mask |= 1u << j;
-    else if (ks.row[j][0] != 0.0) r.norm_kink = true;
+    if (kink_touches(ks, j, free_mask, m))
+      kink_mask |= 1u << j;
+    else if (ks.row[j][0] != 0.0)
+      r.norm_kink = true;
   }
   // P' = dS/dtheta + sum_j lambda_j a_j0, at the Newton-corrected point (second order in the
   // remaining step: the step's own contribution H_0F d_F is added).
@@ -903,7 +900,8 @@ FLUXPOINTS_HD ProfileDerivatives profile_derivatives(NuisanceWorkspace& ws, cons
     if (t.d[q] == 0.0) continue;
     d2 += 2.0 * p.hess[packed_index(q, 0)] * t.d[q];
     for (int w = 1; w < m; ++w)
-      if (t.d[w] != 0.0) d2 += t.d[q] * p.hess[w >= q ? packed_index(w, q) : packed_index(q, w)] * t.d[w];
+      if (t.d[w] != 0.0)
+        d2 += t.d[q] * p.hess[w >= q ? packed_index(w, q) : packed_index(q, w)] * t.d[w];
   }
   r.tangent[0] = 0.0;
   r.flat = t.flat & phis;
@@ -921,7 +919,7 @@ struct NuisanceProfile {
   const SolveSettings* settings;
   NuisanceWorkspace* ws;
 
-  FLUXPOINTS_HD ProfilePoint profile(double theta) const {
+  FLUXPOINTS_HD_NOINLINE ProfilePoint profile(double theta) const {
     NuisanceWorkspace& w = *ws;
     if (!(theta > w.theta_lo)) return ProfilePoint{kInf, -kInf, kInf};  // no feasible nuisances
     const NuisanceCoords& c = w.coords;
@@ -941,13 +939,11 @@ struct NuisanceProfile {
     if (!make_feasible(*eval, w, st)) {
       // The tangent pointed somewhere bad: start from the base's nuisances instead.
       for (int q = 1; q < c.m; ++q)
-        st.x[q] = base != nullptr ? base->x[q] : dmin(dmax(view->start[c.nuisance[q]], c.lo[q]), c.hi[q]);
+        st.x[q] =
+            base != nullptr ? base->x[q] : dmin(dmax(view->start[c.nuisance[q]], c.lo[q]), c.hi[q]);
       if (!make_feasible(*eval, w, st)) return ProfilePoint{kInf, -kInf, kInf};
     }
     minimise_linear(*eval, *view, *settings, w, st);
-#ifdef FLUXPOINTS_NUISANCE_DEBUG
-    printf("profile(%g): status %d\n", theta, (int)st.status);
-#endif
     if (st.status == LinearStatus::non_finite || st.status == LinearStatus::infeasible)
       return ProfilePoint{kNaN, kNaN, kNaN};
     if (st.status != LinearStatus::converged) w.notes |= note_nuisance_profile_inexact;
@@ -968,8 +964,8 @@ struct NuisanceProfile {
 
 // Reads the problem's nuisances into ws.coords (pinned ones folded in), checks the input and
 // computes the lowest feasible norm. False: the input is unusable (status invalid_nuisance).
-FLUXPOINTS_HD bool setup_nuisances(const NuisanceProblemView& v, const SolveSettings& o,
-                                   NuisanceWorkspace& ws) {
+FLUXPOINTS_HD_NOINLINE bool setup_nuisances(const NuisanceProblemView& v, const SolveSettings& o,
+                                            NuisanceWorkspace& ws) {
   NuisanceCoords& c = ws.coords;
   if (v.n_nuisances < 0 || v.n_nuisances > kMaxNuisances) return false;
   const int K = static_cast<int>(v.n_nuisances);
@@ -1004,7 +1000,8 @@ FLUXPOINTS_HD bool setup_nuisances(const NuisanceProblemView& v, const SolveSett
       }
       if (!counts) continue;
       if (b.npred_ref[i] < 0.0) return false;
-      for (int q = 0; q < c.n_pinned; ++q) sup += c.pinned_value[q] * v.template_value(c.pinned[q], i);
+      for (int q = 0; q < c.n_pinned; ++q)
+        sup += c.pinned_value[q] * v.template_value(c.pinned[q], i);
       for (int q = 1; q < c.m; ++q) {
         const double t = v.template_value(c.nuisance[q], i);
         if (t > 0.0) sup += t * c.hi[q];
@@ -1088,8 +1085,8 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
               for (int q = 0; q < m; ++q) held.g[q] += ks.pass_slope[j] * ks.row[j][q];
           const std::uint32_t free_mask = coord_mask(m) & ~1u & ~held.at_lo & ~held.at_hi;
           int dependent = -1;
-          while (!newton_eqp(p.hess, held.g, m, free_mask, ks, kink_mask, r, nullptr, ws,
-                             held.step, dependent))
+          while (!newton_eqp(p.hess, held.g, m, free_mask, ks, kink_mask, r, nullptr, ws, held.step,
+                             dependent))
             kink_mask &= ~(1u << dependent);
           // Norm-only kinks take no multiplier here.
           for (int j = 0; j < ks.n; ++j)
@@ -1101,13 +1098,15 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
         if (!flat && s_tt > 0.0 && !pd.norm_kink && ((st.at_lo | st.at_hi) & ~1u)) {
           // A nuisance on its bound with the norm proportional to it beyond the bound: P is
           // flat on the other side. Recognised by releasing the bounds for P''.
-          const ProfileDerivatives released = profile_derivatives(ws, held, (st.at_lo | st.at_hi) & ~1u);
+          const ProfileDerivatives released =
+              profile_derivatives(ws, held, (st.at_lo | st.at_hi) & ~1u);
           const LinearPass& p = ws.pass[st.current];
           bool degenerate = true;  // every held bound has a ~0 multiplier
           for (int q = 1; q < m; ++q) {
             if (!(((st.at_lo | st.at_hi) >> q) & 1u)) continue;
             double mu = held.g[q];
-            for (int w = 1; w < m; ++w) mu += p.hess[w >= q ? packed_index(w, q) : packed_index(q, w)] * held.step.d[w];
+            for (int w = 1; w < m; ++w)
+              mu += p.hess[w >= q ? packed_index(w, q) : packed_index(q, w)] * held.step.d[w];
             for (int j = 0; j < ws.kinks.n; ++j) mu += held.step.lambda[j] * ws.kinks.row[j][q];
             if (dabs(mu) > 1e-8 * (p.grad_abs[q] + kSmallestPositive)) degenerate = false;
           }
@@ -1130,7 +1129,8 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
             if ((st.at_lo | st.at_hi) & ~1u) best_notes |= note_nuisance_at_bound;
             if (pd.flat) best_notes |= note_nuisance_not_identified;
             for (int j = 0; j < ws.kinks.n; ++j)
-              if (kink_touches(ws.kinks, j, coord_mask(m) & ~1u, m)) best_notes |= note_nuisance_kink;
+              if (kink_touches(ws.kinks, j, coord_mask(m) & ~1u, m))
+                best_notes |= note_nuisance_kink;
           }
         }
       }

@@ -31,13 +31,15 @@ FLUXPOINTS_HD std::uint32_t ldlt_factor(double* a, int n) {
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j < i; ++j) {
       double v = a[packed_index(i, j)];
-      for (int k = 0; k < j; ++k) v -= a[packed_index(i, k)] * a[packed_index(j, k)] * a[packed_index(k, k)];
+      for (int k = 0; k < j; ++k)
+        v -= a[packed_index(i, k)] * a[packed_index(j, k)] * a[packed_index(k, k)];
       const double d = a[packed_index(j, j)];
       a[packed_index(i, j)] = (flat >> j) & 1u ? 0.0 : v / d;
     }
     const double diag = a[packed_index(i, i)];
     double d = diag;
-    for (int k = 0; k < i; ++k) d -= a[packed_index(i, k)] * a[packed_index(i, k)] * a[packed_index(k, k)];
+    for (int k = 0; k < i; ++k)
+      d -= a[packed_index(i, k)] * a[packed_index(i, k)] * a[packed_index(k, k)];
     if (!(d > kFlatPivot * diag)) {
       flat |= 1u << i;
       d = 0.0;

@@ -15,9 +15,9 @@
 //    are fitted from two starts, probed along the coordinates and random directions, polished by
 //    golden section along each coordinate if the probe finds a lower point, and reported
 //    unverified if it still does;
-//  * the best fit is a dense grid, golden section and a bisection on the sign of the secant
-//    slope of P; crossings are bisections of P; the curvature is a Richardson finite difference
-//    of P (no Schur complement).
+//  * the best fit is a grid, golden section and a root of the secant slope P(t + h) - P(t - h)
+//    (Illinois-bracketed); crossings are bracketed roots of P - target; the curvature is a
+//    Richardson finite difference of P (no Schur complement).
 // Nothing here calls fluxpoints::math.
 
 #include <algorithm>
@@ -446,10 +446,13 @@ inline NuRefInner reference_inner(const NuRefProblem& p, ld theta, std::vector<l
   for (const NuRefBin& b : p.bins) {
     if (!b.kink()) continue;
     bool depends = false;
-    for (int k = 0; k < K; ++k) depends = depends || b.t[k] != 0;
-    ld mag = std::fabs(b.other) + std::fabs(theta * b.s);
-    for (int k = 0; k < K; ++k) mag += std::fabs(phi[k] * b.t[k]);
-    if (depends && std::fabs(p.eta(b, theta, phi)) <= 1e-7L * mag) r.on_kink = true;
+    ld mag = std::fabs(b.other) + std::fabs(theta * b.s), coeffs = 0;
+    for (int k = 0; k < K; ++k) {
+      depends = depends || b.t[k] != 0;
+      mag += std::fabs(phi[k] * b.t[k]);
+      coeffs += std::fabs(b.t[k]);
+    }
+    if (depends && std::fabs(p.eta(b, theta, phi)) <= 1e-7L * (mag + coeffs)) r.on_kink = true;
   }
   return r;
 }
@@ -486,12 +489,43 @@ class RefProfile {
   std::vector<ld> warm_;
 };
 
+namespace nuref {
+
+// A root of f in [a, b] where f(a) < 0 <= f(b) (either order), by the Illinois variant of regula
+// falsi: bracketing like bisection, a few steps on the smooth monotone functions used here.
+// Stops when the bracket is below `tol`.
+template <class F>
+ld illinois(const F& f, ld a, ld b, ld fa, ld fb, ld tol) {
+  int side = 0;
+  for (int it = 0; it < 200 && std::fabs(b - a) > tol; ++it) {
+    ld c = (a * fb - b * fa) / (fb - fa);
+    if (!(c > std::min(a, b) && c < std::max(a, b))) c = 0.5L * (a + b);
+    const ld fc = f(c);
+    if (fc < 0) {
+      a = c;
+      fa = fc;
+      if (side == -1) fb *= 0.5L;
+      side = -1;
+    } else {
+      b = c;
+      fb = fc;
+      if (side == +1) fa *= 0.5L;
+      side = +1;
+    }
+    if (fc == 0) return c;
+  }
+  return 0.5L * (a + b);
+}
+
+}  // namespace nuref
+
 struct NuRefSolution {
   ld theta = kLdNaN, stat = kLdNaN, stat_null = kLdNaN, sigma = kLdNaN;
   bool sigma_stable = false;   // the finite-difference curvature agrees at two step sizes
   bool kink = false;           // a kink bin (any) sits at eta ~ 0 at the best fit
   bool nuisance_kink = false;  // ... one that depends on the nuisances
   bool null_on_kink = false;   // the fit at theta = 0 ends on a kink that depends on the nuisances
+  bool null_verified = false;  // the fit at theta = 0 passed the probe
   bool verified = false;       // the inner fits at the best fit passed the probe
   bool at_bound = false;       // a nuisance on its min or max at the best fit
   std::vector<ld> phi;
@@ -501,11 +535,13 @@ struct NuRefSolution {
 inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
   NuRefSolution r;
   const ld feas = p.feasible_min();
-  // 1. Grid: asinh-spaced over [-1e3, 1e3], each point fitted from the start values.
+  // 1. Grid: asinh-spaced over [-1e2, 1e2] (the random problems' norms lie within a few units;
+  // P is convex, so the grid only has to bracket its minimum), each point fitted from the start
+  // values.
   std::vector<ld> x, y;
-  const ld umax = std::asinh(1e3L / 1e-2L);
-  for (int k = 0; k < 41; ++k) {
-    const ld t = 1e-2L * std::sinh(-umax + 2 * umax * k / 40);
+  const ld umax = std::asinh(1e2L / 1e-2L);
+  for (int k = 0; k < 31; ++k) {
+    const ld t = 1e-2L * std::sinh(-umax + 2 * umax * k / 30);
     if (!(t > feas)) continue;
     x.push_back(t);
     y.push_back(P.cold(t));
@@ -518,7 +554,7 @@ inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
   ld c = km + 1 < x.size() ? x[km + 1] : x.back();
   const ld gr = (std::sqrt(5.0L) - 1) / 2;
   ld x1 = c - gr * (c - a), x2 = a + gr * (c - a), f1 = P(x1), f2 = P(x2);
-  for (int it = 0; it < 200 && c - a > 1e-11L * (1 + std::fabs(a)); ++it) {
+  for (int it = 0; it < 200 && c - a > 1e-7L * (1 + std::fabs(a)); ++it) {
     if (f1 <= f2) {
       c = x2;
       x2 = x1;
@@ -550,12 +586,7 @@ inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
   ld lo = theta - 1e-3L * sig, hi = theta + 1e-3L * sig;
   for (int w = 0; w < 60 && secant(lo) > 0; ++w) lo -= 2 * (hi - lo);
   for (int w = 0; w < 60 && secant(hi) < 0; ++w) hi += 2 * (hi - lo);
-  while (hi - lo > 1e-13L * sig) {
-    const ld mid = 0.5L * (lo + hi);
-    if (mid == lo || mid == hi) break;
-    (secant(mid) < 0 ? lo : hi) = mid;
-  }
-  theta = 0.5L * (lo + hi);
+  theta = nuref::illinois(secant, lo, hi, secant(lo), secant(hi), 1e-13L * sig);
   r.theta = theta;
   const NuRefInner at = P.inner(theta);
   r.stat = at.value;
@@ -564,16 +595,22 @@ inline NuRefSolution reference_solve(const NuRefProblem& p, RefProfile& P) {
   r.nuisance_kink = at.on_kink;
   for (int k = 0; k < p.K; ++k)
     if (at.phi[k] <= p.lo[k] || at.phi[k] >= p.hi[k]) r.at_bound = true;
+  // A kink bin within 1e-7 of its kink, relative to the size of its terms or (where they are
+  // all tiny, e.g. the norm ~ 0 with no background) to its coefficients.
   for (const NuRefBin& b : p.bins) {
     if (!b.kink()) continue;
-    ld mag = std::fabs(b.other) + std::fabs(theta * b.s);
-    for (int k = 0; k < p.K; ++k) mag += std::fabs(at.phi[k] * b.t[k]);
-    if (std::fabs(p.eta(b, theta, at.phi)) <= 1e-7L * mag) r.kink = true;
+    ld mag = std::fabs(b.other) + std::fabs(theta * b.s), coeffs = std::fabs(b.s);
+    for (int k = 0; k < p.K; ++k) {
+      mag += std::fabs(at.phi[k] * b.t[k]);
+      coeffs += std::fabs(b.t[k]);
+    }
+    if (std::fabs(p.eta(b, theta, at.phi)) <= 1e-7L * (mag + coeffs)) r.kink = true;
   }
   if (0 > feas) {
     const NuRefInner null_fit = P.inner(0);
     r.stat_null = null_fit.value;
     r.null_on_kink = null_fit.on_kink;
+    r.null_verified = null_fit.verified;
   } else {
     r.stat_null = kLdInf;
   }
@@ -590,7 +627,7 @@ inline RefCrossing reference_crossing(RefProfile& P, ld from, ld target, int sid
                                       ld scale) {
   RefCrossing c;
   P.cold(from);  // warm starts from here on (the previous evaluation may be far away)
-  ld inside = from, step = 1e-3L * scale, outside = kLdNaN;
+  ld inside = from, step = 0.1L * scale, outside = kLdNaN;
   for (int it = 0; it < 4000; ++it) {
     const ld t = from + side * step;
     if (P(t) >= target) {
@@ -602,12 +639,9 @@ inline RefCrossing reference_crossing(RefProfile& P, ld from, ld target, int sid
     if (step > 1e12L * (1 + std::fabs(from))) break;
   }
   if (!std::isnan(outside)) {
-    while (std::fabs(outside - inside) > 1e-15L * (std::fabs(outside) + scale)) {
-      const ld mid = 0.5L * (inside + outside);
-      if (mid == inside || mid == outside) break;
-      (P(mid) < target ? inside : outside) = mid;
-    }
-    c.root = 0.5L * (inside + outside);
+    const auto f = [&](ld t) { return P(t) - target; };
+    c.root = nuref::illinois(f, inside, outside, f(inside), f(outside),
+                             1e-15L * (std::fabs(outside) + scale));
   }
   // Last, and from the start values: the bracket end is far from every point above.
   c.in_bracket = P.cold(bracket_end) - target > 0;

@@ -376,9 +376,10 @@ struct NuisanceWorkspace {
   double mmat[kMaxPacked];
   double wcol[kMaxCoords][kMaxCoords];
   KinkSet kinks;
-  double theta_lo;      // lowest feasible norm (open), -inf if none
-  int passes;           // passes over the bins so far
-  std::uint32_t notes;  // NuisanceNote bits gathered by profile evaluations
+  double theta_lo;          // lowest feasible norm (open), -inf if none
+  int passes;               // passes over the bins so far
+  std::uint32_t notes;      // NuisanceNote bits gathered by profile evaluations
+  std::uint32_t last_flat;  // nuisances without curvature at the latest profile evaluation
   // Warm starts of the profile: the best fit and the latest evaluation.
   struct Anchor {
     bool valid;
@@ -563,6 +564,7 @@ FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const Nuisanc
   double flat_scale = 1.0;
   std::int64_t last_crossed = -1;
   bool at_noise = false;  // the last line search found no decrease above the rounding of S
+  int stuck = 0;          // iterations in a row that ended without moving (holds, failures)
   for (int it = 0;; ++it) {
     st.iterations = it + 1;
     const LinearPass& p = ws.pass[cur];
@@ -770,24 +772,36 @@ FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const Nuisanc
       alpha *= 0.5;
       at_bound = false;
       kink_candidate = -1;
-    }
-    if (hold_kink >= 0) {
-      int n_free = 0;
-      for (int q = 0; q < m; ++q) n_free += ((movable & ~st.at_lo & ~st.at_hi) >> q) & 1u;
-      if (ks.n < n_free) {
-        add_kink(v, c, st.x, ks, hold_kink);
-        continue;  // same point, same pass: a new Newton step with the kink held
+      // A step below the coordinates' tolerance everywhere moves nothing that counts.
+      bool below_tolerance = true;
+      for (int q = 0; q < m && below_tolerance; ++q)
+        if ((free_mask >> q) & 1u) below_tolerance = dabs(alpha * s.d[q]) <= tol[q];
+      if (below_tolerance) {
+        noise_floor = true;
+        break;
       }
+    }
+    // Iterations that end without moving: past 2 per free coordinate (and 2 more), this is a
+    // degenerate vertex - more kinks on than coordinates to hold them, no working set whose
+    // Newton direction decreases S: converged within the tolerance.
+    int n_free = 0;
+    for (int q = 0; q < m; ++q) n_free += ((movable & ~st.at_lo & ~st.at_hi) >> q) & 1u;
+    if (!accepted && ++stuck > 2 * n_free + 2) return;
+    if (hold_kink >= 0 && ks.n < n_free) {
+      add_kink(v, c, st.x, ks, hold_kink);
+      continue;  // same point, same pass: a new Newton step with the kink held
     }
     if (!accepted) {
       if (!noise_floor && -gd > 1e6 * resolution) {
         st.status = LinearStatus::stalled;
         return;
       }
-      // Nothing to gain above the rounding of S on this working set: check its multipliers.
+      // Nothing to gain above the rounding of S (or the tolerance) on this working set: check
+      // its multipliers.
       at_noise = true;
       continue;
     }
+    stuck = 0;
     const LinearPass& taken = ws.pass[next];
     last_crossed = (kink_candidate < 0 && taken.kink_fraction < 1.0) ? taken.kink_bin : -1;
     cur = next;
@@ -948,6 +962,7 @@ struct NuisanceProfile {
       return ProfilePoint{kNaN, kNaN, kNaN};
     if (st.status != LinearStatus::converged) w.notes |= note_nuisance_profile_inexact;
     const ProfileDerivatives d = profile_derivatives(w, st, 0u);
+    w.last_flat = d.flat;
     w.last.valid = true;
     w.last.theta = theta;
     for (int q = 0; q < c.m; ++q) {
@@ -1012,10 +1027,42 @@ FLUXPOINTS_HD_NOINLINE bool setup_nuisances(const NuisanceProblemView& v, const 
   ws.theta_lo = theta_lo;
   ws.passes = 0;
   ws.notes = 0;
+  ws.last_flat = 0;
   ws.kinks.n = 0;
   ws.best.valid = false;
   ws.last.valid = false;
   return true;
+}
+
+// A joint minimum seen as a point of the profile: the same point with the norm held, with the
+// Newton step and multipliers of the nuisances alone (what profile_derivatives needs). The norm's
+// bound and the kinks that involve only the norm do not constrain the nuisances: such a kink's
+// slope (the side the pass used) stays in the gradient, and it takes no multiplier.
+FLUXPOINTS_HD_NOINLINE LinearSolve hold_norm(NuisanceWorkspace& ws, const LinearSolve& st) {
+  const int m = ws.coords.m;
+  LinearSolve held = st;
+  held.fixed = 1u;
+  const LinearPass& p = ws.pass[held.current];
+  const KinkSet& ks = ws.kinks;
+  const std::uint32_t nuisances = coord_mask(m) & ~1u;
+  for (int q = 0; q < m; ++q) held.g[q] = p.grad[q];
+  double r[kMaxCoords];
+  std::uint32_t kink_mask = 0;
+  for (int j = 0; j < ks.n; ++j) {
+    r[j] = -ks.eta[j];
+    if (kink_touches(ks, j, nuisances, m)) {
+      kink_mask |= 1u << j;
+      for (int q = 0; q < m; ++q) held.g[q] -= ks.pass_slope[j] * ks.row[j][q];
+    }
+  }
+  const std::uint32_t free_mask = nuisances & ~held.at_lo & ~held.at_hi;
+  int dependent = -1;
+  while (!newton_eqp(p.hess, held.g, m, free_mask, ks, kink_mask, r, nullptr, ws, held.step,
+                     dependent))
+    kink_mask &= ~(1u << dependent);
+  for (int j = 0; j < ks.n; ++j)
+    if (!((kink_mask >> j) & 1u)) held.step.lambda[j] = 0.0;
+  return held;
 }
 
 // P'' below this fraction of S_tt (the curvature with the nuisances fixed): the norm is not
@@ -1064,34 +1111,7 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
       minimise_linear(eval, v, o, ws, st);
       if (st.status == LinearStatus::converged) {
         // The profile at the joint minimum: the same point with the norm held.
-        LinearSolve held = st;
-        held.fixed = 1u;
-        // Newton step and multipliers of the nuisances alone (the norm's bound and the
-        // norm-only kinks do not constrain them).
-        {
-          const LinearPass& p = ws.pass[held.current];
-          const KinkSet& ks = ws.kinks;
-          for (int q = 0; q < m; ++q) held.g[q] = p.grad[q];
-          double r[kMaxCoords];
-          std::uint32_t kink_mask = 0;
-          for (int j = 0; j < ks.n; ++j) {
-            for (int q = 0; q < m; ++q) held.g[q] -= ks.pass_slope[j] * ks.row[j][q];
-            r[j] = -ks.eta[j];
-            if (kink_touches(ks, j, coord_mask(m) & ~1u, m)) kink_mask |= 1u << j;
-          }
-          // Norm-only kinks: their slope on the side the pass used goes back into the gradient.
-          for (int j = 0; j < ks.n; ++j)
-            if (!((kink_mask >> j) & 1u))
-              for (int q = 0; q < m; ++q) held.g[q] += ks.pass_slope[j] * ks.row[j][q];
-          const std::uint32_t free_mask = coord_mask(m) & ~1u & ~held.at_lo & ~held.at_hi;
-          int dependent = -1;
-          while (!newton_eqp(p.hess, held.g, m, free_mask, ks, kink_mask, r, nullptr, ws, held.step,
-                             dependent))
-            kink_mask &= ~(1u << dependent);
-          // Norm-only kinks take no multiplier here.
-          for (int j = 0; j < ks.n; ++j)
-            if (!((kink_mask >> j) & 1u)) held.step.lambda[j] = 0.0;
-        }
+        const LinearSolve held = hold_norm(ws, st);
         const ProfileDerivatives pd = profile_derivatives(ws, held, 0u);
         const double s_tt = ws.pass[st.current].hess[0];
         bool flat = s_tt > 0.0 && !pd.norm_kink && !(pd.point.d2 > kFlatProfile * s_tt);
@@ -1156,6 +1176,7 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
           const double x = ws.best.x[q];
           if (x == c.lo[q] || x == c.hi[q]) best_notes |= note_nuisance_at_bound;
         }
+        if (ws.last_flat) best_notes |= note_nuisance_not_identified;
         for (int j = 0; j < ws.kinks.n; ++j)
           if (kink_touches(ws.kinks, j, coord_mask(m) & ~1u, m)) best_notes |= note_nuisance_kink;
       }

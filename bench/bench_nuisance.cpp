@@ -87,10 +87,10 @@ void BM_SolveNuisance(benchmark::State& state) {
   fluxpoints::SolveOptions options;
   options.set_selection("all");
   fluxpoints::BatchResult result;
-  fluxpoints::prepare_solve(nb.batch, options, result);
+  fluxpoints::prepare_solve(nb.batch.as_view(), options, result);
   std::vector<int> evaluations(n_problems, 0);
   const math::ResultArrays out = fluxpoints::result_arrays(result, evaluations);
-  const math::BatchArrays in = fluxpoints::batch_arrays(nb.batch);
+  const math::BatchArrays in = nb.batch.as_view().arrays;
   const math::NuisanceArrays nu{nb.problem_nuisances.data(),
                                 nb.template_offset.data(),
                                 nb.template_values.data(),

@@ -94,10 +94,10 @@ struct NuisanceRun {
 // Solves every problem of `b` on the host with the shared math.
 inline NuisanceRun run_nuisance(const NuisanceBatch& b, const SolveOptions& options) {
   NuisanceRun run;
-  prepare_solve(b.batch, options, run.result);
+  prepare_solve(b.batch.as_view(), options, run.result);
   run.evaluations.assign(b.batch.n_problems(), 0);
   const math::ResultArrays out = result_arrays(run.result, run.evaluations);
-  const math::BatchArrays in = batch_arrays(b.batch);
+  const math::BatchArrays in = b.batch.as_view().arrays;
   const math::NuisanceArrays nu = b.arrays();
   const math::SolveSettings settings = options.settings();
   run.phi.assign(b.n_nuisances(), math::kNaN);

@@ -137,10 +137,10 @@ TEST(NuisanceSolver, ZeroNuisancesIsTodaysPathBitForBit) {
   const NuisanceRun run = run_nuisance(nb, o);
   // Today's path, called directly.
   BatchResult ref;
-  prepare_solve(plain, o, ref);
+  prepare_solve(plain.as_view(), o, ref);
   std::vector<int> evals(plain.n_problems(), 0);
   const math::ResultArrays out = result_arrays(ref, evals);
-  const math::BatchArrays in = batch_arrays(plain);
+  const math::BatchArrays in = plain.as_view().arrays;
   const math::SolveSettings settings = o.settings();
   for (std::int64_t p = 0; p < plain.n_problems(); ++p)
     math::solve_and_store(in, p, settings, ref.norm_scan.data(), static_cast<int>(ref.n_scan()),

@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
 #include "host/cli/console.hpp"
@@ -39,16 +40,16 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
   // The output rule: never write over a file this command reads; fail before the work.
   io::OutputRule rule{a.overwrite, {a.models_file}};
   if (given("--config")) rule.inputs.push_back(a.config_file);
-  for (const auto& f : a.dataset_files)
-    for (const std::string& input : io::ogip_input_files(f)) rule.inputs.push_back(input);
+  for (std::string& input : io::dataset_input_files(a.dataset_files))
+    rule.inputs.push_back(std::move(input));
   io::check_output(a.output, rule);
 
-  std::vector<datasets::SpectrumDataset> datasets;
-  for (const auto& f : a.dataset_files) {
-    datasets.push_back(io::read_ogip_dataset(f));
-    datasets.back().validate();
-    detail("fluxpoints: dataset '{}' from {}: {} reco bins\n", datasets.back().name, f,
-           datasets.back().n_reco());
+  const std::vector<io::DatasetIndexEntry> entries = io::expand_dataset_arguments(a.dataset_files);
+  std::vector<datasets::SpectrumDataset> datasets = io::read_dataset_entries(entries);
+  for (std::size_t k = 0; k < datasets.size(); ++k) {
+    datasets[k].validate();
+    detail("fluxpoints: dataset '{}' from {}: {} reco bins\n", datasets[k].name, entries[k].path,
+           datasets[k].n_reco());
   }
   const std::vector<models::SkyModel> sky = models::read_models_yaml(a.models_file);
   std::vector<const models::SkyModel*> chosen;
@@ -95,7 +96,9 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
 void add_convert_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("convert", "Make an HDF5 catalog from OGIP spectra and a gammapy model YAML");
   static ConvertArgs a;
-  cmd->add_option("--datasets", a.dataset_files, "OGIP PHA files (with their BKG/ARF/RMF)")->required()->expected(1, -1);
+  cmd->add_option("--datasets", a.dataset_files,
+                  "spectrum datasets: OGIP PHA files (with their BKG/ARF/RMF), gadf FITS files, "
+                  "or the datasets.yaml of gammapy's Datasets.write")->required()->expected(1, -1);
   cmd->add_option("--models", a.models_file, "gammapy model YAML")->required();
   cmd->add_option("--source", a.source, "only this model (name or index); default: every sky model");
   cmd->add_option("--config", a.config_file, "estimator options YAML (as for estimate), stored in the catalog");

@@ -13,6 +13,7 @@
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/estimator.hpp"
 #include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/limits.hpp"
@@ -81,13 +82,13 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   io::OutputRule rule{a.overwrite, {a.models_file}};
   if (given("--config")) rule.inputs.push_back(a.config_file);
   if (!a.output.empty()) {
-    for (const auto& f : a.dataset_files)
-      for (const std::string& input : io::ogip_input_files(f)) rule.inputs.push_back(input);
+    for (std::string& input : io::dataset_input_files(a.dataset_files))
+      rule.inputs.push_back(std::move(input));
     io::check_flux_points_output(a.output, rule);
   }
 
-  std::vector<datasets::SpectrumDataset> datasets;
-  for (const auto& f : a.dataset_files) datasets.push_back(io::read_ogip_dataset(f));
+  const std::vector<io::DatasetIndexEntry> entries = io::expand_dataset_arguments(a.dataset_files);
+  const std::vector<datasets::SpectrumDataset> datasets = io::read_dataset_entries(entries);
   const std::vector<models::SkyModel> models = models::read_models_yaml(a.models_file);
   const models::SkyModel& src = models::select_source(models, source, a.models_file);
   const std::size_t source_index = static_cast<std::size_t>(&src - models.data());
@@ -116,7 +117,7 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   }
   for (std::size_t k = 0; k < datasets.size(); ++k)
     detail("fluxpoints: dataset '{}' from {}: {} reco bins, {:g}-{:g} TeV, livetime {:g} s{}\n",
-           datasets[k].name, a.dataset_files[k], datasets[k].n_reco(),
+           datasets[k].name, entries[k].path, datasets[k].n_reco(),
            datasets[k].reco_edges.front(), datasets[k].reco_edges.back(), datasets[k].livetime_s,
            datasets[k].on_off ? ", On/Off (WStat)" : ", Cash");
   note("fluxpoints: {}; solving {} problems ({} bins, {} datasets) on {}\n", why,
@@ -152,7 +153,10 @@ void add_estimate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "estimate", "Flux points of one source from OGIP spectra (gammapy's FluxPointsEstimator)");
   static EstimateArgs a;
-  cmd->add_option("--datasets", a.dataset_files, "OGIP PHA files (with their BKG/ARF/RMF)")
+  cmd->add_option("--datasets", a.dataset_files,
+                  "spectrum datasets: OGIP PHA files (with their BKG/ARF/RMF), gadf FITS files "
+                  "(SpectrumDataset[OnOff].write), or the datasets.yaml of gammapy's "
+                  "Datasets.write")
       ->required()
       ->expected(1, -1);
   cmd->add_option("--models", a.models_file, "gammapy model YAML")->required();

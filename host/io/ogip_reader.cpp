@@ -244,6 +244,7 @@ datasets::SpectrumDataset read_ogip_dataset(const std::string& pha_path, const s
 std::vector<std::string> ogip_input_files(const std::string& pha_path) {
   std::vector<std::string> files = {pha_path};
   FitsFile pha(pha_path, FitsFile::Mode::kRead);
+  if (!pha.has_hdu("SPECTRUM")) return files;  // gadf layout: one self-contained file
   pha.move_to("SPECTRUM");
   for (const char* key : {"ANCRFILE", "BACKFILE", "RESPFILE"}) {
     const std::string name = optional_file_key(pha, key);

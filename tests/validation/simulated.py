@@ -52,8 +52,7 @@ CASES = [
     # Curved model; energies in keV, as in the real H.E.S.S. files.
     case("sim_wstat_lp_4obs_kev", LP, 4, 202, BRIGHT + ["--energy-unit", "keV"]),
     case("sim_wstat_faint_2obs", FAINT_PL, 2, 303, ["--livetime", "4"]),
-    # Cash with a known background. `fluxpoints estimate` reads OGIP only, and an OGIP file
-    # without BACKFILE is no Cash dataset for gammapy, so this case is compared through the
+    # Cash with a known background. An OGIP file without BACKFILE is no Cash dataset for gammapy, so this case is compared through the
     # library by GammapyLive.SimulatedCashCase (tests/test_golden_gammapy.cpp). No sensitivity:
     # gammapy takes 4-9 minutes for it on a Cash dataset here (1-4 s for everything else).
     case("sim_cash_pl_2obs", PL, 2, 404, BRIGHT, dataset_class="SpectrumDataset",

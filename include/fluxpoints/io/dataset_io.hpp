@@ -5,6 +5,7 @@
 // (spec 7c).
 
 #include <string>
+#include <vector>
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
 
@@ -24,5 +25,37 @@ datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path);
 // Detects the layout (spec 7a): a SPECTRUM HDU whose HDUCLASS contains "OGIP" -> OGIP, a
 // COUNTS HDU with COUNTS_BANDS -> gadf. Throws std::runtime_error naming the file otherwise.
 datasets::SpectrumDataset read_spectrum_dataset(const std::string& path);
+
+// One entry of the index file that gammapy's Datasets.write makes (datasets.yaml): the
+// dataset's name, its gammapy type and its file (made absolute or relative to the working
+// folder: gammapy resolves a relative filename against the index file's folder).
+struct DatasetIndexEntry {
+  std::string name;
+  std::string type;
+  std::string path;
+};
+
+// True when `path` names a datasets index (extension .yaml or .yml) rather than a FITS file.
+bool is_datasets_index(const std::string& path);
+
+// Reads a datasets index: a top-level sequence `datasets` of maps with `name`, `type` and
+// `filename`. Only the 1-D types SpectrumDataset and SpectrumDatasetOnOff are accepted; any
+// other type (MapDataset, MapDatasetOnOff, FluxPointsDataset, ...) is refused naming the
+// dataset and its type. Throws std::runtime_error naming the file, the entry and the field.
+std::vector<DatasetIndexEntry> read_datasets_index(const std::string& path);
+
+// Expands the dataset arguments of a command, in order: a datasets index gives its entries, a
+// FITS file (OGIP or gadf) one entry whose name and type are left empty (taken from the file).
+std::vector<DatasetIndexEntry> expand_dataset_arguments(const std::vector<std::string>& args);
+
+// Every file that reading `args` opens (indexes, dataset files, OGIP companion files): the
+// inputs that an output must never overwrite.
+std::vector<std::string> dataset_input_files(const std::vector<std::string>& args);
+
+// Reads the datasets of `entries` with read_spectrum_dataset. An entry with a name renames the
+// dataset (models' datasets_names refer to the index's names); an entry with a type must match
+// the file (OFF counts exactly for SpectrumDatasetOnOff).
+std::vector<datasets::SpectrumDataset> read_dataset_entries(
+    const std::vector<DatasetIndexEntry>& entries);
 
 }  // namespace fluxpoints::io

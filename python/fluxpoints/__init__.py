@@ -4,10 +4,13 @@
 ``fluxpoints.FluxPointsEstimator`` is a drop-in replacement for gammapy's: same constructor,
 same `FluxPoints` result, the likelihood solved by the fluxpoints engine (CPU threads or a CUDA
 GPU). ``fluxpoints.estimate_sources`` solves many sources of the same datasets in one batch.
+``fluxpoints.read_results`` reads one source of a ``fluxpoints batch`` result file as FluxPoints.
 """
 
 from ._engine import compiled_backends, cuda_device_available
 from ._estimator import FluxPointsEstimator, backend_info, estimate_sources
+from ._results import read_results
+from ._results import source_names as result_source_names
 
 __version__ = "0.1.0"
 
@@ -15,6 +18,8 @@ __all__ = [
     "FluxPointsEstimator",
     "estimate_sources",
     "backend_info",
+    "read_results",
+    "result_source_names",
     "compiled_backends",
     "cuda_device_available",
 ]

@@ -339,6 +339,31 @@ std::vector<double> File::read_all_f64(const std::string& name) const {
   return v;
 }
 
+std::vector<double> File::read_row_f64(const std::string& name, std::int64_t row) const {
+  const std::vector<hsize_t> shape = dims(name);
+  if (shape.empty() || row < 0 || static_cast<hsize_t>(row) >= shape[0])
+    throw std::runtime_error(path_ + ": array '" + name + "' has " +
+                             std::to_string(shape.empty() ? 0 : shape[0]) + " rows, asked for row " +
+                             std::to_string(row));
+  std::vector<hsize_t> start(shape.size(), 0), count = shape;
+  start[0] = static_cast<hsize_t>(row);
+  count[0] = 1;
+  std::size_t n = 1;
+  for (std::size_t k = 1; k < shape.size(); ++k) n *= shape[k];
+  std::vector<double> v(n);
+  if (n == 0) return v;
+  Handle d = open_dataset(name);
+  Handle file_space(H5Dget_space(d.get()));
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                      nullptr);
+  const hsize_t flat = n;
+  Handle mem_space(H5Screate_simple(1, &flat, nullptr));
+  if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, mem_space.get(), file_space.get(), H5P_DEFAULT,
+              v.data()) < 0)
+    throw error("cannot read row " + std::to_string(row) + " of '" + name + "'");
+  return v;
+}
+
 std::vector<std::uint8_t> File::read_all_u8(const std::string& name) const {
   std::size_t n = 1;
   for (hsize_t d : dims(name)) n *= d;

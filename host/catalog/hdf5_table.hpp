@@ -94,6 +94,9 @@ class File {
   // A whole dataset of any shape, row-major.
   std::vector<double> read_all_f64(const std::string& name) const;
   std::vector<std::uint8_t> read_all_u8(const std::string& name) const;
+  // Row `row` (index along the first dimension) of an array of any rank, as doubles: the
+  // product of the other dimensions values, row-major. Throws naming the array when out of range.
+  std::vector<double> read_row_f64(const std::string& name, std::int64_t row) const;
   // Element class of a dataset: f64 for floats, u8/i64 for integers (by size), str for strings.
   Type type_of(const std::string& name) const;
   // Names of the members of a group, in HDF5's name order.

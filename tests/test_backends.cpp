@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
+#include "fluxpoints/config.hpp"
 #include "random_problems.hpp"
 #include "test_helpers.hpp"
 
@@ -22,7 +23,7 @@ TEST(BackendFactory, CompiledBackends) {
   const std::vector<std::string> names = compiled_backends();
   ASSERT_FALSE(names.empty());
   EXPECT_EQ(names.front(), "cpu");
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
   EXPECT_EQ(names.size(), 2u);
 #else
   EXPECT_EQ(names.size(), 1u);

@@ -16,8 +16,9 @@
 
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/backend_support.hpp"
+#include "fluxpoints/config.hpp"
 #include "fluxpoints/math/batch_solve.hpp"
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
 #include "kernels/cuda/chunk_plan.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 #endif
@@ -123,7 +124,7 @@ void expect_close(const std::vector<double>& cpu, const std::vector<double>& gpu
   }
 }
 
-void expect_equivalent(const BatchResult& cpu, const BatchResult& gpu) {
+[[maybe_unused]] void expect_equivalent(const BatchResult& cpu, const BatchResult& gpu) {
   ASSERT_EQ(cpu.n_problems(), gpu.n_problems());
   for (std::int64_t p = 0; p < cpu.n_problems(); ++p) {
     EXPECT_EQ(cpu.status[p], gpu.status[p]) << "problem " << p << ": cpu " << cpu.reason(p)
@@ -154,7 +155,7 @@ void expect_equivalent(const BatchResult& cpu, const BatchResult& gpu) {
   EXPECT_EQ(cpu.norm_scan, gpu.norm_scan);
 }
 
-void expect_identical(const BatchResult& a, const BatchResult& b) {
+[[maybe_unused]] void expect_identical(const BatchResult& a, const BatchResult& b) {
   const auto same = [](const std::vector<double>& x, const std::vector<double>& y,
                        const char* what) {
     ASSERT_EQ(x.size(), y.size()) << what;
@@ -264,7 +265,7 @@ TEST(CudaMathOnHost, PartialScanAndDatasetSumsAddUpToTheWhole) {
   }
 }
 
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
 
 // --- without a GPU: backend choice and chunk plan ----------------------------------------------
 

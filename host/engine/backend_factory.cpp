@@ -2,15 +2,16 @@
 #include <stdexcept>
 
 #include "fluxpoints/backend.hpp"
+#include "fluxpoints/config.hpp"
 #include "kernels/kokkos/kokkos_backend.hpp"
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
 #include "kernels/cuda/cuda_backend.hpp"
 #endif
 
 namespace fluxpoints {
 
 std::vector<std::string> compiled_backends() {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
   return {"cpu", "cuda"};
 #else
   return {"cpu"};
@@ -18,7 +19,7 @@ std::vector<std::string> compiled_backends() {
 }
 
 bool cuda_device_available(std::string* reason) {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
   return cuda_backend::device_count(reason) > 0;
 #else
   if (reason) *reason = "this build has no CUDA support (configured with FLUXPOINTS_CUDA=OFF)";
@@ -32,7 +33,7 @@ std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why
     return kokkos_backend::make(workers);
   }
   if (which == "cuda") {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
     auto b = cuda_backend::make();
     if (why) *why = "backend cuda (requested)";
     return b;
@@ -43,7 +44,7 @@ std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why
   if (which == "auto") {
     std::string reason;
     if (cuda_device_available(&reason)) {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
       if (why) *why = "backend auto: using the CUDA GPU";
       return cuda_backend::make();
 #endif

@@ -22,7 +22,7 @@
 #include "fluxpoints/catalog/simulate.hpp"
 #include "fluxpoints/config.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
 

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/backend_support.hpp"
 #include "fluxpoints/config.hpp"
 #include "fluxpoints/math/batch_solve.hpp"
+#include "host/engine/backend_support.hpp"
 #if FLUXPOINTS_WITH_CUDA
 #include "kernels/cuda/chunk_plan.hpp"
 #include "kernels/cuda/cuda_backend.hpp"

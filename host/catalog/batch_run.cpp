@@ -21,9 +21,9 @@
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
-#include "host/catalog/hdf5_table.hpp"
 #include "host/catalog/parallel.hpp"
 #include "host/catalog/results_file.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
 #include "kernels/kokkos/kokkos_backend.hpp"
 

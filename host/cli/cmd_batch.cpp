@@ -9,7 +9,7 @@
 
 #include "commands.hpp"
 #include "fluxpoints/catalog/batch_run.hpp"
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
 #include "fluxpoints/limits.hpp"
 #include "host/catalog/mpi_env.hpp"
 #include "host/cli/console.hpp"

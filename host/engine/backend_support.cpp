@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-#include "fluxpoints/backend_support.hpp"
+#include "host/engine/backend_support.hpp"
 
 namespace fluxpoints {
 

@@ -17,7 +17,7 @@
 #include "chunk_plan.hpp"
 #include "cuda_backend.hpp"
 #include "device_memory.cuh"
-#include "fluxpoints/backend_support.hpp"
+#include "host/engine/backend_support.hpp"
 #include "solve_kernels.cuh"
 
 namespace fluxpoints::cuda_backend {

@@ -13,7 +13,7 @@
 #include <sched.h>
 #endif
 
-#include "fluxpoints/backend_support.hpp"
+#include "host/engine/backend_support.hpp"
 
 namespace fluxpoints::kokkos_backend {
 namespace {

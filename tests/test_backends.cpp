@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -156,7 +157,34 @@ TEST_P(BackendProperties, InvalidOptionsAreRejected) {
   EXPECT_THROW(backend().solve(b, o), std::invalid_argument);
 }
 
+TEST_P(BackendProperties, SolveAsyncGivesTheSameBitsAndPassesErrorsOn) {
+  const LikelihoodBatch b = random_batch(200, test_seed());
+  const SolveOptions o = all_options();
+  std::future<BatchResult> pending = backend().solve_async(b.as_view(), o);
+  const BatchResult async_result = pending.get();
+  expect_identical(async_result, backend().solve(b, o));
+  SolveOptions bad = o;
+  bad.n_sigma = 0;
+  std::future<BatchResult> failing = backend().solve_async(b.as_view(), bad);
+  EXPECT_THROW(failing.get(), std::invalid_argument);
+}
+
 FLUXPOINTS_INSTANTIATE_BACKENDS(BackendProperties);
+
+TEST(BackendFactory, OptionsChooseDeviceAndWorkers) {
+  BackendOptions options;
+  options.device = "cpu";
+  options.workers = 3;
+  std::string why;
+  const auto cpu = make_backend(options, &why);
+  EXPECT_NE(cpu->name().find("3 worker"), std::string::npos) << cpu->name();
+  EXPECT_NE(why.find("cpu"), std::string::npos) << why;
+  options.device = "gpu";
+  EXPECT_THROW(make_backend(options), std::invalid_argument);
+  options.device = "cpu";
+  options.workers = -1;
+  EXPECT_THROW(make_backend(options), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace fluxpoints::testing

@@ -7,7 +7,6 @@
 #include <random>
 
 #include "fluxpoints/backend.hpp"
-#include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints {
 namespace {
@@ -88,9 +87,9 @@ TEST(CpuWorkers, MoreWorkersThanProblems) {
 }
 
 TEST(CpuWorkers, ResolveWorkers) {
-  EXPECT_GE(kokkos_backend::resolve_workers(0), 1);
-  EXPECT_EQ(kokkos_backend::resolve_workers(3), 3);
-  EXPECT_THROW(kokkos_backend::resolve_workers(-1), std::invalid_argument);
+  EXPECT_GE(fluxpoints::resolve_workers(0), 1);
+  EXPECT_EQ(fluxpoints::resolve_workers(3), 3);
+  EXPECT_THROW(fluxpoints::resolve_workers(-1), std::invalid_argument);
   EXPECT_NE(make_backend("cpu", nullptr, 1)->name().find("1 worker"), std::string::npos);
   EXPECT_NE(make_backend("cpu", nullptr, 2)->name().find("2 worker"), std::string::npos);
 }

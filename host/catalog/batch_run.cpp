@@ -25,7 +25,6 @@
 #include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
-#include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -212,7 +211,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       fs::create_directories(ro.fits_dir);
     }
   }
-  const int workers = kokkos_backend::resolve_workers(ro.workers);
+  const int workers = resolve_workers(ro.workers);
   std::string why;
   const auto backend = make_backend(ro.backend, &why, workers);
   BatchRunSummary summary;

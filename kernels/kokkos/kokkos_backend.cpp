@@ -99,6 +99,12 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
+std::unique_ptr<Backend> make(int workers) { return std::make_unique<CpuBackend>(workers); }
+
+}  // namespace fluxpoints::kokkos_backend
+
+namespace fluxpoints {
+
 int resolve_workers(int workers) {
   if (workers < 0) throw std::invalid_argument("workers must be >= 0 (0 = every core), got " + std::to_string(workers));
   if (workers > 0) return workers;
@@ -112,6 +118,4 @@ int resolve_workers(int workers) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::unique_ptr<Backend> make(int workers) { return std::make_unique<CpuBackend>(workers); }
-
-}  // namespace fluxpoints::kokkos_backend
+}  // namespace fluxpoints

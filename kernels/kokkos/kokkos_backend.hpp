@@ -12,8 +12,4 @@ namespace fluxpoints::kokkos_backend {
 // Kokkos call is made off the main thread. Problems are independent and each writes only its own
 // rows, so the result is bit-identical for any number of workers.
 std::unique_ptr<Backend> make(int workers = 0);
-
-// The worker count `workers` resolves to: itself if > 0, else the CPUs this process may use
-// (sched affinity, falling back to std::thread::hardware_concurrency), at least 1.
-int resolve_workers(int workers);
 }  // namespace fluxpoints::kokkos_backend

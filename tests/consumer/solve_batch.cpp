@@ -31,8 +31,9 @@ int main() {
 
   std::string why;
   const auto backend = fluxpoints::make_backend("cpu", &why, 2);
+  std::future<fluxpoints::BatchResult> pending = backend->solve_async(batch.as_view(), options);
+  const fluxpoints::BatchResult async_result = pending.get();
   const fluxpoints::BatchResult result = backend->solve(batch, options);
-  const fluxpoints::BatchResult async_result = backend->solve(batch, options);
 
   check(result.n_problems() == batch.n_problems(), "one result row per problem");
   for (std::int64_t p = 0; p < result.n_problems(); ++p) {

@@ -1,5 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// The engine's public backend API (fluxpoints/backend.hpp) on top of the backends in kernels/:
+// the only file outside a backend's folder that includes a backend's header.
 #include <stdexcept>
+#include <utility>
 
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/config.hpp"
@@ -9,6 +12,12 @@
 #endif
 
 namespace fluxpoints {
+
+std::future<BatchResult> Backend::solve_async(const BatchView& batch,
+                                              const SolveOptions& options) const {
+  return std::async(std::launch::async,
+                    [this, batch, options] { return solve(batch, options); });
+}
 
 std::vector<std::string> compiled_backends() {
 #if FLUXPOINTS_WITH_CUDA
@@ -27,14 +36,15 @@ bool cuda_device_available(std::string* reason) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {
+std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why) {
+  const std::string& which = options.device;
   if (which == "cpu") {
     if (why) *why = "backend cpu (requested)";
-    return kokkos_backend::make(workers);
+    return kokkos_backend::make(options.workers);
   }
   if (which == "cuda") {
 #if FLUXPOINTS_WITH_CUDA
-    auto b = cuda_backend::make();
+    auto b = cuda_backend::make(options.cuda);
     if (why) *why = "backend cuda (requested)";
     return b;
 #else
@@ -46,13 +56,20 @@ std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why
     if (cuda_device_available(&reason)) {
 #if FLUXPOINTS_WITH_CUDA
       if (why) *why = "backend auto: using the CUDA GPU";
-      return cuda_backend::make();
+      return cuda_backend::make(options.cuda);
 #endif
     }
     if (why) *why = "backend auto: using the CPU (" + reason + ")";
-    return kokkos_backend::make(workers);
+    return kokkos_backend::make(options.workers);
   }
   throw std::invalid_argument("unknown backend '" + which + "' (expected auto, cpu or cuda)");
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {
+  BackendOptions options;
+  options.device = which;
+  options.workers = workers;
+  return make_backend(options, why);
 }
 
 }  // namespace fluxpoints

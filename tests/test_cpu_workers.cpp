@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// The multi-threaded CPU backend must give exactly (bit for bit) what the single-worker Kokkos
-// path gives: problems are independent and the per-problem math is the same code.
+// The multi-threaded CPU backend must give exactly (bit for bit) what a single worker gives:
+// problems are independent and the per-problem math is the same code.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -66,7 +66,7 @@ void expect_bit_identical(const BatchResult& a, const BatchResult& b) {
   EXPECT_EQ(a.evaluations, b.evaluations);
 }
 
-TEST(CpuWorkers, ManyWorkersBitIdenticalToOneKokkosWorker) {
+TEST(CpuWorkers, ManyWorkersBitIdenticalToOneWorker) {
   // 1000 problems = 16 tasks of 64: every worker count below gets several tasks, with a ragged end.
   const LikelihoodBatch batch = random_batch(1000, 20261126);
   SolveOptions options;

@@ -11,12 +11,12 @@
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 #include "chunk_plan.hpp"
 #include "cuda_backend.hpp"
 #include "device_memory.cuh"
+#include "fluxpoints/thread_pool.hpp"
 #include "host/engine/backend_support.hpp"
 #include "solve_kernels.cuh"
 
@@ -185,6 +185,7 @@ struct CopyJob {
 
 // Runs the copies with several threads when they are large: one memcpy thread moves ~10 GB/s,
 // so staging a map-sized chunk on one thread would take longer than its transfer and solve.
+// Up to 8 threads: more do not raise the memory bandwidth.
 void copy_parallel(const std::vector<CopyJob>& jobs) {
   constexpr std::size_t kPiece = std::size_t{16} << 20;  // smaller copies are not worth a thread
   std::vector<CopyJob> pieces;
@@ -192,16 +193,10 @@ void copy_parallel(const std::vector<CopyJob>& jobs) {
     for (std::size_t off = 0; off < j.bytes; off += kPiece)
       pieces.push_back({static_cast<char*>(j.dst) + off, static_cast<const char*>(j.src) + off,
                         std::min(kPiece, j.bytes - off)});
-  const std::size_t n_threads = std::min<std::size_t>(
-      {pieces.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
-  const auto run = [&](std::size_t first) {
-    for (std::size_t i = first; i < pieces.size(); i += n_threads)
-      std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].bytes);
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < n_threads; ++t) threads.emplace_back(run, t);
-  if (n_threads > 0) run(0);
-  for (auto& th : threads) th.join();
+  static ThreadPool pool(std::min(available_cores(), 8));
+  pool.parallel_for(static_cast<std::int64_t>(pieces.size()), 1, [&](std::int64_t i) {
+    std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].bytes);
+  });
 }
 
 // Host: copies chunk c of the batch into the slot's pinned buffers, rebasing the offsets.

@@ -56,32 +56,6 @@ TEST(BackendFactory, NamesAndChoices) {
 // Bit-for-bit equality of two doubles, NaN payloads included.
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-void expect_identical(const BatchResult& a, const BatchResult& b) {
-  const auto vec = [](const char* name, const std::vector<double>& x, const std::vector<double>& y) {
-    ASSERT_EQ(x.size(), y.size()) << name;
-    for (std::size_t i = 0; i < x.size(); ++i)
-      ASSERT_TRUE(same_bits(x[i], y[i])) << name << "[" << i << "]: " << x[i] << " vs " << y[i];
-  };
-  vec("norm", a.norm, b.norm);
-  vec("norm_err", a.norm_err, b.norm_err);
-  vec("ts", a.ts, b.ts);
-  vec("sqrt_ts", a.sqrt_ts, b.sqrt_ts);
-  vec("stat", a.stat, b.stat);
-  vec("stat_null", a.stat_null, b.stat_null);
-  vec("norm_errn", a.norm_errn, b.norm_errn);
-  vec("norm_errp", a.norm_errp, b.norm_errp);
-  vec("norm_ul", a.norm_ul, b.norm_ul);
-  vec("norm_scan", a.norm_scan, b.norm_scan);
-  vec("stat_scan", a.stat_scan, b.stat_scan);
-  vec("npred", a.npred, b.npred);
-  vec("npred_excess", a.npred_excess, b.npred_excess);
-  vec("counts", a.counts, b.counts);
-  EXPECT_EQ(a.success, b.success);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.notes, b.notes);
-  EXPECT_EQ(a.evaluations, b.evaluations);
-}
-
 constexpr int kDeterminismProblems = 2000;
 
 LikelihoodBatch random_batch(int n, std::uint64_t seed) {

@@ -11,8 +11,8 @@
 #include <random>
 #include <vector>
 
-#include "fluxpoints/backend_support.hpp"
 #include "fluxpoints/math/nuisance_batch_solve.hpp"
+#include "host/engine/backend_support.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "fluxpoints/backend_support.hpp"
+#include "host/engine/backend_support.hpp"
 #include "fluxpoints/math/nuisance_batch_solve.hpp"
 
 namespace fluxpoints::testing {

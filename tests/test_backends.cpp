@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
+#include "fluxpoints/config.hpp"
 #include "random_problems.hpp"
 #include "test_helpers.hpp"
 
@@ -22,7 +24,7 @@ TEST(BackendFactory, CompiledBackends) {
   const std::vector<std::string> names = compiled_backends();
   ASSERT_FALSE(names.empty());
   EXPECT_EQ(names.front(), "cpu");
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
   EXPECT_EQ(names.size(), 2u);
 #else
   EXPECT_EQ(names.size(), 1u);
@@ -53,32 +55,6 @@ TEST(BackendFactory, NamesAndChoices) {
 
 // Bit-for-bit equality of two doubles, NaN payloads included.
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
-
-void expect_identical(const BatchResult& a, const BatchResult& b) {
-  const auto vec = [](const char* name, const std::vector<double>& x, const std::vector<double>& y) {
-    ASSERT_EQ(x.size(), y.size()) << name;
-    for (std::size_t i = 0; i < x.size(); ++i)
-      ASSERT_TRUE(same_bits(x[i], y[i])) << name << "[" << i << "]: " << x[i] << " vs " << y[i];
-  };
-  vec("norm", a.norm, b.norm);
-  vec("norm_err", a.norm_err, b.norm_err);
-  vec("ts", a.ts, b.ts);
-  vec("sqrt_ts", a.sqrt_ts, b.sqrt_ts);
-  vec("stat", a.stat, b.stat);
-  vec("stat_null", a.stat_null, b.stat_null);
-  vec("norm_errn", a.norm_errn, b.norm_errn);
-  vec("norm_errp", a.norm_errp, b.norm_errp);
-  vec("norm_ul", a.norm_ul, b.norm_ul);
-  vec("norm_scan", a.norm_scan, b.norm_scan);
-  vec("stat_scan", a.stat_scan, b.stat_scan);
-  vec("npred", a.npred, b.npred);
-  vec("npred_excess", a.npred_excess, b.npred_excess);
-  vec("counts", a.counts, b.counts);
-  EXPECT_EQ(a.success, b.success);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.notes, b.notes);
-  EXPECT_EQ(a.evaluations, b.evaluations);
-}
 
 constexpr int kDeterminismProblems = 2000;
 
@@ -155,7 +131,34 @@ TEST_P(BackendProperties, InvalidOptionsAreRejected) {
   EXPECT_THROW(backend().solve(b, o), std::invalid_argument);
 }
 
+TEST_P(BackendProperties, SolveAsyncGivesTheSameBitsAndPassesErrorsOn) {
+  const LikelihoodBatch b = random_batch(200, test_seed());
+  const SolveOptions o = all_options();
+  std::future<BatchResult> pending = backend().solve_async(b.as_view(), o);
+  const BatchResult async_result = pending.get();
+  expect_identical(async_result, backend().solve(b, o));
+  SolveOptions bad = o;
+  bad.n_sigma = 0;
+  std::future<BatchResult> failing = backend().solve_async(b.as_view(), bad);
+  EXPECT_THROW(failing.get(), std::invalid_argument);
+}
+
 FLUXPOINTS_INSTANTIATE_BACKENDS(BackendProperties);
+
+TEST(BackendFactory, OptionsChooseDeviceAndWorkers) {
+  BackendOptions options;
+  options.device = "cpu";
+  options.workers = 3;
+  std::string why;
+  const auto cpu = make_backend(options, &why);
+  EXPECT_NE(cpu->name().find("3 worker"), std::string::npos) << cpu->name();
+  EXPECT_NE(why.find("cpu"), std::string::npos) << why;
+  options.device = "gpu";
+  EXPECT_THROW(make_backend(options), std::invalid_argument);
+  options.device = "cpu";
+  options.workers = -1;
+  EXPECT_THROW(make_backend(options), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace fluxpoints::testing

@@ -20,8 +20,9 @@
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/catalog/simulate.hpp"
+#include "fluxpoints/config.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
 
@@ -130,9 +131,10 @@ TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
           ++compared;
         }
       // Per-dataset columns are padded with NaN beyond the source's datasets.
-      if (col.name == "npred")
+      if (col.name == "npred") {
         for (std::int64_t j = static_cast<std::int64_t>(col.width); j < width; ++j)
           EXPECT_TRUE(std::isnan(v[(k * n_groups) * w + j]));
+      }
     }
     detected += t.column("ts").at(5) > 25 ? 1 : 0;
     // The per-source gadf FITS file holds the same table.
@@ -244,7 +246,7 @@ TEST(CatalogBatch, ResumeRefusesChunksOfAnotherJob) {
 }
 
 TEST(CatalogBatch, MpiTwoRanksEqualOneRank) {
-#ifndef FLUXPOINTS_WITH_MPI
+#if !FLUXPOINTS_WITH_MPI
   FLUXPOINTS_SKIP_OR_FAIL("this build has no MPI support (FLUXPOINTS_WITH_MPI off)");
 #else
   if (std::system("command -v mpirun > /dev/null 2>&1") != 0)

@@ -14,7 +14,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
 

@@ -13,7 +13,7 @@
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/limits.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "scratch_files.hpp"
 
 namespace fluxpoints::catalog {

@@ -12,7 +12,7 @@
 
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/catalog/simulate.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "scratch_files.hpp"
 
 namespace fluxpoints::catalog {

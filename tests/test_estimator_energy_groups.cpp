@@ -5,8 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fluxpoints/estimator.hpp"
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 
 namespace fp = fluxpoints;
 

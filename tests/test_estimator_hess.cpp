@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "test_environment.hpp"

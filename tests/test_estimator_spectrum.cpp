@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 
 namespace fp = fluxpoints;

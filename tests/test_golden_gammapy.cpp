@@ -24,7 +24,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/io/dataset_io.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"

@@ -7,12 +7,15 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <type_traits>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
+#include "fluxpoints/math/schema.hpp"
 
 namespace fluxpoints::math {
 // Readable statuses in gtest messages.
@@ -49,6 +52,42 @@ inline bool is_close(double a, double b, double rtol, double atol) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   if (std::isinf(a) || std::isinf(b)) return a == b;
   return std::fabs(a - b) <= atol + rtol * std::fmax(std::fabs(a), std::fabs(b));
+}
+
+enum class NanPayloads { must_match, may_differ };
+
+// Every result array (math/schema.hpp), the scan grid and the evaluation count of `a` and `b` bit
+// for bit; the first difference in each array is reported. NaN payloads may differ between
+// backends (the GPU produces other NaNs), never between runs of one backend.
+inline void expect_identical(const BatchResult& a, const BatchResult& b,
+                             NanPayloads nans = NanPayloads::must_match) {
+  const auto same = [nans](const auto& x, const auto& y) {
+    if (std::memcmp(&x, &y, sizeof x) == 0) return true;
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(x)>>)
+      return nans == NanPayloads::may_differ && std::isnan(x) && std::isnan(y);
+    return false;
+  };
+  const auto printable = [](const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    if constexpr (std::is_enum_v<T> || std::is_integral_v<T>)
+      return static_cast<long long>(v);
+    else
+      return v;
+  };
+  const auto compare = [&](const char* name, const auto& x, const auto& y) {
+    ASSERT_EQ(x.size(), y.size()) << name;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!same(x[i], y[i])) {
+        ADD_FAILURE() << name << "[" << i << "]: " << printable(x[i]) << " vs " << printable(y[i]);
+        return;
+      }
+    }
+  };
+  math::for_each_result_field(
+      [&](const math::FieldInfo& field, const auto& x, const auto& y) { compare(field.name, x, y); },
+      a, b);
+  compare("norm_scan", a.norm_scan, b.norm_scan);
+  EXPECT_EQ(a.evaluations, b.evaluations);
 }
 
 // Value-parameterised over fluxpoints::compiled_backends(): the same test runs on the CPU and,

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/estimator.hpp"
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/limits.hpp"

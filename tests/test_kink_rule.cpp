@@ -14,7 +14,7 @@
 #include <string>
 
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "random_problems.hpp"
 #include "test_environment.hpp"

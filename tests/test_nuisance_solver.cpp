@@ -26,8 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "fluxpoints/config.hpp"
 #include "nuisance_batch.hpp"
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
 #include "nuisance_cuda_check.hpp"
 #endif
 #include "nuisance_reference.hpp"
@@ -300,13 +301,15 @@ TEST(NuisanceSolver, CashWithBackgroundNuisanceIsWStat) {
     }
     for (const auto& [a, b] :
          {std::pair{&r.norm_errp, &wres.norm_errp}, {&r.norm_ul, &wres.norm_ul}}) {
-      if (std::isnan((*b)[p]))
+      if (std::isnan((*b)[p])) {
         EXPECT_TRUE(std::isnan((*a)[p]));
-      else
+      } else {
         EXPECT_NEAR((*a)[p], (*b)[p], kEquivCrossTolSigma * scale);
+      }
     }
-    if (wres.norm[p] - wres.norm_errn[p] > c.theta_c)
+    if (wres.norm[p] - wres.norm_errn[p] > c.theta_c) {
       EXPECT_NEAR(r.norm_errn[p], wres.norm_errn[p], kEquivCrossTolSigma * scale);
+    }
     // phi_hat is WStat's profiled background at the best fit.
     int k = 0;
     for (const auto& d : c.wstat.datasets)
@@ -383,14 +386,16 @@ void compare_with_reference(const GenProblem& g, const NuisanceBatch& nb, const 
   const double sigma = static_cast<double>(ref.sigma);
   const double scale = std::fabs(static_cast<double>(ref.theta)) + sigma;
   EXPECT_NEAR(r.norm[p], static_cast<double>(ref.theta), kRefNormTolSigma * scale);
-  if (ref.sigma_stable)
+  if (ref.sigma_stable) {
     EXPECT_NEAR(r.norm_err[p], sigma, kRefSigmaRelTol * sigma);
-  else
+  } else {
     ++counts.sigma_skipped;
-  if (ref.null_verified && !ref.null_on_kink)
+  }
+  if (ref.null_verified && !ref.null_on_kink) {
     EXPECT_NEAR(
         r.ts[p], static_cast<double>(ref.stat_null - ref.stat),
         2 * kStatRelTol * (scale_stat + static_cast<double>(term_scale_of(rp, 0, phi_ref))));
+  }
   // Best-fit nuisances and the notes about them.
   const std::int64_t first = nb.problem_nuisances[p];
   bool on_bound = false;
@@ -665,11 +670,11 @@ TEST(NuisanceSolver, TemplateProportionalToSourceIsFlat) {
   NuisanceBatch nb;
   // 0: an unbounded nuisance whose template is 2 s: the norm is not identified at all.
   add_base_problem(nb, {NuisanceSpec{1.0, math::kNaN, math::kNaN}},
-                   [](int, double s, double b) { return std::vector<double>{2 * s}; });
+                   [](int, double s, double) { return std::vector<double>{2 * s}; });
   // 1: the same with min = 0: P(theta) = min over phi >= 0 of S(theta + 2 phi), flat below the
   // norm the data want and rising above it; the minimum is a plateau.
   add_base_problem(nb, {NuisanceSpec{0.0, 0.0, math::kNaN}},
-                   [](int, double s, double b) { return std::vector<double>{2 * s}; });
+                   [](int, double s, double) { return std::vector<double>{2 * s}; });
   nb.finish();
   const NuisanceRun run = run_nuisance(nb, all_selected());
   const BatchResult& r = run.result;
@@ -839,7 +844,9 @@ TEST(NuisanceSolver, NormBoundActive) {
   // With the template containing half the source shape, the data are fitted by the nuisance
   // alone better than with any positive norm? Either way the norm stays inside its bound.
   EXPECT_GE(r.norm[0], 0.0);
-  if (r.norm[0] == 0.0) EXPECT_NE(r.notes[0] & m::note_at_min_bound, 0u);
+  if (r.norm[0] == 0.0) {
+    EXPECT_NE(r.notes[0] & m::note_at_min_bound, 0u);
+  }
   // The reference with the same bound on the norm: minimise P over theta >= 0.
   GenProblem g;
   g.nuisances = {NuisanceSpec{1.0, 0.0, math::kNaN}};
@@ -867,7 +874,7 @@ constexpr double kDeviceStatRelTol = 1e-11;
 constexpr double kDeviceNormRelTol = 1e-8;
 
 TEST(NuisanceSolver, CudaMatchesCpu) {
-#ifndef FLUXPOINTS_WITH_CUDA
+#if !FLUXPOINTS_WITH_CUDA
   GTEST_SKIP() << "built without the CUDA backend";
 #else
   std::string reason;

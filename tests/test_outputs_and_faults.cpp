@@ -27,7 +27,7 @@
 
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/io/flux_points.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
 

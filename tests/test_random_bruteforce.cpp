@@ -200,8 +200,10 @@ void RandomProblems::compare(const RandomSuite& suite) {
     // enters the stat linearly (at a smooth minimum only quadratically).
     ld edge_tol = 0;
     if (f.shape != RefShape::smooth) {
-      const ld e = 1e-9L * (1 + std::fabs(f.theta));
-      const ld slope = std::fmax(std::fabs(ref.stat(f.theta + e) - f.stat), std::fabs(f.stat - ref.stat(f.theta - e))) / e;
+      const ld step = 1e-9L * (1 + std::fabs(f.theta));
+      const ld slope = std::fmax(std::fabs(ref.stat(f.theta + step) - f.stat),
+                                 std::fabs(f.stat - ref.stat(f.theta - step))) /
+                       step;
       edge_tol = slope * kNormRelTol * (1 + std::fabs(f.theta));
     }
     const ld stat_tol = kStatRelTol * term_scale(ref, f.theta) + edge_tol;
@@ -234,8 +236,9 @@ void RandomProblems::compare(const RandomSuite& suite) {
         check(r.status[p] == SolveStatus::flat_minimum, "status (plateau)",
               static_cast<double>(r.status[p]), static_cast<ld>(SolveStatus::flat_minimum), 0);
         // Anywhere on the plateau (up to its edge, located to the engine's norm tolerance).
-        const ld edge_tol = kNormRelTol * (1 + std::fabs(f.theta));
-        check(r.norm[p] <= f.theta + edge_tol, "norm on plateau", r.norm[p], f.theta, edge_tol);
+        const ld plateau_edge_tol = kNormRelTol * (1 + std::fabs(f.theta));
+        check(r.norm[p] <= f.theta + plateau_edge_tol, "norm on plateau", r.norm[p], f.theta,
+              plateau_edge_tol);
         break;
       }
     }

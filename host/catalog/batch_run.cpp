@@ -21,11 +21,10 @@
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
-#include "host/catalog/hdf5_table.hpp"
-#include "host/catalog/parallel.hpp"
+#include "fluxpoints/thread_pool.hpp"
 #include "host/catalog/results_file.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
-#include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
@@ -212,9 +211,12 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       fs::create_directories(ro.fits_dir);
     }
   }
-  const int workers = kokkos_backend::resolve_workers(ro.workers);
+  const int workers = resolve_workers(ro.workers);
   std::string why;
   const auto backend = make_backend(ro.backend, &why, workers);
+  // Folding and tables, one source per item. No HDF5 call happens inside these loops (the
+  // library is not thread-safe); an exception in one is rethrown here by parallel_for.
+  ThreadPool pool(workers);
   BatchRunSummary summary;
   summary.backend = backend->name();
   summary.n_sources = reader.n_sources();
@@ -328,7 +330,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     // Fold and assemble, one source per task.
     std::vector<AssembledSource> assembled(n);
     auto t_stage = Clock::now();
-    parallel_for_items(n, workers, [&](std::int64_t i) { assemble_source(sources[i], source_reads[i], options, assembled[i]); });
+    pool.parallel_for(n, 1, [&](std::int64_t i) { assemble_source(sources[i], source_reads[i], options, assembled[i]); });
 
     // One batch for the chunk, one solve.
     LikelihoodBatch batch;
@@ -351,7 +353,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     chunk.end = end;
     chunk.n_groups = n_groups;
     chunk.resize(n);
-    parallel_for_items(n, workers, [&](std::int64_t i) {
+    pool.parallel_for(n, 1, [&](std::int64_t i) {
       AssembledSource& a = assembled[i];
       chunk.names[i] = sources[i].name;
       chunk.model_types[i] = sources[i].model.type;

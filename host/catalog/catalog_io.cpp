@@ -8,7 +8,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/limits.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
 
 namespace fluxpoints::catalog {

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <vector>
-#ifdef FLUXPOINTS_WITH_MPI
+
+#include "fluxpoints/config.hpp"
+#if FLUXPOINTS_WITH_MPI
 // The C API only: Open MPI's deprecated C++ bindings would need their own library.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -31,14 +33,14 @@ int launcher_size() {
 
 int g_local_rank = 0;
 int g_local_size = 1;
-#ifdef FLUXPOINTS_WITH_MPI
+#if FLUXPOINTS_WITH_MPI
 bool g_mpi_started = false;
 #endif
 
 }  // namespace
 
 bool mpi_compiled() {
-#ifdef FLUXPOINTS_WITH_MPI
+#if FLUXPOINTS_WITH_MPI
   return true;
 #else
   return false;
@@ -48,7 +50,7 @@ bool mpi_compiled() {
 ProcessGroup start_process_group() {
   ProcessGroup pg;
   const int launched = launcher_size();
-#ifdef FLUXPOINTS_WITH_MPI
+#if FLUXPOINTS_WITH_MPI
   if (launched > 0) {
     int initialised = 0;
     MPI_Initialized(&initialised);
@@ -111,7 +113,7 @@ std::string pin_gpu_to_local_rank() {
 }
 
 void abort_job(int code) {
-#ifdef FLUXPOINTS_WITH_MPI
+#if FLUXPOINTS_WITH_MPI
   if (g_mpi_started) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
   std::exit(code);

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "fluxpoints/catalog/batch_run.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
 
 namespace fluxpoints::catalog {

@@ -8,7 +8,7 @@
 
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/catalog/results.hpp"
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 
 namespace fluxpoints::catalog {
 namespace {

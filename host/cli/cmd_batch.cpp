@@ -8,12 +8,12 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/batch_run.hpp"
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
 #include "fluxpoints/limits.hpp"
 #include "host/catalog/mpi_env.hpp"
 #include "host/cli/console.hpp"
-#include "kernels/kokkos/kokkos_backend.hpp"
 
 namespace fluxpoints::cli {
 namespace {
@@ -45,7 +45,7 @@ void run(BatchArgs& a, const CLI::App& cmd) {
   a.run.processes = pg;
   // Ranks on one node share its cores: by default each takes its share.
   if (a.run.workers == 0 && catalog::local_size() > 1)
-    a.run.workers = std::max(1, kokkos_backend::resolve_workers(0) / catalog::local_size());
+    a.run.workers = std::max(1, resolve_workers(0) / catalog::local_size());
   try {
     if (pg.size > 1 && a.run.backend != "cpu") {
       const std::string gpu = catalog::pin_gpu_to_local_rank();

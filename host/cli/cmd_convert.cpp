@@ -12,7 +12,7 @@
 
 #include "commands.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
 #include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"

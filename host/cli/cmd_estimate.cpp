@@ -11,8 +11,8 @@
 
 #include "commands.hpp"
 #include "fluxpoints/backend.hpp"
-#include "fluxpoints/estimator.hpp"
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/ogip.hpp"

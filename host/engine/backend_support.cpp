@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-#include "fluxpoints/backend_support.hpp"
+#include "host/engine/backend_support.hpp"
 
 namespace fluxpoints {
 
@@ -11,12 +11,12 @@ void prepare_solve(const BatchView& batch, const SolveOptions& options, BatchRes
 }
 
 math::ResultArrays result_arrays(BatchResult& r, std::vector<int>& evaluations) {
-  return math::ResultArrays{r.norm.data(),      r.norm_err.data(),  r.ts.data(),
-                            r.sqrt_ts.data(),   r.stat.data(),      r.stat_null.data(),
-                            r.norm_errn.data(), r.norm_errp.data(), r.norm_ul.data(),
-                            r.success.data(),   r.status.data(),    r.notes.data(),
-                            r.stat_scan.data(), r.npred.data(),     r.npred_excess.data(),
-                            r.counts.data(),    evaluations.data()};
+  math::ResultArrays out;
+  math::for_each_result_field(
+      [](const math::FieldInfo&, auto*& pointer, auto& column) { pointer = column.data(); }, out,
+      r);
+  out.evaluations = evaluations.data();
+  return out;
 }
 
 }  // namespace fluxpoints

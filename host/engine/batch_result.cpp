@@ -1,19 +1,22 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #include "fluxpoints/batch_result.hpp"
 
+#include <type_traits>
+
 #include "fluxpoints/batch.hpp"
 
 namespace fluxpoints {
 
 void BatchResult::resize(std::int64_t n_problems, std::int64_t n_segments, std::int64_t n_scan) {
-  for (auto* v : {&norm, &norm_err, &ts, &sqrt_ts, &stat, &stat_null, &norm_errn, &norm_errp,
-                  &norm_ul})
-    v->assign(n_problems, math::kNaN);
-  success.assign(n_problems, 0);
-  status.assign(n_problems, SolveStatus::ok);
-  notes.assign(n_problems, 0);
-  stat_scan.assign(n_problems * n_scan, math::kNaN);
-  for (auto* v : {&npred, &npred_excess, &counts}) v->assign(n_segments, math::kNaN);
+  const math::ResultSizes sizes{n_problems, n_segments, n_scan};
+  // Floating-point arrays start as NaN (undefined), the others as 0 (status ok, no notes).
+  math::for_each_result_field(
+      [&](const math::FieldInfo& field, auto& column) {
+        using T = typename std::decay_t<decltype(column)>::value_type;
+        column.assign(static_cast<std::size_t>(sizes.count(field.extent)),
+                      std::is_floating_point_v<T> ? static_cast<T>(math::kNaN) : T{});
+      },
+      *this);
   evaluations = 0;
 }
 

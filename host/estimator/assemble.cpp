@@ -9,7 +9,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/math/hd.hpp"
 #include "fluxpoints/math/sensitivity.hpp"
 

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "fluxpoints/estimator_config.hpp"
+#include "fluxpoints/estimator/config.hpp"
 #include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/limits.hpp"
 
 namespace fluxpoints {

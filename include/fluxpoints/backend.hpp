@@ -2,8 +2,11 @@
 #pragma once
 // A backend solves a whole batch (a BatchView: a LikelihoodBatch, or arrays the caller owns).
 // There are no per-problem or per-bin virtual calls: the batch is the unit of work. New
-// backends: one folder in kernels/ and one entry in host/engine/backend_factory.cpp.
+// backends: one folder in kernels/ and one entry in kernels/backend_factory.cpp.
 
+#include <cstddef>
+#include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +16,33 @@
 #include "fluxpoints/solve_options.hpp"
 
 namespace fluxpoints {
+
+// Tuning of the CUDA backend. The defaults suit current data-centre GPUs; results do not depend
+// on any of these (they change only how the work is cut and scheduled).
+struct CudaConfig {
+  // Device bytes one chunk of problems may use; 0 = automatic (a share of the free memory, and
+  // at least `streams` chunks for batches large enough to profit from overlap). Tests set it
+  // small to force chunking.
+  std::size_t chunk_bytes = 0;
+  // Chunks in flight at once (each has its own stream and buffers).
+  int streams = 3;
+  // Problems with at least block_min_bins bins get a whole thread block, those with at least
+  // warp_min_bins a warp, smaller ones one thread.
+  std::int64_t warp_min_bins = 32;
+  std::int64_t block_min_bins = 2048;
+  // Scan norms held in registers per read of the bin data: 8 or 16.
+  int scan_norms_per_pass = 16;
+};
+
+// Which backend make_backend builds, and its tuning.
+struct BackendOptions {
+  // "cpu", "cuda" or "auto" (CUDA when a device is usable, otherwise the CPU).
+  std::string device = "auto";
+  // CPU threads of the CPU backend (0 = every core this process may use); the CUDA backend
+  // ignores it. Results do not depend on it.
+  int workers = 0;
+  CudaConfig cuda;
+};
 
 class Backend {
  public:
@@ -24,6 +54,12 @@ class Backend {
   BatchResult solve(const LikelihoodBatch& batch, const SolveOptions& options) const {
     return solve(batch.as_view(), options);
   }
+  // Starts solve(batch, options) and returns at once; the future holds the result, or the
+  // exception solve() threw. The arrays the view points to must stay alive and unchanged, and the
+  // backend alive, until the future is ready. Lets a caller prepare the next batch while this one
+  // is solved. The default runs solve() on a thread of its own; a backend may do better.
+  virtual std::future<BatchResult> solve_async(const BatchView& batch,
+                                               const SolveOptions& options) const;
 };
 
 // "cpu", "cuda" or "auto". "cuda" throws std::runtime_error with the reason when no usable GPU
@@ -33,6 +69,13 @@ class Backend {
 // Kokkos path); the CUDA backend ignores it. Results do not depend on it.
 std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why = nullptr,
                                       int workers = 0);
+// The same with every tuning option (device, CPU workers, CUDA settings).
+std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why = nullptr);
+
+// The CPU thread count `workers` resolves to: itself if > 0, else the CPUs this process may run
+// on (its scheduler affinity, else the hardware's threads), at least 1. Throws
+// std::invalid_argument for a negative count.
+int resolve_workers(int workers);
 
 // Backends compiled into this binary ("cpu", and "cuda" when built with CUDA).
 std::vector<std::string> compiled_backends();

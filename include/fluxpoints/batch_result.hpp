@@ -1,31 +1,31 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// What a backend returns for a LikelihoodBatch: per problem every quantity of spec 3.1 that needs
-// no spectral model. Vectors are indexed by problem; per-dataset vectors are indexed like the
-// batch's segments (problem p owns [problem_segments[p], problem_segments[p+1])).
+// What a backend returns for a LikelihoodBatch: per problem every quantity of a flux point that
+// needs no spectral model. The arrays are the fields of math/schema.hpp, one std::vector each:
+// indexed by problem; per dataset like the batch's segments (problem p owns
+// [problem_segments[p], problem_segments[p+1])); stat_scan problem-major (n_problems x n_scan).
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "fluxpoints/math/schema.hpp"
 #include "fluxpoints/math/solver.hpp"
 
 namespace fluxpoints {
 
 using math::SolveStatus;
 
-struct BatchResult {
-  // Per problem. `norm` and `norm_err` are the raw solution; gammapy's FluxPoints shows them as
-  // NaN where success is false (use filtered_norm / filtered_norm_err for that view).
-  std::vector<double> norm, norm_err, ts, sqrt_ts, stat, stat_null, norm_errn, norm_errp, norm_ul;
-  std::vector<std::uint8_t> success;
-  std::vector<SolveStatus> status;
-  std::vector<std::uint32_t> notes;
-  // Scan: the grid (same for every problem) and stat_scan, problem-major (n_problems x n_scan).
+template <class T>
+using HostVector = std::vector<T>;
+
+// norm, norm_err, ts, sqrt_ts, stat, stat_null, norm_errn, norm_errp, norm_ul, success, status,
+// notes, stat_scan, npred, npred_excess, counts: see math/schema.hpp. `norm` and `norm_err` are
+// the raw solution; gammapy's FluxPoints shows them as NaN where success is false (use
+// filtered_norm / filtered_norm_err for that view).
+struct BatchResult : math::ResultColumns<HostVector> {
+  // The scan grid (the same for every problem).
   std::vector<double> norm_scan;
-  std::vector<double> stat_scan;
-  // Per dataset segment.
-  std::vector<double> npred, npred_excess, counts;
   // Total profile evaluations (passes over a problem's bins), for throughput reporting.
   std::int64_t evaluations = 0;
 

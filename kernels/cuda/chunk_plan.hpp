@@ -8,16 +8,19 @@
 #include <stdexcept>
 #include <vector>
 
+#include "fluxpoints/math/schema.hpp"
+
 namespace fluxpoints::cuda_backend {
 
 // Device bytes a chunk needs, per item (inputs, sort keys/ids and results; see cuda_backend.cu).
 constexpr std::size_t kBytesPerBin = 5 * sizeof(double);
-constexpr std::size_t kBytesPerSegment = sizeof(std::int64_t) + 1 + 3 * sizeof(double);
-// offsets, 2x sort keys + 2x ids, 9 double results, success, status, notes, evaluations, and a
-// margin for the radix sort's temporary storage.
-constexpr std::size_t kBytesPerProblem =
-    sizeof(std::int64_t) + 2 * 4 + 2 * sizeof(std::int64_t) + 9 * sizeof(double) + 1 + 1 + 4 + 4 +
-    16;
+// offset, statistic kind, and the per-dataset results.
+constexpr std::size_t kBytesPerSegment =
+    sizeof(std::int64_t) + 1 + math::result_bytes(math::Extent::segment);
+// offset, 2x sort keys + 2x ids, the per-problem results, evaluations, and a margin for the radix
+// sort's temporary storage.
+constexpr std::size_t kBytesPerProblem = sizeof(std::int64_t) + 2 * 4 + 2 * sizeof(std::int64_t) +
+                                         math::result_bytes(math::Extent::problem) + 4 + 16;
 
 struct Chunk {
   std::int64_t problem_begin = 0, problem_end = 0;

@@ -11,13 +11,14 @@
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
-#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "chunk_plan.hpp"
 #include "cuda_backend.hpp"
 #include "device_memory.cuh"
-#include "fluxpoints/backend_support.hpp"
+#include "fluxpoints/thread_pool.hpp"
+#include "host/engine/backend_support.hpp"
 #include "solve_kernels.cuh"
 
 namespace fluxpoints::cuda_backend {
@@ -33,66 +34,48 @@ double seconds_since(Clock::time_point t0) {
 template <class F>
 void zip_results(const math::ResultArrays& a, const math::ResultArrays& b, std::int64_t np,
                  std::int64_t ns, std::int64_t n_scan, F&& f) {
-  f(a.norm, b.norm, np);
-  f(a.norm_err, b.norm_err, np);
-  f(a.ts, b.ts, np);
-  f(a.sqrt_ts, b.sqrt_ts, np);
-  f(a.stat, b.stat, np);
-  f(a.stat_null, b.stat_null, np);
-  f(a.norm_errn, b.norm_errn, np);
-  f(a.norm_errp, b.norm_errp, np);
-  f(a.norm_ul, b.norm_ul, np);
-  f(a.success, b.success, np);
-  f(a.status, b.status, np);
-  f(a.notes, b.notes, np);
+  const math::ResultSizes sizes{np, ns, n_scan};
+  math::for_each_result_field(
+      [&](const math::FieldInfo& field, auto* x, auto* y) { f(x, y, sizes.count(field.extent)); },
+      a, b);
   f(a.evaluations, b.evaluations, np);
-  f(a.stat_scan, b.stat_scan, np * n_scan);
-  f(a.npred, b.npred, ns);
-  f(a.npred_excess, b.npred_excess, ns);
-  f(a.counts, b.counts, ns);
 }
 
 // The result arrays of a chunk starting at problem p0 / segment s0 inside whole-batch arrays.
 math::ResultArrays offset(math::ResultArrays r, std::int64_t p0, std::int64_t s0,
                           std::int64_t n_scan) {
-  for (double** a : {&r.norm, &r.norm_err, &r.ts, &r.sqrt_ts, &r.stat, &r.stat_null, &r.norm_errn,
-                     &r.norm_errp, &r.norm_ul})
-    *a += p0;
-  r.success += p0;
-  r.status += p0;
-  r.notes += p0;
+  const math::ResultSizes before{p0, s0, n_scan};
+  math::for_each_result_field(
+      [&](const math::FieldInfo& field, auto*& pointer) {
+        if (pointer) pointer += before.count(field.extent);
+      },
+      r);
   r.evaluations += p0;
-  if (r.stat_scan) r.stat_scan += p0 * n_scan;
-  r.npred += s0;
-  r.npred_excess += s0;
-  r.counts += s0;
   return r;
 }
 
 // Storage for the results of one chunk, on the device (DeviceArray) or pinned (PinnedArray).
 template <template <class> class Array>
 struct ResultStore {
-  Array<double> per_problem[9];  // norm .. norm_ul, in ResultArrays order
-  Array<std::uint8_t> success;
-  Array<math::SolveStatus> status;
-  Array<std::uint32_t> notes;
+  math::ResultColumns<Array> columns;
   Array<int> evaluations;
-  Array<double> stat_scan;
-  Array<double> per_segment[3];  // npred, npred_excess, counts
 
   ResultStore() = default;
-  ResultStore(std::int64_t np, std::int64_t ns, std::int64_t n_scan)
-      : success(np), status(np), notes(np), evaluations(np), stat_scan(np * n_scan) {
-    for (auto& a : per_problem) a = Array<double>(np);
-    for (auto& a : per_segment) a = Array<double>(ns);
+  ResultStore(std::int64_t np, std::int64_t ns, std::int64_t n_scan) : evaluations(np) {
+    const math::ResultSizes sizes{np, ns, n_scan};
+    math::for_each_result_field(
+        [&](const math::FieldInfo& field, auto& column) {
+          column = std::decay_t<decltype(column)>(sizes.count(field.extent));
+        },
+        columns);
   }
   math::ResultArrays arrays() const {
-    return math::ResultArrays{per_problem[0].get(), per_problem[1].get(), per_problem[2].get(),
-                              per_problem[3].get(), per_problem[4].get(), per_problem[5].get(),
-                              per_problem[6].get(), per_problem[7].get(), per_problem[8].get(),
-                              success.get(),        status.get(),         notes.get(),
-                              stat_scan.get(),      per_segment[0].get(), per_segment[1].get(),
-                              per_segment[2].get(), evaluations.get()};
+    math::ResultArrays r;
+    math::for_each_result_field(
+        [](const math::FieldInfo&, auto*& pointer, const auto& column) { pointer = column.get(); },
+        r, columns);
+    r.evaluations = evaluations.get();
+    return r;
   }
 };
 
@@ -185,6 +168,7 @@ struct CopyJob {
 
 // Runs the copies with several threads when they are large: one memcpy thread moves ~10 GB/s,
 // so staging a map-sized chunk on one thread would take longer than its transfer and solve.
+// Up to 8 threads: more do not raise the memory bandwidth.
 void copy_parallel(const std::vector<CopyJob>& jobs) {
   constexpr std::size_t kPiece = std::size_t{16} << 20;  // smaller copies are not worth a thread
   std::vector<CopyJob> pieces;
@@ -192,16 +176,10 @@ void copy_parallel(const std::vector<CopyJob>& jobs) {
     for (std::size_t off = 0; off < j.bytes; off += kPiece)
       pieces.push_back({static_cast<char*>(j.dst) + off, static_cast<const char*>(j.src) + off,
                         std::min(kPiece, j.bytes - off)});
-  const std::size_t n_threads = std::min<std::size_t>(
-      {pieces.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
-  const auto run = [&](std::size_t first) {
-    for (std::size_t i = first; i < pieces.size(); i += n_threads)
-      std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].bytes);
-  };
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < n_threads; ++t) threads.emplace_back(run, t);
-  if (n_threads > 0) run(0);
-  for (auto& th : threads) th.join();
+  static ThreadPool pool(std::min(available_cores(), 8));
+  pool.parallel_for(static_cast<std::int64_t>(pieces.size()), 1, [&](std::int64_t i) {
+    std::memcpy(pieces[i].dst, pieces[i].src, pieces[i].bytes);
+  });
 }
 
 // Host: copies chunk c of the batch into the slot's pinned buffers, rebasing the offsets.

@@ -21,21 +21,8 @@
 
 namespace fluxpoints::cuda_backend {
 
-struct CudaConfig {
-  // Device bytes one chunk of problems may use; 0 = automatic (a share of the free memory, and
-  // at least `streams` chunks for batches large enough to profit from overlap). Tests set it
-  // small to force chunking.
-  std::size_t chunk_bytes = 0;
-  // Chunks in flight at once (each has its own stream and buffers).
-  int streams = 3;
-  // Problems with at least block_min_bins bins get a whole thread block, those with at least
-  // warp_min_bins a warp, smaller ones one thread.
-  std::int64_t warp_min_bins = 32;
-  std::int64_t block_min_bins = 2048;
-  // Scan norms held in registers per read of the bin data: 8 or 16 (a tuning knob; the sums do
-  // not depend on it).
-  int scan_norms_per_pass = 16;
-};
+// The tuning options are public (fluxpoints/backend.hpp).
+using fluxpoints::CudaConfig;
 
 // Time spent in each phase of the last solve, summed over chunks. GPU phases are measured with
 // CUDA events on their stream; with several streams they overlap, so `wall_s` is less than the

@@ -2,29 +2,42 @@
 #include "kokkos_backend.hpp"
 
 #include <Kokkos_Core.hpp>
-#include <algorithm>
-#include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <numeric>
-#include <stdexcept>
-#include <thread>
-#ifdef __linux__
-#include <sched.h>
-#endif
+#include <type_traits>
 
-#include "fluxpoints/backend_support.hpp"
+#include "fluxpoints/thread_pool.hpp"
+#include "host/engine/backend_support.hpp"
 
 namespace fluxpoints::kokkos_backend {
 namespace {
 
-// Kokkos must be initialised once per process before the first dispatch and finalised at exit.
-void ensure_kokkos() {
+// Whether Kokkos' default host execution space runs a parallel_for on several threads (Threads,
+// OpenMP, HPX). Debian's Kokkos 3.4 is built with Serial only: then the project's thread pool
+// runs the same per-problem body instead (docs/library.md, "The CPU backend").
+#if defined(KOKKOS_ENABLE_SERIAL)
+constexpr bool kKokkosHostIsParallel =
+    !std::is_same_v<Kokkos::DefaultHostExecutionSpace, Kokkos::Serial>;
+#else
+constexpr bool kKokkosHostIsParallel = true;
+#endif
+
+// Kokkos is initialised once per process, with the worker count of the first backend that needs
+// it, and finalised at exit. Its dispatch is not made from several threads at once.
+std::mutex& kokkos_dispatch_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+void ensure_kokkos(int threads) {
   static std::once_flag once;
-  std::call_once(once, [] {
+  std::call_once(once, [threads] {
     if (!Kokkos::is_initialized()) {
       Kokkos::InitArguments args;
       args.disable_warnings = true;
+      args.num_threads = threads;
       Kokkos::initialize(args);
       std::atexit([] {
         if (Kokkos::is_initialized()) Kokkos::finalize();
@@ -33,41 +46,25 @@ void ensure_kokkos() {
   });
 }
 
-// Problems handed to a worker at a time: large enough that the shared counter is touched rarely,
-// small enough that uneven problems (many bins, many crossings) still balance across workers.
+// Problems handed to a pool thread at a time: large enough that the shared counter is touched
+// rarely, small enough that uneven problems (many bins, many crossings) still balance.
 constexpr std::int64_t kProblemsPerTask = 64;
-
-// Solves problems [0, n) on `workers` std::threads. Each task is a contiguous range claimed from
-// one atomic counter; math::solve_and_store reads only the batch and writes only row p (and its
-// segments), so the threads share no mutable state besides the counter.
-void solve_on_threads(const math::BatchArrays& in, std::int64_t n, const math::SolveSettings& settings,
-                      const double* scan, int n_scan, const math::ResultArrays& out, int workers) {
-  std::atomic<std::int64_t> next{0};
-  auto work = [&] {
-    for (;;) {
-      const std::int64_t begin = next.fetch_add(kProblemsPerTask, std::memory_order_relaxed);
-      if (begin >= n) return;
-      const std::int64_t end = std::min(n, begin + kProblemsPerTask);
-      for (std::int64_t p = begin; p < end; ++p) math::solve_and_store(in, p, settings, scan, n_scan, out);
-    }
-  };
-  const std::int64_t tasks = (n + kProblemsPerTask - 1) / kProblemsPerTask;
-  const int n_threads = static_cast<int>(std::min<std::int64_t>(workers, tasks));
-  std::vector<std::thread> threads;
-  threads.reserve(n_threads > 0 ? n_threads - 1 : 0);
-  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
-  work();  // the calling thread is one of the workers
-  for (auto& t : threads) t.join();
-}
 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int workers) : workers_(resolve_workers(workers)) {
-    if (workers_ == 1) ensure_kokkos();
+    if (kKokkosHostIsParallel)
+      ensure_kokkos(workers_);
+    else
+      pool_ = std::make_unique<ThreadPool>(workers_);
   }
   std::string name() const override {
-    if (workers_ == 1) return std::string("cpu (Kokkos ") + Kokkos::DefaultHostExecutionSpace::name() + ", 1 worker)";
-    return "cpu (" + std::to_string(workers_) + " worker threads)";
+    const std::string threads =
+        std::to_string(workers_) + (workers_ == 1 ? " worker thread" : " worker threads");
+    if (kKokkosHostIsParallel)
+      return std::string("cpu (Kokkos ") + Kokkos::DefaultHostExecutionSpace::name() + ", " +
+             threads + ")";
+    return "cpu (" + threads + ")";
   }
 
   using Backend::solve;
@@ -80,37 +77,37 @@ class CpuBackend final : public Backend {
     const math::SolveSettings settings = options.settings();
     const double* scan = result.norm_scan.data();
     const int n_scan = static_cast<int>(result.n_scan());
-    if (workers_ == 1) {
+    // The one body of the CPU backend: problem p reads only the batch and writes only its own
+    // row (and its segments), so any schedule gives the same bits.
+    const auto solve_one = [=](const std::int64_t p) {
+      math::solve_and_store(in, p, settings, scan, n_scan, out);
+    };
+    if (kKokkosHostIsParallel) {
+      std::lock_guard<std::mutex> lock(kokkos_dispatch_mutex());
       Kokkos::parallel_for(
           "fluxpoints::solve_batch",
-          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems),
-          [=](const std::int64_t p) { math::solve_and_store(in, p, settings, scan, n_scan, out); });
+          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems), solve_one);
       Kokkos::fence();
     } else {
-      solve_on_threads(in, batch.n_problems, settings, scan, n_scan, out, workers_);
+      pool_->parallel_for(batch.n_problems, kProblemsPerTask, solve_one);
     }
     result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
     return result;
   }
 
+  // On the pool when there is one (the task's parallel_for then shares the pool with it).
+  std::future<BatchResult> solve_async(const BatchView& batch,
+                                       const SolveOptions& options) const override {
+    if (!pool_) return Backend::solve_async(batch, options);
+    return pool_->submit([this, batch, options] { return solve(batch, options); });
+  }
+
  private:
   int workers_;
+  std::unique_ptr<ThreadPool> pool_;  // null when Kokkos' host space is parallel
 };
 
 }  // namespace
-
-int resolve_workers(int workers) {
-  if (workers < 0) throw std::invalid_argument("workers must be >= 0 (0 = every core), got " + std::to_string(workers));
-  if (workers > 0) return workers;
-#ifdef __linux__
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-#endif
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 std::unique_ptr<Backend> make(int workers) { return std::make_unique<CpuBackend>(workers); }
 

@@ -5,15 +5,10 @@
 #include "fluxpoints/backend.hpp"
 
 namespace fluxpoints::kokkos_backend {
-// The CPU backend. With one worker the batch is solved problem by problem in a Kokkos
-// parallel_for on the host execution space. With more workers (0 = every core this process may
-// run on) the problems are shared between std::threads that call the shared math directly: Debian's
-// Kokkos has only the Serial space, whose dispatch is not safe from several threads at once, so no
-// Kokkos call is made off the main thread. Problems are independent and each writes only its own
-// rows, so the result is bit-identical for any number of workers.
+// The CPU backend: one per-problem body (math::solve_and_store) dispatched either by Kokkos over
+// its default host execution space, when that space is parallel (Threads, OpenMP), or by the
+// project's ThreadPool with `workers` threads (0 = every core this process may run on) when
+// Kokkos has only the Serial space (as Debian's Kokkos 3.4). Problems are independent and each
+// writes only its own rows, so the result is bit-identical for any number of workers.
 std::unique_ptr<Backend> make(int workers = 0);
-
-// The worker count `workers` resolves to: itself if > 0, else the CPUs this process may use
-// (sched affinity, falling back to std::thread::hardware_concurrency), at least 1.
-int resolve_workers(int workers);
 }  // namespace fluxpoints::kokkos_backend

@@ -47,8 +47,7 @@ OutArray<double, 2> to_numpy_2d(std::vector<double>&& v, std::size_t rows, std::
 }
 
 // One backend per (kind, workers), made once: the CUDA backend keeps its device buffers between
-// solves. Each has its own lock: the single-worker CPU path dispatches through Kokkos' Serial
-// space, which must not be entered from two threads at once.
+// solves. Each has its own lock, so that one backend solves one batch at a time.
 struct CachedBackend {
   std::unique_ptr<fp::Backend> backend;
   std::string why;

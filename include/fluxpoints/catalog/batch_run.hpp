@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 
 namespace fluxpoints::catalog {
 

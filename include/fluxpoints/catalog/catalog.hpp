@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fluxpoints/datasets/spectrum_dataset.hpp"
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/io/output.hpp"
 
 namespace fluxpoints::hdf5 {

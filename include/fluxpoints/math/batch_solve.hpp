@@ -5,6 +5,7 @@
 // thread-per-problem kernel and builds its block-per-problem path from the same pieces. Keeping
 // it here is what makes the backends agree.
 
+#include "fluxpoints/math/schema.hpp"
 #include "fluxpoints/math/solver.hpp"
 
 namespace fluxpoints::math {
@@ -27,25 +28,10 @@ struct BatchArrays {
   }
 };
 
-// Raw views of the result arrays (see BatchResult).
-struct ResultArrays {
-  double* norm;
-  double* norm_err;
-  double* ts;
-  double* sqrt_ts;
-  double* stat;
-  double* stat_null;
-  double* norm_errn;
-  double* norm_errp;
-  double* norm_ul;
-  std::uint8_t* success;
-  SolveStatus* status;
-  std::uint32_t* notes;
-  double* stat_scan;  // n_problems x n_scan, may be null when n_scan = 0
-  double* npred;      // per segment
-  double* npred_excess;
-  double* counts;
-  int* evaluations;   // per problem
+// Raw views of the result arrays (math/schema.hpp; stat_scan may be null when n_scan = 0), and
+// the profile evaluations per problem.
+struct ResultArrays : ResultColumns<Pointer> {
+  int* evaluations = nullptr;
 };
 
 // Fills row p for a problem with no bins at all (spec 1.8a / 1.8b).

@@ -815,9 +815,9 @@ FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const Nuisanc
     }
     for (int j = 0; j < ks.n; ++j) refresh_kink(v, c, st.x, ks, j);
     if (kink_candidate >= 0 && !has_kink(ks, kink_candidate)) {
-      int n_free = 0;
-      for (int q = 0; q < m; ++q) n_free += ((movable & ~st.at_lo & ~st.at_hi) >> q) & 1u;
-      if (ks.n < n_free) add_kink(v, c, st.x, ks, kink_candidate);
+      int free_now = 0;  // the bounds may have changed since n_free was counted
+      for (int q = 0; q < m; ++q) free_now += ((movable & ~st.at_lo & ~st.at_hi) >> q) & 1u;
+      if (ks.n < free_now) add_kink(v, c, st.x, ks, kink_candidate);
     }
     flat_scale = (s.flat_move && alpha == 1.0) ? 4.0 * flat_scale : 1.0;
   }
@@ -1099,7 +1099,8 @@ FLUXPOINTS_HD ProblemSolution solve_nuisance_problem(const Evaluator& eval,
     theta0 = feas + dmax(1.0, dabs(feas));
     if (theta0 > c.hi[0]) theta0 = 0.5 * (feas + c.hi[0]);
   }
-  detail::MinimumResult mr{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false};
+  detail::MinimumResult mr{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false, false,
+                           0.0, 0.0, 0.0};
   bool joint_ok = false;
   std::uint32_t best_notes = 0;
   if (is_finite(c.hi[0]) && !(c.hi[0] > feas)) {

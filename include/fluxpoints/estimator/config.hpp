@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "fluxpoints/estimator.hpp"
+#include "fluxpoints/estimator/estimator.hpp"
 
 namespace fluxpoints {
 

@@ -1,16 +1,26 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// The engine's public backend API (fluxpoints/backend.hpp) on top of the backends in kernels/:
+// the only file outside a backend's folder that includes a backend's header.
 #include <stdexcept>
+#include <utility>
 
 #include "fluxpoints/backend.hpp"
+#include "fluxpoints/config.hpp"
 #include "kernels/kokkos/kokkos_backend.hpp"
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
 #include "kernels/cuda/cuda_backend.hpp"
 #endif
 
 namespace fluxpoints {
 
+std::future<BatchResult> Backend::solve_async(const BatchView& batch,
+                                              const SolveOptions& options) const {
+  return std::async(std::launch::async,
+                    [this, batch, options] { return solve(batch, options); });
+}
+
 std::vector<std::string> compiled_backends() {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
   return {"cpu", "cuda"};
 #else
   return {"cpu"};
@@ -18,7 +28,7 @@ std::vector<std::string> compiled_backends() {
 }
 
 bool cuda_device_available(std::string* reason) {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
   return cuda_backend::device_count(reason) > 0;
 #else
   if (reason) *reason = "this build has no CUDA support (configured with FLUXPOINTS_CUDA=OFF)";
@@ -26,14 +36,15 @@ bool cuda_device_available(std::string* reason) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {
+std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why) {
+  const std::string& which = options.device;
   if (which == "cpu") {
     if (why) *why = "backend cpu (requested)";
-    return kokkos_backend::make(workers);
+    return kokkos_backend::make(options.workers);
   }
   if (which == "cuda") {
-#ifdef FLUXPOINTS_WITH_CUDA
-    auto b = cuda_backend::make();
+#if FLUXPOINTS_WITH_CUDA
+    auto b = cuda_backend::make(options.cuda);
     if (why) *why = "backend cuda (requested)";
     return b;
 #else
@@ -43,15 +54,22 @@ std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why
   if (which == "auto") {
     std::string reason;
     if (cuda_device_available(&reason)) {
-#ifdef FLUXPOINTS_WITH_CUDA
+#if FLUXPOINTS_WITH_CUDA
       if (why) *why = "backend auto: using the CUDA GPU";
-      return cuda_backend::make();
+      return cuda_backend::make(options.cuda);
 #endif
     }
     if (why) *why = "backend auto: using the CPU (" + reason + ")";
-    return kokkos_backend::make(workers);
+    return kokkos_backend::make(options.workers);
   }
   throw std::invalid_argument("unknown backend '" + which + "' (expected auto, cpu or cuda)");
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {
+  BackendOptions options;
+  options.device = which;
+  options.workers = workers;
+  return make_backend(options, why);
 }
 
 }  // namespace fluxpoints

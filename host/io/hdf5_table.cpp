@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-#include "host/catalog/hdf5_table.hpp"
+#include "host/io/hdf5_table.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -287,7 +287,9 @@ TEST(CudaChunkPlan, CoversEveryProblemOnceWithinTheBudget) {
         ++tiers[bins >= kBlockMinBins ? 2 : bins >= kWarpMinBins ? 1 : 0];
         max_bins = std::max(max_bins, bins);
       }
-      if (c.problems() > 1) EXPECT_LE(bytes, budget);
+      if (c.problems() > 1) {
+        EXPECT_LE(bytes, budget);
+      }
       EXPECT_EQ(c.n_thread_problems(), tiers[0]);
       EXPECT_EQ(c.n_warp_problems, tiers[1]);
       EXPECT_EQ(c.n_block_problems, tiers[2]);

@@ -36,6 +36,9 @@ std::string describe_status(SolveStatus status) {
     case SolveStatus::no_minimum: return "the statistic decreases without bound within the norm limits";
     case SolveStatus::max_iterations: return "the iteration limit was reached";
     case SolveStatus::non_finite: return "the statistic became non-finite during the fit";
+    case SolveStatus::invalid_nuisance:
+      return "unusable nuisance input (too many nuisances, a lower bound above the upper bound, a "
+             "non-finite value, or a negative template in a Cash bin with counts)";
   }
   return "unknown status";
 }

@@ -25,6 +25,9 @@ enum class SolveStatus : std::uint8_t {
   no_minimum = 4,     // the statistic decreases without bound inside the norm limits
   max_iterations = 5, // the iteration limit was reached
   non_finite = 6,     // the statistic became NaN/inf during the solve
+  invalid_nuisance = 7,  // unusable nuisance input (more than kMaxNuisances, min > max, a
+                         // non-finite value, a negative template in a Cash bin with counts;
+                         // see nuisance_solver.hpp)
 };
 
 // Extra facts about a solution, as bits. They never change `status`.
@@ -363,12 +366,13 @@ FLUXPOINTS_HD double conf_min(const SolveSettings& o, double v, double step) {
   return dmin(v - step * o.scan_n_sigma, -1e5 * dmax(step, dabs(v)));
 }
 
-// Solve one problem: best fit, error, TS and the selected crossings.
+// Everything after the best fit: error, TS and the selected crossings, from a minimum `m` found
+// with `evals` profile evaluations. solve_profile() finds m with detail::minimise; the nuisance
+// solver (nuisance_solver.hpp) finds it with a joint Newton over the norm and the nuisances.
 template <class Profile>
-FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSettings& o) {
+FLUXPOINTS_HD ProblemSolution solve_from_minimum(const Profile& f, const SolveSettings& o,
+                                                 const detail::MinimumResult& m, int evals) {
   ProblemSolution s;
-  int evals = 0;
-  const detail::MinimumResult m = detail::minimise(f, o, evals);
   s.status = m.status;
   s.notes = m.notes;
   if (m.status == SolveStatus::no_minimum || m.status == SolveStatus::non_finite) {
@@ -462,6 +466,14 @@ FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSetting
   else s.sqrt_ts = (success && theta > 0.0) ? sqrt(ts_clipped) : -sqrt(ts_clipped);
   s.evaluations = evals;
   return s;
+}
+
+// Solve one problem: best fit, error, TS and the selected crossings.
+template <class Profile>
+FLUXPOINTS_HD ProblemSolution solve_profile(const Profile& f, const SolveSettings& o) {
+  int evals = 0;
+  const detail::MinimumResult m = detail::minimise(f, o, evals);
+  return solve_from_minimum(f, o, m, evals);
 }
 
 }  // namespace fluxpoints::math

@@ -26,27 +26,45 @@ bool cuda_device_available(std::string* reason) {
 #endif
 }
 
+CudaBackendHooks default_cuda_backend_hooks() {
+  CudaBackendHooks hooks;
+  hooks.device_available = [](std::string* reason) { return cuda_device_available(reason); };
+  hooks.make = []() -> std::unique_ptr<Backend> {
+#ifdef FLUXPOINTS_WITH_CUDA
+    return cuda_backend::make();
+#else
+    throw std::runtime_error("--backend cuda: this build has no CUDA support (FLUXPOINTS_CUDA=OFF)");
+#endif
+  };
+  return hooks;
+}
+
 std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {
+  return make_backend(which, why, workers, default_cuda_backend_hooks());
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers,
+                                      const CudaBackendHooks& cuda) {
   if (which == "cpu") {
     if (why) *why = "backend cpu (requested)";
     return kokkos_backend::make(workers);
   }
   if (which == "cuda") {
-#ifdef FLUXPOINTS_WITH_CUDA
-    auto b = cuda_backend::make();
+    auto b = cuda.make();
     if (why) *why = "backend cuda (requested)";
     return b;
-#else
-    throw std::runtime_error("--backend cuda: this build has no CUDA support (FLUXPOINTS_CUDA=OFF)");
-#endif
   }
   if (which == "auto") {
     std::string reason;
-    if (cuda_device_available(&reason)) {
-#ifdef FLUXPOINTS_WITH_CUDA
-      if (why) *why = "backend auto: using the CUDA GPU";
-      return cuda_backend::make();
-#endif
+    if (cuda.device_available(&reason)) {
+      try {
+        auto b = cuda.make();
+        if (why) *why = "backend auto: using the CUDA GPU";
+        return b;
+      } catch (const std::runtime_error& e) {
+        // A GPU this binary cannot use (no kernel image for it, no context): the CPU does it.
+        reason = std::string("a CUDA device is present but cannot be used: ") + e.what();
+      }
     }
     if (why) *why = "backend auto: using the CPU (" + reason + ")";
     return kokkos_backend::make(workers);

@@ -4,6 +4,7 @@
 // There are no per-problem or per-bin virtual calls: the batch is the unit of work. New
 // backends: one folder in kernels/ and one entry in host/engine/backend_factory.cpp.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,18 @@ class Backend {
 // Kokkos path); the CUDA backend ignores it. Results do not depend on it.
 std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why = nullptr,
                                       int workers = 0);
+
+// How make_backend reaches the CUDA backend: whether a device is present, and building the
+// backend, which throws std::runtime_error saying why when it cannot be used (e.g. the binary has
+// no kernel image for that GPU). "auto" then falls back to the CPU and says why in `why`; "cuda"
+// passes the error on. Tests replace the hooks to simulate such a GPU on any machine.
+struct CudaBackendHooks {
+  std::function<bool(std::string* reason)> device_available;
+  std::function<std::unique_ptr<Backend>()> make;
+};
+CudaBackendHooks default_cuda_backend_hooks();
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers,
+                                      const CudaBackendHooks& cuda);
 
 // Backends compiled into this binary ("cpu", and "cuda" when built with CUDA).
 std::vector<std::string> compiled_backends();

@@ -476,9 +476,18 @@ class CudaBackend final : public Backend {
   mutable CudaSolver solver_;  // holds the reusable device workspace
 };
 
+// The architectures this binary carries kernels for (CMake's CUDA_ARCHITECTURES), for messages.
+#ifndef FLUXPOINTS_CUDA_ARCHITECTURES
+#define FLUXPOINTS_CUDA_ARCHITECTURES "unknown"
+#endif
+
+__global__ void probe_kernel(int* out) { *out = 1; }
+
 void require_device() {
   std::string why;
   if (device_count(&why) == 0) throw std::runtime_error("--backend cuda: " + why);
+  why = kernel_image_problem();
+  if (!why.empty()) throw std::runtime_error("--backend cuda: " + why);
 }
 
 }  // namespace
@@ -493,6 +502,40 @@ int device_count(std::string* reason) {
   }
   if (n == 0 && reason) *reason = "no CUDA device found";
   return n;
+}
+
+std::string kernel_image_problem() {
+  int dev = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return "cannot query the CUDA device";
+  }
+  const std::string gpu = std::string(prop.name) + ", compute capability " +
+                          std::to_string(prop.major) + "." + std::to_string(prop.minor);
+  // The first allocation creates the context; the launch fails when the binary has neither
+  // machine code for this GPU nor PTX it can compile.
+  int* d_flag = nullptr;
+  cudaError_t e = cudaMalloc(&d_flag, sizeof(int));
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return "cannot create a CUDA context on " + gpu + ": " + cudaGetErrorString(e);
+  }
+  int flag = 0;
+  e = cudaMemset(d_flag, 0, sizeof(int));
+  if (e == cudaSuccess) {
+    probe_kernel<<<1, 1>>>(d_flag);
+    e = cudaGetLastError();
+  }
+  if (e == cudaSuccess) e = cudaMemcpy(&flag, d_flag, sizeof(int), cudaMemcpyDeviceToHost);
+  cudaFree(d_flag);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return "this binary's kernels (built for CUDA architectures " FLUXPOINTS_CUDA_ARCHITECTURES
+           ") cannot run on " + gpu + ": " + cudaGetErrorString(e);
+  }
+  if (flag != 1) return "a test kernel on " + gpu + " ran but did not write its result";
+  return "";
 }
 
 std::unique_ptr<Backend> make(const CudaConfig& config) {

@@ -151,6 +151,18 @@ TEST(FoldArrays, EqualsTheDenseFoldBitForBitForEveryClosedFormType) {
   EXPECT_EQ(arrays.view().n_grids, 3);
 }
 
+TEST(FoldArrays, AGridReusedFromAnEarlierFoldArraysGivesTheSameResult) {
+  // The second FoldArrays copies the grid the first one built for the same true edges.
+  const SpectrumDataset d = make_dataset(46, 30, 5, false, 10);
+  const auto model = models::make_log_parabola(4e-11, 2.2, 0.15, 1.0);
+  const std::vector<double> want = brute_force_npred(d, *model);
+  for (int round = 0; round < 2; ++round) {
+    FoldArrays arrays;
+    expect_same(arrays.npred(arrays.add_dataset(d), *model), want,
+                "round " + std::to_string(round));
+  }
+}
+
 TEST(FoldArrays, ModelsWithoutClosedFormFoldThroughTheSameDispersion) {
   const SpectrumDataset d = make_dataset(50, 20, 4, false, 5);
   const auto model = models::make_template({0.01, 0.3, 2.0, 100.0}, {1e-9, 3e-11, 1e-12, 1e-16});

@@ -97,15 +97,32 @@ void FoldArrays::prepare_grid(std::int32_t k) {
       return;
     }
   }
+  // A catalog's datasets mostly share one true axis, while each source builds its own FoldArrays:
+  // the last grid this thread built is kept, and copied (not recomputed) for the same edges.
+  struct LastGrid {
+    std::vector<double> edges, nodes, log_ratio, ratio;
+    std::int32_t npts = 0;
+  };
+  thread_local LastGrid last;
+  math::LogLogGridInfo grid;
+  grid.n_bins = info.n_true;
+  grid.node_offset = static_cast<std::int64_t>(nodes_.size());
+  grid.piece_offset = static_cast<std::int64_t>(log_ratio_.size());
+  if (last.edges.size() == n + 1 && std::equal(edges, edges + n + 1, last.edges.begin())) {
+    grid.npts = last.npts;
+    nodes_.insert(nodes_.end(), last.nodes.begin(), last.nodes.end());
+    log_ratio_.insert(log_ratio_.end(), last.log_ratio.begin(), last.log_ratio.end());
+    ratio_.insert(ratio_.end(), last.ratio.begin(), last.ratio.end());
+    grid_edges_.push_back(info.edges_offset);
+    grids_.push_back(grid);
+    info.grid = static_cast<std::int32_t>(grids_.size() - 1);
+    return;
+  }
   // gammapy integrates all true bins in one call: one number of points for the whole axis.
   double max_ratio = -math::kInf;
   for (std::size_t j = 0; j < n; ++j)
     max_ratio = math::dmax(max_ratio, math::loglog_ndecade_log10_ratio(edges[j], edges[j + 1]));
-  math::LogLogGridInfo grid;
-  grid.n_bins = info.n_true;
   grid.npts = math::loglog_npts(max_ratio);
-  grid.node_offset = static_cast<std::int64_t>(nodes_.size());
-  grid.piece_offset = static_cast<std::int64_t>(log_ratio_.size());
   const std::size_t npts = static_cast<std::size_t>(grid.npts);
   nodes_.resize(nodes_.size() + n * npts);
   log_ratio_.resize(log_ratio_.size() + n * (npts - 1));
@@ -119,6 +136,11 @@ void FoldArrays::prepare_grid(std::int32_t k) {
                           &ratio_[grid.piece_offset + j * (npts - 1)]);
     log10_lo = log10_hi;
   }
+  last.edges.assign(edges, edges + n + 1);
+  last.npts = grid.npts;
+  last.nodes.assign(nodes_.begin() + grid.node_offset, nodes_.end());
+  last.log_ratio.assign(log_ratio_.begin() + grid.piece_offset, log_ratio_.end());
+  last.ratio.assign(ratio_.begin() + grid.piece_offset, ratio_.end());
   grid_edges_.push_back(info.edges_offset);
   grids_.push_back(grid);
   info.grid = static_cast<std::int32_t>(grids_.size() - 1);

@@ -8,8 +8,9 @@
 //   std::vector<double> npred = fold.npred(k, model);  // predicted counts per reco bin
 //
 // Closed-form models (SpectralModel::closed_form) are folded by math::fold_dataset, the code the
-// CUDA fold (kernels/cuda/cuda_fold.hpp) runs too; other models (Template, Compound, EBL, Scale) are
-// integrated through their virtual integral() and multiplied through the same dispersion code.
+// CUDA fold (kernels/cuda/cuda_fold.hpp) runs too; other models (Template, Compound, EBL, Scale)
+// are integrated through their virtual integral() and multiplied through the same dispersion
+// code.
 // Datasets with the same true edges share one log-log grid (the nodes of gammapy's numeric
 // integral), built the first time a model without an analytic integral needs it.
 

@@ -62,16 +62,19 @@ FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta) {
   return ts;
 }
 
-// Smallest norm > 0 with sqrt(TS_A) = n_sigma, to relative tolerance xtol_rel (the returned norm
-// is within xtol_rel / 2 of the root, as the midpoint of a bracket xtol_rel wide would be); NaN
-// when the Asimov significance never gets there (no source counts in the problem).
+// The root by bracketing and Brent's method: norm_sensitivity's fallback, for problems where its
+// faster iteration does not settle. Smallest norm > 0 with sqrt(TS_A) = n_sigma, to relative
+// tolerance xtol_rel (the returned norm is within xtol_rel / 2 of the root, as the midpoint of a
+// bracket xtol_rel wide would be); NaN when the Asimov significance never gets there (no source
+// counts in the problem).
 //
 // TS_A grows with theta > 0 from TS_A(0) = 0. The root of g = sqrt(TS_A) - n_sigma is bracketed
 // by stepping up from theta = 1 (g is nearly linear in theta where the background dominates, so
 // each step aims at the root by extrapolating g through the origin, by 2x to 1000x), then found
 // with Brent's method (inverse quadratic and secant steps, bisection when they stall): about ten
 // evaluations of TS_A, where bisection needed about forty.
-FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, double xtol_rel) {
+FLUXPOINTS_HD double norm_sensitivity_bracketed(const ProblemView& v, double n_sigma,
+                                                double xtol_rel) {
   if (v.n_bins() == 0 || !(n_sigma > 0.0)) return kNaN;
   // Without source counts TS_A is 0 at every norm: no bracket exists.
   bool any_source = false;
@@ -152,6 +155,76 @@ FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, doub
     fb = g(b);
   }
   return b;
+}
+
+// The Asimov significance's curvature at theta = 0: TS_A(theta) ~ F theta^2 for small theta, with
+// F = sum s^2 / var, var the null expectation's variance (Cash: the background b; WStat: the
+// other models' counts o plus alpha (1 + alpha) b_hat, b_hat the OFF expectation profiled at
+// mu_s = o). n_sigma / sqrt(F) is the root where the background dominates.
+FLUXPOINTS_HD double asimov_curvature(const ProblemView& v) {
+  double f = 0.0;
+  for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
+    const bool cash = v.segment_kind[k] == StatKind::cash;
+    for (std::int64_t i = v.segment_bins[k]; i < v.segment_bins[k + 1]; ++i) {
+      const double s = v.npred_ref[i], o = v.npred_other[i];
+      double var = o;
+      if (!cash) {
+        const double a = v.alpha[i];
+        if (!(a > 0.0) || !is_finite(a)) continue;  // such bins add nothing to TS_A
+        var = o + a * (1.0 + a) * wstat_background(v.counts[i], v.counts_off[i], a, o);
+      }
+      if (var > 0.0) f += s * s / var;
+    }
+  }
+  return f;
+}
+
+// Smallest norm > 0 with sqrt(TS_A) = n_sigma, to relative tolerance about xtol_rel; NaN when the
+// Asimov significance never gets there (no source counts in the problem).
+//
+// h(theta) = sqrt(TS_A(theta)) grows like a power of theta: theta where the background dominates,
+// more slowly where the source does. Starting from the small-signal root n_sigma / sqrt(F)
+// (asimov_curvature), each step fits h = c theta^k through the last two points (k = 1 for the
+// first) and solves it for n_sigma: about six evaluations of TS_A on catalog-like problems, where
+// bracketing and Brent's method need about nine. Steps stop when they move theta by less than
+// xtol_rel / 4 (the iteration converges superlinearly, so the last one is far more accurate);
+// a problem on which they do not settle within 30 steps is solved by norm_sensitivity_bracketed.
+FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, double xtol_rel) {
+  if (v.n_bins() == 0 || !(n_sigma > 0.0)) return kNaN;
+  bool any_source = false;
+  for (std::int64_t i = v.segment_bins[v.segment_begin]; i < v.segment_bins[v.segment_end]; ++i)
+    any_source = any_source || v.npred_ref[i] != 0.0;
+  if (!any_source) return kNaN;
+  const auto h = [&](double theta) {
+    const double ts = asimov_ts(v, theta);
+    return ts > 0.0 ? sqrt(ts) : 0.0;
+  };
+  const double f = asimov_curvature(v);
+  double t0 = f > 0.0 && is_finite(f) ? n_sigma / sqrt(f) : 1.0;
+  if (!(t0 > 0.0) || !is_finite(t0)) t0 = 1.0;
+  double h0 = h(t0);
+  constexpr double kMaxPower = 5.0, kMinPower = 0.2;  // keep a step within sane bounds
+  // The first step assumes h proportional to theta.
+  double t1 = h0 > 0.0 ? t0 * (n_sigma / h0) : t0 * 1e3;
+  for (int it = 0; it < 30 && t1 > 0.0 && is_finite(t1); ++it) {
+    const double h1 = h(t1);
+    if (is_nan(h1)) break;
+    double t2;
+    if (!(h1 > 0.0)) {
+      t2 = t1 * 1e3;  // TS_A rounds to 0 here: far below the root
+    } else if (!(h0 > 0.0) || h1 == h0) {
+      t2 = t1 * (n_sigma / h1);
+    } else {
+      double k = log(h1 / h0) / log(t1 / t0);
+      k = is_nan(k) ? 1.0 : dmin(dmax(k, kMinPower), kMaxPower);
+      t2 = t1 * pow(n_sigma / h1, 1.0 / k);
+    }
+    if (dabs(t2 - t1) <= 0.25 * xtol_rel * t2) return t2;
+    t0 = t1;
+    h0 = h1;
+    t1 = t2;
+  }
+  return norm_sensitivity_bracketed(v, n_sigma, xtol_rel);
 }
 
 }  // namespace fluxpoints::math

@@ -345,17 +345,22 @@ std::size_t total_bytes(const BatchView& b, int n_scan) {
 }
 
 // Chunk budget: the configured one, or a share of the device memory that also cuts large
-// batches into at least `streams` chunks so transfers and kernels overlap.
+// batches into at least `streams` chunks so transfers and kernels overlap; both within the
+// pinned-memory cap (automatic_chunk_bytes).
 std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const BatchView& b,
                          int n_scan) {
-  if (config.chunk_bytes > 0) return config.chunk_bytes;
+  const std::size_t streams = static_cast<std::size_t>(std::max(config.streams, 1));
+  if (config.chunk_bytes > 0) {
+    return config.pinned_bytes_cap > 0
+               ? std::max<std::size_t>(
+                     std::min(config.chunk_bytes, config.pinned_bytes_cap / (3 * streams)), 1)
+               : config.chunk_bytes;
+  }
   std::size_t free_bytes = 0, total = 0;
   check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
-  const std::size_t streams = static_cast<std::size_t>(std::max(config.streams, 1));
   const std::size_t share = (free_bytes + ws.device_bytes()) / 10 * 8 / streams;
-  constexpr std::size_t kMinChunk = std::size_t{64} << 20;  // below this overlap gains nothing
-  const std::size_t even = total_bytes(b, n_scan) / streams + 1;
-  return std::max<std::size_t>(std::min(share, std::max(even, kMinChunk)), 1);
+  return automatic_chunk_bytes(share, total_bytes(b, n_scan), config.streams,
+                               config.pinned_bytes_cap);
 }
 
 class CudaSolver {

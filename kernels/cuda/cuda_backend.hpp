@@ -26,8 +26,12 @@ struct CudaConfig {
   // at least `streams` chunks for batches large enough to profit from overlap). Tests set it
   // small to force chunking.
   std::size_t chunk_bytes = 0;
-  // Chunks in flight at once (each has its own stream and buffers).
+  // Chunks in flight at once (each has its own stream and buffers): a ring of `streams` slots
+  // reused chunk after chunk.
   int streams = 3;
+  // Pinned (page-locked) host memory of all slots together at most this many bytes, whatever
+  // the batch size (chunks are cut small enough; see automatic_chunk_bytes); 0 = no cap.
+  std::size_t pinned_bytes_cap = std::size_t{1} << 30;
   // Problems with at least block_min_bins bins get a whole thread block, those with at least
   // warp_min_bins a warp, smaller ones one thread.
   std::int64_t warp_min_bins = 32;

@@ -36,33 +36,60 @@ bool cuda_device_available(std::string* reason) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why) {
+CudaBackendHooks default_cuda_backend_hooks(const CudaConfig& config) {
+  CudaBackendHooks hooks;
+  hooks.device_available = [](std::string* reason) { return cuda_device_available(reason); };
+  hooks.make = [config]() -> std::unique_ptr<Backend> {
+#if FLUXPOINTS_WITH_CUDA
+    return cuda_backend::make(config);
+#else
+    (void)config;
+    throw std::runtime_error("--backend cuda: this build has no CUDA support (FLUXPOINTS_CUDA=OFF)");
+#endif
+  };
+  return hooks;
+}
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why,
+                                      const CudaBackendHooks& cuda) {
   const std::string& which = options.device;
   if (which == "cpu") {
     if (why) *why = "backend cpu (requested)";
     return kokkos_backend::make(options.workers);
   }
   if (which == "cuda") {
-#if FLUXPOINTS_WITH_CUDA
-    auto b = cuda_backend::make(options.cuda);
+    auto b = cuda.make();
     if (why) *why = "backend cuda (requested)";
     return b;
-#else
-    throw std::runtime_error("--backend cuda: this build has no CUDA support (FLUXPOINTS_CUDA=OFF)");
-#endif
   }
   if (which == "auto") {
     std::string reason;
-    if (cuda_device_available(&reason)) {
-#if FLUXPOINTS_WITH_CUDA
-      if (why) *why = "backend auto: using the CUDA GPU";
-      return cuda_backend::make(options.cuda);
-#endif
+    if (cuda.device_available(&reason)) {
+      try {
+        auto b = cuda.make();
+        if (why) *why = "backend auto: using the CUDA GPU";
+        return b;
+      } catch (const std::runtime_error& e) {
+        // A GPU this binary cannot use (no kernel image for it, no context): the CPU does it.
+        reason = std::string("a CUDA device is present but cannot be used: ") + e.what();
+      }
     }
     if (why) *why = "backend auto: using the CPU (" + reason + ")";
     return kokkos_backend::make(options.workers);
   }
   throw std::invalid_argument("unknown backend '" + which + "' (expected auto, cpu or cuda)");
+}
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why) {
+  return make_backend(options, why, default_cuda_backend_hooks(options.cuda));
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers,
+                                      const CudaBackendHooks& cuda) {
+  BackendOptions options;
+  options.device = which;
+  options.workers = workers;
+  return make_backend(options, why, cuda);
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers) {

@@ -23,7 +23,7 @@ set(fluxpoints_label_shared-data
     "^ModelsYaml\\.CrabModelFileParses$"
     "^OgipIo\\.HessRunSurvivesRewrite$")
 set(fluxpoints_label_gpu
-    "^(CudaEquivalence|CudaNoDevice)\\."
+    "^(CudaEquivalence|CudaNoDevice|CudaFold|CudaKernelImage)\\."
     "/cuda( |$)")
 foreach(fluxpoints_label gammapy shared-data gpu)
   list(JOIN fluxpoints_label_${fluxpoints_label} "|" fluxpoints_label_${fluxpoints_label})

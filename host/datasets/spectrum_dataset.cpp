@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
+#include "fluxpoints/datasets/fold.hpp"
 #include "fluxpoints/limits.hpp"
 
 namespace fluxpoints::datasets {
@@ -25,8 +27,17 @@ void require_size(const SpectrumDataset& ds, const char* field, std::size_t actu
   }
 }
 
+// Whether every value is finite and >= 0 (NaN fails the comparison): one branch-free pass over
+// the large arrays (the dispersion matrix), the message is looked for only when one fails.
+bool all_finite_non_negative(const std::vector<double>& values) {
+  bool ok = true;
+  for (const double v : values) ok &= (v >= 0.0) & (v <= std::numeric_limits<double>::max());
+  return ok;
+}
+
 void require_finite_non_negative(const SpectrumDataset& ds, const char* field,
                                  const std::vector<double>& values) {
+  if (all_finite_non_negative(values)) return;
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i]) || values[i] < 0.0) {
       throw std::runtime_error(context(ds) + ": " + field + "[" + std::to_string(i) + "] = " +
@@ -67,24 +78,10 @@ bool SpectrumDataset::mask(std::size_t i) const {
 }
 
 std::vector<double> SpectrumDataset::npred_source(const models::SpectralModel& model) const {
-  const std::size_t nt = n_true();
-  const std::size_t nr = n_reco();
-  // One integral call over all true bins: the numeric rule shares its sampling across the call
-  // (spec 5.2), so bin-by-bin calls would not reproduce gammapy.
-  const std::vector<double> lo(true_edges.begin(), true_edges.end() - 1);
-  const std::vector<double> hi(true_edges.begin() + 1, true_edges.end());
-  const std::vector<double> flux = model.integral(lo, hi);
-  std::vector<double> npred(nr, 0.0);
-  if (edisp.empty()) {  // identity dispersion: true and reco bins coincide (validate() checks)
-    for (std::size_t j = 0; j < nt; ++j) npred[j] = flux[j] * exposure[j];
-    return npred;
-  }
-  for (std::size_t j = 0; j < nt; ++j) {
-    const double npred_true = flux[j] * exposure[j];
-    const double* row = edisp.data() + j * nr;
-    for (std::size_t i = 0; i < nr; ++i) npred[i] += npred_true * row[i];
-  }
-  return npred;
+  // One integral over all true bins (gammapy's numeric rule shares its sampling across them);
+  // to fold many models through one dataset, build the FoldArrays once instead.
+  FoldArrays fold;
+  return fold.npred(fold.add_dataset(*this), model);
 }
 
 void SpectrumDataset::set_alpha_from_acceptances() {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "fluxpoints/datasets/fold.hpp"
 #include "fluxpoints/estimator/estimator.hpp"
 #include "fluxpoints/math/hd.hpp"
 #include "fluxpoints/math/sensitivity.hpp"
@@ -99,6 +100,23 @@ void add_summed_bin(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
   }
 }
 
+// Folds models through the datasets, adding a dataset to the fold's arrays the first time a
+// model is folded through it (so its true-axis grid is shared by every model folded through it).
+class DatasetFolder {
+ public:
+  explicit DatasetFolder(const std::vector<datasets::SpectrumDataset>& d)
+      : datasets_(d), index_(d.size(), -1) {}
+  std::vector<double> npred(std::size_t k, const models::SpectralModel& model) {
+    if (index_[k] < 0) index_[k] = arrays_.add_dataset(datasets_[k]);
+    return arrays_.npred(index_[k], model);
+  }
+
+ private:
+  const std::vector<datasets::SpectrumDataset>& datasets_;
+  std::vector<std::int32_t> index_;
+  datasets::FoldArrays arrays_;
+};
+
 }  // namespace
 
 bool SourceProblems::any_dataset() const {
@@ -122,16 +140,17 @@ std::vector<DatasetPrediction> predict_counts(
         require_finite_parameters(m);
         break;
       }
+  DatasetFolder fold(datasets);
   std::vector<DatasetPrediction> out(datasets.size());
   for (std::size_t k = 0; k < datasets.size(); ++k) {
     const auto& d = datasets[k];
     auto& p = out[k];
-    p.source = model_applies(models[source], d) ? d.npred_source(*models[source].spectral)
+    p.source = model_applies(models[source], d) ? fold.npred(k, *models[source].spectral)
                                                 : std::vector<double>(d.n_reco(), 0.0);
     p.other.assign(d.n_reco(), 0.0);
     for (std::size_t m = 0; m < models.size(); ++m) {
       if (m == source || !models[m].spectral || !model_applies(models[m], d)) continue;
-      const std::vector<double> npred = d.npred_source(*models[m].spectral);
+      const std::vector<double> npred = fold.npred(k, *models[m].spectral);
       for (std::size_t i = 0; i < npred.size() && i < p.other.size(); ++i) p.other[i] += npred[i];
     }
   }
@@ -147,6 +166,7 @@ std::vector<std::vector<DatasetPrediction>> predict_counts_all_sources(
         require_finite_parameters(m);
         break;
       }
+  DatasetFolder fold(datasets);
   // folded[m][d]: model m through dataset d (zeros where the model does not apply).
   std::vector<std::vector<std::vector<double>>> folded(models.size());
   std::vector<std::vector<double>> total(datasets.size());
@@ -154,7 +174,7 @@ std::vector<std::vector<DatasetPrediction>> predict_counts_all_sources(
   for (std::size_t m = 0; m < models.size(); ++m) {
     for (std::size_t d = 0; d < datasets.size(); ++d) {
       const bool applies = models[m].spectral && model_applies(models[m], datasets[d]);
-      folded[m].push_back(applies ? datasets[d].npred_source(*models[m].spectral)
+      folded[m].push_back(applies ? fold.npred(d, *models[m].spectral)
                                   : std::vector<double>(datasets[d].n_reco(), 0.0));
       for (std::size_t i = 0; i < total[d].size(); ++i) total[d][i] += folded[m][d][i];
     }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -24,8 +25,12 @@ struct CudaConfig {
   // at least `streams` chunks for batches large enough to profit from overlap). Tests set it
   // small to force chunking.
   std::size_t chunk_bytes = 0;
-  // Chunks in flight at once (each has its own stream and buffers).
+  // Chunks in flight at once (each has its own stream and buffers): a ring of `streams` slots
+  // reused chunk after chunk.
   int streams = 3;
+  // Pinned (page-locked) host memory of all slots together at most this many bytes, whatever
+  // the batch size (chunks are cut small enough); 0 = no cap.
+  std::size_t pinned_bytes_cap = std::size_t{1} << 30;
   // Problems with at least block_min_bins bins get a whole thread block, those with at least
   // warp_min_bins a warp, smaller ones one thread.
   std::int64_t warp_min_bins = 32;
@@ -76,6 +81,20 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string
 // on (its scheduler affinity, else the hardware's threads), at least 1. Throws
 // std::invalid_argument for a negative count.
 int resolve_workers(int workers);
+
+// How make_backend reaches the CUDA backend: whether a device is present, and building the
+// backend, which throws std::runtime_error saying why when it cannot be used (e.g. the binary has
+// no kernel image for that GPU). "auto" then falls back to the CPU and says why in `why`; "cuda"
+// passes the error on. Tests replace the hooks to simulate such a GPU on any machine.
+struct CudaBackendHooks {
+  std::function<bool(std::string* reason)> device_available;
+  std::function<std::unique_ptr<Backend>()> make;
+};
+CudaBackendHooks default_cuda_backend_hooks(const CudaConfig& config = {});
+std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string* why,
+                                      const CudaBackendHooks& cuda);
+std::unique_ptr<Backend> make_backend(const std::string& which, std::string* why, int workers,
+                                      const CudaBackendHooks& cuda);
 
 // Backends compiled into this binary ("cpu", and "cuda" when built with CUDA).
 std::vector<std::string> compiled_backends();

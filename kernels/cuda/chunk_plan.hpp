@@ -102,6 +102,33 @@ inline ChunkPlan plan_chunks(const std::int64_t* problem_segments, std::int64_t 
   return plan;
 }
 
+// Bytes of one slot's buffers (one chunk in flight) sized for the plan's largest chunk, as the
+// backend allocates them: its device buffers use this much, its pinned staging buffers (inputs
+// and results only, no sort keys) less.
+inline std::size_t slot_bytes(const ChunkPlan& plan, int n_scan) {
+  return static_cast<std::size_t>(plan.max_bins) * kBytesPerBin +
+         static_cast<std::size_t>(plan.max_segments) * kBytesPerSegment +
+         static_cast<std::size_t>(plan.max_problems) *
+             (kBytesPerProblem + static_cast<std::size_t>(n_scan) * sizeof(double));
+}
+
+// The automatic chunk budget: a share of the device memory per stream, cutting a large batch into
+// at least `streams` chunks (but none below 64 MiB, where overlap gains nothing), and at most
+// pinned_cap / (3 streams): each of a slot's three parts (bins, segments, problems) is sized for
+// the largest chunk of its kind, each at most one chunk budget, so the `streams` slots hold at
+// most pinned_cap of pinned memory whatever the batch size -- unless one problem alone is larger
+// than the budget (it then gets a chunk of its own). pinned_cap = 0: no cap.
+inline std::size_t automatic_chunk_bytes(std::size_t device_share_per_stream,
+                                         std::size_t batch_bytes, int streams,
+                                         std::size_t pinned_cap) {
+  const std::size_t n = static_cast<std::size_t>(std::max(streams, 1));
+  constexpr std::size_t kMinChunk = std::size_t{64} << 20;
+  const std::size_t even = batch_bytes / n + 1;
+  std::size_t budget = std::min(device_share_per_stream, std::max(even, kMinChunk));
+  if (pinned_cap > 0) budget = std::min(budget, pinned_cap / (3 * n));
+  return std::max<std::size_t>(budget, 1);
+}
+
 // The same for offsets held in vectors (a LikelihoodBatch's).
 inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
                              const std::vector<std::int64_t>& segment_bins, int n_scan,

@@ -323,17 +323,22 @@ std::size_t total_bytes(const BatchView& b, int n_scan) {
 }
 
 // Chunk budget: the configured one, or a share of the device memory that also cuts large
-// batches into at least `streams` chunks so transfers and kernels overlap.
+// batches into at least `streams` chunks so transfers and kernels overlap; both within the
+// pinned-memory cap (automatic_chunk_bytes).
 std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const BatchView& b,
                          int n_scan) {
-  if (config.chunk_bytes > 0) return config.chunk_bytes;
+  const std::size_t streams = static_cast<std::size_t>(std::max(config.streams, 1));
+  if (config.chunk_bytes > 0) {
+    return config.pinned_bytes_cap > 0
+               ? std::max<std::size_t>(
+                     std::min(config.chunk_bytes, config.pinned_bytes_cap / (3 * streams)), 1)
+               : config.chunk_bytes;
+  }
   std::size_t free_bytes = 0, total = 0;
   check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
-  const std::size_t streams = static_cast<std::size_t>(std::max(config.streams, 1));
   const std::size_t share = (free_bytes + ws.device_bytes()) / 10 * 8 / streams;
-  constexpr std::size_t kMinChunk = std::size_t{64} << 20;  // below this overlap gains nothing
-  const std::size_t even = total_bytes(b, n_scan) / streams + 1;
-  return std::max<std::size_t>(std::min(share, std::max(even, kMinChunk)), 1);
+  return automatic_chunk_bytes(share, total_bytes(b, n_scan), config.streams,
+                               config.pinned_bytes_cap);
 }
 
 class CudaSolver {
@@ -454,9 +459,18 @@ class CudaBackend final : public Backend {
   mutable CudaSolver solver_;  // holds the reusable device workspace
 };
 
+// The architectures this binary carries kernels for (CMake's CUDA_ARCHITECTURES), for messages.
+#ifndef FLUXPOINTS_CUDA_ARCHITECTURES
+#define FLUXPOINTS_CUDA_ARCHITECTURES "unknown"
+#endif
+
+__global__ void probe_kernel(int* out) { *out = 1; }
+
 void require_device() {
   std::string why;
   if (device_count(&why) == 0) throw std::runtime_error("--backend cuda: " + why);
+  why = kernel_image_problem();
+  if (!why.empty()) throw std::runtime_error("--backend cuda: " + why);
 }
 
 }  // namespace
@@ -471,6 +485,40 @@ int device_count(std::string* reason) {
   }
   if (n == 0 && reason) *reason = "no CUDA device found";
   return n;
+}
+
+std::string kernel_image_problem() {
+  int dev = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return "cannot query the CUDA device";
+  }
+  const std::string gpu = std::string(prop.name) + ", compute capability " +
+                          std::to_string(prop.major) + "." + std::to_string(prop.minor);
+  // The first allocation creates the context; the launch fails when the binary has neither
+  // machine code for this GPU nor PTX it can compile.
+  int* d_flag = nullptr;
+  cudaError_t e = cudaMalloc(&d_flag, sizeof(int));
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return "cannot create a CUDA context on " + gpu + ": " + cudaGetErrorString(e);
+  }
+  int flag = 0;
+  e = cudaMemset(d_flag, 0, sizeof(int));
+  if (e == cudaSuccess) {
+    probe_kernel<<<1, 1>>>(d_flag);
+    e = cudaGetLastError();
+  }
+  if (e == cudaSuccess) e = cudaMemcpy(&flag, d_flag, sizeof(int), cudaMemcpyDeviceToHost);
+  cudaFree(d_flag);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return "this binary's kernels (built for CUDA architectures " FLUXPOINTS_CUDA_ARCHITECTURES
+           ") cannot run on " + gpu + ": " + cudaGetErrorString(e);
+  }
+  if (flag != 1) return "a test kernel on " + gpu + " ran but did not write its result";
+  return "";
 }
 
 std::unique_ptr<Backend> make(const CudaConfig& config) {

@@ -40,7 +40,12 @@ struct PhaseTimes {
 
 // Number of usable CUDA devices; 0 with `reason` set when there is none (no driver, no device).
 int device_count(std::string* reason);
-// Throws std::runtime_error with the reason when no device is usable.
+// Empty when a kernel of this binary runs on the current device (it creates the context, then
+// launches a one-thread kernel and reads its result back); otherwise why not, naming the GPU and
+// the architectures the binary was built for (e.g. no kernel image for an older GPU).
+std::string kernel_image_problem();
+// Throws std::runtime_error with the reason when no device is usable or kernel_image_problem()
+// finds that the kernels cannot run on it.
 std::unique_ptr<Backend> make(const CudaConfig& config = {});
 
 // The backend's solver with its timings, for benchmarks. It keeps its device and pinned buffers

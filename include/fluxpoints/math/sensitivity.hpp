@@ -14,46 +14,217 @@
 
 namespace fluxpoints::math {
 
+// The Asimov counts of one bin at norm theta (npred() of the bin, NaN read as 0).
+FLUXPOINTS_HD double asimov_cash_counts(double s, double b, double theta) {
+  const double mu = theta * s + b;
+  return nan_to_num(mu > 0.0 ? mu : 0.0);
+}
+FLUXPOINTS_HD double asimov_wstat_counts(double n_on, double n_off, double alpha, double s,
+                                         double o, double theta) {
+  const double mu_s = theta * s + o;
+  if (!(alpha > 0.0) || !is_finite(alpha)) return nan_to_num(mu_s > 0.0 ? mu_s : 0.0);
+  const double on_bkg = nan_to_num(alpha * wstat_background(n_on, n_off, alpha, mu_s));
+  return nan_to_num(mu_s + on_bkg > 0.0 ? mu_s + on_bkg : 0.0);
+}
+
+// One On/Off bin's W_A(0) - W_A(theta) on Asimov counts n. Both values carry the same constant G,
+// which cancels: it is left out (saving its logs and the rounding of adding and removing it)
+// whenever both values are finite and far from overflow, where gammapy's nan_to_num changes
+// nothing; otherwise the values are taken whole, as wstat_value gives them.
+constexpr double kWStatNoOverflow = 1e300;
+FLUXPOINTS_HD double asimov_wstat_ts_term(double n, double n_off, double alpha, double s, double o,
+                                          double theta) {
+  if (!(alpha > 0.0) || !is_finite(alpha)) return 0.0;  // such bins contribute 0 (wstat_bin)
+  const double w_null = wstat_core(n, n_off, alpha, o).w;
+  const double w_alt = wstat_core(n, n_off, alpha, theta * s + o).w;
+  if (dabs(w_null) < kWStatNoOverflow && dabs(w_alt) < kWStatNoOverflow && n < kWStatNoOverflow)
+    return 2.0 * (w_null - w_alt);
+  return wstat_value(n, n_off, alpha, s, o, 0.0) - wstat_value(n, n_off, alpha, s, o, theta);
+}
+
 // TS of the Asimov dataset built at norm theta.
 FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta) {
-  double stat_null = 0.0, stat_alt = 0.0;
+  double ts = 0.0;
   for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
     const bool cash = v.segment_kind[k] == StatKind::cash;
     for (std::int64_t i = v.segment_bins[k]; i < v.segment_bins[k + 1]; ++i) {
       const double s = v.npred_ref[i], o = v.npred_other[i];
       if (cash) {
-        const double n = nan_to_num(cash_bin(v.counts[i], s, o, theta).npred);
-        stat_null += cash_value(n, s, o, 0.0);
-        stat_alt += cash_value(n, s, o, theta);
+        const double n = asimov_cash_counts(s, o, theta);
+        ts += cash_value(n, s, o, 0.0) - cash_value(n, s, o, theta);
       } else {
         const double n_off = v.counts_off[i], a = v.alpha[i];
-        const double n = nan_to_num(wstat_bin(v.counts[i], n_off, a, s, o, theta).npred);
-        stat_null += wstat_value(n, n_off, a, s, o, 0.0);
-        stat_alt += wstat_value(n, n_off, a, s, o, theta);
+        const double n = asimov_wstat_counts(v.counts[i], n_off, a, s, o, theta);
+        ts += asimov_wstat_ts_term(n, n_off, a, s, o, theta);
       }
     }
   }
-  return stat_null - stat_alt;
+  return ts;
 }
 
-// Smallest norm > 0 with sqrt(TS_A) = n_sigma, to relative tolerance xtol_rel; NaN when the
+// The root by bracketing and Brent's method: norm_sensitivity's fallback, for problems where its
+// faster iteration does not settle. Smallest norm > 0 with sqrt(TS_A) = n_sigma, to relative
+// tolerance xtol_rel (the returned norm is within xtol_rel / 2 of the root, as the midpoint of a
+// bracket xtol_rel wide would be); NaN when the Asimov significance never gets there (no source
+// counts in the problem).
+//
+// TS_A grows with theta > 0 from TS_A(0) = 0. The root of g = sqrt(TS_A) - n_sigma is bracketed
+// by stepping up from theta = 1 (g is nearly linear in theta where the background dominates, so
+// each step aims at the root by extrapolating g through the origin, by 2x to 1000x), then found
+// with Brent's method (inverse quadratic and secant steps, bisection when they stall): about ten
+// evaluations of TS_A, where bisection needed about forty.
+FLUXPOINTS_HD double norm_sensitivity_bracketed(const ProblemView& v, double n_sigma,
+                                                double xtol_rel) {
+  if (v.n_bins() == 0 || !(n_sigma > 0.0)) return kNaN;
+  // Without source counts TS_A is 0 at every norm: no bracket exists.
+  bool any_source = false;
+  for (std::int64_t i = v.segment_bins[v.segment_begin]; i < v.segment_bins[v.segment_end]; ++i)
+    any_source = any_source || v.npred_ref[i] != 0.0;
+  if (!any_source) return kNaN;
+  const auto g = [&](double theta) {
+    const double ts = asimov_ts(v, theta);
+    return (ts > 0.0 ? sqrt(ts) : 0.0) - n_sigma;
+  };
+  // Bracket: g(lo) < 0 <= g(hi).
+  double lo = 0.0, g_lo = -n_sigma;
+  double hi = 1.0, g_hi = g(hi);
+  for (int steps = 0; !(g_hi >= 0.0); ++steps) {
+    if (is_nan(g_hi) || steps > 2200) return kNaN;
+    const double sqrt_ts = g_hi + n_sigma;
+    const double factor = sqrt_ts > 0.0 ? dmin(dmax(1.5 * n_sigma / sqrt_ts, 2.0), 1e3) : 4.0;
+    lo = hi;
+    g_lo = g_hi;
+    hi *= factor;
+    if (!is_finite(hi)) return kNaN;
+    g_hi = g(hi);
+  }
+  if (g_hi == 0.0) return hi;
+
+  // Brent's method on [lo, hi]: b is the best estimate, c the other end of the bracket, a the
+  // previous b. Stops when the bracket [b, c] is within 2 tol of b.
+  double a = lo, fa = g_lo, b = hi, fb = g_hi, c = lo, fc = g_lo;
+  double step = b - a, previous_step = step;
+  constexpr double kEpsilon = 2.220446049250313e-16;
+  for (int it = 0; it < 200; ++it) {
+    if ((fb > 0.0) == (fc > 0.0)) {  // keep the root between b and c
+      c = a;
+      fc = fa;
+      step = previous_step = b - a;
+    }
+    if (dabs(fc) < dabs(fb)) {  // b: the end with the smaller |g|
+      a = b;
+      b = c;
+      c = a;
+      fa = fb;
+      fb = fc;
+      fc = fa;
+    }
+    const double tol = 2.0 * kEpsilon * dabs(b) + 0.25 * xtol_rel * dabs(b);
+    const double half = 0.5 * (c - b);
+    if (dabs(half) <= tol || fb == 0.0) return b;
+    if (dabs(previous_step) >= tol && dabs(fa) > dabs(fb)) {
+      // Interpolate: secant through a and b, or inverse quadratic through a, b and c.
+      double p, q;
+      const double s = fb / fa;
+      if (a == c) {
+        p = 2.0 * half * s;
+        q = 1.0 - s;
+      } else {
+        const double qa = fa / fc, r = fb / fc;
+        p = s * (2.0 * half * qa * (qa - r) - (b - a) * (r - 1.0));
+        q = (qa - 1.0) * (r - 1.0) * (s - 1.0);
+      }
+      if (p > 0.0) {
+        q = -q;
+      } else {
+        p = -p;
+      }
+      // Accept the interpolation if it stays well inside the bracket and shrinks fast enough.
+      if (2.0 * p < dmin(3.0 * half * q - dabs(tol * q), dabs(previous_step * q))) {
+        previous_step = step;
+        step = p / q;
+      } else {
+        step = previous_step = half;
+      }
+    } else {
+      step = previous_step = half;
+    }
+    a = b;
+    fa = fb;
+    b += dabs(step) > tol ? step : (half > 0.0 ? tol : -tol);
+    fb = g(b);
+  }
+  return b;
+}
+
+// The Asimov significance's curvature at theta = 0: TS_A(theta) ~ F theta^2 for small theta, with
+// F = sum s^2 / var, var the null expectation's variance (Cash: the background b; WStat: the
+// other models' counts o plus alpha (1 + alpha) b_hat, b_hat the OFF expectation profiled at
+// mu_s = o). n_sigma / sqrt(F) is the root where the background dominates.
+FLUXPOINTS_HD double asimov_curvature(const ProblemView& v) {
+  double f = 0.0;
+  for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
+    const bool cash = v.segment_kind[k] == StatKind::cash;
+    for (std::int64_t i = v.segment_bins[k]; i < v.segment_bins[k + 1]; ++i) {
+      const double s = v.npred_ref[i], o = v.npred_other[i];
+      double var = o;
+      if (!cash) {
+        const double a = v.alpha[i];
+        if (!(a > 0.0) || !is_finite(a)) continue;  // such bins add nothing to TS_A
+        var = o + a * (1.0 + a) * wstat_background(v.counts[i], v.counts_off[i], a, o);
+      }
+      if (var > 0.0) f += s * s / var;
+    }
+  }
+  return f;
+}
+
+// Smallest norm > 0 with sqrt(TS_A) = n_sigma, to relative tolerance about xtol_rel; NaN when the
 // Asimov significance never gets there (no source counts in the problem).
+//
+// h(theta) = sqrt(TS_A(theta)) grows like a power of theta: theta where the background dominates,
+// more slowly where the source does. Starting from the small-signal root n_sigma / sqrt(F)
+// (asimov_curvature), each step fits h = c theta^k through the last two points (k = 1 for the
+// first) and solves it for n_sigma: about six evaluations of TS_A on catalog-like problems, where
+// bracketing and Brent's method need about nine. Steps stop when they move theta by less than
+// xtol_rel / 4 (the iteration converges superlinearly, so the last one is far more accurate);
+// a problem on which they do not settle within 30 steps is solved by norm_sensitivity_bracketed.
 FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, double xtol_rel) {
   if (v.n_bins() == 0 || !(n_sigma > 0.0)) return kNaN;
-  const double target = n_sigma * n_sigma;
-  // TS_A grows with theta > 0: expand an upper bracket, then bisect.
-  double lo = 0.0, hi = 1.0;
-  int expansions = 0;
-  while (!(asimov_ts(v, hi) >= target)) {
-    lo = hi;
-    hi *= 4.0;
-    if (++expansions > 520 || !is_finite(hi)) return kNaN;
+  bool any_source = false;
+  for (std::int64_t i = v.segment_bins[v.segment_begin]; i < v.segment_bins[v.segment_end]; ++i)
+    any_source = any_source || v.npred_ref[i] != 0.0;
+  if (!any_source) return kNaN;
+  const auto h = [&](double theta) {
+    const double ts = asimov_ts(v, theta);
+    return ts > 0.0 ? sqrt(ts) : 0.0;
+  };
+  const double f = asimov_curvature(v);
+  double t0 = f > 0.0 && is_finite(f) ? n_sigma / sqrt(f) : 1.0;
+  if (!(t0 > 0.0) || !is_finite(t0)) t0 = 1.0;
+  double h0 = h(t0);
+  constexpr double kMaxPower = 5.0, kMinPower = 0.2;  // keep a step within sane bounds
+  // The first step assumes h proportional to theta.
+  double t1 = h0 > 0.0 ? t0 * (n_sigma / h0) : t0 * 1e3;
+  for (int it = 0; it < 30 && t1 > 0.0 && is_finite(t1); ++it) {
+    const double h1 = h(t1);
+    if (is_nan(h1)) break;
+    double t2;
+    if (!(h1 > 0.0)) {
+      t2 = t1 * 1e3;  // TS_A rounds to 0 here: far below the root
+    } else if (!(h0 > 0.0) || h1 == h0) {
+      t2 = t1 * (n_sigma / h1);
+    } else {
+      double k = log(h1 / h0) / log(t1 / t0);
+      k = is_nan(k) ? 1.0 : dmin(dmax(k, kMinPower), kMaxPower);
+      t2 = t1 * pow(n_sigma / h1, 1.0 / k);
+    }
+    if (dabs(t2 - t1) <= 0.25 * xtol_rel * t2) return t2;
+    t0 = t1;
+    h0 = h1;
+    t1 = t2;
   }
-  for (int it = 0; it < 200 && hi - lo > xtol_rel * hi; ++it) {
-    const double mid = 0.5 * (lo + hi);
-    (asimov_ts(v, mid) >= target ? hi : lo) = mid;
-  }
-  return 0.5 * (lo + hi);
+  return norm_sensitivity_bracketed(v, n_sigma, xtol_rel);
 }
 
 }  // namespace fluxpoints::math

@@ -36,10 +36,13 @@ FLUXPOINTS_HD double log_parabola_dnde(double e, double amplitude, double refere
   return amplitude * std::pow(x, exponent);
 }
 
+// alpha is 1 unless set otherwise (gammapy's default, frozen): pow(x, 1) is x exactly, so that
+// case skips the pow without changing the result.
 FLUXPOINTS_HD double exp_cutoff_power_law_dnde(double e, double index, double amplitude,
                                                double reference, double lambda, double alpha) {
   const double pwl = amplitude * std::pow(e / reference, -index);
-  const double cutoff = std::exp(-std::pow(e * lambda, alpha));
+  const double x = e * lambda;
+  const double cutoff = std::exp(-(alpha == 1.0 ? x : std::pow(x, alpha)));
   return pwl * cutoff;
 }
 

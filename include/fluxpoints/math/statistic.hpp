@@ -63,6 +63,24 @@ FLUXPOINTS_HD double wstat_background(double n_on, double n_off, double alpha, d
   return 2.0 * n_off * mu_s / (d - c);
 }
 
+// The theta-dependent part of one On/Off bin's WStat at signal mu_s (alpha > 0), without the
+// constant G and before gammapy's nan_to_num: w with W = 2 w + G, and the b_hat and mu_on it
+// used (the derivatives need them).
+struct WStatCore {
+  double b_hat;  // profiled OFF expectation
+  double mu_on;  // mu_s + alpha b_hat
+  double w;      // mu_s + (1 + alpha) b_hat - n_on ln mu_on - n_off ln b_hat (0 ln terms skipped)
+};
+FLUXPOINTS_HD WStatCore wstat_core(double n_on, double n_off, double alpha, double mu_s) {
+  WStatCore c;
+  c.b_hat = wstat_background(n_on, n_off, alpha, mu_s);
+  c.mu_on = mu_s + alpha * c.b_hat;
+  c.w = mu_s + (1.0 + alpha) * c.b_hat;
+  if (n_on != 0.0) c.w -= n_on * log(c.mu_on);
+  if (n_off != 0.0) c.w -= n_off * log(c.b_hat);
+  return c;
+}
+
 // gammapy's goodness-of-fit constant G = 2 [n_on (ln n_on - 1) + n_off (ln n_off - 1)], each term
 // 0 when its count is 0. It does not depend on theta but is part of every reported stat value.
 FLUXPOINTS_HD double wstat_constant(double n_on, double n_off) {
@@ -92,12 +110,9 @@ FLUXPOINTS_HD BinTerms wstat_bin(double n_on, double n_off, double alpha, double
     t.npred = mu_s > 0.0 ? mu_s : 0.0;
     return t;
   }
-  const double b_hat = wstat_background(n_on, n_off, alpha, mu_s);
-  const double mu_on = mu_s + alpha * b_hat;
-  double w = mu_s + (1.0 + alpha) * b_hat;
-  if (n_on != 0.0) w -= n_on * log(mu_on);
-  if (n_off != 0.0) w -= n_off * log(b_hat);
-  t.value = nan_to_num(2.0 * w + wstat_constant(n_on, n_off));
+  const WStatCore core = wstat_core(n_on, n_off, alpha, mu_s);
+  const double b_hat = core.b_hat, mu_on = core.mu_on;
+  t.value = nan_to_num(2.0 * core.w + wstat_constant(n_on, n_off));
   const double on_bkg = nan_to_num(alpha * b_hat);
   t.npred = mu_s + on_bkg > 0.0 ? mu_s + on_bkg : 0.0;
 

@@ -6,8 +6,11 @@
 // Concrete models and factories: models/spectral_models.hpp. YAML details: models/model_yaml.hpp.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "fluxpoints/math/closed_form_spectrum.hpp"
 
 namespace fluxpoints::models {
 
@@ -42,6 +45,11 @@ class SpectralModel {
   // Energy flux over each bin, TeV cm-2 s-1 (analytic only for PowerLaw, spec 3.4).
   virtual std::vector<double> energy_flux(const std::vector<double>& e_lo,
                                           const std::vector<double>& e_hi) const;
+  // The model as plain data (type tag and parameter values, math/closed_form_spectrum.hpp) when
+  // its dnde is a closed formula: such models are evaluated, integrated and folded by the code
+  // the host shares with the device. Empty for models made of tables or other models (Template,
+  // Compound, EBL absorption, Scale), which integrate through the virtual dnde on the host.
+  virtual std::optional<math::ClosedFormSpectrum> closed_form() const { return std::nullopt; }
   // True for gammapy's "Norm" models (dimensionless factors such as PowerLawNormSpectralModel),
   // which must not be used as a source spectrum.
   virtual bool is_norm() const { return false; }

@@ -27,33 +27,48 @@ class ClonableSpectralModel : public SpectralModel {
   }
 };
 
-// Models whose dnde is a closed formula of their parameters, listed in gammapy's order. Unless a
-// class overrides them, integral and energy flux use the log-log rule of spec 5.2.
+// A model whose dnde is a closed formula of its parameters: closed_form() describes it as plain
+// data of kind Kind, with the parameter values in the order of parameters().
+template <class Derived, math::ClosedFormKind Kind>
+class ClosedFormSpectralModel : public ClonableSpectralModel<Derived> {
+ public:
+  std::optional<math::ClosedFormSpectrum> closed_form() const override {
+    math::ClosedFormSpectrum m;
+    m.kind = Kind;
+    const auto& params = this->parameters_;
+    for (std::size_t k = 0; k < params.size() && k < math::kClosedFormMaxParameters; ++k)
+      m.p[k] = params[k].value;
+    return m;
+  }
+};
+
+// Models whose dnde is a closed formula of their parameters, listed in gammapy's order. Integral
+// and energy flux use gammapy's log-log rule unless the type is integrated analytically
+// (math::has_analytic_integral; PowerLaw and PowerLawNorm also have an analytic energy flux).
 // phi0 (E/E0)^-index; parameters index, amplitude, reference. Analytic integral and energy flux.
-class PowerLawSpectralModel final : public ClonableSpectralModel<PowerLawSpectralModel> {
+class PowerLawSpectralModel final
+    : public ClosedFormSpectralModel<PowerLawSpectralModel, math::ClosedFormKind::power_law> {
  public:
   PowerLawSpectralModel();
   std::string type() const override { return "PowerLawSpectralModel"; }
   double evaluate(double energy_tev, const Parameter* params) const override;
-  std::vector<double> integral(const std::vector<double>& e_lo,
-                               const std::vector<double>& e_hi) const override;
   std::vector<double> energy_flux(const std::vector<double>& e_lo,
                                   const std::vector<double>& e_hi) const override;
 };
 
 // amplitude = integral flux (cm-2 s-1) in [emin, emax]; parameters amplitude, index, emin, emax.
 // Analytic integral; energy flux numeric (as gammapy).
-class PowerLaw2SpectralModel final : public ClonableSpectralModel<PowerLaw2SpectralModel> {
+class PowerLaw2SpectralModel final
+    : public ClosedFormSpectralModel<PowerLaw2SpectralModel, math::ClosedFormKind::power_law2> {
  public:
   PowerLaw2SpectralModel();
   std::string type() const override { return "PowerLaw2SpectralModel"; }
   double evaluate(double energy_tev, const Parameter* params) const override;
-  std::vector<double> integral(const std::vector<double>& e_lo,
-                               const std::vector<double>& e_hi) const override;
 };
 
 // amplitude, reference (10 TeV default), alpha, beta; natural log.
-class LogParabolaSpectralModel final : public ClonableSpectralModel<LogParabolaSpectralModel> {
+class LogParabolaSpectralModel final
+    : public ClosedFormSpectralModel<LogParabolaSpectralModel, math::ClosedFormKind::log_parabola> {
  public:
   LogParabolaSpectralModel();
   std::string type() const override { return "LogParabolaSpectralModel"; }
@@ -62,7 +77,8 @@ class LogParabolaSpectralModel final : public ClonableSpectralModel<LogParabolaS
 
 // index, amplitude, reference, lambda_ (TeV-1), alpha.
 class ExpCutoffPowerLawSpectralModel final
-    : public ClonableSpectralModel<ExpCutoffPowerLawSpectralModel> {
+    : public ClosedFormSpectralModel<ExpCutoffPowerLawSpectralModel,
+                                     math::ClosedFormKind::exp_cutoff_power_law> {
  public:
   ExpCutoffPowerLawSpectralModel();
   std::string type() const override { return "ExpCutoffPowerLawSpectralModel"; }
@@ -71,7 +87,8 @@ class ExpCutoffPowerLawSpectralModel final
 
 // index, amplitude, reference, ecut.
 class ExpCutoffPowerLaw3FGLSpectralModel final
-    : public ClonableSpectralModel<ExpCutoffPowerLaw3FGLSpectralModel> {
+    : public ClosedFormSpectralModel<ExpCutoffPowerLaw3FGLSpectralModel,
+                                     math::ClosedFormKind::exp_cutoff_power_law_3fgl> {
  public:
   ExpCutoffPowerLaw3FGLSpectralModel();
   std::string type() const override { return "ExpCutoffPowerLaw3FGLSpectralModel"; }
@@ -80,7 +97,8 @@ class ExpCutoffPowerLaw3FGLSpectralModel final
 
 // amplitude, reference, ecut, index_1, index_2.
 class SuperExpCutoffPowerLaw3FGLSpectralModel final
-    : public ClonableSpectralModel<SuperExpCutoffPowerLaw3FGLSpectralModel> {
+    : public ClosedFormSpectralModel<SuperExpCutoffPowerLaw3FGLSpectralModel,
+                                     math::ClosedFormKind::super_exp_cutoff_3fgl> {
  public:
   SuperExpCutoffPowerLaw3FGLSpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw3FGLSpectralModel"; }
@@ -89,7 +107,8 @@ class SuperExpCutoffPowerLaw3FGLSpectralModel final
 
 // amplitude, reference, expfactor (MeV^-index_2, written dimensionless), index_1, index_2.
 class SuperExpCutoffPowerLaw4FGLSpectralModel final
-    : public ClonableSpectralModel<SuperExpCutoffPowerLaw4FGLSpectralModel> {
+    : public ClosedFormSpectralModel<SuperExpCutoffPowerLaw4FGLSpectralModel,
+                                     math::ClosedFormKind::super_exp_cutoff_4fgl> {
  public:
   SuperExpCutoffPowerLaw4FGLSpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw4FGLSpectralModel"; }
@@ -98,7 +117,8 @@ class SuperExpCutoffPowerLaw4FGLSpectralModel final
 
 // amplitude, reference, expfactor, index_1, index_2.
 class SuperExpCutoffPowerLaw4FGLDR3SpectralModel final
-    : public ClonableSpectralModel<SuperExpCutoffPowerLaw4FGLDR3SpectralModel> {
+    : public ClosedFormSpectralModel<SuperExpCutoffPowerLaw4FGLDR3SpectralModel,
+                                     math::ClosedFormKind::super_exp_cutoff_4fgl_dr3> {
  public:
   SuperExpCutoffPowerLaw4FGLDR3SpectralModel();
   std::string type() const override { return "SuperExpCutoffPowerLaw4FGLDR3SpectralModel"; }
@@ -107,7 +127,8 @@ class SuperExpCutoffPowerLaw4FGLDR3SpectralModel final
 
 // index1, index2, amplitude, ebreak.
 class BrokenPowerLawSpectralModel final
-    : public ClonableSpectralModel<BrokenPowerLawSpectralModel> {
+    : public ClosedFormSpectralModel<BrokenPowerLawSpectralModel,
+                                     math::ClosedFormKind::broken_power_law> {
  public:
   BrokenPowerLawSpectralModel();
   std::string type() const override { return "BrokenPowerLawSpectralModel"; }
@@ -116,7 +137,8 @@ class BrokenPowerLawSpectralModel final
 
 // index1, index2, amplitude, ebreak, reference, beta.
 class SmoothBrokenPowerLawSpectralModel final
-    : public ClonableSpectralModel<SmoothBrokenPowerLawSpectralModel> {
+    : public ClosedFormSpectralModel<SmoothBrokenPowerLawSpectralModel,
+                                     math::ClosedFormKind::smooth_broken_power_law> {
  public:
   SmoothBrokenPowerLawSpectralModel();
   std::string type() const override { return "SmoothBrokenPowerLawSpectralModel"; }
@@ -124,7 +146,8 @@ class SmoothBrokenPowerLawSpectralModel final
 };
 
 // const.
-class ConstantSpectralModel final : public ClonableSpectralModel<ConstantSpectralModel> {
+class ConstantSpectralModel final
+    : public ClosedFormSpectralModel<ConstantSpectralModel, math::ClosedFormKind::constant> {
  public:
   ConstantSpectralModel();
   std::string type() const override { return "ConstantSpectralModel"; }
@@ -133,14 +156,14 @@ class ConstantSpectralModel final : public ClonableSpectralModel<ConstantSpectra
 
 // norm (dimensionless), tilt, reference: a background/normalisation factor, not a source
 // spectrum. Analytic integral and energy flux.
-class PowerLawNormSpectralModel final : public ClonableSpectralModel<PowerLawNormSpectralModel> {
+class PowerLawNormSpectralModel final
+    : public ClosedFormSpectralModel<PowerLawNormSpectralModel,
+                                     math::ClosedFormKind::power_law_norm> {
  public:
   PowerLawNormSpectralModel();
   std::string type() const override { return "PowerLawNormSpectralModel"; }
   double evaluate(double energy_tev, const Parameter* params) const override;
   bool is_norm() const override { return true; }
-  std::vector<double> integral(const std::vector<double>& e_lo,
-                               const std::vector<double>& e_hi) const override;
   std::vector<double> energy_flux(const std::vector<double>& e_lo,
                                   const std::vector<double>& e_hi) const override;
 };

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+# Stage times of `fluxpoints batch` (read, fold+assemble, solve, tables, write) for two builds of
+# the program on the same simulated catalog, run alternately (A B A B ...) in one call so that
+# both see the same machine load; prints one Markdown row per run.
+# Usage: bench/stage_times.sh BEFORE_BINARY AFTER_BINARY [N_SOURCES=10000] [REPEATS=3]
+# Environment: WORKERS (1), WORK_DIR (/tmp/fluxpoints_stage_times), SEED (1).
+set -euo pipefail
+BEFORE=$(realpath "$1")
+AFTER=$(realpath "$2")
+N=${3:-10000}
+REPEATS=${4:-3}
+WORKERS=${WORKERS:-1}
+SEED=${SEED:-1}
+WORK=${WORK_DIR:-/tmp/fluxpoints_stage_times}
+mkdir -p "$WORK"
+cd "$WORK"
+"$AFTER" simulate --catalog "$N" --seed "$SEED" -o "cat_$N.h5" --overwrite > /dev/null
+
+echo "| program | run | read (overlapped) | fold+assemble | solve | tables | write | wall |"
+echo "|---|---|---|---|---|---|---|---|"
+for r in $(seq 1 "$REPEATS"); do
+  for label in before after; do
+    bin=$BEFORE; [ "$label" = after ] && bin=$AFTER
+    start=$(date +%s.%N)
+    "$bin" batch "cat_$N.h5" -o "res_$label.h5" --backend cpu --workers "$WORKERS" --no-progress \
+      --overwrite -v > "$label.out" 2> "$label.err"
+    wall=$(echo "$(date +%s.%N) - $start" | bc)
+    # "rank 0 stage times: read 0.51 s (overlapped), fold+assemble 3.18 s, solve ..."
+    line=$(grep 'stage times' "$label.err")
+    t() { echo "$line" | sed -E "s/.*$1 ([0-9.]+) s.*/\\1/"; }
+    printf '| %s | %d | %s | %s | %s | %s | %s | %.2f |\n' "$label" "$r" "$(t read)" \
+      "$(t fold\\+assemble)" "$(t solve)" "$(t tables)" "$(t write)" "$wall"
+  done
+done

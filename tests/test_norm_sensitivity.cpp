@@ -1,0 +1,68 @@
+// Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+// math::norm_sensitivity (power-law steps from the small-signal root) against its bracketed
+// Brent fallback and against the definition sqrt(TS_A(norm)) = n_sigma, on random Cash, WStat and
+// mixed problems from faint to bright sources.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "fluxpoints/batch.hpp"
+#include "fluxpoints/math/sensitivity.hpp"
+
+namespace fluxpoints {
+namespace {
+
+// Both searches stop within ~xtol (1e-10) of the root: 1e-9 leaves room for both.
+constexpr double kXtol = 1e-10;
+constexpr double kRelTol = 1e-9;
+// sqrt(TS_A) at the root: the norm is within ~1e-10, and sqrt(TS_A) moves by at most ~that much
+// relative; TS_A itself is a difference of sums of ~1e3 with ~1e-13 rounding.
+constexpr double kSigmaTol = 1e-7;
+
+TEST(NormSensitivity, AgreesWithTheBracketedSearchAndReachesNSigma) {
+  std::mt19937_64 rng(12);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  LikelihoodBatch batch;
+  for (int p = 0; p < 3000; ++p) {
+    batch.begin_problem("p" + std::to_string(p));
+    const double amplitude = std::pow(10.0, -4.0 + 6.0 * u(rng));  // faint to bright
+    for (int k = 0; k < 1 + p % 4; ++k) {
+      const bool cash = (p + k) % 3 == 0;
+      batch.begin_dataset(cash ? StatKind::cash : StatKind::wstat);
+      for (int i = 0; i < 1 + p % 5; ++i) {
+        const double b = std::pow(10.0, -1.0 + 3.0 * u(rng)), alpha = 0.05 + 0.5 * u(rng);
+        const double s = u(rng) < 0.05 ? 0.0 : amplitude * 100.0 * u(rng);
+        std::poisson_distribution<int> on(b + s), off(b / alpha);
+        if (cash) {
+          batch.add_cash_bin(on(rng), s, b);
+        } else {
+          batch.add_wstat_bin(on(rng), off(rng), alpha, s, u(rng) < 0.2 ? 3.0 * u(rng) : 0.0);
+        }
+      }
+    }
+  }
+  int solved = 0;
+  for (std::int64_t p = 0; p < batch.n_problems(); ++p) {
+    const auto v = batch.view(p);
+    const double fast = math::norm_sensitivity(v, 5.0, kXtol);
+    const double reference = math::norm_sensitivity_bracketed(v, 5.0, kXtol);
+    ASSERT_EQ(std::isnan(fast), std::isnan(reference)) << "problem " << p;
+    if (std::isnan(reference)) continue;
+    ++solved;
+    EXPECT_NEAR(fast, reference, kRelTol * reference) << "problem " << p;
+    EXPECT_NEAR(std::sqrt(math::asimov_ts(v, fast)), 5.0, kSigmaTol) << "problem " << p;
+  }
+  EXPECT_GT(solved, 2500);  // the comparison covered the problems, not just NaN cases
+}
+
+TEST(NormSensitivity, NaNWithoutSourceCounts) {
+  LikelihoodBatch batch;
+  batch.begin_problem("no source");
+  batch.begin_dataset(StatKind::wstat);
+  batch.add_wstat_bin(10.0, 40.0, 0.25, 0.0, 0.0);
+  EXPECT_TRUE(std::isnan(math::norm_sensitivity(batch.view(0), 5.0, kXtol)));
+}
+
+}  // namespace
+}  // namespace fluxpoints

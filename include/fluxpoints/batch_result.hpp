@@ -26,6 +26,9 @@ struct BatchResult {
   std::vector<double> stat_scan;
   // Per dataset segment.
   std::vector<double> npred, npred_excess, counts;
+  // Per nuisance parameter (indexed like the batch's nuisances), when the batch has some: the
+  // fitted values at the best-fit norm (NaN where the problem has no fit). Empty otherwise.
+  std::vector<double> nuisance;
   // Total profile evaluations (passes over a problem's bins), for throughput reporting.
   std::int64_t evaluations = 0;
 

@@ -14,6 +14,7 @@
 #endif
 
 #include "fluxpoints/backend_support.hpp"
+#include "fluxpoints/math/nuisance_batch_solve.hpp"
 
 namespace fluxpoints::kokkos_backend {
 namespace {
@@ -37,18 +38,19 @@ void ensure_kokkos() {
 // small enough that uneven problems (many bins, many crossings) still balance across workers.
 constexpr std::int64_t kProblemsPerTask = 64;
 
-// Solves problems [0, n) on `workers` std::threads. Each task is a contiguous range claimed from
-// one atomic counter; math::solve_and_store reads only the batch and writes only row p (and its
-// segments), so the threads share no mutable state besides the counter.
-void solve_on_threads(const math::BatchArrays& in, std::int64_t n, const math::SolveSettings& settings,
-                      const double* scan, int n_scan, const math::ResultArrays& out, int workers) {
+// Solves problems [0, n) on `workers` std::threads: solve_one(p) for each. Each task is a
+// contiguous range claimed from one atomic counter; the shared math reads only the batch and
+// writes only row p (and its segments and nuisances), so the threads share no mutable state
+// besides the counter.
+template <class SolveOne>
+void solve_on_threads(std::int64_t n, const SolveOne& solve_one, int workers) {
   std::atomic<std::int64_t> next{0};
   auto work = [&] {
     for (;;) {
       const std::int64_t begin = next.fetch_add(kProblemsPerTask, std::memory_order_relaxed);
       if (begin >= n) return;
       const std::int64_t end = std::min(n, begin + kProblemsPerTask);
-      for (std::int64_t p = begin; p < end; ++p) math::solve_and_store(in, p, settings, scan, n_scan, out);
+      for (std::int64_t p = begin; p < end; ++p) solve_one(p);
     }
   };
   const std::int64_t tasks = (n + kProblemsPerTask - 1) / kProblemsPerTask;
@@ -80,20 +82,36 @@ class CpuBackend final : public Backend {
     const math::SolveSettings settings = options.settings();
     const double* scan = result.norm_scan.data();
     const int n_scan = static_cast<int>(result.n_scan());
-    if (workers_ == 1) {
-      Kokkos::parallel_for(
-          "fluxpoints::solve_batch",
-          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems),
-          [=](const std::int64_t p) { math::solve_and_store(in, p, settings, scan, n_scan, out); });
-      Kokkos::fence();
+    if (batch.has_nuisances()) {
+      // Problems with nuisances (reoptimize); those without go through solve_and_store inside.
+      result.nuisance.assign(batch.n_nuisances, math::kNaN);
+      const math::NuisanceArrays nu = batch.nuisances;
+      double* phi = result.nuisance.data();
+      run([=](std::int64_t p) {
+        math::solve_and_store_nuisance(in, nu, p, settings, scan, n_scan, out, phi);
+      }, batch.n_problems);
     } else {
-      solve_on_threads(in, batch.n_problems, settings, scan, n_scan, out, workers_);
+      run([=](std::int64_t p) { math::solve_and_store(in, p, settings, scan, n_scan, out); },
+          batch.n_problems);
     }
     result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
     return result;
   }
 
  private:
+  // Calls solve_one(p) for every problem, on Kokkos (1 worker) or on worker threads.
+  template <class SolveOne>
+  void run(const SolveOne& solve_one, std::int64_t n_problems) const {
+    if (workers_ == 1) {
+      Kokkos::parallel_for("fluxpoints::solve_batch",
+                           Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, n_problems),
+                           [=](const std::int64_t p) { solve_one(p); });
+      Kokkos::fence();
+    } else {
+      solve_on_threads(n_problems, solve_one, workers_);
+    }
+  }
+
   int workers_;
 };
 

@@ -40,9 +40,11 @@ void LikelihoodBatch::check_no_nuisance(const char* what) const {
 
 void LikelihoodBatch::add_nuisance(double start, double min, double max,
                                    const std::vector<double>& values) {
-  if (n_problems() == 0) throw std::logic_error("LikelihoodBatch: add_nuisance before begin_problem");
+  if (n_problems() == 0)
+    throw std::logic_error("LikelihoodBatch: add_nuisance before begin_problem");
   const std::int64_t p = n_problems() - 1;
-  const std::int64_t bins = segment_bins[problem_segments[p + 1]] - segment_bins[problem_segments[p]];
+  const std::int64_t bins =
+      segment_bins[problem_segments[p + 1]] - segment_bins[problem_segments[p]];
   if (static_cast<std::int64_t>(values.size()) != bins)
     throw std::invalid_argument("LikelihoodBatch: nuisance " +
                                 std::to_string(problem_nuisances[p + 1] - problem_nuisances[p]) +

@@ -46,7 +46,8 @@ def main():
     t_ours = statistics.median(times)
     norm_t, norm_o = np.ravel(theirs.norm.data), np.ravel(ours.norm.data)
     print(f"norms gammapy {norm_t}, fluxpoints {norm_o}")
-    print(f"gammapy {t_gammapy:.2f} s, fluxpoints {t_ours * 1e3:.1f} ms, ratio {t_gammapy / t_ours:.0f}")
+    ratio = t_gammapy / t_ours
+    print(f"gammapy {t_gammapy:.2f} s, fluxpoints {t_ours * 1e3:.1f} ms, ratio {ratio:.0f}")
 
 
 if __name__ == "__main__":

@@ -21,16 +21,46 @@ std::string number_text(double x) {
 
 }  // namespace
 
-LikelihoodBatch::LikelihoodBatch() : segment_bins{0}, problem_segments{0} {}
+LikelihoodBatch::LikelihoodBatch()
+    : segment_bins{0}, problem_segments{0}, problem_nuisances{0} {}
 
 std::int64_t LikelihoodBatch::begin_problem(std::string label) {
   problem_segments.push_back(problem_segments.back());
+  problem_nuisances.push_back(problem_nuisances.back());
+  template_offset.push_back(static_cast<std::int64_t>(template_values.size()));
   labels_.push_back(std::move(label));
   return n_problems() - 1;
 }
 
+void LikelihoodBatch::check_no_nuisance(const char* what) const {
+  if (n_problems() > 0 && problem_nuisances[n_problems()] != problem_nuisances[n_problems() - 1])
+    throw std::logic_error(std::string("LikelihoodBatch: ") + what +
+                           " after add_nuisance (a problem's nuisances come after its bins)");
+}
+
+void LikelihoodBatch::add_nuisance(double start, double min, double max,
+                                   const std::vector<double>& values) {
+  if (n_problems() == 0)
+    throw std::logic_error("LikelihoodBatch: add_nuisance before begin_problem");
+  const std::int64_t p = n_problems() - 1;
+  const std::int64_t bins =
+      segment_bins[problem_segments[p + 1]] - segment_bins[problem_segments[p]];
+  if (static_cast<std::int64_t>(values.size()) != bins)
+    throw std::invalid_argument("LikelihoodBatch: nuisance " +
+                                std::to_string(problem_nuisances[p + 1] - problem_nuisances[p]) +
+                                " of problem " + std::to_string(p) + " has " +
+                                std::to_string(values.size()) + " template values for " +
+                                std::to_string(bins) + " bins");
+  template_values.insert(template_values.end(), values.begin(), values.end());
+  nuisance_start.push_back(start);
+  nuisance_min.push_back(min);
+  nuisance_max.push_back(max);
+  ++problem_nuisances.back();
+}
+
 void LikelihoodBatch::begin_dataset(StatKind kind) {
   if (n_problems() == 0) throw std::logic_error("LikelihoodBatch: begin_dataset before begin_problem");
+  check_no_nuisance("begin_dataset");
   segment_bins.push_back(segment_bins.back());
   segment_kind.push_back(kind);
   ++problem_segments.back();
@@ -39,6 +69,7 @@ void LikelihoodBatch::begin_dataset(StatKind kind) {
 void LikelihoodBatch::add_cash_bin(double n, double s, double b) {
   if (segment_kind.empty() || segment_kind.back() != StatKind::cash)
     throw std::logic_error("LikelihoodBatch: add_cash_bin outside a Cash dataset");
+  check_no_nuisance("add_cash_bin");
   counts.push_back(n);
   npred_ref.push_back(s);
   npred_other.push_back(b);
@@ -50,6 +81,7 @@ void LikelihoodBatch::add_cash_bin(double n, double s, double b) {
 void LikelihoodBatch::add_wstat_bin(double n_on, double n_off, double a, double s, double other) {
   if (segment_kind.empty() || segment_kind.back() != StatKind::wstat)
     throw std::logic_error("LikelihoodBatch: add_wstat_bin outside a WStat dataset");
+  check_no_nuisance("add_wstat_bin");
   counts.push_back(n_on);
   npred_ref.push_back(s);
   npred_other.push_back(other);
@@ -87,6 +119,14 @@ BatchView LikelihoodBatch::as_view() const {
   if (static_cast<std::int64_t>(segment_kind.size()) != v.n_segments ||
       static_cast<std::int64_t>(labels_.size()) != v.n_problems)
     throw std::invalid_argument("LikelihoodBatch: segment_kind or labels do not match the offsets");
+  // Without nuisances the view carries none: the backends' plain path, unchanged.
+  if (n_nuisances() > 0) {
+    v.nuisances = math::NuisanceArrays{problem_nuisances.data(), template_offset.data(),
+                                       template_values.data(),   nuisance_start.data(),
+                                       nuisance_min.data(),      nuisance_max.data()};
+    v.n_nuisances = n_nuisances();
+    v.n_template_values = static_cast<std::int64_t>(template_values.size());
+  }
   return v;
 }
 
@@ -140,6 +180,7 @@ void BatchView::validate() const {
   if (labels != nullptr && static_cast<std::int64_t>(labels->size()) != n_problems)
     throw std::invalid_argument("batch: " + std::to_string(labels->size()) + " labels for " +
                                 std::to_string(n_problems) + " problems");
+  validate_nuisance_structure();
 
   // 2. Values.
   const math::BatchArrays& a = arrays;
@@ -179,6 +220,50 @@ void BatchView::validate() const {
           check(a.alpha[i], "alpha", true, limits::kMaxAlpha);
         }
       }
+    }
+  }
+}
+
+void BatchView::validate_nuisance_structure() const {
+  const math::NuisanceArrays& nu = nuisances;
+  if (nu.problem_nuisances == nullptr) {
+    if (n_nuisances != 0)
+      throw std::invalid_argument("batch: nuisances.problem_nuisances is null but n_nuisances is " +
+                                  std::to_string(n_nuisances));
+    return;
+  }
+  if (n_nuisances < 0 || n_template_values < 0)
+    throw std::invalid_argument("batch: negative nuisance size (nuisances " +
+                                std::to_string(n_nuisances) + ", template values " +
+                                std::to_string(n_template_values) + ")");
+  check_offsets(nu.problem_nuisances, n_problems, n_nuisances, "nuisances.problem_nuisances",
+                "nuisances");
+  if (n_nuisances == 0) return;
+  const double* per_nuisance[] = {nu.start, nu.min, nu.max};
+  const char* names[] = {"nuisances.start", "nuisances.min", "nuisances.max"};
+  for (int a = 0; a < 3; ++a)
+    if (per_nuisance[a] == nullptr)
+      throw std::invalid_argument(std::string("batch: ") + names[a] + " is null");
+  if (nu.template_offset == nullptr)
+    throw std::invalid_argument("batch: nuisances.template_offset is null");
+  if (n_template_values > 0 && nu.template_values == nullptr)
+    throw std::invalid_argument("batch: nuisances.template_values is null");
+  for (std::int64_t p = 0; p < n_problems; ++p) {
+    const std::int64_t k = nu.problem_nuisances[p + 1] - nu.problem_nuisances[p];
+    if (k == 0) continue;
+    const std::int64_t bins = arrays.segment_bins[arrays.problem_segments[p + 1]] -
+                              arrays.segment_bins[arrays.problem_segments[p]];
+    const std::int64_t begin = nu.template_offset[p];
+    // k * bins values from `begin`, inside the array (written to avoid overflow).
+    if (begin < 0 || begin > n_template_values ||
+        (bins > 0 && k > (n_template_values - begin) / bins)) {
+      std::string name = "problem " + std::to_string(p);
+      if (labels != nullptr && !(*labels)[p].empty()) name += " (" + (*labels)[p] + ")";
+      throw std::invalid_argument(
+          "batch: " + name + ": its " + std::to_string(k) + " nuisance templates over " +
+          std::to_string(bins) + " bins need template_values[" + std::to_string(begin) + " .. " +
+          std::to_string(begin) + " + " + std::to_string(k) + " x " + std::to_string(bins) +
+          "), but template_values has " + std::to_string(n_template_values) + " entries");
     }
   }
 }

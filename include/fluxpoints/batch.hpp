@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fluxpoints/math/batch_solve.hpp"
+#include "fluxpoints/math/nuisance_problem.hpp"
 
 namespace fluxpoints {
 
@@ -30,11 +31,21 @@ using math::StatKind;
 //   arrays.segment_bins             n_segments + 1 offsets, from 0 to n_bins
 //   arrays.segment_kind             n_segments entries
 //   arrays.problem_segments         n_problems + 1 offsets, from 0 to n_segments
+//
+// Optional linear nuisance parameters (reoptimize=True; layout in math/nuisance_problem.hpp):
+//   nuisances.problem_nuisances     null (no problem has nuisances) or n_problems + 1 offsets,
+//                                   from 0 to n_nuisances
+//   nuisances.start, .min, .max     n_nuisances entries each
+//   nuisances.template_offset       n_problems entries (read only for problems with nuisances)
+//   nuisances.template_values       n_template_values entries
 struct BatchView {
   math::BatchArrays arrays{};
   std::int64_t n_problems = 0;
   std::int64_t n_segments = 0;
   std::int64_t n_bins = 0;
+  math::NuisanceArrays nuisances{};
+  std::int64_t n_nuisances = 0;
+  std::int64_t n_template_values = 0;
   // Optional names of the problems for error messages (n_problems entries); null: by index.
   const std::vector<std::string>* labels = nullptr;
 
@@ -42,8 +53,16 @@ struct BatchView {
   // (start at 0, never decrease, end at the sizes), the statistic kinds, then every bin value
   // (finite; counts, counts_off and alpha not negative). Throws std::invalid_argument naming
   // the array and index, or the problem, dataset and bin. Backends call it before solving.
+  // Nuisance arrays are checked for structure only (offsets, sizes, every problem's templates
+  // inside template_values); their values are the solver's to judge, per problem (status
+  // invalid_nuisance), so that one bad problem does not stop a batch.
   void validate() const;
   math::ProblemView problem(std::int64_t p) const { return arrays.problem(p); }
+  // True when some problem carries nuisance parameters (the backends' reoptimize path).
+  bool has_nuisances() const { return nuisances.problem_nuisances != nullptr && n_nuisances > 0; }
+
+ private:
+  void validate_nuisance_structure() const;
 };
 
 class LikelihoodBatch {
@@ -61,6 +80,14 @@ class LikelihoodBatch {
   // n_on, n_off, alpha = acceptance / acceptance_off; s: source counts at norm 1;
   // other_signal: other sky models' counts in the ON region (usually 0).
   void add_wstat_bin(double n_on, double n_off, double alpha, double s, double other_signal = 0.0);
+  // Adds a linear nuisance parameter to the current problem, after all of its bins: `start` is
+  // where the fit starts, min/max its bounds (NaN: none; min == max pins it), `template_values`
+  // its predicted counts per unit value in each of the problem's bins, in the order they were
+  // added (over all of its datasets). Its contribution phi * t enters the prediction of Cash
+  // bins next to the background, and the signal of WStat bins; `npred_other` then holds
+  // everything else. No bin or dataset can be added to a problem once it has a nuisance.
+  void add_nuisance(double start, double min, double max,
+                    const std::vector<double>& template_values);
   void reserve(std::int64_t n_problems, std::int64_t n_bins);
 
   // Rejects non-finite or negative inputs with std::invalid_argument naming the problem, the
@@ -83,12 +110,16 @@ class LikelihoodBatch {
   std::vector<StatKind> segment_kind;
   // Per problem: segment offsets (size n_problems + 1).
   std::vector<std::int64_t> problem_segments;
-  // Reserved for re-optimised nuisance amplitudes (reoptimize=True with linear templates):
-  // n_templates extra per-bin arrays, stored template-major. Not used by the solvers yet.
-  int n_templates = 0;
-  std::vector<double> templates;
+  // Nuisance parameters (see add_nuisance and BatchView): per problem the offsets of its
+  // nuisances (size n_problems + 1) and of its templates; per nuisance start and bounds; the
+  // templates, template-major over each problem's bins.
+  std::vector<std::int64_t> problem_nuisances;
+  std::vector<std::int64_t> template_offset;
+  std::vector<double> nuisance_start, nuisance_min, nuisance_max, template_values;
+  std::int64_t n_nuisances() const { return problem_nuisances.back(); }
 
  private:
+  void check_no_nuisance(const char* what) const;
   std::vector<std::string> labels_;
 };
 

@@ -26,6 +26,10 @@ using HostVector = std::vector<T>;
 struct BatchResult : math::ResultColumns<HostVector> {
   // The scan grid (the same for every problem).
   std::vector<double> norm_scan;
+  // Per nuisance parameter (indexed like the batch's nuisances), when the batch has some: the
+  // fitted values at the best-fit norm (NaN where the problem has no fit). Empty otherwise. Not
+  // in the schema table: its extent is the batch's nuisance count, not problems or segments.
+  std::vector<double> nuisance;
   // Total profile evaluations (passes over a problem's bins), for throughput reporting.
   std::int64_t evaluations = 0;
 

@@ -354,6 +354,12 @@ class CudaSolver {
     PhaseTimes t;
     BatchResult result;
     prepare_solve(batch, options, result);
+    if (batch.has_nuisances())
+      // The chunk staging below carries no nuisance arrays yet; the shared math is ready for it
+      // (math::solve_and_store_nuisance compiles for the device), the staging is not.
+      throw std::invalid_argument(
+          "CUDA backend: problems with nuisance parameters (reoptimize=True) are not supported "
+          "on the GPU yet; solve them with the CPU backend");
     const int n_scan = static_cast<int>(result.n_scan());
     std::vector<int> evaluations(batch.n_problems, 0);
     const math::ResultArrays all = result_arrays(result, evaluations);

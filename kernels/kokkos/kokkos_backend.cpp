@@ -8,6 +8,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "fluxpoints/math/nuisance_batch_solve.hpp"
 #include "fluxpoints/thread_pool.hpp"
 #include "host/engine/backend_support.hpp"
 
@@ -77,19 +78,18 @@ class CpuBackend final : public Backend {
     const math::SolveSettings settings = options.settings();
     const double* scan = result.norm_scan.data();
     const int n_scan = static_cast<int>(result.n_scan());
-    // The one body of the CPU backend: problem p reads only the batch and writes only its own
-    // row (and its segments), so any schedule gives the same bits.
-    const auto solve_one = [=](const std::int64_t p) {
-      math::solve_and_store(in, p, settings, scan, n_scan, out);
-    };
-    if (kKokkosHostIsParallel) {
-      std::lock_guard<std::mutex> lock(kokkos_dispatch_mutex());
-      Kokkos::parallel_for(
-          "fluxpoints::solve_batch",
-          Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, batch.n_problems), solve_one);
-      Kokkos::fence();
+    if (batch.has_nuisances()) {
+      // Problems with nuisances (reoptimize); those without go through solve_and_store inside.
+      result.nuisance.assign(batch.n_nuisances, math::kNaN);
+      const math::NuisanceArrays nu = batch.nuisances;
+      double* phi = result.nuisance.data();
+      run(batch.n_problems, [=](const std::int64_t p) {
+        math::solve_and_store_nuisance(in, nu, p, settings, scan, n_scan, out, phi);
+      });
     } else {
-      pool_->parallel_for(batch.n_problems, kProblemsPerTask, solve_one);
+      run(batch.n_problems, [=](const std::int64_t p) {
+        math::solve_and_store(in, p, settings, scan, n_scan, out);
+      });
     }
     result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
     return result;
@@ -103,6 +103,22 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // The one body of the CPU backend, solve_one(p) for every problem: problem p reads only the
+  // batch and writes only its own row (its segments, its nuisances), so any schedule gives the
+  // same bits. Kokkos dispatches it when its host space is parallel, the pool otherwise.
+  template <class SolveOne>
+  void run(std::int64_t n_problems, const SolveOne& solve_one) const {
+    if (kKokkosHostIsParallel) {
+      std::lock_guard<std::mutex> lock(kokkos_dispatch_mutex());
+      Kokkos::parallel_for("fluxpoints::solve_batch",
+                           Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, n_problems),
+                           solve_one);
+      Kokkos::fence();
+    } else {
+      pool_->parallel_for(n_problems, kProblemsPerTask, solve_one);
+    }
+  }
+
   int workers_;
   std::unique_ptr<ThreadPool> pool_;  // null when Kokkos' host space is parallel
 };

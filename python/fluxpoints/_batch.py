@@ -28,6 +28,9 @@ class Problem:
     label: str
     parts: list
 
+    # reoptimize=True: the nuisance parameters (_nuisances.Nuisance) re-fitted with the norm.
+    nuisances: list = None
+
     kind: str = SOLVED
     constant_stat: float = 0.0
     constant_npred: list = field(default_factory=list)
@@ -54,20 +57,35 @@ def solve(problems, options):
     """Solves every problem in one engine call. Returns one dict per problem with the
     quantities of gammapy's ParameterEstimator (norm, norm_err, stat, success, ts, stat_null,
     norm_errn/errp, norm_ul, stat_scan, norm_sensitivity) and per part counts, npred and
-    npred_excess."""
+    npred_excess. Problems with `nuisances` (reoptimize=True) re-fit them with the norm; their
+    fitted values come back as "nuisance" ({label: value})."""
     columns = {name: [] for name in ("counts", "s", "other", "counts_off", "alpha")}
     segment_bins = [0]
     segment_kind = []
     problem_segments = [0]
+    # Nuisance arrays (LikelihoodBatch's layout); used when some problem has nuisances.
+    problem_nuisances = [0]
+    template_offset = []
+    template_values = []  # one array per active nuisance
+    n_template_values = 0
+    nuisance_start, nuisance_min, nuisance_max = [], [], []
     n_bins = 0
     for problem in problems:
         problem.constant_npred = []
         constant_stat = 0.0
+        # The part's bins where the source (or a nuisance) predicts counts go to the engine; the
+        # rest of the group's masked bins is a constant.
+        if problem.nuisances is None:
+            part_bins = [part.source_bins(problem.source) for part in problem.parts]
+        else:
+            part_bins = [
+                part.nuisance_bins(problem.source, problem.nuisances) for part in problem.parts
+            ]
+            if not any(b is not None and np.any(b["s"] != 0) for b in part_bins):
+                # The source predicts nothing: no norm to fit (see NO_SOURCE_COUNTS).
+                part_bins = [None] * len(part_bins)
         problem_bins = 0
-        for part in problem.parts:
-            # The part's bins where the source predicts counts go to the engine; the rest of
-            # the group's masked bins is a constant.
-            bins = part.source_bins(problem.source)
+        for part, bins in zip(problem.parts, part_bins):
             stat_constant, npred_constant = part.stat_sum, part.npred_sum
             if bins is not None:
                 for name in columns:
@@ -89,17 +107,43 @@ def solve(problems, options):
             problem.kind = NO_SOURCE_COUNTS
         else:
             problem.kind = SOLVED
+        # The problem's nuisances that predict counts in its bins, template-major.
+        template_offset.append(n_template_values)
+        problem.active_nuisances = []
+        kept = [b["t"] for b in part_bins if b is not None] if problem.nuisances else []
+        if kept:
+            t = np.concatenate(kept, axis=0)
+            for k, nuisance in enumerate(problem.nuisances):
+                if np.any(t[:, k] != 0):
+                    problem.active_nuisances.append(nuisance)
+                    template_values.append(t[:, k])
+                    n_template_values += len(t)
+                    lo, hi = nuisance.bounds()
+                    nuisance_start.append(1.0)
+                    nuisance_min.append(lo)
+                    nuisance_max.append(hi)
+        problem_nuisances.append(problem_nuisances[-1] + len(problem.active_nuisances))
 
-    def stacked(name):
-        parts = columns[name]
+    def stacked(parts):
         return np.concatenate(parts) if parts else np.zeros(0)
 
+    nuisance_arrays = {}
+    if problem_nuisances[-1] > 0:
+        nuisance_arrays = dict(
+            problem_nuisances=np.asarray(problem_nuisances, dtype=np.int64),
+            template_offset=np.asarray(template_offset, dtype=np.int64),
+            template_values=stacked(template_values),
+            nuisance_start=np.asarray(nuisance_start, dtype=float),
+            nuisance_min=np.asarray(nuisance_min, dtype=float),
+            nuisance_max=np.asarray(nuisance_max, dtype=float),
+        )
+
     result = _engine.solve(
-        stacked("counts"),
-        stacked("s"),
-        stacked("other"),
-        stacked("counts_off"),
-        stacked("alpha"),
+        stacked(columns["counts"]),
+        stacked(columns["s"]),
+        stacked(columns["other"]),
+        stacked(columns["counts_off"]),
+        stacked(columns["alpha"]),
         np.asarray(segment_bins, dtype=np.int64),
         np.asarray(segment_kind, dtype=np.uint8),
         np.asarray(problem_segments, dtype=np.int64),
@@ -117,8 +161,19 @@ def solve(problems, options):
         backend=options.backend,
         workers=options.workers,
         labels=[p.label for p in problems],
+        **nuisance_arrays,
     )
-    return [_quantities(p, i, problem_segments, result, options) for i, p in enumerate(problems)]
+    quantities = [
+        _quantities(p, i, problem_segments, result, options) for i, p in enumerate(problems)
+    ]
+    if nuisance_arrays:
+        phi = result["nuisance"]
+        for i, (p, q) in enumerate(zip(problems, quantities)):
+            first = problem_nuisances[i]
+            q["nuisance"] = {
+                n.label: float(phi[first + k]) * n.value for k, n in enumerate(p.active_nuisances)
+            }
+    return quantities
 
 
 def _quantities(problem, i, problem_segments, r, options):

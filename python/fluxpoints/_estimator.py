@@ -21,6 +21,7 @@ from gammapy.maps import MapAxis
 from gammapy.modeling.models import ScaleSpectralModel
 
 from . import _batch, _engine
+from ._nuisances import find_nuisances
 from ._templates import (
     NORM_LIKE_PARAMETERS,
     DatasetTemplates,
@@ -44,7 +45,11 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
       about 1e-12 (gammapy's MIGRAD stops at EDM < 2e-4, ~0.02 sigma).
     * ``n_jobs`` is the number of CPU worker threads of the engine (None: every core);
       ``parallel_backend`` is accepted and ignored. Results do not depend on either.
-    * ``reoptimize=True`` is not supported yet (it needs nuisance parameters in the engine).
+    * ``reoptimize=True`` re-fits, in each energy group, the other models' free parameters that
+      the predicted counts are proportional to (other sources' amplitudes, background and
+      template norms) exactly, on the CPU backend; any other free parameter (an index, a
+      position) is refused with an error naming it. The step-by-step methods
+      (``estimate_best_fit`` ...) support ``reoptimize=False`` only.
     * A scan grid based on the fit error (``norm.scan_min``/``scan_max`` of None) is not supported.
 
     Parameters
@@ -79,12 +84,6 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         allow_multiple_telescopes=False,
         backend="auto",
     ):
-        if reoptimize:
-            raise NotImplementedError(
-                "fluxpoints: reoptimize=True is not supported yet (re-fitting the other models' "
-                "parameters needs nuisance parameters in the engine); use reoptimize=False, or "
-                "gammapy.estimators.FluxPointsEstimator"
-            )
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         kwargs = dict(
@@ -239,6 +238,15 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
                     "differs per energy group; give norm scan_min and scan_max, or scan_values"
                 )
             scan = np.asarray(norm.scan_values, dtype=float)
+        backend = self.backend
+        if self.reoptimize:
+            if "sensitivity" in selection:
+                raise NotImplementedError(
+                    "fluxpoints: the sensitivity is not computed with reoptimize=True"
+                )
+            # Only the CPU backend solves problems with nuisance parameters for now.
+            if backend == "auto":
+                backend = "cpu"
         return _batch.Options(
             n_sigma=float(self.n_sigma),
             n_sigma_ul=float(self.n_sigma_ul),
@@ -250,7 +258,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             norm_value=float(norm.value),
             norm_min=float(norm.min),
             norm_max=float(norm.max),
-            backend=self.backend,
+            backend=backend,
             workers=self._workers(),
         )
 
@@ -317,6 +325,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             raise ValueError(f"sources must be distinct, got {names}")
         options = self._options()
         n_groups = len(edges) - 1
+        nuisances = [self._nuisances(all_models, model) for model in models]
 
         # Per group: the datasets that overlap it, each as its GroupTemplates.
         parts_per_group = self._group_parts(datasets, edges)
@@ -324,10 +333,12 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         solved = [g for g in range(n_groups) if parts_per_group[g]]
 
         problems = []
-        for model in models:
+        for model, model_nuisances in zip(models, nuisances):
             for g in solved:
                 label = f"{model.name}, {edges[g]:.4g} - {edges[g + 1]:.4g}"
-                problems.append(_batch.Problem(model.name, label, parts_per_group[g]))
+                problems.append(
+                    _batch.Problem(model.name, label, parts_per_group[g], nuisances=model_nuisances)
+                )
         results = iter(_batch.solve(problems, options))
 
         all_rows = []
@@ -353,6 +364,20 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             all_rows.append(rows)
             self.last_status[model.name] = status
         return all_rows, models
+
+    def _nuisances(self, all_models, model):
+        """reoptimize=True: the parameters re-fitted with the source's norm (None: reoptimize is
+        off). Like gammapy's, a re-fit with nothing else free is an error."""
+        if not self.reoptimize:
+            return None
+        found = find_nuisances(all_models, model)
+        if not found:
+            raise ValueError(
+                f"reoptimize=True with source {model.name!r}: no other model has a free "
+                "parameter to re-fit (gammapy stops with 'No free parameters for fitting'); use "
+                "reoptimize=False"
+            )
+        return found
 
     @staticmethod
     def _snapped_edges(parts):
@@ -457,6 +482,11 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         """One problem: `datasets` whole, the model owning `parameter` as the source with
         `parameter` as its norm. None when no dataset has a bin in its mask."""
         datasets = Datasets(datasets)
+        if self.reoptimize:
+            raise NotImplementedError(
+                "fluxpoints: the step-by-step methods (estimate_best_fit, estimate_ts, ...) "
+                "support reoptimize=False only; run() supports reoptimize=True"
+            )
         if parameter.name not in NORM_LIKE_PARAMETERS:
             raise ValueError(
                 f"parameter {parameter.name!r} is not norm-like "

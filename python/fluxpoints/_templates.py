@@ -289,6 +289,17 @@ class DatasetTemplates:
         return self._groups[key]
 
 
+# Negative predicted counts down to this fraction of a model's largest value are rounding noise
+# of the PSF convolution (observed: ~1e-8), not a prediction.
+CONVOLUTION_NOISE = 1e-6
+
+
+def _zero_convolution_noise(x):
+    """Sets the rounding-noise negatives of predicted counts `x` to 0 (in place)."""
+    if x.size:
+        x[(x < 0) & (x >= -CONVOLUTION_NOISE * np.abs(x).max())] = 0.0
+
+
 class GroupTemplates:
     """One dataset restricted to one energy group, as gammapy's sliced dataset sees it.
 
@@ -370,3 +381,56 @@ class GroupTemplates:
         out["stat"] = self.stat[parent][keep]
         out["npred"] = self.npred[parent][keep]
         return out
+
+    def nuisance_bins(self, source_name, nuisances):
+        """source_bins for a problem with nuisance parameters (reoptimize=True, see
+        _nuisances.py): the bins in the mask where the source or any nuisance predicts counts,
+        with in addition "t", the nuisances' counts at their current values (one column each).
+        `other` is then the rest of the prediction without them. None when there is no such
+        bin."""
+        from ._nuisances import group_template
+
+        t = self.templates
+        sl = slice(self.i0, self.i1)
+        shape = self.signal.shape
+        s_full = np.zeros(shape)
+        m = t.models.get(source_name)
+        if m is not None and source_name not in self.not_contributing:
+            s_full[(slice(None),) + tuple(m.parent[1:])] += m.data[sl]
+        templates = [group_template(n, self) for n in nuisances]
+        if t.kind == CASH:
+            # The engine needs the source's and the nuisances' counts >= 0 in Cash bins (every
+            # prediction stays feasible when an amplitude grows). gammapy's PSF convolution
+            # leaves values of ~1e-8 of a model's peak slightly negative: those are set to 0;
+            # `other` below keeps the total prediction at the start values unchanged.
+            for x in [s_full] + [x for x in templates if x is not None]:
+                _zero_convolution_noise(x)
+        keep = s_full != 0
+        for x in templates:
+            if x is not None:
+                keep |= x != 0
+        if self.mask is not None:
+            keep &= self.mask
+        if not keep.any():
+            return None
+        s = s_full[keep]
+        columns = [np.zeros(len(s)) if x is None else x[keep] for x in templates]
+        tmat = np.stack(columns, axis=1) if columns else np.zeros((len(s), 0))
+        out = {"s": s, "t": tmat, "counts": t.counts[sl][keep]}
+        total = self.signal[keep]
+        if t.kind == CASH:
+            total = total + t.background[sl][keep]
+            out["counts_off"] = np.zeros(len(s))
+            out["alpha"] = np.zeros(len(s))
+        else:
+            out["counts_off"] = t.counts_off[sl][keep]
+            out["alpha"] = t.alpha[sl][keep]
+        other = total - s - tmat.sum(axis=1)
+        # Where the source and the nuisances are the whole prediction, the rest is 0 up to the
+        # rounding of the subtraction.
+        other[np.abs(other) <= 1e-12 * np.abs(total)] = 0.0
+        out["other"] = other
+        out["stat"] = self.stat[keep]
+        out["npred"] = self.npred[keep]
+        return out
+

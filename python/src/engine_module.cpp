@@ -82,7 +82,13 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
                bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
                double norm_value, double norm_min, double norm_max,
                std::optional<double> n_sigma_sensitivity, const std::string& backend, int workers,
-               std::optional<std::vector<std::string>> labels) {
+               std::optional<std::vector<std::string>> labels,
+               std::optional<InArray<std::int64_t>> problem_nuisances,
+               std::optional<InArray<std::int64_t>> template_offset,
+               std::optional<InArray<double>> template_values,
+               std::optional<InArray<double>> nuisance_start,
+               std::optional<InArray<double>> nuisance_min,
+               std::optional<InArray<double>> nuisance_max) {
   // Sizes first: the view's own validation then checks the offsets against them.
   if (problem_segments.shape(0) < 1 || segment_bins.shape(0) < 1)
     throw std::invalid_argument(
@@ -108,6 +114,25 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
                                       reinterpret_cast<const fp::StatKind*>(segment_kind.data()),
                                       problem_segments.data()};
   if (labels) view.labels = &*labels;
+  if (problem_nuisances) {
+    // Linear nuisance parameters (reoptimize=True); the layout is LikelihoodBatch's.
+    if (!template_offset || !template_values || !nuisance_start || !nuisance_min || !nuisance_max)
+      throw std::invalid_argument(
+          "solve: problem_nuisances needs template_offset, template_values, nuisance_start, "
+          "nuisance_min and nuisance_max");
+    require_size(static_cast<std::int64_t>(problem_nuisances->shape(0)), view.n_problems + 1,
+                 "problem_nuisances");
+    require_size(static_cast<std::int64_t>(template_offset->shape(0)), view.n_problems,
+                 "template_offset");
+    view.n_nuisances = problem_nuisances->data()[view.n_problems];  // validate() checks it
+    require_size(size_of(*nuisance_start), view.n_nuisances, "nuisance_start");
+    require_size(size_of(*nuisance_min), view.n_nuisances, "nuisance_min");
+    require_size(size_of(*nuisance_max), view.n_nuisances, "nuisance_max");
+    view.n_template_values = size_of(*template_values);
+    view.nuisances = fp::math::NuisanceArrays{problem_nuisances->data(), template_offset->data(),
+                                              template_values->data(),   nuisance_start->data(),
+                                              nuisance_min->data(),      nuisance_max->data()};
+  }
 
   fp::SolveOptions options;
   options.n_sigma = n_sigma;
@@ -133,6 +158,9 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
     nb::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(chosen.mutex);
     r = chosen.backend->solve(view, options);
+    if (n_sigma_sensitivity && view.has_nuisances())
+      throw std::invalid_argument(
+          "solve: the sensitivity is not computed for problems with nuisance parameters");
     if (n_sigma_sensitivity) {
       // Host-side, after the solve (as the command line does): a 1-D root of the Asimov TS.
       constexpr double kSensitivityRelTol = 1e-10;
@@ -168,6 +196,7 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
   out["npred_excess"] = to_numpy(std::move(r.npred_excess));
   out["counts"] = to_numpy(std::move(r.counts));
   out["evaluations"] = r.evaluations;
+  if (problem_nuisances) out["nuisance"] = to_numpy(std::move(r.nuisance));
   if (n_sigma_sensitivity) out["norm_sensitivity"] = to_numpy(std::move(sensitivity));
   return out;
 }
@@ -221,8 +250,16 @@ NB_MODULE(_engine, m) {
         nb::arg("norm_min") = fp::math::kNaN, nb::arg("norm_max") = fp::math::kNaN,
         nb::arg("n_sigma_sensitivity") = nb::none(), nb::arg("backend") = "auto",
         nb::arg("workers") = 0, nb::arg("labels") = nb::none(),
+        nb::arg("problem_nuisances").noconvert() = nb::none(),
+        nb::arg("template_offset").noconvert() = nb::none(),
+        nb::arg("template_values").noconvert() = nb::none(),
+        nb::arg("nuisance_start").noconvert() = nb::none(),
+        nb::arg("nuisance_min").noconvert() = nb::none(),
+        nb::arg("nuisance_max").noconvert() = nb::none(),
         "Solve every problem of a flattened batch (see LikelihoodBatch). The arrays are read in "
-        "place: float64 / int64 / uint8, C-contiguous. Returns a dict of numpy arrays.");
+        "place: float64 / int64 / uint8, C-contiguous. Optional linear nuisance parameters "
+        "(problem_nuisances ... nuisance_max, laid out as in LikelihoodBatch) are re-fitted with "
+        "the norm; their fitted values come back as 'nuisance'. Returns a dict of numpy arrays.");
 
   m.def("constant_bins", &constant_bins, nb::arg("kind"), nb::arg("counts"), nb::arg("npred_other"),
         nb::arg("counts_off") = nb::none(), nb::arg("alpha") = nb::none(),

@@ -30,6 +30,10 @@ STAT_REL = 1e-6
 # stat at the best fit: within 1e-6 relative, or gammapy's above ours by no more than MIGRAD's
 # EDM bound (ours is the exact minimum, so gammapy's can only be higher).
 MIGRAD_EDM = 2e-4
+# reoptimize=True: npred also holds the re-fitted nuisances, which MIGRAD leaves within its EDM
+# tolerance of the minimum like the norm (~0.02 sigma of each); over the counts of these small
+# test datasets that moves a dataset's npred by well under 1e-3 of it.
+NUISANCE_NPRED_REL = 1e-3
 # npred_excess / norm = the source's masked counts at norm 1: gammapy sums them in float32.
 FLOAT32_SUM_REL = 1e-6
 # norm_sensitivity: gammapy's root finder stops at rtol = 0.01.
@@ -57,8 +61,22 @@ def assert_close(ours, theirs, what, rel=0.0, abs_=0.0):
     ), f"{what}: gammapy {theirs[ok]}, fluxpoints {ours[ok]}, |diff| {diff} > {bound}"
 
 
-def assert_matches_gammapy(result, sensitivity=False):
-    """Every quantity of fluxpoints' FluxPoints against gammapy's (a conftest.Result)."""
+def _assert_minimum(ours, theirs, what):
+    """A statistic gammapy minimises with MIGRAD: within 1e-6 relative of ours, or above ours
+    (the exact minimum) by no more than MIGRAD's EDM bound."""
+    ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
+    ok = _same_nan(theirs, ours, what)
+    close = np.abs(ours[ok] - theirs[ok]) <= STAT_REL * np.abs(theirs[ok])
+    above = (theirs[ok] - ours[ok] >= -STAT_REL * np.abs(theirs[ok])) & (
+        theirs[ok] - ours[ok] <= MIGRAD_EDM
+    )
+    assert np.all(close | above), f"{what}: gammapy {theirs[ok]}, fluxpoints {ours[ok]}"
+
+
+def assert_matches_gammapy(result, sensitivity=False, reoptimize=False):
+    """Every quantity of fluxpoints' FluxPoints against gammapy's (a conftest.Result). With
+    `reoptimize`, stat_null and stat_scan are minima over the nuisances too (gammapy's by MIGRAD,
+    compared like stat), and npred holds the re-fitted nuisances (NUISANCE_NPRED_REL)."""
     ours, theirs, status = result.ours, result.theirs, result.status
     t_ours = ours.to_table(sed_type="likelihood")
     t_theirs = theirs.to_table(sed_type="likelihood")
@@ -94,7 +112,9 @@ def assert_matches_gammapy(result, sensitivity=False):
     n_sigma = ours.meta["n_sigma"]
     kink = np.array(["kink" in s for s in status])
     quadratic = ~kink
-    if "norm_errn" in t_theirs.colnames:
+    # With reoptimize the curvature check below would need gammapy's profile, not its statistic
+    # at fixed nuisances: HESSE on all free parameters is compared directly.
+    if "norm_errn" in t_theirs.colnames and not reoptimize:
         half_width = 0.5 * (
             np.asarray(t_theirs["norm_errn"], float) + np.asarray(t_theirs["norm_errp"], float)
         )
@@ -128,7 +148,13 @@ def assert_matches_gammapy(result, sensitivity=False):
             bound = CROSSING_REL * d_t[ok]
             same_distance = np.abs(d_o[ok] - d_t[ok]) <= bound
             crossing_o, crossing_t = raw_o[ok] + sign * d_o[ok], raw_t[ok] + sign * d_t[ok]
-            same_crossing = np.abs(crossing_o - crossing_t) <= bound
+            crossing_bound = bound
+            if reoptimize:
+                # gammapy measures from the point its re-run of MIGRAD reaches, which in several
+                # dimensions is no closer to the minimum than the norm it reports (within
+                # NORM_ERR_FRACTION of the error): its crossing is known to that much.
+                crossing_bound = bound + NORM_ERR_FRACTION * err_t[ok]
+            same_crossing = np.abs(crossing_o - crossing_t) <= crossing_bound
             assert np.all(same_distance | same_crossing), (
                 f"{name}: gammapy {d_t[ok]}, fluxpoints {d_o[ok]}; crossings gammapy "
                 f"{crossing_t}, fluxpoints {crossing_o}"
@@ -136,19 +162,19 @@ def assert_matches_gammapy(result, sensitivity=False):
     if "norm_ul" in t_theirs.colnames:
         assert_close(t_ours["norm_ul"], t_theirs["norm_ul"], "norm_ul", rel=CROSSING_REL)
     assert_close(t_ours["ts"], t_theirs["ts"], "ts", abs_=TS_ABS)
-    assert_close(t_ours["stat_null"], t_theirs["stat_null"], "stat_null", rel=STAT_REL)
+    if reoptimize:
+        _assert_minimum(t_ours["stat_null"], t_theirs["stat_null"], "stat_null")
+    else:
+        assert_close(t_ours["stat_null"], t_theirs["stat_null"], "stat_null", rel=STAT_REL)
 
-    stat_o, stat_t = np.asarray(t_ours["stat"], float), np.asarray(t_theirs["stat"], float)
-    ok = _same_nan(stat_t, stat_o, "stat")
-    close = np.abs(stat_o[ok] - stat_t[ok]) <= STAT_REL * np.abs(stat_t[ok])
-    above = (stat_t[ok] - stat_o[ok] >= -STAT_REL * np.abs(stat_t[ok])) & (
-        stat_t[ok] - stat_o[ok] <= MIGRAD_EDM
-    )
-    assert np.all(close | above), f"stat: gammapy {stat_t}, fluxpoints {stat_o}"
+    _assert_minimum(t_ours["stat"], t_theirs["stat"], "stat")
 
     if "stat_scan" in t_theirs.colnames:
         assert_close(t_ours["norm_scan"], t_theirs["norm_scan"], "norm_scan", rel=1e-15)
-        assert_close(t_ours["stat_scan"], t_theirs["stat_scan"], "stat_scan", rel=STAT_REL)
+        if reoptimize:
+            _assert_minimum(t_ours["stat_scan"], t_theirs["stat_scan"], "stat_scan")
+        else:
+            assert_close(t_ours["stat_scan"], t_theirs["stat_scan"], "stat_scan", rel=STAT_REL)
 
     # The per-dataset sums: the source's counts at norm 1 (npred_excess / norm) test the
     # extracted templates; npred (total prediction at the fitted norm) then differs by the norm
@@ -165,8 +191,9 @@ def assert_matches_gammapy(result, sensitivity=False):
     ok = _same_nan(npred_t, npred_o, "npred")
     slack = np.abs(raw_norm_o - raw_norm_t) * np.where(np.isfinite(ref_t), np.abs(ref_t), 0)
     slack = np.broadcast_to(slack, npred_t.shape)[ok]
+    npred_rel = NUISANCE_NPRED_REL if reoptimize else STAT_REL
     assert np.all(
-        np.abs(npred_o[ok] - npred_t[ok]) <= slack + STAT_REL * np.abs(npred_t[ok]) + 1e-9
+        np.abs(npred_o[ok] - npred_t[ok]) <= slack + npred_rel * np.abs(npred_t[ok]) + 1e-9
     ), f"npred: gammapy {npred_t}, fluxpoints {npred_o}"
 
     if sensitivity:

@@ -52,9 +52,12 @@ def test_source_without_norm_like_parameter(spectrum_cash):
         estimator(source="odd").run([d])
 
 
-def test_reoptimize_is_not_supported_yet():
-    with pytest.raises(NotImplementedError, match="reoptimize=True"):
-        fluxpoints.FluxPointsEstimator(reoptimize=True)
+def test_reoptimize_in_the_step_methods_is_not_supported(spectrum_cash):
+    # run() re-fits the other models (test_reoptimize.py); the step-by-step methods do not.
+    fpe = estimator(source="src", reoptimize=True)
+    parameter = spectrum_cash.models["src"].spectral_model.amplitude
+    with pytest.raises(NotImplementedError, match="reoptimize=False only"):
+        fpe.estimate_best_fit([spectrum_cash], parameter)
 
 
 def test_scan_grid_from_the_fit_error_is_not_supported(spectrum_cash):

@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -137,6 +139,34 @@ TEST(CatalogInputs, SelfReferenceFailsOnlyItsSourceInABatch) {
   const auto errors = res.read_str("/sources/error", 0, 2);
   EXPECT_EQ(errors[0], "");
   expect_contains(errors[1], {"cycle", "self_batch.h5"});
+}
+
+TEST(CatalogInputs, BatchNeverWritesOverAnExternalDatasetFile) {
+  // The output rule covers the dataset files a catalog references, not only the catalog.
+  const std::string data = scratch("external_data.h5").string();
+  const std::string main = scratch("uses_external_data.h5").string();
+  write_catalog(data, {});
+  write_catalog(main, {{"external_data.h5", 0}});
+  EXPECT_EQ(CatalogReader(main).external_files(), std::vector<std::string>{data});
+  std::ifstream in(data, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BatchRunOptions o;
+  o.catalog = main;
+  o.output = data;
+  o.overwrite = true;  // even when asked to replace an existing output
+  o.backend = "cpu";
+  o.workers = 1;
+  o.progress = false;
+  try {
+    run_batch(o);
+    ADD_FAILURE() << "batch accepted an external dataset file of its catalog as its output";
+  } catch (const std::exception& e) {
+    expect_contains(e.what(), {"input", "external_data.h5"});
+  }
+  std::ifstream again(data, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(again)),
+                          std::istreambuf_iterator<char>());
+  EXPECT_EQ(after, before) << "the external dataset file changed";
 }
 
 // Overwrites entry `index` of a 1-D int64 column of an existing file.

@@ -191,12 +191,14 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   options.solve.validate();
 
   // The output rule, checked by rank 0 before any work: one run per output (a lock held until
-  // the end), an existing output only with --overwrite, never the catalog.
-  const io::OutputRule output_rule{ro.overwrite, {ro.catalog}};
+  // the end), an existing output only with --overwrite, never the catalog or a dataset file it
+  // references.
+  std::vector<std::string> inputs = reader.external_files();
+  inputs.insert(inputs.begin(), ro.catalog);
+  const io::OutputRule output_rule{ro.overwrite, inputs};
   std::optional<io::RunLock> run_lock;
   if (!ro.read_only && pg.rank == 0) {
-    io::check_output(ro.output,
-                     io::OutputRule{true, {ro.catalog}});  // folder, not a folder, not an input
+    io::check_output(ro.output, io::OutputRule{true, inputs});  // folder, not a folder, not an input
     run_lock.emplace(ro.output + ".lock", ro.output);
     if (!run_lock->warning().empty())
       fmt::print(stderr, "fluxpoints batch: warning: {}\n", run_lock->warning());
@@ -382,7 +384,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     pending_write = std::async(std::launch::async, [&, chunk = std::move(chunk), chunk_path,
                                                     fits_names = std::move(fits_names)]() mutable {
       const auto t_write = Clock::now();
-      const io::OutputRule fits_rule{ro.overwrite || ro.resume, {ro.catalog}};
+      const io::OutputRule fits_rule{ro.overwrite || ro.resume, inputs};
       for (std::size_t i = 0; i < fits_names.size(); ++i) {
         if (!chunk.tables[i]) continue;
         try {

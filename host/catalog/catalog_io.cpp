@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "fluxpoints/catalog/catalog.hpp"
@@ -316,6 +317,19 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
       }
     }
     i = j + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> CatalogReader::external_files() const {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const std::string& file : file_->read_str(ds("file"), 0, n_datasets_)) {
+    if (file.empty()) continue;
+    const fs::path p =
+        fs::path(file).is_absolute() ? fs::path(file) : fs::path(path_).parent_path() / file;
+    if (seen.insert(p.string()).second) out.push_back(p.string());
   }
   return out;
 }

@@ -85,6 +85,9 @@ class CatalogReader {
   // The given dataset rows (any order, duplicates allowed), one entry per row, each with either a
   // validated-for-shape dataset or the reason it could not be read.
   std::vector<DatasetRead> read_datasets(const std::vector<std::int64_t>& rows) const;
+  // The distinct external dataset files this catalog's rows name (resolved against the
+  // catalog's folder), in first-use order: inputs that an output must never overwrite.
+  std::vector<std::string> external_files() const;
 
  private:
   // A reader of an external file, opened from the readers in `chain` (outermost first).

@@ -37,7 +37,52 @@ def _check_format(path, f):
                          f"fluxpoints reads ({', '.join(map(str, READABLE_VERSIONS))})")
 
 
-def read_results(path, source, reference_model=None):
+def _catalog_reference_model(results_path, catalog_attr, source, catalog=None):
+    """The source's spectral model from the catalog the batch ran on, as a gammapy model; None
+    (with a warning) when the catalog cannot be found or its model cannot be rebuilt.
+
+    The catalog stores each source's model type (gammapy's tag) and parameters in the library's
+    internal units (TeV, cm-2 s-1 TeV-1, ...), which are the default units of gammapy's models.
+    """
+    import warnings
+
+    import h5py
+    from gammapy.modeling.models import SPECTRAL_MODEL_REGISTRY
+
+    if catalog is not None:
+        candidates = [Path(catalog)]
+    else:
+        stored = Path(catalog_attr)
+        candidates = [stored] if stored.is_absolute() else [results_path.parent / stored, stored]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        warnings.warn(f"{results_path}: the catalog {catalog_attr!r} it was computed from is not "
+                      f"found: reference_model is a template built from ref_dnde (pass "
+                      f"catalog= or reference_model= for the source's own model)")
+        return None
+    with h5py.File(found, "r") as f:
+        names = [_text(n) for n in f["sources/name"][:]]
+        if source not in names:
+            warnings.warn(f"{found}: no source {source!r} in the catalog: reference_model is a "
+                          f"template built from ref_dnde")
+            return None
+        row = names.index(source)
+        model_type = _text(f["sources/model_type"][row])
+        begin, end = f["sources/parameter_offsets"][row:row + 2]
+        par_names = [_text(n) for n in f["sources/parameter_name"][begin:end]]
+        par_values = f["sources/parameter_value"][begin:end]
+    try:
+        model = SPECTRAL_MODEL_REGISTRY.get_cls(model_type)()
+        for name, value in zip(par_names, par_values):
+            model.parameters[name].value = float(value)  # default unit = internal unit
+    except (KeyError, IndexError, ValueError) as error:
+        warnings.warn(f"{found}: the model of {source!r} ({model_type}) cannot be rebuilt in "
+                      f"gammapy ({error}): reference_model is a template built from ref_dnde")
+        return None
+    return model
+
+
+def read_results(path, source, reference_model=None, catalog=None):
     """The flux points of one source of a ``fluxpoints batch`` result file.
 
     Parameters
@@ -47,9 +92,16 @@ def read_results(path, source, reference_model=None):
     source : str
         The source's name, as in the catalog.
     reference_model : `~gammapy.modeling.models.SpectralModel`, optional
-        The source's reference spectral model. Without it, gammapy's
-        ``FluxPoints.from_table`` builds a template model from the stored ``ref_dnde`` column
-        (the flux points and every SED type are the same; only ``reference_model`` differs).
+        The source's reference spectral model. Default: rebuilt from the catalog the batch ran
+        on (its model type and parameters), found through the result file's ``catalog``
+        attribute (relative paths: next to the result file, then from the working folder).
+    catalog : str or Path, optional
+        The catalog file, where it is not where the result file says.
+
+    Without a model (catalog not found, or a model type gammapy cannot rebuild; a warning says
+    so), gammapy's ``FluxPoints.from_table`` builds a template model from the stored
+    ``ref_dnde`` column: the flux points and every SED type are the same, only
+    ``reference_model`` differs.
 
     Returns
     -------
@@ -101,6 +153,7 @@ def read_results(path, source, reference_model=None):
             else:
                 table[name] = values
         attrs = f.attrs
+        catalog_attr = _text(attrs.get("catalog", ""))
         n_sigma_ul = float(attrs["n_sigma_ul"])
         table.meta.update({
             "SED_TYPE": "likelihood",
@@ -111,6 +164,8 @@ def read_results(path, source, reference_model=None):
             "sqrt_ts_threshold_ul": float(attrs["sqrt_ts_threshold_ul"]),
             "n_sigma_sensitivity": float(attrs["n_sigma_sensitivity"]),
         })
+    if reference_model is None:
+        reference_model = _catalog_reference_model(path, catalog_attr, source, catalog)
     return FluxPoints.from_table(table, reference_model=reference_model, sed_type="likelihood",
                                  format="gadf-sed")
 

@@ -80,6 +80,31 @@ def test_read_results_equals_estimate(batch_and_estimate):
     assert np.isfinite(ours.norm.data).sum() >= 3  # not a vacuous comparison
 
 
+def test_reference_model_comes_from_the_catalog(batch_and_estimate, tmp_path):
+    results, _ = batch_and_estimate
+    ours = fluxpoints.read_results(results, "bright")
+    model = ours.reference_model.spectral_model
+    assert type(model).__name__ == "PowerLawSpectralModel"
+    assert model.index.value == 2.4
+    assert model.amplitude.quantity.to_value("cm-2 s-1 TeV-1") == pytest.approx(3e-11, rel=1e-15)
+    # The catalog moved away: a warning, and a template model with the same flux points.
+    import h5py
+
+    moved = tmp_path / "results.h5"
+    moved.write_bytes(Path(results).read_bytes())
+    with h5py.File(moved, "a") as f:
+        f.attrs["catalog"] = "moved_away/catalog.h5"
+    with pytest.warns(UserWarning, match="not found"):
+        alone = fluxpoints.read_results(moved, "bright")
+    for sed_type in ("dnde", "flux", "eflux"):
+        a = ours.to_table(sed_type=sed_type)
+        b = alone.to_table(sed_type=sed_type)
+        np.testing.assert_allclose(np.asarray(a[sed_type]), np.asarray(b[sed_type]), rtol=1e-12)
+    # Given explicitly, the catalog is found again.
+    again = fluxpoints.read_results(moved, "bright", catalog=Path(results).parent / "catalog.h5")
+    assert type(again.reference_model.spectral_model).__name__ == "PowerLawSpectralModel"
+
+
 def test_read_results_errors_name_the_problem(batch_and_estimate, tmp_path):
     results, fits = batch_and_estimate
     with pytest.raises(KeyError, match="no source named 'nope'.*'bright'"):

@@ -24,6 +24,7 @@ set(fluxpoints_label_shared-data
     "^OgipIo\\.HessRunSurvivesRewrite$")
 set(fluxpoints_label_gpu
     "^(CudaEquivalence|CudaNoDevice|CudaFold|CudaKernelImage)\\."
+    "^NuisanceSolver\\.CudaMatchesCpu$"
     "/cuda( |$)")
 foreach(fluxpoints_label gammapy shared-data gpu)
   list(JOIN fluxpoints_label_${fluxpoints_label} "|" fluxpoints_label_${fluxpoints_label})

@@ -1,7 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // Reader and writer of the HDF5 catalog format (docs/catalog-format.md).
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
@@ -291,11 +290,7 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
           d.counts_off = slice(reco_f64[1], kReco);
           d.acceptance = slice(reco_f64[2], kReco);
           d.acceptance_off = slice(reco_f64[3], kReco);
-          d.alpha.resize(n_reco);
-          for (std::int64_t k = 0; k < n_reco; ++k) {
-            const double alpha = d.acceptance[k] / d.acceptance_off[k];
-            d.alpha[k] = std::isfinite(alpha) ? alpha : 0.0;  // gammapy's nan_to_num
-          }
+          d.set_alpha_from_acceptances();
         } else {
           d.background = slice(reco_f64[4], kReco);
         }

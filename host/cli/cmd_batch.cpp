@@ -4,43 +4,29 @@
 // mpirun/srun. Estimator options come from the catalog's attributes; the command line overrides.
 #include <fmt/core.h>
 
-#include <cmath>
+#include <algorithm>
 #include <exception>
 
 #include "commands.hpp"
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/batch_run.hpp"
-#include "fluxpoints/estimator/config.hpp"
-#include "fluxpoints/limits.hpp"
 #include "host/catalog/mpi_env.hpp"
 #include "host/cli/console.hpp"
+#include "host/cli/estimator_option_args.hpp"
 
 namespace fluxpoints::cli {
 namespace {
 
 struct BatchArgs {
   catalog::BatchRunOptions run;
-  std::string energy_edges, selection;
-  double n_sigma = 1, n_sigma_ul = 2, norm_min = NAN, norm_max = NAN;
-  int norm_n_values = 11;
-  std::vector<double> norm_values;
+  EstimatorOptionArgs estimator;
   bool no_progress = false, allow_failures = false;
 };
 
 void run(BatchArgs& a, const CLI::App& cmd) {
-  const auto given = [&](const char* name) { return cmd.count(name) > 0; };
   a.run.progress = !a.no_progress && verbosity() != Verbosity::quiet;
   a.run.quiet = verbosity() == Verbosity::quiet;
-  a.run.override_options = [&a, given](EstimatorOptions& o) {
-    if (given("--energy-edges")) o.energy_edges = parse_energy_edges_tev(a.energy_edges);
-    if (given("--selection")) o.set_selection(a.selection);
-    if (given("--n-sigma")) o.solve.n_sigma = a.n_sigma;
-    if (given("--n-sigma-ul")) o.solve.n_sigma_ul = a.n_sigma_ul;
-    if (given("--norm-min")) o.solve.scan_min = a.norm_min;
-    if (given("--norm-max")) o.solve.scan_max = a.norm_max;
-    if (given("--norm-n-values")) o.solve.scan_n_values = a.norm_n_values;
-    if (given("--norm-values")) o.solve.scan_values = a.norm_values;
-  };
+  a.run.override_options = [&a, &cmd](EstimatorOptions& o) { a.estimator.apply(o, cmd); };
   catalog::ProcessGroup pg = catalog::start_process_group();
   a.run.processes = pg;
   // Ranks on one node share its cores: by default each takes its share.
@@ -122,15 +108,7 @@ void add_batch_command(CLI::App& app) {
       "/sources/error)");
   add_verbosity_flags(cmd);
   cmd->add_flag("--read-only", a.run.read_only, "only read the catalog chunk by chunk and time it (benchmark floor)");
-  cmd->add_option("--energy-edges", a.energy_edges, "override: group edges, e.g. 0.1,1,10 (TeV)");
-  cmd->add_option("--selection", a.selection, "override: selection_optional (all, none, errn-errp,ul,scan)");
-  cmd->add_option("--n-sigma", a.n_sigma, "override: n_sigma");
-  cmd->add_option("--n-sigma-ul", a.n_sigma_ul, "override: n_sigma_ul");
-  cmd->add_option("--norm-min", a.norm_min, "override: norm scan minimum");
-  cmd->add_option("--norm-max", a.norm_max, "override: norm scan maximum");
-  cmd->add_option("--norm-n-values", a.norm_n_values, "override: norm scan points")
-      ->check(CLI::Range(1, limits::kMaxScanValues));
-  cmd->add_option("--norm-values", a.norm_values, "override: explicit norm scan values")->delimiter(',');
+  a.estimator.add_to(cmd, EstimatorOptionArgs::kBatchHelp);
   cmd->callback([cmd] { run(a, *cmd); });
 }
 

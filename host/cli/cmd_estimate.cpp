@@ -5,7 +5,6 @@
 #include <fmt/core.h>
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <stdexcept>
 
@@ -16,8 +15,8 @@
 #include "fluxpoints/io/dataset_io.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/ogip.hpp"
-#include "fluxpoints/limits.hpp"
 #include "host/cli/console.hpp"
+#include "host/cli/estimator_option_args.hpp"
 
 namespace fluxpoints::cli {
 
@@ -26,10 +25,9 @@ namespace {
 struct EstimateArgs {
   std::vector<std::string> dataset_files;
   std::string models_file, source, config_file, output;
-  std::string energy_edges, energy_unit, selection, backend = "auto", sed_type = "likelihood";
-  double n_sigma = 1, n_sigma_ul = 2, n_sigma_sensitivity = 5, norm_min = NAN, norm_max = NAN;
-  int norm_n_values = 11;
-  std::vector<double> norm_values;
+  std::string energy_unit, backend = "auto", sed_type = "likelihood";
+  EstimatorOptionArgs estimator;
+  double n_sigma_sensitivity = 5;
   bool sum_over_energy_groups = false, allow_multiple_telescopes = false, overwrite = false;
 };
 
@@ -61,15 +59,8 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
     apply_estimator_config(a.config_file, options, source);
   }
   if (given("--source")) source = a.source;
-  if (given("--energy-edges")) options.energy_edges = parse_energy_edges_tev(a.energy_edges);
-  if (given("--selection")) options.set_selection(a.selection);
+  a.estimator.apply(options, cmd);
   if (given("--n-sigma-sensitivity")) options.n_sigma_sensitivity = a.n_sigma_sensitivity;
-  if (given("--n-sigma")) options.solve.n_sigma = a.n_sigma;
-  if (given("--n-sigma-ul")) options.solve.n_sigma_ul = a.n_sigma_ul;
-  if (given("--norm-min")) options.solve.scan_min = a.norm_min;
-  if (given("--norm-max")) options.solve.scan_max = a.norm_max;
-  if (given("--norm-n-values")) options.solve.scan_n_values = a.norm_n_values;
-  if (given("--norm-values")) options.solve.scan_values = a.norm_values;
   if (given("--sum-over-energy-groups")) options.sum_over_energy_groups = true;
   if (given("--allow-multiple-telescopes")) options.allow_multiple_telescopes = true;
   options.validate();
@@ -161,23 +152,12 @@ void add_estimate_command(CLI::App& app) {
       ->expected(1, -1);
   cmd->add_option("--models", a.models_file, "gammapy model YAML")->required();
   cmd->add_option("--source", a.source, "source model name or index (default: the first)");
-  cmd->add_option("--energy-edges", a.energy_edges,
-                  "group edges, e.g. 0.7,1,2,5,10 (TeV) or '700,1000,2000 GeV'");
+  a.estimator.add_to(cmd, EstimatorOptionArgs::kEstimateHelp);
   cmd->add_option("--energy-unit", a.energy_unit,
                   "unit of the output energies (default: the datasets' axis unit, keV for OGIP)");
-  cmd->add_option("--selection", a.selection,
-                  "selection_optional: all, none, or a comma list of errn-errp,ul,scan,sensitivity");
-  cmd->add_option("--n-sigma", a.n_sigma, "n_sigma for norm_err/errn/errp")->capture_default_str();
-  cmd->add_option("--n-sigma-ul", a.n_sigma_ul, "n_sigma_ul for norm_ul")->capture_default_str();
   cmd->add_option("--n-sigma-sensitivity", a.n_sigma_sensitivity,
                   "n_sigma_sensitivity for norm_sensitivity")
       ->capture_default_str();
-  cmd->add_option("--norm-min", a.norm_min, "norm scan minimum (norm.scan_min, default 0.2)");
-  cmd->add_option("--norm-max", a.norm_max, "norm scan maximum (norm.scan_max, default 5)");
-  cmd->add_option("--norm-n-values", a.norm_n_values, "norm scan points (norm.scan_n_values)")
-      ->check(CLI::Range(1, limits::kMaxScanValues));
-  cmd->add_option("--norm-values", a.norm_values, "explicit norm scan values (norm.scan_values)")
-      ->delimiter(',');
   cmd->add_flag("--sum-over-energy-groups", a.sum_over_energy_groups,
                 "collapse each group to one bin before fitting");
   cmd->add_flag("--allow-multiple-telescopes", a.allow_multiple_telescopes,

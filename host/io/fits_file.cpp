@@ -224,32 +224,31 @@ int FitsFile::column_number(const std::string& name) {
   return colnum;
 }
 
-int FitsFile::column_type(const std::string& name) {
-  const int col = column_number(name);
+FitsFile::ColumnInfo FitsFile::column_info(const std::string& name) {
+  ColumnInfo info;
+  info.number = column_number(name);
   int status = 0;
-  int typecode = 0;
-  long repeat = 0;
-  long width = 0;
-  fits_get_coltype(fptr_, col, &typecode, &repeat, &width, &status);
+  fits_get_coltype(fptr_, info.number, &info.typecode, &info.repeat, &info.width, &status);
   check(status, "type of column " + name);
-  return typecode;
+  return info;
 }
 
-std::vector<double> FitsFile::read_doubles(const std::string& column) {
-  const int col = column_number(column);
-  int status = 0;
-  int typecode = 0;
-  long repeat = 0;
-  long width = 0;
-  fits_get_coltype(fptr_, col, &typecode, &repeat, &width, &status);
-  check(status, "type of column " + column);
-  if (typecode < 0 || typecode == TSTRING) {
-    throw std::runtime_error(where("column " + column + " is not a numeric column"));
+FitsFile::ColumnInfo FitsFile::numeric_column_info(const std::string& name) {
+  const ColumnInfo info = column_info(name);
+  if (info.typecode < 0 || info.typecode == TSTRING) {
+    throw std::runtime_error(where("column " + name + " is not a numeric column"));
   }
+  return info;
+}
+
+int FitsFile::column_type(const std::string& name) { return column_info(name).typecode; }
+
+std::vector<double> FitsFile::read_doubles(const std::string& column) {
+  const ColumnInfo info = numeric_column_info(column);
   const long rows = num_rows();
-  std::vector<double> values(static_cast<std::size_t>(rows * repeat));
+  std::vector<double> values(static_cast<std::size_t>(rows * info.repeat));
   if (values.empty()) return values;
-  read_column_doubles(col, typecode, 1, rows * repeat, values.data());
+  read_column_doubles(info.number, info.typecode, 1, rows * info.repeat, values.data());
   return values;
 }
 
@@ -269,23 +268,15 @@ void FitsFile::read_column_doubles(int col, int typecode, long row, long long co
 }
 
 std::vector<long long> FitsFile::read_integers(const std::string& column) {
-  const int col = column_number(column);
-  int status = 0;
-  int typecode = 0;
-  long repeat = 0;
-  long width = 0;
-  fits_get_coltype(fptr_, col, &typecode, &repeat, &width, &status);
-  check(status, "type of column " + column);
-  if (typecode < 0 || typecode == TSTRING) {
-    throw std::runtime_error(where("column " + column + " is not a numeric column"));
-  }
+  const ColumnInfo info = numeric_column_info(column);
   const long rows = num_rows();
-  std::vector<long long> values(static_cast<std::size_t>(rows * repeat));
+  std::vector<long long> values(static_cast<std::size_t>(rows * info.repeat));
   if (values.empty()) return values;
   long long nulval = 0;
   int anynul = 0;
-  fits_read_col(fptr_, TLONGLONG, col, 1, 1, rows * repeat, &nulval, values.data(), &anynul,
-                &status);
+  int status = 0;
+  fits_read_col(fptr_, TLONGLONG, info.number, 1, 1, rows * info.repeat, &nulval, values.data(),
+                &anynul, &status);
   check(status, "reading column " + column);
   return values;
 }
@@ -314,13 +305,12 @@ std::vector<std::uint8_t> FitsFile::read_flags(const std::string& column) {
 }
 
 std::vector<double> FitsFile::read_row_array(const std::string& column, long row) {
-  const int col = column_number(column);
+  const ColumnInfo info = column_info(column);
+  const int col = info.number;
+  const int typecode = info.typecode;
+  long repeat = info.repeat;
+  const long width = info.width;
   int status = 0;
-  int typecode = 0;
-  long repeat = 0;
-  long width = 0;
-  fits_get_coltype(fptr_, col, &typecode, &repeat, &width, &status);
-  check(status, "type of column " + column);
   if (typecode < 0) {
     long offset = 0;
     fits_read_descript(fptr_, col, row, &repeat, &offset, &status);

@@ -85,6 +85,17 @@ class FitsFile {
     if (status != 0) fail(status, what);
   }
   std::string where(const std::string& item) const;
+  // A column's number and cfitsio type (typecode negative for variable length; repeat: values
+  // per row, or the maximum for variable length; width: bytes per value).
+  struct ColumnInfo {
+    int number = 0;
+    int typecode = 0;
+    long repeat = 0;
+    long width = 0;
+  };
+  ColumnInfo column_info(const std::string& name);  // throws naming the column when absent
+  // The same for whole-column reads: throws unless the column is fixed-length and numeric.
+  ColumnInfo numeric_column_info(const std::string& name);
   // Throws naming the HDU if the file is shorter than its headers say (a copy or download cut
   // off: cfitsio would only notice when the missing rows are read, or never for an HDU whose
   // data are not read).

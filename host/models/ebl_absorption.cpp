@@ -1,7 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // EBL absorption factor tables (gammapy's EBLAbsorptionNormSpectralModel, spec 6.1).
-#include <fitsio.h>
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -12,6 +10,7 @@
 #include "fluxpoints/math/hd.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/models/units.hpp"
+#include "host/io/fits_file.hpp"
 
 namespace fluxpoints::models {
 namespace {
@@ -34,58 +33,6 @@ void check_ascending(const std::vector<double>& v, const char* what) {
                                   " must be finite and strictly ascending");
   }
 }
-
-// Minimal RAII wrapper over a cfitsio handle, with errors naming the file and the HDU.
-class FitsTable {
- public:
-  explicit FitsTable(const std::string& path) : path_(path) {
-    int status = 0;
-    if (fits_open_file(&f_, path.c_str(), READONLY, &status))
-      throw std::runtime_error("cannot open EBL table '" + path + "'");
-  }
-  ~FitsTable() {
-    int status = 0;
-    if (f_) fits_close_file(f_, &status);
-  }
-  FitsTable(const FitsTable&) = delete;
-  FitsTable& operator=(const FitsTable&) = delete;
-
-  void move_to(const char* hdu) {
-    int status = 0;
-    hdu_ = hdu;
-    if (fits_movnam_hdu(f_, BINARY_TBL, const_cast<char*>(hdu), 0, &status))
-      throw std::runtime_error("EBL table '" + path_ + "': missing HDU " + hdu);
-  }
-  long rows() {
-    int status = 0;
-    long n = 0;
-    fits_get_num_rows(f_, &n, &status);
-    check(status, "number of rows");
-    return n;
-  }
-  // Column `name` of row `row` (1-based), all its elements.
-  std::vector<double> read(const char* name, long row) {
-    int status = 0, col = 0, typecode = 0;
-    long repeat = 0, width = 0;
-    fits_get_colnum(f_, CASEINSEN, const_cast<char*>(name), &col, &status);
-    check(status, std::string("column ") + name);
-    fits_get_coltype(f_, col, &typecode, &repeat, &width, &status);
-    check(status, std::string("column ") + name);
-    std::vector<double> out(static_cast<std::size_t>(repeat));
-    fits_read_col(f_, TDOUBLE, col, row, 1, repeat, nullptr, out.data(), nullptr, &status);
-    check(status, std::string("column ") + name);
-    return out;
-  }
-
- private:
-  void check(int status, const std::string& what) {
-    if (status)
-      throw std::runtime_error("EBL table '" + path_ + "', HDU " + hdu_ + ": cannot read " + what);
-  }
-  fitsfile* f_ = nullptr;
-  std::string path_;
-  std::string hdu_;
-};
 
 }  // namespace
 
@@ -149,11 +96,20 @@ double EBLAbsorptionNormSpectralModel::evaluate(double e, const Parameter* p) co
   return std::pow(absorption, alpha_norm);
 }
 
-std::unique_ptr<EBLAbsorptionNormSpectralModel> EBLAbsorptionNormSpectralModel::read(
-    const std::string& path, double redshift, double alpha_norm) {
-  FitsTable t(path);
+namespace {
+
+// The table's redshift grid, energy nodes and absorption values (n_redshift x n_energy).
+struct EblTable {
+  std::vector<double> energies;
+  std::vector<double> redshifts;
+  std::vector<double> values;
+};
+
+// Reads the XSPEC-style table; errors name the file and the HDU.
+EblTable read_ebl_table(const std::string& path) {
+  io::FitsFile t(path, io::FitsFile::Mode::kRead);
   t.move_to("PARAMETERS");
-  const std::vector<double> raw = t.read("VALUE", 1);
+  const std::vector<double> raw = t.read_row_array("VALUE", 1);
   // The redshift grid may repeat values: keep the sorted unique ones and the first row of each.
   std::vector<std::pair<double, std::size_t>> order;
   for (std::size_t i = 0; i < raw.size(); ++i) order.emplace_back(raw[i], i);
@@ -167,31 +123,45 @@ std::unique_ptr<EBLAbsorptionNormSpectralModel> EBLAbsorptionNormSpectralModel::
     rows.push_back(i);
   }
   t.move_to("ENERGIES");
-  const long n_energy = t.rows();
+  const long n_energy = t.num_rows();
   std::vector<double> energies;
   for (long r = 1; r <= n_energy; ++r) {
-    const double lo = t.read("ENERG_LO", r).at(0), hi = t.read("ENERG_HI", r).at(0);
+    const double lo = t.read_row_array("ENERG_LO", r).at(0);
+    const double hi = t.read_row_array("ENERG_HI", r).at(0);
     energies.push_back(std::sqrt(lo * hi));
   }
   t.move_to("SPECTRA");
-  const long n_spectra = t.rows();
+  const long n_spectra = t.num_rows();
   std::vector<double> values;
   for (std::size_t row : rows) {
     if (static_cast<long>(row) >= n_spectra)
-      throw std::runtime_error("EBL table '" + path + "', HDU SPECTRA: fewer rows (" +
-                               std::to_string(n_spectra) + ") than redshifts");
-    const auto spectrum = t.read("INTPSPEC", static_cast<long>(row) + 1);
+      throw std::runtime_error(path + ": HDU SPECTRA: fewer rows (" + std::to_string(n_spectra) +
+                               ") than redshifts");
+    const auto spectrum = t.read_row_array("INTPSPEC", static_cast<long>(row) + 1);
     if (static_cast<long>(spectrum.size()) != n_energy)
-      throw std::runtime_error("EBL table '" + path + "', HDU SPECTRA: INTPSPEC has " +
+      throw std::runtime_error(path + ": HDU SPECTRA: INTPSPEC has " +
                                std::to_string(spectrum.size()) + " values, ENERGIES has " +
                                std::to_string(n_energy) + " rows");
     values.insert(values.end(), spectrum.begin(), spectrum.end());
   }
+  return {std::move(energies), std::move(redshifts), std::move(values)};
+}
+
+}  // namespace
+
+std::unique_ptr<EBLAbsorptionNormSpectralModel> EBLAbsorptionNormSpectralModel::read(
+    const std::string& path, double redshift, double alpha_norm) {
+  EblTable table;
+  try {
+    table = read_ebl_table(path);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("EBL table: ") + e.what());
+  }
   std::unique_ptr<EBLAbsorptionNormSpectralModel> m;
   try {
-    m = std::make_unique<EBLAbsorptionNormSpectralModel>(std::move(energies), std::move(redshifts),
-                                                         std::move(values), redshift, alpha_norm,
-                                                         kXspecEnergyUnit);
+    m = std::make_unique<EBLAbsorptionNormSpectralModel>(
+        std::move(table.energies), std::move(table.redshifts), std::move(table.values), redshift,
+        alpha_norm, kXspecEnergyUnit);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error("EBL table '" + path + "': " + e.what());
   }

@@ -40,7 +40,7 @@ struct AssembledSource {
   std::vector<std::string> dataset_names;
 };
 
-// Folds and assembles one source (spec 1.2 - 1.8). Runs on a worker thread: it touches only its
+// Folds and assembles one source. Runs on a worker thread: it touches only its
 // own output, and neither HDF5 nor Kokkos.
 void assemble_source(const Source& source, const std::vector<const DatasetRead*>& reads,
                      const EstimatorOptions& options, AssembledSource& out) {

@@ -7,7 +7,7 @@ namespace fluxpoints::examples {
 
 LikelihoodBatch synthetic_spectrum_batch() {
   // Source counts at norm 1: PowerLaw(1e-12 cm-2 s-1 TeV-1, index 2.5) x 5e13 cm2 s, identity
-  // energy dispersion (spec 9.1).
+  // energy dispersion.
   const double s[8] = {54.52297653, 22.99214856, 9.69570865, 4.08864644,
                        1.72416791,  0.72707558,  0.30660523, 0.12929435};
   const double n[8] = {95, 60, 33, 17, 6, 3, 0, 1};

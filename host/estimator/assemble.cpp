@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// From datasets + models to likelihood problems (spec 1.3 - 1.6, 1.8, 1.11): snap, slice (reco
+// From datasets + models to likelihood problems: snap, slice (reco
 // bins only: exposure and the true axis are never sliced, so migration from outside the group is
 // in the predicted counts), mask, optionally collapse each group to one bin, append.
 #include <fmt/core.h>
@@ -71,7 +71,7 @@ void add_bins(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
   }
 }
 
-// sum_over_energy_groups (spec 1.5): one bin per dataset, sums over the safe bins only (mask_fit
+// sum_over_energy_groups: one bin per dataset, sums over the safe bins only (mask_fit
 // is OR-ed but not used as a weight, as in gammapy), OFF-count-weighted alpha.
 void add_summed_bin(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
                     const DatasetPrediction& pred, BinRange r) {

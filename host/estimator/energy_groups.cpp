@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Energy-edge snapping and the dataset checks of FluxPointsEstimator.run (spec 1.2, 1.3).
+// Energy-edge snapping and the dataset checks of FluxPointsEstimator.run.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -72,7 +72,7 @@ double energy_pixel(const std::vector<double>& edges, double energy) {
 
 namespace {
 
-// Index of the axis edge a requested energy snaps to (spec 1.3 steps 1-3).
+// Index of the axis edge a requested energy snaps to.
 std::size_t snap_edge_index(const std::vector<double>& edges, double energy) {
   const double n_bins = static_cast<double>(edges.size() - 1);
   double p = energy_pixel(edges, energy);

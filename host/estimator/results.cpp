@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// From a solved batch to one source's likelihood flux-point table (spec 3.1 - 3.4, 7b).
+// From a solved batch to one source's likelihood flux-point table.
 #include <cmath>
 #include <stdexcept>
 

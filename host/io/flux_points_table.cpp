@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// FluxPointsTable: column access, SED-type conversion (spec 3.5), units, text formatting.
+// FluxPointsTable: column access, SED-type conversion, units, text formatting.
 #include <fmt/core.h>
 
 #include <algorithm>

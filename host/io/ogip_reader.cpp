@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// OGIP reader, following gammapy 2.1's OGIPDatasetReader (spec 7a).
+// OGIP reader, following gammapy 2.1's OGIPDatasetReader.
 #include <fmt/format.h>
 
 #include <cctype>
@@ -85,7 +85,7 @@ void read_arf(const std::string& path, SpectrumDataset& ds) {
   FitsFile file(path, FitsFile::Mode::kRead);
   file.move_to("SPECRESP");
   // Units are required (gammapy fails on an ARF without them); gammapy's own ARFs may say
-  // e.g. "h-1 m2 s" for the area (spec 7a).
+  // e.g. "h-1 m2 s" for the area.
   ds.true_edges = energy_edges_tev(file, "ENERG_LO", "ENERG_HI", "");
   const double to_cm2 = column_unit_factor(file, "SPECRESP", "cm2", "");
   const std::vector<double> aeff = file.read_doubles("SPECRESP");
@@ -150,7 +150,7 @@ void read_rmf(const std::string& path, SpectrumDataset& ds) {
     }
     std::size_t m = 0;  // next MATRIX entry
     for (long long k = 0; k < n_grp[j]; ++k) {
-      const long long first = f_chan[k];  // 0-based channel index; TLMIN is ignored (spec 8.18)
+      const long long first = f_chan[k];  // 0-based channel index; TLMIN is ignored
       const long long count = n_chan[k];
       if (first < 0 || count < 0 || first + count > static_cast<long long>(n_reco) ||
           m + static_cast<std::size_t>(count) > values.size()) {

@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// EBL absorption factor tables (gammapy's EBLAbsorptionNormSpectralModel, spec 6.1).
+// EBL absorption factor tables (gammapy's EBLAbsorptionNormSpectralModel).
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>

@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// gammapy model YAML (spec 6.2): reading Models files into SkyModel / FoVBackgroundModel, and
+// gammapy model YAML: reading Models files into SkyModel / FoVBackgroundModel, and
 // writing them back the way gammapy's Models.write does (full_output=False).
 #include "fluxpoints/models/model_yaml.hpp"
 

@@ -9,8 +9,8 @@
 //   problems  problem_segments[p] .. problem_segments[p+1] are the datasets of problem p
 //
 // Only bins inside the dataset mask are stored: the statistic, counts, npred and npred_excess
-// are all masked sums (spec 1.6). A problem with no segment is a group no dataset overlaps
-// (spec 1.8a); a segment with no bin is a dataset whose mask is empty in the group (spec 1.8b).
+// are all masked sums. A problem with no segment is a group no dataset overlaps;
+// a segment with no bin is a dataset whose mask is empty in the group.
 
 #include <cstdint>
 #include <string>

@@ -5,7 +5,7 @@
 
 namespace fluxpoints::examples {
 // Eight log bins 0.5-50 TeV, PowerLaw source counts, grouped into four flux points
-// ({0,1},{2,3},{4,5},{6,7}); first as Cash data with a known background (spec 9.1), then as
-// On/Off data with alpha = 0.2 (spec 9.2). Eight problems in all.
+// ({0,1},{2,3},{4,5},{6,7}); first as Cash data with a known background, then as
+// On/Off data with alpha = 0.2. Eight problems in all.
 LikelihoodBatch synthetic_spectrum_batch();
 }  // namespace fluxpoints::examples

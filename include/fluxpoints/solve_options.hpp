@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Options of a batch solve, with gammapy's names and defaults (spec 1.1, 2.1, 2.2).
+// Options of a batch solve, with gammapy's names and defaults.
 
 #include <string>
 #include <vector>

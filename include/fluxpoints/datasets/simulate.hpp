@@ -53,7 +53,7 @@ std::vector<double> log_edges(double emin_tev, double emax_tev, int n);
 // a valid Cash dataset whose counts are to be filled.
 SpectrumDataset make_simulation_template(const SimulationSetup& setup);
 
-// Poisson-samples an On/Off dataset for `source` (spec 5.1 folding through the template).
+// Poisson-samples an On/Off dataset for `source` (folded through the template).
 SpectrumDataset simulate_on_off(const models::SpectralModel& source, const SimulationSetup& setup,
                                 std::uint64_t seed);
 

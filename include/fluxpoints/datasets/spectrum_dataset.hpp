@@ -1,8 +1,9 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // One-dimensional spectral datasets as gammapy's SpectrumDataset (Cash, known background) and
-// SpectrumDatasetOnOff (WStat), with the forward folding of spec 5.1. Energies in TeV,
-// exposure in cm2 s (internal units, see models/spectral_model.hpp).
+// SpectrumDatasetOnOff (WStat), with the forward folding (integral over each true-energy bin, times
+// the exposure, through the energy dispersion). Energies in TeV, exposure in cm2 s (internal
+// units, see models/spectral_model.hpp).
 
 #include <cstdint>
 #include <string>
@@ -37,9 +38,9 @@ struct SpectrumDataset {
 
   std::size_t n_reco() const { return counts.size(); }
   std::size_t n_true() const { return exposure.size(); }
-  // mask_safe AND mask_fit for reco bin i (spec 1.6).
+  // mask_safe AND mask_fit for reco bin i.
   bool mask(std::size_t i) const;
-  // Predicted source counts per reco bin at norm 1: sum_j F_j eps_j M[j,i] (spec 5.1).
+  // Predicted source counts per reco bin at norm 1: sum_j F_j eps_j M[j,i].
   std::vector<double> npred_source(const models::SpectralModel& model) const;
   // Throws std::runtime_error naming source_file and the field for inconsistent shapes,
   // non-finite or negative values.

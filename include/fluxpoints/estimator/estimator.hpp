@@ -1,14 +1,14 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// The flux-point estimator (gammapy's FluxPointsEstimator with reoptimize=False, spec 1): turns
+// The flux-point estimator (gammapy's FluxPointsEstimator with reoptimize=False): turns
 // datasets + a source model into likelihood problems, and solved problems into flux-point tables.
 //
-//   append_source_problems(batch, datasets, models, source, options)   (spec 1.2 - 1.6, 1.8)
+//   append_source_problems(batch, datasets, models, source, options)
 //       snaps the requested energy edges to each dataset's reco axis, slices, masks, optionally
 //       sums each group to one bin, and appends one problem per energy group (one segment per
 //       contributing dataset) to `batch`. Returns where they went (SourceProblems).
 //   Backend::solve(batch, options.solve)                               (all problems at once)
-//   make_flux_points(result, source_problems, options)                 (spec 3.1 - 3.4)
+//   make_flux_points(result, source_problems, options)
 //       the likelihood FluxPointsTable of one source, with reference quantities.
 //
 // Many sources go into one batch: call append_source_problems once per source, solve once, then
@@ -33,10 +33,10 @@ namespace fluxpoints {
 struct EstimatorOptions {
   std::vector<double> energy_edges{1.0, 10.0};  // requested group edges, TeV (gammapy's default)
   SolveOptions solve;                           // n_sigma, n_sigma_ul, selection, norm, scan
-  bool sum_over_energy_groups = false;          // collapse each group to one reco bin (spec 1.5)
-  bool allow_multiple_telescopes = false;       // spec 1.2 step 3
-  double sqrt_ts_threshold_ul = 2.0;            // is_ul = sqrt_ts < this (spec 3.2)
-  // selection_optional "sensitivity" (spec 3.6): Asimov norm at n_sigma_sensitivity (gammapy
+  bool sum_over_energy_groups = false;          // collapse each group to one reco bin
+  bool allow_multiple_telescopes = false;       // accept datasets of several telescopes
+  double sqrt_ts_threshold_ul = 2.0;            // is_ul = sqrt_ts < this
+  // selection_optional "sensitivity": Asimov norm at n_sigma_sensitivity (gammapy
   // 2.1's default is 5). Computed on the host at assembly time: it needs no fit.
   bool sensitivity = false;
   double n_sigma_sensitivity = 5.0;
@@ -47,7 +47,7 @@ struct EstimatorOptions {
   void validate() const;
 };
 
-// --- Energy groups (spec 1.2, 1.3) ------------------------------------------------------------
+// --- Energy groups ------------------------------------------------------------
 
 // Fractional pixel coordinate of `energy` on a log axis with these edges: piecewise linear in
 // ln E, edge j at j - 0.5, extrapolated with the first / last segment outside the axis.
@@ -83,13 +83,13 @@ void check_datasets(const std::vector<datasets::SpectrumDataset>& datasets,
 
 // Predicted counts per reco bin of one dataset at norm 1 (reoptimize=False: everything but the
 // source's norm is fixed). `other` is every other model's npred: Cash adds it to the background,
-// WStat to the ON signal (spec 5.4).
+// WStat to the ON signal.
 struct DatasetPrediction {
   std::vector<double> source;
   std::vector<double> other;
 };
 
-// Folds the source (models[source]) and every other model through each dataset (spec 5.1).
+// Folds the source (models[source]) and every other model through each dataset.
 // A model with datasets_names predicts nothing in the datasets it does not name.
 std::vector<DatasetPrediction> predict_counts(
     const std::vector<datasets::SpectrumDataset>& datasets,
@@ -117,7 +117,7 @@ struct SourceProblems {
   std::string source_name;
   std::vector<FluxPointGroup> groups;
   std::vector<std::string> dataset_names;
-  std::string energy_unit = "TeV";  // of the first dataset's axis: the output default (spec 0)
+  std::string energy_unit = "TeV";  // of the first dataset's axis: the output default
   std::shared_ptr<const models::SpectralModel> reference_model;
   std::vector<std::string> warnings;  // gammapy's logged warnings (no dataset in a range, ...)
 
@@ -125,7 +125,7 @@ struct SourceProblems {
   bool any_dataset() const;
 };
 
-// Appends one problem per energy group of `options.energy_edges` (spec 1.11). `predictions` are
+// Appends one problem per energy group of `options.energy_edges`. `predictions` are
 // per dataset, as predict_counts returns them. Checks the datasets (check_datasets) first.
 SourceProblems append_source_problems(LikelihoodBatch& batch,
                                       const std::vector<datasets::SpectrumDataset>& datasets,
@@ -140,13 +140,13 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
 
 // --- Results ----------------------------------------------------------------------------------
 
-// The likelihood table of one source (spec 3.1, 7b column order): e_ref/e_min/e_max in
+// The likelihood table of one source (columns in gammapy's order): e_ref/e_min/e_max in
 // `energy_unit` (empty: the datasets' unit), ref_dnde/ref_flux/ref_eflux (erg; from
-// models::reference_fluxes on the output axis, spec 3.4), norm and norm_err
-// NaN where success is false, errn/errp/ul/scan as selected, sqrt_ts and is_ul (spec 3.2).
+// models::reference_fluxes on the output axis), norm and norm_err
+// NaN where success is false, errn/errp/ul/scan as selected, sqrt_ts and is_ul.
 // Per-dataset columns (npred, npred_excess, counts) have one entry per input dataset, in input
 // order; a dataset that does not contribute to a group gets counts 0, npred NaN, npred_excess NaN
-// (gammapy writes shorter, unlabelled arrays there instead, spec 8.10).
+// (gammapy writes shorter, unlabelled arrays there instead).
 io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProblems& problems,
                                      const EstimatorOptions& options,
                                      const std::string& energy_unit = "");

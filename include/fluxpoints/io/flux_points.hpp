@@ -1,10 +1,10 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Flux-point tables as gammapy writes and reads them (spec 3.5, 7b): named columns with units,
+// Flux-point tables as gammapy writes and reads them: named columns with units,
 // some of them vectors per row (npred, counts, stat_scan, ...), plus the few metadata values that
 // travel with the file (SED_TYPE, UL_CONF).
 //
-// The estimator fills a "likelihood" table (norm-based, spec 3.1); to_sed_type() derives the
+// The estimator fills a "likelihood" table (norm-based); to_sed_type() derives the
 // dnde / e2dnde / flux / eflux tables from it. Writers: gadf SED FITS (HDU FLUXPOINTS) and ECSV,
 // both readable by gammapy's FluxPoints.read and by astropy. Files are written to a temporary file
 // in the same folder and renamed, so a failed write never leaves a half-written output.
@@ -58,7 +58,7 @@ struct FluxPointsTable {
 // n_sigma_ul back from UL_CONF, rounded to one decimal as gammapy does on read.
 double n_sigma_from_ul_conf(double ul_conf);
 
-// The supported SED types and the unit each writes its flux columns in (spec 3.5).
+// The supported SED types and the unit each writes its flux columns in.
 // "likelihood" has no flux unit (returns "").
 std::string sed_type_unit(const std::string& sed_type);
 

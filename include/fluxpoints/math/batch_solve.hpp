@@ -34,7 +34,7 @@ struct ResultArrays : ResultColumns<Pointer> {
   int* evaluations = nullptr;
 };
 
-// Fills row p for a problem with no bins at all (spec 1.8a / 1.8b).
+// Fills row p for a problem with no bins at all.
 FLUXPOINTS_HD void store_empty_problem(const ProblemView& v, std::int64_t p, int n_scan,
                                        const ResultArrays& out) {
   const bool no_dataset = v.segment_end == v.segment_begin;

@@ -9,7 +9,7 @@
 
 namespace fluxpoints::math {
 
-// Per-dataset sums of segment k at the norm x[0] and nuisances x[1..] (spec 1.7 step 6):
+// Per-dataset sums of segment k at the norm x[0] and nuisances x[1..]:
 // counts, total predicted counts (clipped per bin, as npred() reports them) and sum(s), whose
 // product with the norm is npred_excess (the source alone).
 FLUXPOINTS_HD ProblemView::DatasetSums nuisance_dataset_sums(const NuisanceProblemView& v,

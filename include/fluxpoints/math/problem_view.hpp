@@ -119,7 +119,7 @@ struct ProblemView {
     }
   }
 
-  // Per-dataset sums reported for segment k at norm theta (spec 1.7 step 6, 3.1): counts, total
+  // Per-dataset sums reported for segment k at norm theta: counts, total
   // predicted counts (clipped per bin) and the source-only excess theta * sum(s).
   struct DatasetSums {
     double counts;
@@ -145,7 +145,7 @@ struct ProblemView {
 
   // Lowest norm at which the statistic is still finite and convex: Cash bins with n > 0 need
   // theta*s + b > 0, i.e. theta > -b/s for s > 0 (below it the bin saturates at the truncation
-  // value and the profile is flat, spec 8.14). -inf when no bin limits it (WStat is defined on
+  // value and the profile is flat). -inf when no bin limits it (WStat is defined on
   // the whole real line).
   FLUXPOINTS_HD double partial_feasible_min(std::int64_t first, std::int64_t stride) const {
     double lo = -kInf;

@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// norm_sensitivity (spec 3.6, as gammapy 2.1 computes it): the norm at which the Asimov dataset
+// norm_sensitivity (as gammapy 2.1 computes it): the norm at which the Asimov dataset
 // of the problem reaches a significance sqrt(TS_A) = n_sigma (gammapy's default n_sigma is 5).
 // The Asimov counts are the model prediction at that norm, npred() of the dataset:
 //   Cash : clip(theta s + b, 0);

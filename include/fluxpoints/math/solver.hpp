@@ -3,7 +3,7 @@
 // The one-dimensional flux-point solve, shared by every backend: best-fit norm, its error,
 // TS, and the profile crossings (errn, errp, ul) of spec sections 1.7, 2.4 and 3.3.
 //
-// The profile S(theta) is convex on its feasible region (spec 4.4), so every search here is a
+// The profile S(theta) is convex on its feasible region, so every search here is a
 // safeguarded Newton iteration inside a maintained bracket: a Newton step that leaves the bracket
 // (or meets zero curvature) is replaced by bisection. That converges in a handful of evaluations
 // for smooth profiles and still terminates on kinks and plateaus.
@@ -19,9 +19,9 @@ namespace fluxpoints::math {
 // Why a problem's best fit is (or is not) usable. gammapy's `success` is `status == ok`.
 enum class SolveStatus : std::uint8_t {
   ok = 0,
-  no_dataset = 1,     // no dataset overlaps the group (spec 1.8a)
-  empty_mask = 2,     // datasets overlap but no bin is inside the mask (spec 1.8b)
-  flat_minimum = 3,   // the minimum is a plateau (e.g. Cash with all counts 0, spec 8.4)
+  no_dataset = 1,     // no dataset overlaps the group
+  empty_mask = 2,     // datasets overlap but no bin is inside the mask
+  flat_minimum = 3,   // the minimum is a plateau (e.g. Cash with all counts 0)
   no_minimum = 4,     // the statistic decreases without bound inside the norm limits
   max_iterations = 5, // the iteration limit was reached
   non_finite = 6,     // the statistic became NaN/inf during the solve
@@ -223,7 +223,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   }
   if (lo_known && !hi_known && at_lo.d1 == 0.0 && p_start.d1 == 0.0) {
     // S' = 0 from the start upwards (and the start is not past a minimum): S is constant, e.g.
-    // no source counts in any bin (spec 8.1). A plateau; report the start.
+    // no source counts in any bin. A plateau; report the start.
     r.theta = x_start;
     r.at = p_start;
     r.flat = true;
@@ -308,7 +308,7 @@ FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double t
     if (newton && dabs(next - x) <= tol) {
       // A tiny Newton step is convergence when the local quadratic model holds over it: the
       // root then lies within |S'' step / (2 S')| |step| <= step / 8 of `next`. Where it does not
-      // (Cash near its feasible limit, spec 8.14, is steep but far from the target, and every
+      // (Cash near its feasible limit, is steep but far from the target, and every
       // step there is tiny), probe one tolerance further and bisect unless the sign changes.
       if (dabs(p.d2 * (next - x)) <= 0.25 * dabs(p.d1)) return next;
       const double toward = fx > 0.0 ? inside : outside;
@@ -355,7 +355,7 @@ FLUXPOINTS_HD double open_crossing(const Profile& f, const SolveSettings& o, dou
 
 }  // namespace detail
 
-// gammapy's confidence bracket (spec 2.4, dev rule): [conf_min, conf_max] around the best fit v
+// gammapy's confidence bracket (dev rule): [conf_min, conf_max] around the best fit v
 // with step = sigma (or |v| when sigma is not positive) and N = scan_n_sigma.
 FLUXPOINTS_HD double conf_max(const SolveSettings& o, double v, double step) {
   if (is_finite(o.norm_max)) return o.norm_max;
@@ -403,7 +403,7 @@ FLUXPOINTS_HD ProblemSolution solve_from_minimum(const Profile& f, const SolveSe
 
   if (kink) {
     // At a kink the curvature says nothing about the width of the minimum (gammapy's HESSE
-    // returns a step-size artefact, spec 8.11, and the curvature of the bins around the kink
+    // returns a step-size artefact, and the curvature of the bins around the kink
     // can be anything); use the half-width of the Delta-stat = 1 interval. It is searched
     // without gammapy's bracket, which needs this very sigma: with the best fit at 0 the
     // bracket would collapse. Where only one side crosses, that side's distance is used.

@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Differential fluxes of gammapy's spectral models (spec 6.1), one function per model, in the
+// Differential fluxes of gammapy's spectral models, one function per model, in the
 // operation order of gammapy's `evaluate`. Energies in TeV, amplitudes in cm-2 s-1 TeV-1 (or
 // cm-2 s-1 for PowerLaw2). Shared by the host model classes and any device code.
 

@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Integrals of spectra over energy bins, exactly as gammapy computes them (spec 5.2):
+// Integrals of spectra over energy bins, exactly as gammapy computes them:
 // the analytic power-law integral (with gammapy's |1 - index| <= 1e-8 log case) and the pieces
 // of the log-log trapezoid rule `integrate_spectrum` (ndecade = 100). Shared by host and device.
 

@@ -12,7 +12,7 @@ namespace fluxpoints::math {
 // TRUNCATION_VALUE).
 constexpr double kCashTruncation = 1e-25;
 // gammapy's compiled Cash sum takes the log of the truncation value in single precision:
-// ln(float32(1e-25)) = -57.5646273053 (not -57.5646273248). Kept for parity (spec 4.2).
+// ln(float32(1e-25)) = -57.5646273053 (not -57.5646273248). Kept for parity.
 constexpr double kCashLogTruncation = -57.56462730530966;
 
 // Value and derivatives of one bin's statistic with respect to the norm theta, plus the bin's
@@ -55,7 +55,8 @@ FLUXPOINTS_HD double cash_value(double n, double s, double b, double theta) {
 // Profiled WStat background: the expected OFF counts b_hat that minimise W for a given signal
 // mu_s (positive root of alpha(alpha+1) b^2 - C b - n_off mu_s = 0). gammapy evaluates
 // (C + D) / (2 alpha (alpha+1)); for C < 0 that cancels, so the equal form 2 n_off mu_s / (D - C)
-// is used there (spec 4.3, pitfall 8.13). Returns NaN for alpha = 0 like gammapy's 0/0.
+// is used there (the same value, without the cancellation). Returns NaN for alpha = 0 like
+// gammapy's 0/0.
 FLUXPOINTS_HD double wstat_background(double n_on, double n_off, double alpha, double mu_s) {
   const double c = alpha * (n_on + n_off) - (1.0 + alpha) * mu_s;
   const double d = sqrt(c * c + 4.0 * alpha * (alpha + 1.0) * n_off * mu_s);
@@ -91,9 +92,9 @@ FLUXPOINTS_HD double wstat_constant(double n_on, double n_off) {
 }
 
 // WStat for one On/Off bin. s: source counts at theta = 1 in the ON region; o: other sky models'
-// counts, which gammapy puts in the signal term too (spec 5.4). mu_s = theta*s + o.
+// counts, which gammapy puts in the signal term too. mu_s = theta*s + o.
 // The value follows gammapy's formula with the profiled background and its nan_to_num; the
-// derivatives are those of that same function on each branch (spec 4.3 table):
+// derivatives are those of that same function on each branch:
 //   n_on > 0 : dW/dmu = 2 (1 - n_on/mu), mu = mu_s + alpha b_hat (envelope theorem);
 //              d2W/dmu2 = 2 n_on n_off / (alpha^2 n_on b_hat^2 + n_off mu^2), which covers the
 //              n_off = 0 branches too (2 n_on / mu_s^2 where b_hat = 0, 0 where b_hat > 0);

@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Node-level pieces of the gammapy model YAML reader/writer (spec 6.2), for code that embeds a
+// Node-level pieces of the gammapy model YAML reader/writer, for code that embeds a
 // spectral model in a larger YAML document (and for tests). Whole files: spectral_model.hpp.
 
 #include <yaml-cpp/yaml.h>

@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Spectral models with gammapy's names, parameters and integration rules (spec 5.2, 6.1).
+// Spectral models with gammapy's names, parameters and integration rules.
 // Internal units, everywhere in the library: energy in TeV, dnde in cm-2 s-1 TeV-1, integral flux
 // in cm-2 s-1, energy flux in TeV cm-2 s-1. Readers convert to these on input.
 // Concrete models and factories: models/spectral_models.hpp. YAML details: models/model_yaml.hpp.
@@ -39,10 +39,10 @@ class SpectralModel {
   virtual double evaluate(double energy_tev, const Parameter* params) const = 0;
   // Integral flux over each bin [e_lo[i], e_hi[i]] (TeV), cm-2 s-1, as gammapy integrates it:
   // analytic where gammapy is, else its log-log trapezoid rule with ndecade = 100 where the
-  // number of points is shared by the whole vector of bins (spec 5.2).
+  // number of points is shared by the whole vector of bins.
   virtual std::vector<double> integral(const std::vector<double>& e_lo,
                                        const std::vector<double>& e_hi) const;
-  // Energy flux over each bin, TeV cm-2 s-1 (analytic only for PowerLaw, spec 3.4).
+  // Energy flux over each bin, TeV cm-2 s-1 (analytic only for PowerLaw).
   virtual std::vector<double> energy_flux(const std::vector<double>& e_lo,
                                           const std::vector<double>& e_hi) const;
   // The model as plain data (type tag and parameter values, math/closed_form_spectrum.hpp) when
@@ -77,7 +77,7 @@ struct SkyModel {
 };
 
 // A FoVBackgroundModel component: a norm spectrum (usually PowerLawNormSpectralModel) that scales
-// one dataset's background at reco energies (spec 5.4).
+// one dataset's background at reco energies.
 struct FoVBackgroundModel {
   std::string name;  // gammapy default: "<dataset>-bkg"
   std::vector<std::string> datasets_names;
@@ -92,11 +92,11 @@ struct ModelsFile {
   std::vector<std::string> skipped_components;  // "type name" of components not read
 };
 
-// Reads a gammapy model YAML file (spec 6.2). Unknown model types, missing required fields or
+// Reads a gammapy model YAML file. Unknown model types, missing required fields or
 // unparsable units throw std::runtime_error naming the file, the model and the field.
 ModelsFile read_models_file(const std::string& path);
 
-// Reads every SkyModel of a gammapy model YAML file (spec 6.2). Unknown model types, missing
+// Reads every SkyModel of a gammapy model YAML file. Unknown model types, missing
 // required fields or unparsable units throw std::runtime_error naming the file and the field.
 std::vector<SkyModel> read_models_yaml(const std::string& path);
 

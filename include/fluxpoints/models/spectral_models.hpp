@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// The concrete spectral models (gammapy's type tags, parameter names, order, units and defaults,
-// spec 6.1) and factories to build them in code. Parameter values are in internal units.
+// The concrete spectral models (gammapy's type tags, parameter names, order, units and defaults)
+// and factories to build them in code. Parameter values are in internal units.
 
 #include <memory>
 #include <string>
@@ -305,13 +305,13 @@ std::unique_ptr<SpectralModel> make_power_law_norm(double norm = 1.0, double til
 
 // The log-log trapezoid integration of gammapy's integrate_spectrum (ndecade = 100) of f(E)
 // (energy_flux = false) or E f(E) (true) over every bin, with one number of points shared by the
-// whole vector (spec 5.2). Throws std::invalid_argument for mismatched sizes or bins that are
+// whole vector. Throws std::invalid_argument for mismatched sizes or bins that are
 // not 0 < e_lo <= e_hi.
 std::vector<double> integrate_spectrum_loglog(const SpectralModel& model,
                                               const std::vector<double>& e_lo,
                                               const std::vector<double>& e_hi, bool energy_flux);
 
-// Reference quantities of a model on a log energy axis (spec 3.4), exactly as gammapy's
+// Reference quantities of a model on a log energy axis, exactly as gammapy's
 // reference_fluxes(MapAxis.from_edges(edges, interp="log")): e_ref = log bin centres of the given
 // edges, e_min/e_max = the axis' own edges (log_axis_edge, last-bit different from `edges`),
 // ref_dnde = phi(e_ref), ref_e2dnde = phi(e_ref) e_ref^2, ref_flux and ref_eflux integrated over

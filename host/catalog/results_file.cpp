@@ -53,18 +53,6 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
   return s;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  if (s.empty()) return out;
-  std::size_t pos = 0;
-  for (;;) {
-    const std::size_t next = s.find(sep, pos);
-    out.push_back(s.substr(pos, next - pos));
-    if (next == std::string::npos) return out;
-    pos = next + 1;
-  }
-}
-
 void write_sources(hdf5::File& f, std::int64_t first_row, const ChunkResults& c) {
   const std::int64_t n = c.end - c.begin;
   f.write_rows("/sources/name", first_row, n, c.names);
@@ -86,7 +74,7 @@ void create_sources(hdf5::File& f, std::int64_t rows) {
 // Column layout of a file: order from the /fluxpoints "columns" attribute.
 std::vector<ColumnInfo> read_columns(const hdf5::File& f) {
   std::vector<ColumnInfo> out;
-  for (const std::string& name : split(f.attr_str("/fluxpoints", "columns"), ',')) {
+  for (const std::string& name : split_list(f.attr_str("/fluxpoints", "columns"), ',')) {
     const std::string path = "/fluxpoints/" + name;
     ColumnInfo c;
     c.name = name;
@@ -102,6 +90,18 @@ std::vector<ColumnInfo> read_columns(const hdf5::File& f) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t next = s.find(sep, pos);
+    out.push_back(s.substr(pos, next - pos));
+    if (next == std::string::npos) return out;
+    pos = next + 1;
+  }
+}
 
 bool is_per_dataset_column(const std::string& name) {
   return name == "counts" || name == "npred" || name == "npred_excess";

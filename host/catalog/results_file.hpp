@@ -63,4 +63,7 @@ MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files,
 // The columns of a table that hold one value per dataset.
 bool is_per_dataset_column(const std::string& name);
 
+// The parts of a `sep`-separated list as the result files store them ("" -> none).
+std::vector<std::string> split_list(const std::string& s, char sep);
+
 }  // namespace fluxpoints::catalog

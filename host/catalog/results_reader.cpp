@@ -8,27 +8,11 @@
 
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/catalog/results.hpp"
+#include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
 
 namespace fluxpoints::catalog {
 namespace {
-
-// Per-dataset vector columns: as wide as the source with the most datasets, NaN beyond a
-// source's own datasets.
-bool is_per_dataset(const std::string& column) {
-  return column == "counts" || column == "npred" || column == "npred_excess";
-}
-
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t end = std::min(text.find(sep, begin), text.size());
-    parts.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return parts;
-}
 
 hdf5::File open_results(const std::string& path) {
   hdf5::File f = hdf5::File::open(path);
@@ -82,10 +66,9 @@ io::FluxPointsTable read_result_source(const std::string& path, const std::strin
   t.n_sigma_ul = f.attr_f64("/", "n_sigma_ul");
   t.sqrt_ts_threshold_ul = f.attr_f64("/", "sqrt_ts_threshold_ul");
   t.n_rows = static_cast<std::size_t>(f.attr_i64("/", "n_groups"));
-  const std::string datasets = f.read_str("sources/datasets", row, 1)[0];
-  if (!datasets.empty()) t.dataset_names = split(datasets, ',');
+  t.dataset_names = split_list(f.read_str("sources/datasets", row, 1)[0], ',');
 
-  for (const std::string& column : split(f.attr_str("fluxpoints", "columns"), ',')) {
+  for (const std::string& column : split_list(f.attr_str("fluxpoints", "columns"), ',')) {
     const std::string object = "fluxpoints/" + column;
     io::Column c;
     c.name = column;
@@ -98,7 +81,7 @@ io::FluxPointsTable read_result_source(const std::string& path, const std::strin
                                   : io::ColumnType::float64;
     const std::vector<double> values = f.read_row_f64(object, row);
     const std::size_t stored_width = t.n_rows ? values.size() / t.n_rows : 0;
-    c.width = is_per_dataset(column)
+    c.width = is_per_dataset_column(column)
                   ? std::min(stored_width, static_cast<std::size_t>(n_datasets))
                   : stored_width;
     c.data.reserve(t.n_rows * c.width);

@@ -4,6 +4,7 @@
 // mixed problems from faint to bright sources.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -54,6 +55,49 @@ TEST(NormSensitivity, AgreesWithTheBracketedSearchAndReachesNSigma) {
     EXPECT_NEAR(std::sqrt(math::asimov_ts(v, fast)), 5.0, kSigmaTol) << "problem " << p;
   }
   EXPECT_GT(solved, 2500);  // the comparison covered the problems, not just NaN cases
+}
+
+// The Asimov TS terms take the difference of the two statistics with one log per ratio; the
+// whole values (wstat_value, cash_value) carry the constant G and their own logs, each term
+// rounded to a few eps of its magnitude. They agree to that rounding: 1e-13 (~450 eps) of the sum
+// of the terms' magnitudes (term_scale) leaves room for the ~10 roundings.
+constexpr double kTermRelTol = 1e-13;
+
+// |mu| + |count ln mu|, with mu below the Cash truncation taken at the truncation.
+double term_scale(double count, double mu) {
+  return std::abs(mu) + count * std::abs(std::log(std::max(std::abs(mu), 1e-25)));
+}
+
+TEST(AsimovTs, TermsEqualTheDifferenceOfTheWholeStatistics) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int t = 0; t < 20000; ++t) {
+    const double s = u(rng) < 0.05 ? 0.0 : std::pow(10.0, -3.0 + 5.0 * u(rng));
+    const double o = u(rng) < 0.3 ? 0.0 : std::pow(10.0, -2.0 + 3.0 * u(rng));
+    const double alpha = u(rng) < 0.03 ? 0.0 : 0.02 + 2.0 * u(rng);
+    const double n_on = u(rng) < 0.1 ? 0.0 : std::floor(std::pow(10.0, 3.0 * u(rng)));
+    const double n_off = u(rng) < 0.1 ? 0.0 : std::floor(std::pow(10.0, 3.0 * u(rng)));
+    const double theta = std::pow(10.0, -3.0 + 6.0 * u(rng));
+    // WStat: Asimov counts from the observed ones, as asimov_ts builds them.
+    const double n = math::asimov_wstat_counts(n_on, n_off, alpha, s, o, theta);
+    const double w0 = math::wstat_value(n, n_off, alpha, s, o, 0.0);
+    const double w1 = math::wstat_value(n, n_off, alpha, s, o, theta);
+    double scale = 2.0 * (term_scale(n, n) + term_scale(n_off, n_off));  // G
+    for (const double mu_s : {o, theta * s + o}) {
+      const double b = alpha > 0.0 ? math::wstat_background(n, n_off, alpha, mu_s) : 0.0;
+      scale += 2.0 * (term_scale(n, mu_s + alpha * b) + term_scale(n_off, b) + std::abs(b));
+    }
+    EXPECT_NEAR(math::asimov_wstat_ts_term(n, n_off, alpha, s, o, theta), w0 - w1,
+                kTermRelTol * scale)
+        << "n " << n << " n_off " << n_off << " alpha " << alpha << " s " << s << " o " << o
+        << " theta " << theta;
+    // Cash, with b = o (0 included: the truncated prediction).
+    const double nc = math::asimov_cash_counts(s, o, theta);
+    const double c0 = math::cash_value(nc, s, o, 0.0), c1 = math::cash_value(nc, s, o, theta);
+    EXPECT_NEAR(math::asimov_cash_ts_term(nc, s, o, theta), c0 - c1,
+                kTermRelTol * 2.0 * (term_scale(nc, o) + term_scale(nc, theta * s + o)))
+        << "n " << nc << " s " << s << " b " << o << " theta " << theta;
+  }
 }
 
 TEST(NormSensitivity, NaNWithoutSourceCounts) {

@@ -17,6 +17,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
@@ -41,16 +42,18 @@ struct AssembledSource {
 };
 
 // Folds and assembles one source. Runs on a worker thread: it touches only its
-// own output, and neither HDF5 nor Kokkos.
-void assemble_source(const Source& source, const std::vector<const DatasetRead*>& reads,
+// own output and its own dataset reads (each read belongs to one source: the datasets are moved
+// out of them, not copied), and neither HDF5 nor Kokkos.
+void assemble_source(const Source& source, const std::vector<DatasetRead*>& reads,
                      const EstimatorOptions& options, AssembledSource& out) {
   try {
     std::vector<datasets::SpectrumDataset> datasets;
+    datasets.reserve(reads.size());
     for (std::size_t k = 0; k < reads.size(); ++k) {
       if (!reads[k]->dataset)
         throw std::runtime_error("dataset " + std::to_string(source.datasets[k]) + ": " + reads[k]->error);
       out.dataset_names.push_back(reads[k]->dataset->name);
-      datasets.push_back(*reads[k]->dataset);
+      datasets.push_back(std::move(*reads[k]->dataset));
       datasets.back().validate();
     }
     if (datasets.empty()) throw std::runtime_error("the source has no datasets");
@@ -320,11 +323,11 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   for (std::size_t t = 0; t < todo.size(); ++t) {
     const auto [begin, end] = chunks[todo[t]];
     const std::string chunk_path = chunk_file_name(parts, begin, end);
-    const ChunkInput input = next_input.get();
+    ChunkInput input = next_input.get();  // assemble_source moves the datasets out
     if (t + 1 < todo.size()) next_input = std::async(std::launch::async, read_chunk, todo[t + 1]);
     const std::vector<Source>& sources = input.sources;
     const std::int64_t n = end - begin;
-    std::vector<std::vector<const DatasetRead*>> source_reads(n);
+    std::vector<std::vector<DatasetRead*>> source_reads(n);
     std::size_t next = 0;
     for (std::int64_t i = 0; i < n; ++i)
       for (std::size_t d = 0; d < sources[i].datasets.size(); ++d) source_reads[i].push_back(&input.reads[next++]);

@@ -102,4 +102,98 @@ struct ClosedFormDnde {
   FLUXPOINTS_HD double operator()(double e) const { return closed_form_dnde(m, e); }
 };
 
+// The log-parabola and the exponential-cutoff power law (alpha = 1) with a positive amplitude,
+// in the form the log-log rule integrates fastest: dnde = amplitude exp(-q), evaluated from
+// L = ln(E / reference) (one exp per node, where the direct formula takes a log and a pow, or a
+// pow and an exp), and the slope of the rule's power law through two nodes,
+// -ln(y0 / y1) / ln(x0 / x1), in closed form (no log of the ratio):
+//   LogParabola:        q = (alpha + beta L) L     slope alpha + beta (L0 + L1)
+//   ExpCutoffPowerLaw:  q = index L + lambda E     slope index + lambda (E1 - E0) / ln(E1 / E0)
+// Both are the same functions as closed_form_dnde; only the rounding differs (a few units in the
+// last place of each node's value, since the exponent is below ~50 in magnitude).
+enum class LogSlopeKind : std::int32_t { none = 0, log_parabola, exp_cutoff_power_law };
+struct LogSlopeSpectrum {
+  LogSlopeKind kind = LogSlopeKind::none;
+  double amplitude = 0.0;
+  double ln_reference = 0.0;
+  double a = 0.0;  // LogParabola: alpha; ExpCutoffPowerLaw: index
+  double b = 0.0;  // LogParabola: beta; ExpCutoffPowerLaw: lambda_
+};
+
+// m in that form, or kind none when m is another type, has alpha != 1, a non-positive amplitude
+// or a non-finite parameter (those keep the direct formula and gammapy's handling of 0 and inf).
+FLUXPOINTS_HD LogSlopeSpectrum log_slope_form(const ClosedFormSpectrum& m) {
+  LogSlopeSpectrum s;
+  const double* p = m.p;
+  double reference;
+  if (m.kind == ClosedFormKind::log_parabola) {  // amplitude, reference, alpha, beta
+    s.amplitude = p[0];
+    reference = p[1];
+    s.a = p[2];
+    s.b = p[3];
+  } else if (m.kind == ClosedFormKind::exp_cutoff_power_law && p[4] == 1.0) {
+    // index, amplitude, reference, lambda_, alpha
+    s.amplitude = p[1];
+    reference = p[2];
+    s.a = p[0];
+    s.b = p[3];
+  } else {
+    return s;
+  }
+  if (!(s.amplitude > 0.0) || !is_finite(s.amplitude) || !(reference > 0.0) ||
+      !is_finite(reference) || !is_finite(s.a) || !is_finite(s.b))
+    return s;
+  s.kind = m.kind == ClosedFormKind::log_parabola ? LogSlopeKind::log_parabola
+                                                  : LogSlopeKind::exp_cutoff_power_law;
+  s.ln_reference = log(reference);
+  return s;
+}
+
+// dnde at energy e, given ln_e = ln(e).
+FLUXPOINTS_HD double log_slope_dnde(const LogSlopeSpectrum& s, double e, double ln_e) {
+  const double l = ln_e - s.ln_reference;
+  const double q = s.kind == LogSlopeKind::log_parabola ? (s.a + s.b * l) * l : s.a * l + s.b * e;
+  return s.amplitude * exp(-q);
+}
+
+// One piece of the log-log rule (loglog_piece_integral) with the slope in closed form. Where a
+// node value is 0, subnormal or infinite, or the slope is not finite, gammapy's clipping rules
+// decide: the piece is left to loglog_piece_integral.
+FLUXPOINTS_HD double log_slope_piece_integral(const LogSlopeSpectrum& s, double x0, double x1,
+                                              double ln_x0, double ln_x1, double y0, double y1,
+                                              double log_x0_over_x1, double x1_over_x0) {
+  if (y0 >= kSmallestPositive && y1 >= kSmallestPositive && y0 < kInf && y1 < kInf) {
+    const double index =
+        s.kind == LogSlopeKind::log_parabola
+            ? s.a + s.b * ((ln_x0 - s.ln_reference) + (ln_x1 - s.ln_reference))
+            : s.a + s.b * (x1 - x0) / -log_x0_over_x1;
+    const double val = -index + 1.0;
+    // (x1 / x0)^(1 - index) is (x1 / x0) (y1 / y0) by the definition of the slope.
+    if (is_finite(index) && !isclose_zero(val)) return y0 * x0 / val * (x1_over_x0 * (y1 / y0) - 1.0);
+  }
+  return loglog_piece_integral(x0, x1, y0, y1, log_x0_over_x1, x1_over_x0);
+}
+
+// loglog_bin_integral for a model in log-slope form. ln_first and ln_last: ln of the bin's first
+// and last nodes (its edges); the interior nodes' logs follow from the grid's log ratios.
+FLUXPOINTS_HD double log_slope_bin_integral(const LogSlopeSpectrum& s, const LogLogGridView& g,
+                                            int b, double ln_first, double ln_last,
+                                            double y_first, double* y_last) {
+  const int npts = g.npts;
+  const double* x = g.nodes + static_cast<std::int64_t>(b) * npts;
+  const std::int64_t piece = static_cast<std::int64_t>(b) * (npts - 1);
+  double sum = 0.0;
+  double y0 = y_first, ln0 = ln_first;
+  for (int k = 0; k + 1 < npts; ++k) {
+    const double ln1 = k + 2 == npts ? ln_last : ln0 - g.log_ratio[piece + k];
+    const double y1 = log_slope_dnde(s, x[k + 1], ln1);
+    sum += log_slope_piece_integral(s, x[k], x[k + 1], ln0, ln1, y0, y1, g.log_ratio[piece + k],
+                                    g.ratio[piece + k]);
+    y0 = y1;
+    ln0 = ln1;
+  }
+  *y_last = y0;
+  return sum;
+}
+
 }  // namespace fluxpoints::math

@@ -116,10 +116,17 @@ FLUXPOINTS_HD double fold_true_bin(const ClosedFormSpectrum& m, const FoldDatase
   if (has_analytic_integral(m.kind)) {
     flux = closed_form_analytic_integral(m, d.true_edges[j], d.true_edges[j + 1]);
   } else {
-    const ClosedFormDnde f{m};
+    const double* nodes = d.grid.nodes + static_cast<std::int64_t>(j) * d.grid.npts;
     double y_last;
-    const double y_first = f(d.grid.nodes[static_cast<std::int64_t>(j) * d.grid.npts]);
-    flux = loglog_bin_integral(f, d.grid, j, y_first, &y_last);
+    const LogSlopeSpectrum s = log_slope_form(m);
+    if (s.kind != LogSlopeKind::none) {
+      const double ln_first = log(nodes[0]), ln_last = log(nodes[d.grid.npts - 1]);
+      const double y_first = log_slope_dnde(s, nodes[0], ln_first);
+      flux = log_slope_bin_integral(s, d.grid, j, ln_first, ln_last, y_first, &y_last);
+    } else {
+      const ClosedFormDnde f{m};
+      flux = loglog_bin_integral(f, d.grid, j, f(nodes[0]), &y_last);
+    }
   }
   return flux * d.exposure[j];
 }
@@ -128,10 +135,38 @@ FLUXPOINTS_HD double fold_true_bin(const ClosedFormSpectrum& m, const FoldDatase
 // with f evaluated once at each edge two neighbouring bins share.
 FLUXPOINTS_HD void fold_true_bins(const ClosedFormSpectrum& m, const FoldDatasetView& d,
                                   double* npred_true) {
+  if (m.kind == ClosedFormKind::power_law || m.kind == ClosedFormKind::power_law_norm) {
+    // power_law_integral bin by bin, operation for operation, with each edge's term
+    // pow(e / reference, 1 - index) computed once: bin j's upper term is bin j+1's lower one.
+    const double amplitude = m.p[1], reference = m.p[2], val = -m.p[0] + 1.0;
+    if (!isclose_zero(val)) {
+      const double prefactor = amplitude * reference / val;
+      double lower = std::pow(d.true_edges[0] / reference, val);
+      for (int j = 0; j < d.n_true; ++j) {
+        const double upper = std::pow(d.true_edges[j + 1] / reference, val);
+        npred_true[j] = prefactor * (upper - lower) * d.exposure[j];
+        lower = upper;
+      }
+      return;
+    }
+  }
   if (has_analytic_integral(m.kind)) {
     for (int j = 0; j < d.n_true; ++j) {
       npred_true[j] =
           closed_form_analytic_integral(m, d.true_edges[j], d.true_edges[j + 1]) * d.exposure[j];
+    }
+    return;
+  }
+  const LogSlopeSpectrum s = log_slope_form(m);
+  if (s.kind != LogSlopeKind::none) {
+    // As above, with ln of each edge computed once too (the same values as fold_true_bin's).
+    const int last = d.grid.npts - 1;
+    double ln_lo = log(d.grid.nodes[0]);
+    double y = log_slope_dnde(s, d.grid.nodes[0], ln_lo);
+    for (int j = 0; j < d.n_true; ++j) {
+      const double ln_hi = log(d.grid.nodes[static_cast<std::int64_t>(j) * d.grid.npts + last]);
+      npred_true[j] = log_slope_bin_integral(s, d.grid, j, ln_lo, ln_hi, y, &y) * d.exposure[j];
+      ln_lo = ln_hi;
     }
     return;
   }

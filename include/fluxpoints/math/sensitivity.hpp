@@ -30,16 +30,42 @@ FLUXPOINTS_HD double asimov_wstat_counts(double n_on, double n_off, double alpha
 // One On/Off bin's W_A(0) - W_A(theta) on Asimov counts n. Both values carry the same constant G,
 // which cancels: it is left out (saving its logs and the rounding of adding and removing it)
 // whenever both values are finite and far from overflow, where gammapy's nan_to_num changes
-// nothing; otherwise the values are taken whole, as wstat_value gives them.
+// nothing; their log terms are then taken as one log of a ratio each (n ln(mu_0 / mu_theta),
+// n_off ln(b_0 / b_theta): half the logs, and no cancellation between two large logs).
+// Otherwise the values are taken whole, as wstat_value gives them.
 constexpr double kWStatNoOverflow = 1e300;
 FLUXPOINTS_HD double asimov_wstat_ts_term(double n, double n_off, double alpha, double s, double o,
                                           double theta) {
   if (!(alpha > 0.0) || !is_finite(alpha)) return 0.0;  // such bins contribute 0 (wstat_bin)
-  const double w_null = wstat_core(n, n_off, alpha, o).w;
-  const double w_alt = wstat_core(n, n_off, alpha, theta * s + o).w;
-  if (dabs(w_null) < kWStatNoOverflow && dabs(w_alt) < kWStatNoOverflow && n < kWStatNoOverflow)
-    return 2.0 * (w_null - w_alt);
+  const double mu_s = theta * s + o;
+  const double b_null = wstat_background(n, n_off, alpha, o);
+  const double b_alt = wstat_background(n, n_off, alpha, mu_s);
+  const double mu_null = o + alpha * b_null, mu_alt = mu_s + alpha * b_alt;
+  // The logs' arguments are positive (else a value is infinite or NaN) and every input is small
+  // enough that no term overflows (|ln x| < 746 for every positive double): W_A is then finite
+  // on both sides and nan_to_num changes nothing.
+  const bool logs_finite = (n == 0.0 || (mu_null > 0.0 && mu_alt > 0.0)) &&
+                           (n_off == 0.0 || (b_null > 0.0 && b_alt > 0.0));
+  const double bound = kWStatNoOverflow / (8.0 + 2.0 * alpha);
+  if (logs_finite && n < bound && n_off < bound && dabs(o) < bound && dabs(mu_s) < bound &&
+      b_null < bound && b_alt < bound) {
+    double w = (o - mu_s) + (1.0 + alpha) * (b_null - b_alt);
+    if (n != 0.0) w -= n * log(mu_null / mu_alt);
+    if (n_off != 0.0) w -= n_off * log(b_null / b_alt);
+    if (is_finite(w)) return 2.0 * w;  // else a ratio overflowed: take the values whole
+  }
   return wstat_value(n, n_off, alpha, s, o, 0.0) - wstat_value(n, n_off, alpha, s, o, theta);
+}
+
+// One Cash bin's C_A(0) - C_A(theta) on Asimov counts n: one log of the ratio of the two
+// predictions where neither is truncated, the values whole otherwise.
+FLUXPOINTS_HD double asimov_cash_ts_term(double n, double s, double b, double theta) {
+  const double mu = theta * s + b;
+  if (b > kCashTruncation && mu > kCashTruncation && is_finite(b) && is_finite(mu)) {
+    const double c = (b - mu) - (n > 0.0 ? n * log(b / mu) : 0.0);
+    if (is_finite(c)) return 2.0 * c;  // else the ratio overflowed: take the values whole
+  }
+  return cash_value(n, s, b, 0.0) - cash_value(n, s, b, theta);
 }
 
 // TS of the Asimov dataset built at norm theta.
@@ -50,8 +76,7 @@ FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta) {
     for (std::int64_t i = v.segment_bins[k]; i < v.segment_bins[k + 1]; ++i) {
       const double s = v.npred_ref[i], o = v.npred_other[i];
       if (cash) {
-        const double n = asimov_cash_counts(s, o, theta);
-        ts += cash_value(n, s, o, 0.0) - cash_value(n, s, o, theta);
+        ts += asimov_cash_ts_term(asimov_cash_counts(s, o, theta), s, o, theta);
       } else {
         const double n_off = v.counts_off[i], a = v.alpha[i];
         const double n = asimov_wstat_counts(v.counts[i], n_off, a, s, o, theta);
@@ -187,8 +212,13 @@ FLUXPOINTS_HD double asimov_curvature(const ProblemView& v) {
 // (asimov_curvature), each step fits h = c theta^k through the last two points (k = 1 for the
 // first) and solves it for n_sigma: about six evaluations of TS_A on catalog-like problems, where
 // bracketing and Brent's method need about nine. Steps stop when they move theta by less than
-// xtol_rel / 4 (the iteration converges superlinearly, so the last one is far more accurate);
-// a problem on which they do not settle within 30 steps is solved by norm_sensitivity_bracketed.
+// xtol_rel / 4 (the iteration converges superlinearly, so the last one is far more accurate), or
+// one evaluation earlier, when two successive fitted steps both moved it by less than 1e-3 and
+// by less than xtol_rel / 40 in product: the fit is a secant step in (ln theta, ln h), whose
+// error after a step is about M |move| |previous move| with M = |(ln h)''| / (2 (ln h)') below
+// ~0.5 here (the power k drifts from 1 to 1/2 over a few e-folds of theta), so the returned norm
+// is within ~xtol_rel / 80 of the root. A problem on which the steps do not settle within 30 is
+// solved by norm_sensitivity_bracketed.
 FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, double xtol_rel) {
   if (v.n_bins() == 0 || !(n_sigma > 0.0)) return kNaN;
   bool any_source = false;
@@ -205,21 +235,30 @@ FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, doub
   double h0 = h(t0);
   constexpr double kMaxPower = 5.0, kMinPower = 0.2;  // keep a step within sane bounds
   // The first step assumes h proportional to theta.
+  constexpr double kAsymptoticMove = 1e-3;  // moves below this: the secant error model holds
   double t1 = h0 > 0.0 ? t0 * (n_sigma / h0) : t0 * 1e3;
+  double previous_move = kInf;  // relative move of the last fitted step; inf: none yet
   for (int it = 0; it < 30 && t1 > 0.0 && is_finite(t1); ++it) {
     const double h1 = h(t1);
     if (is_nan(h1)) break;
     double t2;
+    bool fitted = false;
     if (!(h1 > 0.0)) {
       t2 = t1 * 1e3;  // TS_A rounds to 0 here: far below the root
     } else if (!(h0 > 0.0) || h1 == h0) {
       t2 = t1 * (n_sigma / h1);
     } else {
-      double k = log(h1 / h0) / log(t1 / t0);
-      k = is_nan(k) ? 1.0 : dmin(dmax(k, kMinPower), kMaxPower);
+      const double k_fit = log(h1 / h0) / log(t1 / t0);
+      const double k = is_nan(k_fit) ? 1.0 : dmin(dmax(k_fit, kMinPower), kMaxPower);
+      fitted = k == k_fit;
       t2 = t1 * pow(n_sigma / h1, 1.0 / k);
     }
     if (dabs(t2 - t1) <= 0.25 * xtol_rel * t2) return t2;
+    const double move = dabs(t2 - t1) / t2;
+    if (fitted && move < kAsymptoticMove && previous_move < kAsymptoticMove &&
+        move * previous_move <= 0.025 * xtol_rel)
+      return t2;
+    previous_move = fitted ? move : kInf;
     t0 = t1;
     h0 = h1;
     t1 = t2;

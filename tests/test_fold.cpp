@@ -2,8 +2,9 @@
 // The shared fold (math/fold.hpp, datasets/fold.hpp) against a brute-force dense fold written
 // here the plain way (every node from loglog_node, the model through its virtual dnde, the full
 // true x reco product), bit for bit (to rounding for the log-slope types), for every closed-form
-// model type and for dispersions with empty columns, bands and non-finite rows; and the CUDA fold (kernels/cuda/cuda_fold.hpp)
-// against the CPU fold, which skips, saying why, without a usable GPU.
+// model type and for dispersions with empty columns, bands and non-finite rows; and the CUDA
+// fold (kernels/cuda/cuda_fold.hpp) against the CPU fold, which skips, saying why, without a
+// usable GPU.
 #include <gtest/gtest.h>
 
 #include "fluxpoints/config.hpp"
@@ -219,8 +220,8 @@ TEST(FoldArrays, AGridReusedFromAnEarlierFoldArraysGivesTheSameResult) {
   const std::vector<double> want = brute_force_npred(d, *model);
   for (int round = 0; round < 2; ++round) {
     FoldArrays arrays;
-    expect_same(arrays.npred(arrays.add_dataset(d), *model), want,
-                "round " + std::to_string(round), kLogSlopeRelTol);
+    expect_same(arrays.npred(arrays.add_dataset(d), *model), want, "round " + std::to_string(round),
+                kLogSlopeRelTol);
   }
 }
 

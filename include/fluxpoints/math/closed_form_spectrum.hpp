@@ -163,13 +163,13 @@ FLUXPOINTS_HD double log_slope_piece_integral(const LogSlopeSpectrum& s, double 
                                               double ln_x0, double ln_x1, double y0, double y1,
                                               double log_x0_over_x1, double x1_over_x0) {
   if (y0 >= kSmallestPositive && y1 >= kSmallestPositive && y0 < kInf && y1 < kInf) {
-    const double index =
-        s.kind == LogSlopeKind::log_parabola
-            ? s.a + s.b * ((ln_x0 - s.ln_reference) + (ln_x1 - s.ln_reference))
-            : s.a + s.b * (x1 - x0) / -log_x0_over_x1;
+    const double index = s.kind == LogSlopeKind::log_parabola
+                             ? s.a + s.b * ((ln_x0 - s.ln_reference) + (ln_x1 - s.ln_reference))
+                             : s.a + s.b * (x1 - x0) / -log_x0_over_x1;
     const double val = -index + 1.0;
     // (x1 / x0)^(1 - index) is (x1 / x0) (y1 / y0) by the definition of the slope.
-    if (is_finite(index) && !isclose_zero(val)) return y0 * x0 / val * (x1_over_x0 * (y1 / y0) - 1.0);
+    if (is_finite(index) && !isclose_zero(val))
+      return y0 * x0 / val * (x1_over_x0 * (y1 / y0) - 1.0);
   }
   return loglog_piece_integral(x0, x1, y0, y1, log_x0_over_x1, x1_over_x0);
 }
@@ -177,8 +177,8 @@ FLUXPOINTS_HD double log_slope_piece_integral(const LogSlopeSpectrum& s, double 
 // loglog_bin_integral for a model in log-slope form. ln_first and ln_last: ln of the bin's first
 // and last nodes (its edges); the interior nodes' logs follow from the grid's log ratios.
 FLUXPOINTS_HD double log_slope_bin_integral(const LogSlopeSpectrum& s, const LogLogGridView& g,
-                                            int b, double ln_first, double ln_last,
-                                            double y_first, double* y_last) {
+                                            int b, double ln_first, double ln_last, double y_first,
+                                            double* y_last) {
   const int npts = g.npts;
   const double* x = g.nodes + static_cast<std::int64_t>(b) * npts;
   const std::int64_t piece = static_cast<std::int64_t>(b) * (npts - 1);

@@ -23,6 +23,7 @@
 #include "fluxpoints/config.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/io/hdf5_table.hpp"
+#include "compare_tables.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
 
@@ -36,8 +37,7 @@ namespace fs = std::filesystem;
 constexpr double kSameCodeTolerance = 0.0;
 
 fs::path scratch(const std::string& name) {
-  static const ::fluxpoints::testing::ScratchFolder folder("catalog_batch");
-  return folder.path() / name;
+  return ::fluxpoints::testing::scratch_path("catalog_batch", name);
 }
 
 // One generated catalog for the whole suite (200 sources, the size the issue asks for in CI).
@@ -66,28 +66,8 @@ BatchRunSummary run(const std::string& catalog, const std::string& output, int w
   return run_batch(o);
 }
 
-bool same(double a, double b, double tol) {
-  return (std::isnan(a) && std::isnan(b)) || std::fabs(a - b) <= tol * std::max(std::fabs(a), std::fabs(b)) || a == b;
-}
-
-// Compares every dataset of two result files (not the run attributes such as the backend name).
-void expect_same_results(const std::string& a_path, const std::string& b_path) {
-  hdf5::File a = hdf5::File::open(a_path), b = hdf5::File::open(b_path);
-  ASSERT_EQ(a.attr_str("/fluxpoints", "columns"), b.attr_str("/fluxpoints", "columns"));
-  const std::int64_t n = a.attr_i64("/", "n_sources");
-  ASSERT_EQ(n, b.attr_i64("/", "n_sources"));
-  for (const char* c : {"name", "error", "datasets", "model_type", "warnings"})
-    EXPECT_EQ(a.read_str(std::string("/sources/") + c, 0, n), b.read_str(std::string("/sources/") + c, 0, n)) << c;
-  EXPECT_EQ(a.read_u8("/sources/ok", 0, n), b.read_u8("/sources/ok", 0, n));
-  for (const std::string& name : a.members("/fluxpoints")) {
-    const std::string path = "/fluxpoints/" + name;
-    ASSERT_EQ(a.dims(path), b.dims(path)) << name;
-    const auto x = a.read_all_f64(path), y = b.read_all_f64(path);
-    std::size_t differing = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) differing += same(x[i], y[i], 0.0) ? 0 : 1;
-    EXPECT_EQ(differing, 0u) << name << ": " << a_path << " vs " << b_path;
-  }
-}
+using ::fluxpoints::testing::expect_same_result_files;
+using ::fluxpoints::testing::same_value;
 
 TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
   const std::string out = scratch("batch_vs_estimate.h5").string();
@@ -125,7 +105,7 @@ TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
         for (std::size_t j = 0; j < col.width; ++j) {
           const double expected = col.at(g, j);
           const double got = v[(k * n_groups + g) * w + j];
-          ASSERT_TRUE(same(expected, got, kSameCodeTolerance))
+          ASSERT_TRUE(same_value(expected, got, kSameCodeTolerance))
               << "source " << k << " group " << g << " column " << col.name << "[" << j << "]: estimate "
               << expected << ", batch " << got;
           ++compared;
@@ -145,7 +125,7 @@ TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
     }();
     if (k % 50 == 0) {
       const io::FluxPointsTable back = io::read_flux_points_fits(fits_file);
-      EXPECT_TRUE(same(back.column("norm").at(3), t.column("norm").at(3), 1e-15)) << fits_file;
+      EXPECT_TRUE(same_value(back.column("norm").at(3), t.column("norm").at(3), 1e-15)) << fits_file;
     }
   }
   EXPECT_GT(compared, 200 * 10 * 10);
@@ -157,7 +137,7 @@ TEST(CatalogBatch, WorkersAndChunkingDoNotChangeResults) {
   const std::string two = scratch("workers2.h5").string();
   run(catalog_200(), one, 1, 200);
   run(catalog_200(), two, 2, 23);
-  expect_same_results(one, two);
+  expect_same_result_files(one, two);
 }
 
 // ---- the program itself: SIGKILL + --resume, MPI, broken catalogs --------------------------------
@@ -213,7 +193,7 @@ TEST(CatalogBatch, KilledRunResumesToTheSameResult) {
   ASSERT_LT(kept, 20u) << "the run finished before it was killed: nothing was tested";
   EXPECT_FALSE(fs::exists(out)) << "no result file before the job is complete";
   ASSERT_EQ(wait_exit(spawn({"batch", catalog_200(), "-o", out, "--backend", "cpu", "--chunk-sources", "10", "--resume"})), 0);
-  expect_same_results(reference, out);
+  expect_same_result_files(reference, out);
 }
 
 TEST(CatalogBatch, ResumeRefusesChunksOfAnotherJob) {
@@ -262,7 +242,7 @@ TEST(CatalogBatch, MpiTwoRanksEqualOneRank) {
   std::ifstream log(scratch("mpi.log"));
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("x 2 ranks"), std::string::npos) << text;
-  expect_same_results(one, two);
+  expect_same_result_files(one, two);
 #endif
 }
 
@@ -336,7 +316,7 @@ TEST(CatalogBatch, PlantedBadSourcesGetErrorRecordsAndOthersResults) {
       continue;
     }
     for (std::int64_t g = 0; g < n_groups; ++g)
-      EXPECT_TRUE(same(norm[k * n_groups + g], ref_norm[k * n_groups + g], 0.0)) << "source " << k;
+      EXPECT_TRUE(same_value(norm[k * n_groups + g], ref_norm[k * n_groups + g])) << "source " << k;
   }
 }
 

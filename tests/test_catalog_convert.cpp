@@ -33,8 +33,7 @@ constexpr double kUnitConversionRelTol = 1e-14;
 constexpr double kSameInputRelTol = 0.0;
 
 fs::path scratch(const std::string& name) {
-  static const ::fluxpoints::testing::ScratchFolder folder("catalog_convert");
-  return folder.path() / name;
+  return ::fluxpoints::testing::scratch_path("catalog_convert", name);
 }
 
 std::vector<std::string> pha_files() {

@@ -24,8 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path scratch(const std::string& name) {
-  static const ::fluxpoints::testing::ScratchFolder folder("catalog_inputs");
-  return folder.path() / name;
+  return ::fluxpoints::testing::scratch_path("catalog_inputs", name);
 }
 
 datasets::SpectrumDataset small_dataset(const std::string& name) {

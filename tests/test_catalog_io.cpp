@@ -21,8 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path scratch(const std::string& name) {
-  static const ::fluxpoints::testing::ScratchFolder folder("catalog_io");
-  return folder.path() / name;
+  return ::fluxpoints::testing::scratch_path("catalog_io", name);
 }
 
 datasets::SpectrumDataset make_dataset(const std::string& name, bool on_off, int n_reco, int n_true, double scale) {

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "scratch_files.hpp"
+#include "test_io_helpers.hpp"
 #include "test_environment.hpp"
 
 namespace fs = std::filesystem;
@@ -23,33 +25,12 @@ const std::string kHess = shared_data_path("joint-crab/spectra/hess/pha_obs23523
 const std::string kModels = repo_path("data/golden/models/crab_spec93_pl.yaml");
 const std::string kCrabFp = shared_data_path("estimators/crab_hess_fp/crab_hess_fp.fits");
 
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
+using fluxpoints::testing::CliRun;
+using fluxpoints::testing::slurp;
 
-fs::path work_dir() {
-  const fs::path d = fs::temp_directory_path() /
-                     ("fluxpoints_cli_tests_" + std::to_string(::getpid())) /
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  fs::create_directories(d);
-  return d;
-}
+fs::path work_dir() { return fluxpoints::testing::test_scratch_dir("cli_estimate"); }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-CliRun run(const std::string& args) {
-  const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
-  const std::string cmd =
-      std::string(FLUXPOINTS_BINARY) + " " + args + " > " + out.string() + " 2> " + err.string();
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
+CliRun run(const std::string& args) { return fluxpoints::testing::run_cli(args, work_dir()); }
 
 std::string estimate_args(const std::string& extra) {
   return "estimate --datasets " + kHess + " --models " + kModels + " --source crab --backend cpu " +

@@ -262,7 +262,7 @@ TEST(CudaChunkPlan, CoversEveryProblemOnceWithinTheBudget) {
   const int n_scan = 11;
   constexpr std::int64_t kWarpMinBins = 32, kBlockMinBins = 2048;
   const auto plan_for = [&](std::size_t budget) {
-    return cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins, n_scan, budget,
+    return cuda_backend::plan_chunks(batch.problem_segments(), batch.segment_bins(), n_scan, budget,
                                      kWarpMinBins, kBlockMinBins);
   };
   for (std::size_t budget : {std::size_t{1}, std::size_t{2000}, std::size_t{50000},
@@ -274,16 +274,16 @@ TEST(CudaChunkPlan, CoversEveryProblemOnceWithinTheBudget) {
     for (const auto& c : plan.chunks) {
       EXPECT_EQ(c.problem_begin, next);
       EXPECT_GT(c.problems(), 0);
-      EXPECT_EQ(c.segment_begin, batch.problem_segments[c.problem_begin]);
-      EXPECT_EQ(c.segment_end, batch.problem_segments[c.problem_end]);
-      EXPECT_EQ(c.bin_begin, batch.segment_bins[c.segment_begin]);
-      EXPECT_EQ(c.bin_end, batch.segment_bins[c.segment_end]);
+      EXPECT_EQ(c.segment_begin, batch.problem_segments()[c.problem_begin]);
+      EXPECT_EQ(c.segment_end, batch.problem_segments()[c.problem_end]);
+      EXPECT_EQ(c.bin_begin, batch.segment_bins()[c.segment_begin]);
+      EXPECT_EQ(c.bin_end, batch.segment_bins()[c.segment_end]);
       std::size_t bytes = 0;
       std::int64_t tiers[3] = {0, 0, 0}, max_bins = 0;  // thread, warp, block
       for (std::int64_t p = c.problem_begin; p < c.problem_end; ++p) {
         const std::int64_t bins = batch.view(p).n_bins();
         bytes += cuda_backend::problem_bytes(
-            bins, batch.problem_segments[p + 1] - batch.problem_segments[p], n_scan);
+            bins, batch.problem_segments()[p + 1] - batch.problem_segments()[p], n_scan);
         ++tiers[bins >= kBlockMinBins ? 2 : bins >= kWarpMinBins ? 1 : 0];
         max_bins = std::max(max_bins, bins);
       }
@@ -308,7 +308,7 @@ TEST(CudaChunkPlan, CoversEveryProblemOnceWithinTheBudget) {
   EXPECT_EQ(plan_for(std::size_t{1} << 40).chunks.size(), 1u);
   EXPECT_THROW(plan_for(0), std::invalid_argument);
   // A problem without bins is a thread problem whatever the thresholds.
-  const auto all_blocks = cuda_backend::plan_chunks(batch.problem_segments, batch.segment_bins,
+  const auto all_blocks = cuda_backend::plan_chunks(batch.problem_segments(), batch.segment_bins(),
                                                     n_scan, std::size_t{1} << 40, 0, 0);
   std::int64_t empty = 0;
   for (std::int64_t p = 0; p < batch.n_problems(); ++p) empty += batch.view(p).n_bins() == 0;

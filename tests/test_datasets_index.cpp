@@ -14,9 +14,11 @@
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "tests/scratch_files.hpp"
+#include "tests/test_io_helpers.hpp"
 
 namespace {
 
+using fluxpoints::testing::message_of;
 using fluxpoints::testing::TempDir;
 namespace io = fluxpoints::io;
 
@@ -24,16 +26,6 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
-// The message of the std::runtime_error that `f` throws ("" if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string simulated_pha(const TempDir& dir, const std::string& name) {
   fluxpoints::datasets::SimulationSetup setup;
@@ -84,11 +76,11 @@ TEST(DatasetsIndex, BadEntriesNameTheFileTheEntryAndTheField) {
   };
   for (const Case& c : cases) {
     write_text(index, c.yaml);
-    const std::string message = error_of([&] { io::read_datasets_index(index); });
+    const std::string message = message_of<std::runtime_error>([&] { io::read_datasets_index(index); });
     EXPECT_NE(message.find(index), std::string::npos) << c.yaml << " -> " << message;
     EXPECT_NE(message.find(c.expected), std::string::npos) << c.yaml << " -> " << message;
   }
-  EXPECT_NE(error_of([&] { io::read_datasets_index(dir.file("missing.yaml")); })
+  EXPECT_NE(message_of<std::runtime_error>([&] { io::read_datasets_index(dir.file("missing.yaml")); })
                 .find("cannot open"),
             std::string::npos);
 }
@@ -112,7 +104,7 @@ TEST(DatasetsIndex, DatasetsTakeTheIndexNameAndMustMatchTheType) {
 
   write_text(dir.file("wrong_type.yaml"),
              "datasets:\n- name: cash\n  type: SpectrumDataset\n  filename: obs.fits\n");
-  const std::string message = error_of([&] {
+  const std::string message = message_of<std::runtime_error>([&] {
     io::read_dataset_entries(io::read_datasets_index(dir.file("wrong_type.yaml")));
   });
   EXPECT_NE(message.find("'cash' is listed as SpectrumDataset"), std::string::npos) << message;

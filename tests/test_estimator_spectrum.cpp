@@ -327,12 +327,12 @@ TEST(EstimatorSpectrum, SumOverEnergyGroups) {
   o.energy_edges = {0.6, 2, 5};
   fp::append_source_problems(batch, {on}, models, 0, o);
   ASSERT_EQ(batch.n_bins(), 2);
-  EXPECT_EQ(batch.counts[0], 155.0);
-  EXPECT_EQ(batch.counts_off[0], 150.0);
-  expect_rel(batch.alpha[0], (0.2 * 100 + 0.1 * 50) / 150.0, kIdentityRel, "alpha");
-  expect_rel(batch.npred_ref[0], 54.52297653 + 22.99214856, 1e-9, "s");
-  EXPECT_EQ(batch.counts[1], 33.0);
-  EXPECT_EQ(batch.counts_off[1], 25.0);
+  EXPECT_EQ(batch.counts()[0], 155.0);
+  EXPECT_EQ(batch.counts_off()[0], 150.0);
+  expect_rel(batch.alpha()[0], (0.2 * 100 + 0.1 * 50) / 150.0, kIdentityRel, "alpha");
+  expect_rel(batch.npred_ref()[0], 54.52297653 + 22.99214856, 1e-9, "s");
+  EXPECT_EQ(batch.counts()[1], 33.0);
+  EXPECT_EQ(batch.counts_off()[1], 25.0);
 }
 
 TEST(EstimatorSpectrum, OutputEnergyUnitAndWarnings) {

@@ -210,7 +210,7 @@ TEST_P(FailureCases, EmptyMaskRow) {
     EXPECT_TRUE(std::isnan(r.norm_errp[p]));
     EXPECT_TRUE(std::isnan(r.norm_ul[p]));
     EXPECT_TRUE(all_nan(r.stat_scan, p * n, (p + 1) * n));
-    for (std::int64_t k = b.problem_segments[p]; k < b.problem_segments[p + 1]; ++k) {
+    for (std::int64_t k = b.problem_segments()[p]; k < b.problem_segments()[p + 1]; ++k) {
       EXPECT_EQ(r.counts[k], 0.0);
       EXPECT_TRUE(std::isnan(r.npred[k]));
       EXPECT_EQ(r.npred_excess[k], 0.0);

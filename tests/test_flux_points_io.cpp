@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include "fluxpoints/io/flux_points.hpp"
+#include "compare_tables.hpp"
+#include "scratch_files.hpp"
 #include "test_environment.hpp"
 
 namespace fs = std::filesystem;
@@ -97,36 +99,10 @@ io::FluxPointsTable sample_table() {
   return t;
 }
 
-// Same value, NaN included.
-bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
-
-void expect_same_tables(const io::FluxPointsTable& a, const io::FluxPointsTable& b) {
-  EXPECT_EQ(a.sed_type, b.sed_type);
-  EXPECT_EQ(a.n_rows, b.n_rows);
-  EXPECT_DOUBLE_EQ(a.ul_conf(), b.ul_conf());
-  ASSERT_EQ(a.columns.size(), b.columns.size());
-  for (std::size_t k = 0; k < a.columns.size(); ++k) {
-    const io::Column& x = a.columns[k];
-    const io::Column& y = b.columns[k];
-    EXPECT_EQ(x.name, y.name);
-    EXPECT_EQ(x.unit, y.unit) << x.name;
-    EXPECT_EQ(x.has_unit, y.has_unit) << x.name;
-    EXPECT_EQ(x.type, y.type) << x.name;
-    EXPECT_EQ(x.width, y.width) << x.name;
-    EXPECT_EQ(x.is_vector, y.is_vector) << x.name;
-    ASSERT_EQ(x.data.size(), y.data.size()) << x.name;
-    for (std::size_t i = 0; i < x.data.size(); ++i)
-      EXPECT_TRUE(same(x.data[i], y.data[i]))
-          << x.name << "[" << i << "]: " << x.data[i] << " vs " << y.data[i];
-  }
-}
+using ::fluxpoints::testing::expect_same_tables;
 
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("fluxpoints_io_tests_" + std::to_string(::getpid())) /
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  fs::create_directories(dir);
-  return (dir / name).string();
+  return (::fluxpoints::testing::test_scratch_dir("flux_points_io") / name).string();
 }
 
 int run_python(const std::string& python, const std::string& script, std::string* output) {
@@ -148,7 +124,7 @@ TEST(FluxPointsIo, FitsRoundTrip) {
   const std::string path = temp_path("round_trip.fits");
   io::write_flux_points(t, path);
   const io::FluxPointsTable back = io::read_flux_points_fits(path);
-  expect_same_tables(t, back);
+  expect_same_tables(back, t);
   EXPECT_DOUBLE_EQ(back.n_sigma_ul, 2.0);
   // Replacing needs overwrite, and leaves no temporary behind.
   EXPECT_THROW(io::write_flux_points(t, path), io::OutputError);
@@ -212,7 +188,7 @@ TEST(FluxPointsIo, ReadsGammapyCrabFile) {
   const std::string path = temp_path("crab_round_trip.fits");
   io::write_flux_points_fits(t, path);
   io::FluxPointsTable back = io::read_flux_points_fits(path);
-  expect_same_tables(t, back);
+  expect_same_tables(back, t);
 
   const std::string text = io::format_flux_points(t);
   EXPECT_NE(text.find("norm_scan"), std::string::npos);
@@ -284,7 +260,7 @@ TEST(FluxPointsIo, EcsvRoundTrip) {
   const io::FluxPointsTable t = sample_table();
   const std::string path = temp_path("round_trip.ecsv");
   io::write_flux_points(t, path);
-  expect_same_tables(t, io::read_flux_points(path));
+  expect_same_tables(io::read_flux_points(path), t);
 }
 
 TEST(FluxPointsIo, ReadsGammapyEcsvLayout) {

@@ -24,6 +24,7 @@
 #include "fluxpoints/limits.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "scratch_files.hpp"
+#include "test_io_helpers.hpp"
 
 namespace fluxpoints::testing {
 namespace {
@@ -32,23 +33,11 @@ namespace fs = std::filesystem;
 namespace m = fluxpoints::math;
 
 fs::path scratch(const std::string& name) {
-  static const ScratchFolder folder("input_messages");
-  return folder.path() / name;
+  return ::fluxpoints::testing::scratch_path("input_messages", name);
 }
 
 void expect_contains(const std::string& text, const std::vector<std::string>& parts) {
   for (const auto& p : parts) EXPECT_NE(text.find(p), std::string::npos) << "'" << p << "' in: " << text;
-}
-
-// The message of the exception `f` throws ("" and a failure if it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
 }
 
 const char* kTwoModels = R"(components:
@@ -107,7 +96,7 @@ datasets::SpectrumDataset small_dataset(const std::string& name) {
 TEST(InputMessages, DuplicateModelNamesAreRefused) {
   // Two components named 'crab': the second silently became the first's background before.
   const std::string path = models_yaml("dup.yaml", "crab", "2.0");
-  expect_contains(error_of([&] { models::read_models_yaml(path); }),
+  expect_contains(message_of([&] { models::read_models_yaml(path); }),
                   {"dup.yaml", "names must be unique", "'crab'", "components 0 and 1"});
   const std::string ok = models_yaml("nodup.yaml", "vela", "2.0");
   EXPECT_EQ(models::read_models_yaml(ok).size(), 2u);
@@ -122,7 +111,7 @@ TEST(InputMessages, NanParameterIsNamed) {
     const auto models = models::read_models_yaml(models_yaml("nan.yaml", "vela", ".nan"));
     LikelihoodBatch b;
     const std::size_t index = std::string(source) == "vela" ? 1 : 0;
-    expect_contains(error_of([&] { append_source_problems(b, ds, models, index, o); }),
+    expect_contains(message_of([&] { append_source_problems(b, ds, models, index, o); }),
                     {"model 'vela'", "parameter 'index' is nan"});
   }
 }
@@ -135,7 +124,7 @@ TEST(InputMessages, DatasetsNamesMatchingNoDatasetIsAnError) {
   EstimatorOptions o;
   o.energy_edges = {0.3, 3.0};
   LikelihoodBatch b;
-  expect_contains(error_of([&] { append_source_problems(b, ds, models, 1, o); }),
+  expect_contains(message_of([&] { append_source_problems(b, ds, models, 1, o); }),
                   {"model 'vela'", "'obs7', 'obs8'", "name none of the datasets ('obs1')"});
   // The other model, which applies to every dataset, is fine.
   EXPECT_NO_THROW(append_source_problems(b, ds, models, 0, o));
@@ -176,7 +165,7 @@ TEST(InputMessages, CountsThatOverflowTheStatistic) {
   b.begin_problem("huge");
   b.begin_dataset(StatKind::cash);
   b.add_cash_bin(1e160, 1e160, 5e159);
-  expect_contains(error_of([&] { b.validate(); }),
+  expect_contains(message_of([&] { b.validate(); }),
                   {"problem 0 (huge), dataset 0, bin 0", "counts = 1e+160", "exceeds 1e+100"});
   // The solver itself, given such a problem anyway, reports non_finite instead of a success.
   const m::ProblemSolution s = m::solve_profile(b.view(0), SolveOptions{}.settings());
@@ -193,46 +182,28 @@ TEST(InputMessages, CountsThatOverflowTheStatistic) {
 TEST(InputMessages, ScanAndGroupSizesAreBounded) {
   SolveOptions s;
   s.scan_n_values = 1000000000;
-  expect_contains(error_of([&] { s.validate(); }), {"scan_n_values = 1000000000", "10000"});
+  expect_contains(message_of([&] { s.validate(); }), {"scan_n_values = 1000000000", "10000"});
   s.scan_n_values = 11;
   s.scan_values.assign(limits::kMaxScanValues + 1, 1.0);
-  expect_contains(error_of([&] { s.validate(); }), {"10001 values exceed the maximum of 10000"});
+  expect_contains(message_of([&] { s.validate(); }), {"10001 values exceed the maximum of 10000"});
 
   const std::string cfg = scratch("scan.yaml").string();
   std::ofstream(cfg) << "norm: {scan_n_values: 1e9}\n";
   EstimatorOptions o;
   std::string source;
-  expect_contains(error_of([&] { apply_estimator_config(cfg, o, source); }),
+  expect_contains(message_of([&] { apply_estimator_config(cfg, o, source); }),
                   {"scan.yaml", "norm.scan_n_values", "1e9", "10000"});
   std::ofstream(cfg) << "energy_edges: {min: 1 TeV, max: 10 TeV, nbins: 1000000000}\n";
-  expect_contains(error_of([&] { apply_estimator_config(cfg, o, source); }),
+  expect_contains(message_of([&] { apply_estimator_config(cfg, o, source); }),
                   {"scan.yaml", "energy_edges.nbins", "1000000000"});
   o.energy_edges.assign(limits::kMaxEnergyGroups + 2, 1.0);
   for (std::size_t k = 0; k < o.energy_edges.size(); ++k) o.energy_edges[k] = 1.0 + k;
-  expect_contains(error_of([&] { o.validate(); }), {"10001 energy groups exceed"});
+  expect_contains(message_of([&] { o.validate(); }), {"10001 energy groups exceed"});
 }
 
 // ---- the estimate and show commands -----------------------------------------------------------
 
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-CliRun run(const std::string& args) {
-  const fs::path out = scratch("stdout.txt"), err = scratch("stderr.txt");
-  const std::string cmd =
-      std::string(FLUXPOINTS_BINARY) + " " + args + " > " + out.string() + " 2> " + err.string();
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
+CliRun run(const std::string& args) { return run_cli(args, scratch_path("input_messages")); }
 
 // An OGIP On/Off dataset and a model file for the command.
 struct Files {
@@ -258,8 +229,8 @@ TEST(InputMessagesCli, FolderIsNotReportedAsMissing) {
     expect_contains(r.err, {folder, "is a folder"});
     EXPECT_EQ(r.err.find("not found"), std::string::npos) << r.err;
   }
-  expect_contains(error_of([&] { io::read_ogip_dataset(folder); }), {folder, "is a folder"});
-  expect_contains(error_of([&] { models::read_models_yaml(folder); }), {folder, "is a folder"});
+  expect_contains(message_of([&] { io::read_ogip_dataset(folder); }), {folder, "is a folder"});
+  expect_contains(message_of([&] { models::read_models_yaml(folder); }), {folder, "is a folder"});
 }
 
 TEST(InputMessagesCli, GroupNarrowerThanOneBin) {

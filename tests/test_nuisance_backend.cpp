@@ -154,7 +154,7 @@ TEST(NuisanceBackend, BrokenNuisanceViewIsRefusedNamingTheArray) {
         << m;
   }
   {
-    std::vector<std::int64_t> offsets = b.problem_nuisances;
+    std::vector<std::int64_t> offsets = b.problem_nuisances().to_vector();
     offsets[1] = 2;  // 2 -> 1: decreasing
     BatchView v = b.as_view();
     v.nuisances.problem_nuisances = offsets.data();
@@ -175,7 +175,7 @@ TEST(NuisanceBackend, BrokenNuisanceViewIsRefusedNamingTheArray) {
     EXPECT_NE(m.find("template_values has 6 entries"), std::string::npos) << m;
   }
   {
-    std::vector<std::int64_t> offsets = b.template_offset;
+    std::vector<std::int64_t> offsets = b.template_offset().to_vector();
     offsets[0] = -4;
     BatchView v = b.as_view();
     v.nuisances.template_offset = offsets.data();

@@ -168,7 +168,7 @@ TEST(NuisanceSolver, ZeroNuisancesIsTodaysPathBitForBit) {
     for (std::int64_t j = 0; j < ref.n_scan(); ++j)
       EXPECT_TRUE(
           same_bits(r.stat_scan[p * ref.n_scan() + j], ref.stat_scan[p * ref.n_scan() + j]));
-    for (std::int64_t k = plain.problem_segments[p]; k < plain.problem_segments[p + 1]; ++k) {
+    for (std::int64_t k = plain.problem_segments()[p]; k < plain.problem_segments()[p + 1]; ++k) {
       EXPECT_TRUE(same_bits(r.npred[k], ref.npred[k]));
       EXPECT_TRUE(same_bits(r.npred_excess[k], ref.npred_excess[k]));
       EXPECT_TRUE(same_bits(r.counts[k], ref.counts[k]));
@@ -418,7 +418,7 @@ void compare_with_reference(const GenProblem& g, const NuisanceBatch& nb, const 
     excess[b.dataset] += r.norm[p] * b.s;
   }
   for (int d = 0; d < rp.n_datasets; ++d) {
-    const std::int64_t seg = nb.batch.problem_segments[p] + d;
+    const std::int64_t seg = nb.batch.problem_segments()[p] + d;
     EXPECT_NEAR(r.npred[seg], static_cast<double>(npred[d]),
                 kNpredRelTol * static_cast<double>(npred[d]) + 1e-12);
     EXPECT_NEAR(r.npred_excess[seg], static_cast<double>(excess[d]),
@@ -779,9 +779,9 @@ TEST(NuisanceSolver, EmptyProblemsAndUnusableInput) {
     EXPECT_TRUE(std::isnan(r.norm[p]));
     EXPECT_TRUE(std::isnan(r.stat_scan[p * r.n_scan()]));
     EXPECT_TRUE(std::isnan(run.phi[nb.problem_nuisances[p]]));
-    EXPECT_TRUE(std::isnan(r.npred[nb.batch.problem_segments[p]]));
+    EXPECT_TRUE(std::isnan(r.npred[nb.batch.problem_segments()[p]]));
   }
-  EXPECT_EQ(r.counts[nb.batch.problem_segments[2]], 10.0);
+  EXPECT_EQ(r.counts[nb.batch.problem_segments()[2]], 10.0);
   EXPECT_EQ(r.status[6], SolveStatus::ok) << r.reason(6);
 }
 
@@ -904,14 +904,14 @@ TEST(NuisanceSolver, CudaMatchesCpu) {
   const NuisanceRun cpu = run_nuisance(nb, o);
   NuisanceDeviceInput in;
   const LikelihoodBatch& b = nb.batch;
-  in.counts = b.counts;
-  in.npred_ref = b.npred_ref;
-  in.npred_other = b.npred_other;
-  in.counts_off = b.counts_off;
-  in.alpha = b.alpha;
-  in.segment_bins = b.segment_bins;
-  in.segment_kind = b.segment_kind;
-  in.problem_segments = b.problem_segments;
+  in.counts = b.counts().to_vector();
+  in.npred_ref = b.npred_ref().to_vector();
+  in.npred_other = b.npred_other().to_vector();
+  in.counts_off = b.counts_off().to_vector();
+  in.alpha = b.alpha().to_vector();
+  in.segment_bins = b.segment_bins().to_vector();
+  in.segment_kind = b.segment_kind().to_vector();
+  in.problem_segments = b.problem_segments().to_vector();
   in.problem_nuisances = nb.problem_nuisances;
   in.template_offset = nb.template_offset;
   in.template_values = nb.template_values;

@@ -16,19 +16,16 @@
 
 #include "host/io/output_file.hpp"
 #include "scratch_files.hpp"
+#include "test_io_helpers.hpp"
 
 namespace fluxpoints::io {
 namespace {
 
 namespace fs = std::filesystem;
+using ::fluxpoints::testing::message_of;
+using ::fluxpoints::testing::slurp;
 using ::fluxpoints::testing::TempDir;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::size_t entries(const std::string& folder) {
   std::size_t n = 0;
@@ -36,17 +33,6 @@ std::size_t entries(const std::string& folder) {
   return n;
 }
 
-// The message of the OutputError `f` throws (fails the test when it throws nothing).
-template <typename F>
-std::string refusal(F f) {
-  try {
-    f();
-  } catch (const OutputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no OutputError";
-  return "";
-}
 
 TEST(OutputFile, RuleRefusesExistingFilesFoldersMissingFoldersAndInputs) {
   TempDir dir;
@@ -54,15 +40,15 @@ TEST(OutputFile, RuleRefusesExistingFilesFoldersMissingFoldersAndInputs) {
   std::ofstream(input) << "input";
   fs::create_symlink(input, dir.file("link.fits"));
   fs::create_hard_link(input, dir.file("hard.fits"));
-  EXPECT_NE(refusal([&] { check_output(input, {}); }).find("--overwrite"), std::string::npos);
+  EXPECT_NE(message_of<OutputError>([&] { check_output(input, {}); }).find("--overwrite"), std::string::npos);
   for (const std::string& alias : {input, dir.file("link.fits"), dir.file("hard.fits")}) {
-    const std::string why = refusal([&] { check_output(alias, OutputRule{true, {input}}); });
+    const std::string why = message_of<OutputError>([&] { check_output(alias, OutputRule{true, {input}}); });
     EXPECT_NE(why.find("inputs"), std::string::npos) << why;
     EXPECT_NE(why.find(alias), std::string::npos) << why;
   }
-  EXPECT_NE(refusal([&] { check_output(dir.file("no/such/out.fits"), {}); }).find("does not exist"),
+  EXPECT_NE(message_of<OutputError>([&] { check_output(dir.file("no/such/out.fits"), {}); }).find("does not exist"),
             std::string::npos);
-  EXPECT_NE(refusal([&] {
+  EXPECT_NE(message_of<OutputError>([&] {
               check_output(dir.file(""), OutputRule{true, {}});
             }).find("folder"),
             std::string::npos);
@@ -113,7 +99,7 @@ TEST(OutputFile, TargetThatAppearsWhileWritingIsNotReplaced) {
   OutputFile out(path, {});
   out.write("mine");
   std::ofstream(path) << "theirs";  // another process finished first
-  const std::string why = refusal([&] { out.commit(); });
+  const std::string why = message_of<OutputError>([&] { out.commit(); });
   EXPECT_NE(why.find("appeared"), std::string::npos) << why;
   EXPECT_EQ(slurp(path), "theirs");
 }
@@ -208,7 +194,7 @@ TEST(OutputFile, RunLockIsExclusiveNamesItsHolderAndIsRemoved) {
     EXPECT_TRUE(first.held());
     EXPECT_TRUE(first.warning().empty());
     // flock conflicts between two open files, also within one process.
-    const std::string why = refusal([&] { RunLock second(lock_path, "results.h5"); });
+    const std::string why = message_of<OutputError>([&] { RunLock second(lock_path, "results.h5"); });
     EXPECT_NE(why.find("pid " + std::to_string(::getpid())), std::string::npos) << why;
     EXPECT_NE(why.find("another run"), std::string::npos) << why;
   }

@@ -28,7 +28,9 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "host/io/hdf5_table.hpp"
+#include "compare_tables.hpp"
 #include "scratch_files.hpp"
+#include "test_io_helpers.hpp"
 #include "test_environment.hpp"
 
 namespace fluxpoints {
@@ -42,12 +44,7 @@ const std::string kModel = std::string(FLUXPOINTS_SOURCE_DIR) + "/data/example/m
 
 // ---- running the program ------------------------------------------------------------------------
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::fluxpoints::testing::slurp;
 
 struct ProgramRun {
   int status = -1;  // exit code, or 128 + signal number
@@ -59,8 +56,7 @@ class Program {
  public:
   Program(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
     static int counter = 0;
-    const fs::path logs =
-        fs::temp_directory_path() / ("fluxpoints_fault_logs_" + std::to_string(::getpid()));
+    const fs::path logs = ::fluxpoints::testing::scratch_path("faults", "logs");
     fs::create_directories(logs);
     out_ = logs / ("run" + std::to_string(counter) + ".out");
     err_ = logs / ("run" + std::to_string(counter++) + ".err");
@@ -152,8 +148,7 @@ struct Inputs {
 };
 
 fs::path scratch(const std::string& name) {
-  static const ::fluxpoints::testing::ScratchFolder folder("faults");
-  return folder.path() / name;
+  return ::fluxpoints::testing::scratch_path("faults", name);
 }
 
 const Inputs& inputs() {
@@ -508,22 +503,7 @@ void wait_for_chunks(const std::string& parts, std::size_t n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-// Every row of two result files, and n_ok against the ok column.
-void expect_same_results(const std::string& a_path, const std::string& b_path) {
-  hdf5::File a = hdf5::File::open(a_path), b = hdf5::File::open(b_path);
-  const std::int64_t n = a.attr_i64("/", "n_sources");
-  ASSERT_EQ(n, b.attr_i64("/", "n_sources"));
-  const auto ok = b.read_u8("/sources/ok", 0, n);
-  EXPECT_EQ(ok, a.read_u8("/sources/ok", 0, n));
-  std::int64_t n_ok = 0;
-  for (auto v : ok) n_ok += v;
-  EXPECT_EQ(b.attr_i64("/", "n_ok"), n_ok);
-  EXPECT_EQ(b.read_str("/sources/name", 0, n), a.read_str("/sources/name", 0, n));
-  const auto x = a.read_all_f64("/fluxpoints/norm"), y = b.read_all_f64("/fluxpoints/norm");
-  ASSERT_EQ(x.size(), y.size());
-  for (std::size_t i = 0; i < x.size(); ++i)
-    EXPECT_TRUE(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i]))) << i;
-}
+using ::fluxpoints::testing::expect_same_result_files;
 
 TEST(OutputsAndFaults, TwoBatchRunsCannotWriteOneOutput) {
   TempDir dir;
@@ -548,7 +528,7 @@ TEST(OutputsAndFaults, TwoBatchRunsCannotWriteOneOutput) {
   }
   const ProgramRun r = first.wait();
   ASSERT_EQ(r.status, 0) << describe(r);
-  expect_same_results(reference, out);
+  expect_same_result_files(reference, out);
   EXPECT_FALSE(fs::exists(out + ".lock"));
   EXPECT_EQ(temporaries(dir.file("")), std::vector<std::string>{});
 }
@@ -564,7 +544,7 @@ TEST(OutputsAndFaults, KilledBatchDoesNotBlockItsResume) {
   EXPECT_EQ(first.wait().status, 128 + SIGKILL);
   const ProgramRun resumed = run(batch_args(inputs().catalog, out, {"--resume"}));
   ASSERT_EQ(resumed.status, 0) << describe(resumed);
-  expect_same_results(reference, out);
+  expect_same_result_files(reference, out);
   EXPECT_FALSE(fs::exists(out + ".lock"));
   EXPECT_FALSE(fs::exists(out + ".parts"));
   EXPECT_EQ(temporaries(dir.file("")), std::vector<std::string>{});

@@ -271,7 +271,7 @@ void RandomProblems::compare(const RandomSuite& suite) {
 
     // Per-dataset sums at the engine's norm.
     const ld theta = r.norm[p];
-    const std::int64_t k0 = suite.batch.problem_segments[p];
+    const std::int64_t k0 = suite.batch.problem_segments()[p];
     for (std::size_t d = 0; d < ref.datasets.size(); ++d) {
       ld counts = 0, npred = 0, s_sum = 0;
       for (const RefBin& b : ref.datasets[d]) {

@@ -224,14 +224,14 @@ TEST(SpecExamples, BuiltInExampleBatchHasTheSpecInputs) {
   for (std::int64_t i = 0; i < b.n_bins(); ++i) {
     const LikelihoodBatch& want = i < cash.n_bins() ? cash : wstat;
     const std::int64_t j = i < cash.n_bins() ? i : i - cash.n_bins();
-    EXPECT_EQ(b.counts[i], want.counts[j]) << "bin " << i;
-    EXPECT_EQ(b.npred_ref[i], want.npred_ref[j]) << "bin " << i;
-    EXPECT_EQ(b.npred_other[i], want.npred_other[j]) << "bin " << i;
-    EXPECT_EQ(b.counts_off[i], want.counts_off[j]) << "bin " << i;
-    EXPECT_EQ(b.alpha[i], want.alpha[j]) << "bin " << i;
+    EXPECT_EQ(b.counts()[i], want.counts()[j]) << "bin " << i;
+    EXPECT_EQ(b.npred_ref()[i], want.npred_ref()[j]) << "bin " << i;
+    EXPECT_EQ(b.npred_other()[i], want.npred_other()[j]) << "bin " << i;
+    EXPECT_EQ(b.counts_off()[i], want.counts_off()[j]) << "bin " << i;
+    EXPECT_EQ(b.alpha()[i], want.alpha()[j]) << "bin " << i;
   }
   for (std::int64_t k = 0; k < b.n_segments(); ++k)
-    EXPECT_EQ(b.segment_kind[k], k < kGroups ? StatKind::cash : StatKind::wstat);
+    EXPECT_EQ(b.segment_kind()[k], k < kGroups ? StatKind::cash : StatKind::wstat);
 }
 
 }  // namespace

@@ -82,14 +82,14 @@ void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProble
   const std::int64_t segment_offset = dst.n_segments();
   for (std::int64_t p = 0; p < src.n_problems(); ++p) {
     dst.begin_problem(src.label(p));
-    for (std::int64_t k = src.problem_segments[p]; k < src.problem_segments[p + 1]; ++k) {
-      dst.begin_dataset(src.segment_kind[k]);
-      const bool wstat = src.segment_kind[k] == StatKind::wstat;
-      for (std::int64_t i = src.segment_bins[k]; i < src.segment_bins[k + 1]; ++i) {
+    for (std::int64_t k = src.problem_segments()[p]; k < src.problem_segments()[p + 1]; ++k) {
+      dst.begin_dataset(src.segment_kind()[k]);
+      const bool wstat = src.segment_kind()[k] == StatKind::wstat;
+      for (std::int64_t i = src.segment_bins()[k]; i < src.segment_bins()[k + 1]; ++i) {
         if (wstat)
-          dst.add_wstat_bin(src.counts[i], src.counts_off[i], src.alpha[i], src.npred_ref[i], src.npred_other[i]);
+          dst.add_wstat_bin(src.counts()[i], src.counts_off()[i], src.alpha()[i], src.npred_ref()[i], src.npred_other()[i]);
         else
-          dst.add_cash_bin(src.counts[i], src.npred_ref[i], src.npred_other[i]);
+          dst.add_cash_bin(src.counts()[i], src.npred_ref()[i], src.npred_other()[i]);
       }
     }
   }

@@ -22,18 +22,18 @@ std::string number_text(double x) {
 }  // namespace
 
 LikelihoodBatch::LikelihoodBatch()
-    : segment_bins{0}, problem_segments{0}, problem_nuisances{0} {}
+    : segment_bins_{0}, problem_segments_{0}, problem_nuisances_{0} {}
 
 std::int64_t LikelihoodBatch::begin_problem(std::string label) {
-  problem_segments.push_back(problem_segments.back());
-  problem_nuisances.push_back(problem_nuisances.back());
-  template_offset.push_back(static_cast<std::int64_t>(template_values.size()));
+  problem_segments_.push_back(problem_segments_.back());
+  problem_nuisances_.push_back(problem_nuisances_.back());
+  template_offset_.push_back(static_cast<std::int64_t>(template_values_.size()));
   labels_.push_back(std::move(label));
   return n_problems() - 1;
 }
 
 void LikelihoodBatch::check_no_nuisance(const char* what) const {
-  if (n_problems() > 0 && problem_nuisances[n_problems()] != problem_nuisances[n_problems() - 1])
+  if (n_problems() > 0 && problem_nuisances_[n_problems()] != problem_nuisances_[n_problems() - 1])
     throw std::logic_error(std::string("LikelihoodBatch: ") + what +
                            " after add_nuisance (a problem's nuisances come after its bins)");
 }
@@ -44,88 +44,92 @@ void LikelihoodBatch::add_nuisance(double start, double min, double max,
     throw std::logic_error("LikelihoodBatch: add_nuisance before begin_problem");
   const std::int64_t p = n_problems() - 1;
   const std::int64_t bins =
-      segment_bins[problem_segments[p + 1]] - segment_bins[problem_segments[p]];
+      segment_bins_[problem_segments_[p + 1]] - segment_bins_[problem_segments_[p]];
   if (static_cast<std::int64_t>(values.size()) != bins)
     throw std::invalid_argument("LikelihoodBatch: nuisance " +
-                                std::to_string(problem_nuisances[p + 1] - problem_nuisances[p]) +
+                                std::to_string(problem_nuisances_[p + 1] - problem_nuisances_[p]) +
                                 " of problem " + std::to_string(p) + " has " +
                                 std::to_string(values.size()) + " template values for " +
                                 std::to_string(bins) + " bins");
-  template_values.insert(template_values.end(), values.begin(), values.end());
-  nuisance_start.push_back(start);
-  nuisance_min.push_back(min);
-  nuisance_max.push_back(max);
-  ++problem_nuisances.back();
+  template_values_.insert(template_values_.end(), values.begin(), values.end());
+  nuisance_start_.push_back(start);
+  nuisance_min_.push_back(min);
+  nuisance_max_.push_back(max);
+  ++problem_nuisances_.back();
 }
 
 void LikelihoodBatch::begin_dataset(StatKind kind) {
-  if (n_problems() == 0) throw std::logic_error("LikelihoodBatch: begin_dataset before begin_problem");
+  if (n_problems() == 0)
+    throw std::logic_error("LikelihoodBatch: begin_dataset before begin_problem");
+  if (kind != StatKind::cash && kind != StatKind::wstat)
+    throw std::invalid_argument("LikelihoodBatch: begin_dataset with statistic kind " +
+                                std::to_string(static_cast<unsigned>(kind)) +
+                                " (expected 0 = cash or 1 = wstat)");
   check_no_nuisance("begin_dataset");
-  segment_bins.push_back(segment_bins.back());
-  segment_kind.push_back(kind);
-  ++problem_segments.back();
+  segment_bins_.push_back(segment_bins_.back());
+  segment_kind_.push_back(kind);
+  ++problem_segments_.back();
+}
+
+// A bin goes into the current problem's last dataset, which must exist and be of `kind`: a bin
+// added before the problem's first begin_dataset would otherwise land in the previous problem.
+void LikelihoodBatch::add_bin(const char* what, StatKind kind, double n, double s, double other,
+                              double n_off, double a) {
+  const std::int64_t p = n_problems() - 1;
+  if (p < 0 || problem_segments_[p + 1] == problem_segments_[p])
+    throw std::logic_error(std::string("LikelihoodBatch: ") + what + " before begin_dataset" +
+                           (p < 0 ? " (and begin_problem)" : " in problem " + std::to_string(p)));
+  if (segment_kind_.back() != kind)
+    throw std::logic_error(std::string("LikelihoodBatch: ") + what + " in a " +
+                           (kind == StatKind::cash ? "WStat" : "Cash") + " dataset");
+  check_no_nuisance(what);
+  counts_.push_back(n);
+  npred_ref_.push_back(s);
+  npred_other_.push_back(other);
+  counts_off_.push_back(n_off);
+  alpha_.push_back(a);
+  ++segment_bins_.back();
 }
 
 void LikelihoodBatch::add_cash_bin(double n, double s, double b) {
-  if (segment_kind.empty() || segment_kind.back() != StatKind::cash)
-    throw std::logic_error("LikelihoodBatch: add_cash_bin outside a Cash dataset");
-  check_no_nuisance("add_cash_bin");
-  counts.push_back(n);
-  npred_ref.push_back(s);
-  npred_other.push_back(b);
-  counts_off.push_back(0.0);
-  alpha.push_back(0.0);
-  ++segment_bins.back();
+  add_bin("add_cash_bin", StatKind::cash, n, s, b, 0.0, 0.0);
 }
 
 void LikelihoodBatch::add_wstat_bin(double n_on, double n_off, double a, double s, double other) {
-  if (segment_kind.empty() || segment_kind.back() != StatKind::wstat)
-    throw std::logic_error("LikelihoodBatch: add_wstat_bin outside a WStat dataset");
-  check_no_nuisance("add_wstat_bin");
-  counts.push_back(n_on);
-  npred_ref.push_back(s);
-  npred_other.push_back(other);
-  counts_off.push_back(n_off);
-  alpha.push_back(a);
-  ++segment_bins.back();
+  add_bin("add_wstat_bin", StatKind::wstat, n_on, s, other, n_off, a);
 }
 
 void LikelihoodBatch::reserve(std::int64_t problems, std::int64_t bins) {
-  problem_segments.reserve(problems + 1);
+  problem_segments_.reserve(problems + 1);
+  problem_nuisances_.reserve(problems + 1);
+  template_offset_.reserve(problems);
   labels_.reserve(problems);
-  for (auto* v : {&counts, &npred_ref, &npred_other, &counts_off, &alpha}) v->reserve(bins);
+  for (auto* v : {&counts_, &npred_ref_, &npred_other_, &counts_off_, &alpha_}) v->reserve(bins);
 }
 
 math::ProblemView LikelihoodBatch::view(std::int64_t p) const {
-  return math::ProblemView{counts.data(),       npred_ref.data(),    npred_other.data(),
-                           counts_off.data(),   alpha.data(),        segment_bins.data(),
-                           segment_kind.data(), problem_segments[p], problem_segments[p + 1]};
+  return math::ProblemView{counts_.data(),       npred_ref_.data(),    npred_other_.data(),
+                           counts_off_.data(),   alpha_.data(),        segment_bins_.data(),
+                           segment_kind_.data(), problem_segments_[p], problem_segments_[p + 1]};
 }
 
 BatchView LikelihoodBatch::as_view() const {
+  // The builders keep every array consistent with the offsets, so no size check is needed here.
   BatchView v;
-  v.arrays = math::BatchArrays{counts.data(),       npred_ref.data(),    npred_other.data(),
-                               counts_off.data(),   alpha.data(),        segment_bins.data(),
-                               segment_kind.data(), problem_segments.data()};
+  v.arrays = math::BatchArrays{counts_.data(),       npred_ref_.data(),    npred_other_.data(),
+                               counts_off_.data(),   alpha_.data(),        segment_bins_.data(),
+                               segment_kind_.data(), problem_segments_.data()};
   v.n_problems = n_problems();
   v.n_segments = n_segments();
   v.n_bins = n_bins();
   v.labels = &labels_;
-  // The per-bin vectors are filled together; a caller who resized one alone is caught here
-  // rather than read past its end.
-  for (const auto* a : {&npred_ref, &npred_other, &counts_off, &alpha})
-    if (static_cast<std::int64_t>(a->size()) != v.n_bins)
-      throw std::invalid_argument("LikelihoodBatch: the per-bin arrays have different sizes");
-  if (static_cast<std::int64_t>(segment_kind.size()) != v.n_segments ||
-      static_cast<std::int64_t>(labels_.size()) != v.n_problems)
-    throw std::invalid_argument("LikelihoodBatch: segment_kind or labels do not match the offsets");
   // Without nuisances the view carries none: the backends' plain path, unchanged.
   if (n_nuisances() > 0) {
-    v.nuisances = math::NuisanceArrays{problem_nuisances.data(), template_offset.data(),
-                                       template_values.data(),   nuisance_start.data(),
-                                       nuisance_min.data(),      nuisance_max.data()};
+    v.nuisances = math::NuisanceArrays{problem_nuisances_.data(), template_offset_.data(),
+                                       template_values_.data(),   nuisance_start_.data(),
+                                       nuisance_min_.data(),      nuisance_max_.data()};
     v.n_nuisances = n_nuisances();
-    v.n_template_values = static_cast<std::int64_t>(template_values.size());
+    v.n_template_values = static_cast<std::int64_t>(template_values_.size());
   }
   return v;
 }

@@ -73,15 +73,15 @@ namespace {
 std::string plateau_cause(const LikelihoodBatch& b, std::int64_t p) {
   bool any_source = false, any_wstat_informative = false, any_cash_counts = false;
   bool any_wstat_with_source = false;
-  for (std::int64_t k = b.problem_segments[p]; k < b.problem_segments[p + 1]; ++k) {
-    const bool wstat = b.segment_kind[k] == StatKind::wstat;
-    for (std::int64_t i = b.segment_bins[k]; i < b.segment_bins[k + 1]; ++i) {
-      if (b.npred_ref[i] == 0.0) continue;
+  for (std::int64_t k = b.problem_segments()[p]; k < b.problem_segments()[p + 1]; ++k) {
+    const bool wstat = b.segment_kind()[k] == StatKind::wstat;
+    for (std::int64_t i = b.segment_bins()[k]; i < b.segment_bins()[k + 1]; ++i) {
+      if (b.npred_ref()[i] == 0.0) continue;
       any_source = true;
       if (wstat) {
         any_wstat_with_source = true;
-        if (b.alpha[i] > 0.0) any_wstat_informative = true;
-      } else if (b.counts[i] > 0.0) {
+        if (b.alpha()[i] > 0.0) any_wstat_informative = true;
+      } else if (b.counts()[i] > 0.0) {
         any_cash_counts = true;
       }
     }

@@ -18,6 +18,7 @@
 
 #include "fluxpoints/math/batch_solve.hpp"
 #include "fluxpoints/math/nuisance_problem.hpp"
+#include "fluxpoints/span.hpp"
 
 namespace fluxpoints {
 
@@ -65,6 +66,11 @@ struct BatchView {
   void validate_nuisance_structure() const;
 };
 
+// Built only through begin_problem / begin_dataset / add_*_bin / add_nuisance, which keep every
+// offset array consistent with what it indexes (each throws std::logic_error, or
+// std::invalid_argument for a wrong-sized template, rather than leave the batch half-built);
+// read through the const spans below or as_view(). So a LikelihoodBatch is always structurally
+// valid: validate() has only its values left to judge.
 class LikelihoodBatch {
  public:
   LikelihoodBatch();
@@ -97,29 +103,47 @@ class LikelihoodBatch {
   BatchView as_view() const;
 
   // --- sizes and access -------------------------------------------------------------------
-  std::int64_t n_problems() const { return static_cast<std::int64_t>(problem_segments.size()) - 1; }
-  std::int64_t n_segments() const { return static_cast<std::int64_t>(segment_bins.size()) - 1; }
-  std::int64_t n_bins() const { return static_cast<std::int64_t>(counts.size()); }
+  // Spans are valid while the batch is alive and nothing is added to it.
+  std::int64_t n_problems() const { return static_cast<std::int64_t>(problem_segments_.size()) - 1; }
+  std::int64_t n_segments() const { return static_cast<std::int64_t>(segment_bins_.size()) - 1; }
+  std::int64_t n_bins() const { return static_cast<std::int64_t>(counts_.size()); }
+  std::int64_t n_nuisances() const { return problem_nuisances_.back(); }
   math::ProblemView view(std::int64_t problem) const;
   const std::string& label(std::int64_t problem) const { return labels_[problem]; }
 
-  // Per bin.
-  std::vector<double> counts, npred_ref, npred_other, counts_off, alpha;
-  // Per segment: bin offsets (size n_segments + 1) and statistic.
-  std::vector<std::int64_t> segment_bins;
-  std::vector<StatKind> segment_kind;
-  // Per problem: segment offsets (size n_problems + 1).
-  std::vector<std::int64_t> problem_segments;
+  // Per bin (n_bins entries each).
+  Span<const double> counts() const { return counts_; }
+  Span<const double> npred_ref() const { return npred_ref_; }
+  Span<const double> npred_other() const { return npred_other_; }
+  Span<const double> counts_off() const { return counts_off_; }
+  Span<const double> alpha() const { return alpha_; }
+  // Per segment: bin offsets (n_segments + 1, from 0 to n_bins) and statistic (n_segments).
+  Span<const std::int64_t> segment_bins() const { return segment_bins_; }
+  Span<const StatKind> segment_kind() const { return segment_kind_; }
+  // Per problem: segment offsets (n_problems + 1, from 0 to n_segments).
+  Span<const std::int64_t> problem_segments() const { return problem_segments_; }
   // Nuisance parameters (see add_nuisance and BatchView): per problem the offsets of its
-  // nuisances (size n_problems + 1) and of its templates; per nuisance start and bounds; the
-  // templates, template-major over each problem's bins.
-  std::vector<std::int64_t> problem_nuisances;
-  std::vector<std::int64_t> template_offset;
-  std::vector<double> nuisance_start, nuisance_min, nuisance_max, template_values;
-  std::int64_t n_nuisances() const { return problem_nuisances.back(); }
+  // nuisances (n_problems + 1) and of its templates (n_problems); per nuisance start and bounds;
+  // the templates, template-major over each problem's bins.
+  Span<const std::int64_t> problem_nuisances() const { return problem_nuisances_; }
+  Span<const std::int64_t> template_offset() const { return template_offset_; }
+  Span<const double> nuisance_start() const { return nuisance_start_; }
+  Span<const double> nuisance_min() const { return nuisance_min_; }
+  Span<const double> nuisance_max() const { return nuisance_max_; }
+  Span<const double> template_values() const { return template_values_; }
 
  private:
   void check_no_nuisance(const char* what) const;
+  void add_bin(const char* what, StatKind kind, double n, double s, double other, double n_off,
+               double alpha);
+
+  std::vector<double> counts_, npred_ref_, npred_other_, counts_off_, alpha_;
+  std::vector<std::int64_t> segment_bins_;
+  std::vector<StatKind> segment_kind_;
+  std::vector<std::int64_t> problem_segments_;
+  std::vector<std::int64_t> problem_nuisances_;
+  std::vector<std::int64_t> template_offset_;
+  std::vector<double> nuisance_start_, nuisance_min_, nuisance_max_, template_values_;
   std::vector<std::string> labels_;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fluxpoints/math/schema.hpp"
+#include "fluxpoints/span.hpp"
 
 namespace fluxpoints::cuda_backend {
 
@@ -129,9 +130,9 @@ inline std::size_t automatic_chunk_bytes(std::size_t device_share_per_stream,
   return std::max<std::size_t>(budget, 1);
 }
 
-// The same for offsets held in vectors (a LikelihoodBatch's).
-inline ChunkPlan plan_chunks(const std::vector<std::int64_t>& problem_segments,
-                             const std::vector<std::int64_t>& segment_bins, int n_scan,
+// The same for offsets held in spans (a LikelihoodBatch's) or vectors.
+inline ChunkPlan plan_chunks(Span<const std::int64_t> problem_segments,
+                             Span<const std::int64_t> segment_bins, int n_scan,
                              std::size_t chunk_bytes, std::int64_t warp_min_bins,
                              std::int64_t block_min_bins,
                              std::int64_t max_chunk_problems = std::int64_t{1} << 30) {

@@ -173,10 +173,10 @@ TEST(CatalogBatch, OverlappedSolvesEqualSerialOnes) {
   o.progress = false;
   o.overwrite = true;
   o.output = serial;
-  o.overlap = false;
+  o.overlap = Overlap::never;
   EXPECT_FALSE(run_batch(o).overlapped);
   o.output = overlapped;
-  o.overlap = true;
+  o.overlap = Overlap::always;
   EXPECT_TRUE(run_batch(o).overlapped);
   expect_same_results(serial, overlapped);
 }

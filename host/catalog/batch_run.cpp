@@ -514,6 +514,10 @@ void read_only_run(const BatchRunOptions& ro, const JobPlan& plan, const Catalog
   if (bins < 0) summary.n_errors = 1;  // keeps the reads from being optimised away
 }
 
+// Whether the backend solves on a device, so that overlapping its solve with the folding on the
+// CPU adds no CPU threads (the CUDA backend's names start with "cuda").
+bool solves_on_device(const Backend& backend) { return backend.name().rfind("cuda", 0) == 0; }
+
 // ---- the chunk loop: read -> fold -> solve -> tables -> write ------------------------------------
 
 // A chunk whose solve was submitted and not yet collected. The solve reads the chunk's batch in
@@ -531,11 +535,12 @@ struct SolvingChunk {
   }
 };
 
-// Runs the chunks of `todo` through the stages. With ro.overlap the solve of chunk k is collected
+// Runs the chunks of `todo` through the stages. With `overlap` the solve of chunk k is collected
 // only after chunk k + 1 is folded, and chunk k's tables are built while chunk k + 1 solves; the
 // batch of each chunk is the same either way, and so are the results.
 void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogReader& reader,
-                const std::vector<std::size_t>& todo, const Backend& backend, ThreadPool& pool,
+                const std::vector<std::size_t>& todo, const Backend& backend, bool overlap,
+                ThreadPool& pool,
                 ProgressReporter& progress, BatchRunSummary& summary) {
   const int delay_ms = test_delay_ms();
   ChunkReader chunk_reader(reader);
@@ -577,7 +582,7 @@ void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogRea
     if (solving) collect();
     std::future<BatchResult> result = backend.solve_async(folded.batch->as_view(), plan.options.solve);
     solving.emplace(std::move(folded), std::move(result));
-    if (!ro.overlap) collect();
+    if (!overlap) collect();
   }
   if (solving) collect();
   writer.finish();
@@ -652,8 +657,10 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   progress.set_total(my_sources, resumed_sources);
   progress.start_chunks();
 
-  summary.overlapped = ro.overlap && todo.size() > 1;
-  run_chunks(ro, plan, reader, todo, *backend, pool, progress, summary);
+  const bool overlap = ro.overlap == Overlap::always ||
+                       (ro.overlap == Overlap::device && solves_on_device(*backend));
+  summary.overlapped = overlap && todo.size() > 1;
+  run_chunks(ro, plan, reader, todo, *backend, overlap, pool, progress, summary);
 
   pg.barrier();
   if (pg.rank == 0) {

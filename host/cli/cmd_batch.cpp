@@ -23,6 +23,7 @@ struct BatchArgs {
   catalog::BatchRunOptions run;
   EstimatorOptionArgs estimator;
   bool no_progress = false, allow_failures = false;
+  std::string overlap = "device";
 };
 
 std::string format_duration(double seconds) {
@@ -76,6 +77,9 @@ void show_progress(const catalog::BatchProgress& p, bool progress_lines) {
 void run(BatchArgs& a, const CLI::App& cmd) {
   const bool progress_lines = !a.no_progress && verbosity() != Verbosity::quiet;
   a.run.progress = progress_lines;
+  a.run.overlap = a.overlap == "always"  ? catalog::Overlap::always
+                  : a.overlap == "never" ? catalog::Overlap::never
+                                         : catalog::Overlap::device;
   a.run.on_progress = [progress_lines](const catalog::BatchProgress& p) {
     show_progress(p, progress_lines);
   };
@@ -159,9 +163,12 @@ void add_batch_command(CLI::App& app) {
   cmd->add_flag("--resume", a.run.resume, "keep the chunks an interrupted run (same options) finished");
   cmd->add_option("--fits-dir", a.run.fits_dir, "also write one gadf SED FITS file per source here");
   cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr (--quiet implies it)");
-  cmd->add_flag("!--no-overlap", a.run.overlap,
-                "solve each chunk before folding the next (default: the solve of one chunk runs "
-                "while the next is read and folded; the results are the same)");
+  cmd->add_option("--overlap", a.overlap,
+                  "device: solve a chunk while the next is read and folded when the backend is a "
+                  "GPU; always: also on the CPU (its solve threads then run beside the folding's); "
+                  "never: one stage after the other. The results are the same")
+      ->check(CLI::IsMember({"device", "always", "never"}))
+      ->capture_default_str();
   add_overwrite_flag(cmd, a.run.overwrite);
   cmd->add_flag(
       "--allow-failures", a.allow_failures,

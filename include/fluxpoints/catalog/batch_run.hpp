@@ -61,6 +61,14 @@ struct BatchProgress {
   const BatchJob* job = nullptr;        // valid during the call
 };
 
+// Whether a run overlaps the solve of one chunk with the folding of the next.
+enum class Overlap {
+  device,  // when the backend solves on a device (CUDA): the CPU folds meanwhile
+  always,  // also with the CPU backend, whose `workers` solve threads then run beside the
+           // folding's `workers` threads (more threads than `workers` busy at once)
+  never,   // each chunk is solved before the next one is folded
+};
+
 struct BatchRunOptions {
   std::string catalog;
   std::string output;
@@ -71,10 +79,9 @@ struct BatchRunOptions {
   std::string fits_dir;             // "" = no per-source FITS files
   bool overwrite = false;           // replace an existing output (and --fits-dir files)
   bool read_only = false;           // only read every chunk (the I/O floor of a run); no output
-  // Solve chunk k (Backend::solve_async) while chunk k + 1 is read and folded, and build chunk
-  // k's tables while chunk k + 1 is solved. The results are the same bits either way. With the
-  // CPU backend the solve's threads (`workers`) then run beside the folding's (`workers`).
-  bool overlap = true;
+  // When chunk k is solved (Backend::solve_async) while chunk k + 1 is read and folded, and chunk
+  // k's tables are built while chunk k + 1 solves. The results are the same bits either way.
+  Overlap overlap = Overlap::device;
   // Applied to the estimator options after the catalog's attributes (command-line overrides).
   std::function<void(EstimatorOptions&)> override_options;
   ProcessGroup processes;

@@ -647,14 +647,15 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   progress.enter(BatchStage::plan);
   pg.barrier();
 
-  progress.enter(BatchStage::resume);
   const std::vector<std::size_t> todo = chunks_to_do(ro, plan);
-  std::int64_t my_sources = 0, resumed_sources = 0;
-  for (std::size_t k : plan.mine) my_sources += plan.chunks[k].second - plan.chunks[k].first;
-  for (std::size_t k : todo) resumed_sources -= plan.chunks[k].second - plan.chunks[k].first;
-  resumed_sources += my_sources;
+  const auto sources_in = [&](const std::vector<std::size_t>& chunks) {
+    std::int64_t n = 0;
+    for (std::size_t k : chunks) n += plan.chunks[k].second - plan.chunks[k].first;
+    return n;
+  };
   summary.chunks_skipped = static_cast<std::int64_t>(plan.mine.size() - todo.size());
-  progress.set_total(my_sources, resumed_sources);
+  progress.set_total(sources_in(plan.mine), sources_in(plan.mine) - sources_in(todo));
+  progress.enter(BatchStage::resume);
   progress.start_chunks();
 
   const bool overlap = ro.overlap == Overlap::always ||

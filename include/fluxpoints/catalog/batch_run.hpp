@@ -53,7 +53,9 @@ struct BatchJob {
 // One progress report. Counts are this process's share of the catalog (its chunks); the rates
 // are scaled by the number of ranks (an estimate for the whole job).
 struct BatchProgress {
-  BatchStage stage = BatchStage::plan;  // the stage the run enters now
+  // The stage the run enters now; plan and resume are reported once done (the job is planned,
+  // the resumed chunks are counted in sources_done).
+  BatchStage stage = BatchStage::plan;
   std::int64_t sources_done = 0;        // with results handed to the writer (or resumed)
   std::int64_t sources_total = 0;
   double sources_per_second = 0, flux_points_per_second = 0;  // of the sources computed by this run

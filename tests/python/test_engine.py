@@ -133,3 +133,12 @@ def test_submit_errors_surface_in_result_or_at_once():
     bad[5] = np.array([0, 3])  # a segment past the last bin
     with pytest.raises(ValueError):
         _engine.submit(*bad, backend="cpu").result()
+
+
+def test_dropping_an_uncollected_solve_gives_the_backend_back():
+    """A PendingSolve dropped without result() waits for its solve (which reads the arrays it
+    holds) and frees the backend for the next submit."""
+    pending = _engine.submit(*one_group_args(), backend="cpu", workers=3)
+    del pending
+    again = _engine.submit(*one_group_args(), backend="cpu", workers=3)
+    assert abs(again.result()["norm"][0] - EXACT_NORM) < 1e-6

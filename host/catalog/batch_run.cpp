@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -163,7 +164,8 @@ int test_delay_ms() {
 
 using ChunkRange = std::pair<std::int64_t, std::int64_t>;  // [first source, end)
 
-// ---- stage: plan ---------------------------------------------------------------------------------
+// ---- stage: plan
+// ---------------------------------------------------------------------------------
 
 // Everything a run decides before the first chunk: the options, the job's identity and the
 // chunk ranges.
@@ -172,9 +174,9 @@ struct JobPlan {
   std::vector<std::string> inputs;  // the catalog and the files it references: never written
   std::int64_t n_groups = 0;
   std::string fingerprint;
-  std::string parts;                // the folder of chunk files
-  std::vector<ChunkRange> chunks;   // fixed ranges of sources; chunk k belongs to rank k % size
-  std::vector<std::size_t> mine;    // this rank's chunks
+  std::string parts;               // the folder of chunk files
+  std::vector<ChunkRange> chunks;  // fixed ranges of sources; chunk k belongs to rank k % size
+  std::vector<std::size_t> mine;   // this rank's chunks
 };
 
 JobPlan plan_job(const BatchRunOptions& ro, const CatalogReader& reader) {
@@ -200,7 +202,8 @@ JobPlan plan_job(const BatchRunOptions& ro, const CatalogReader& reader) {
 // end, returned), an existing output only with --overwrite, never the catalog or a dataset file
 // it references; the same for the --fits-dir files.
 std::unique_ptr<io::RunLock> claim_output(const BatchRunOptions& ro, const JobPlan& plan) {
-  io::check_output(ro.output, io::OutputRule{true, plan.inputs});  // folder, not a folder, not an input
+  io::check_output(ro.output,
+                   io::OutputRule{true, plan.inputs});  // folder, not a folder, not an input
   auto lock = std::make_unique<io::RunLock>(ro.output + ".lock", ro.output);
   if (!lock->warning().empty() && ro.on_warning) ro.on_warning(lock->warning());
   io::check_output(ro.output, io::OutputRule{ro.overwrite, plan.inputs});
@@ -216,7 +219,8 @@ std::unique_ptr<io::RunLock> claim_output(const BatchRunOptions& ro, const JobPl
   return lock;
 }
 
-// ---- stage: resume -------------------------------------------------------------------------------
+// ---- stage: resume
+// -------------------------------------------------------------------------------
 
 // Rank 0: a fresh parts folder, or (--resume) the previous job's, whose chunk files must match
 // this job or resuming would mix results. Temporaries of a killed writer and unreadable files
@@ -239,8 +243,10 @@ void prepare_parts_folder(const BatchRunOptions& ro, const JobPlan& plan) {
       continue;
     }
     if (info.fingerprint != plan.fingerprint)
-      throw std::runtime_error("--resume: " + p + " belongs to a different job (other catalog, options or "
-                               "--chunk-sources); remove " + plan.parts + " or run without --resume");
+      throw std::runtime_error("--resume: " + p +
+                               " belongs to a different job (other catalog, options or "
+                               "--chunk-sources); remove " +
+                               plan.parts + " or run without --resume");
   }
 }
 
@@ -248,12 +254,14 @@ void prepare_parts_folder(const BatchRunOptions& ro, const JobPlan& plan) {
 std::vector<std::size_t> chunks_to_do(const BatchRunOptions& ro, const JobPlan& plan) {
   std::vector<std::size_t> todo;
   for (std::size_t k : plan.mine)
-    if (!ro.resume || !fs::exists(chunk_file_name(plan.parts, plan.chunks[k].first, plan.chunks[k].second)))
+    if (!ro.resume ||
+        !fs::exists(chunk_file_name(plan.parts, plan.chunks[k].first, plan.chunks[k].second)))
       todo.push_back(k);
   return todo;
 }
 
-// ---- stage: read ---------------------------------------------------------------------------------
+// ---- stage: read
+// ---------------------------------------------------------------------------------
 
 // What one chunk reads from the catalog, and how long that took.
 struct ChunkInput {
@@ -275,7 +283,8 @@ class ChunkReader {
     ChunkInput in;
     in.sources = reader_.read_sources(range.first, range.second);
     std::vector<std::int64_t> rows;
-    for (const Source& s : in.sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
+    for (const Source& s : in.sources)
+      rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
     in.reads = reader_.read_datasets(rows);
     in.read_seconds = seconds_since(start);
     return in;
@@ -293,7 +302,8 @@ class ChunkReader {
   std::future<ChunkInput> next_;
 };
 
-// ---- stage: fold and assemble --------------------------------------------------------------------
+// ---- stage: fold and assemble
+// --------------------------------------------------------------------
 
 // One chunk after folding: each source's problems (or its error) and the chunk's batch.
 struct FoldedChunk {
@@ -318,9 +328,12 @@ FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const Estimato
   std::vector<std::vector<const DatasetRead*>> source_reads(n);
   std::size_t next = 0;
   for (std::int64_t i = 0; i < n; ++i)
-    for (std::size_t d = 0; d < sources[i].datasets.size(); ++d) source_reads[i].push_back(&f.input.reads[next++]);
+    for (std::size_t d = 0; d < sources[i].datasets.size(); ++d)
+      source_reads[i].push_back(&f.input.reads[next++]);
   f.sources.resize(n);
-  pool.parallel_for(n, 1, [&](std::int64_t i) { assemble_source(sources[i], source_reads[i], options, f.sources[i]); });
+  pool.parallel_for(n, 1, [&](std::int64_t i) {
+    assemble_source(sources[i], source_reads[i], options, f.sources[i]);
+  });
 
   std::int64_t total_problems = 0, total_bins = 0;
   for (const AssembledSource& a : f.sources) {
@@ -334,7 +347,8 @@ FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const Estimato
   return f;
 }
 
-// ---- stage: tables -------------------------------------------------------------------------------
+// ---- stage: tables
+// -------------------------------------------------------------------------------
 
 // The flux-point table of every source of a solved chunk (one source per task); a source whose
 // table cannot be built gets that error.
@@ -367,7 +381,8 @@ ChunkResults make_tables(FoldedChunk& f, const BatchResult& result, const Estima
   return chunk;
 }
 
-// ---- stage: write --------------------------------------------------------------------------------
+// ---- stage: write
+// --------------------------------------------------------------------------------
 
 // Writes finished chunks on a thread of its own, one chunk in flight at a time: the per-source
 // FITS files (cfitsio, only ever called from this thread), then the chunk file under the HDF5
@@ -385,11 +400,12 @@ class ChunkWriter {
     std::vector<std::string> fits_names;
     if (!ro_.fits_dir.empty())
       for (std::size_t i = 0; i < sources.size(); ++i)
-        fits_names.push_back(fits_file_name(ro_.fits_dir, chunk.begin + static_cast<std::int64_t>(i), sources[i].name));
-    pending_ = std::async(std::launch::async,
-                          [this, chunk = std::move(chunk), fits_names = std::move(fits_names)]() mutable {
-                            return write_now(chunk, fits_names);
-                          });
+        fits_names.push_back(fits_file_name(
+            ro_.fits_dir, chunk.begin + static_cast<std::int64_t>(i), sources[i].name));
+    pending_ = std::async(std::launch::async, [this, chunk = std::move(chunk),
+                                               fits_names = std::move(fits_names)]() mutable {
+      return write_now(chunk, fits_names);
+    });
   }
 
   // Waits for the write in flight (rethrowing its error) and adds its time.
@@ -414,7 +430,8 @@ class ChunkWriter {
       }
     }
     std::lock_guard<std::mutex> lock(hdf5_mutex_);
-    write_chunk_file(chunk, chunk_file_name(plan_.parts, chunk.begin, chunk.end), plan_.fingerprint);
+    write_chunk_file(chunk, chunk_file_name(plan_.parts, chunk.begin, chunk.end),
+                     plan_.fingerprint);
     return seconds_since(start);
   }
 
@@ -425,7 +442,8 @@ class ChunkWriter {
   double seconds_ = 0;  // touched only by the thread that calls write() and finish()
 };
 
-// ---- progress ------------------------------------------------------------------------------------
+// ---- progress
+// ------------------------------------------------------------------------------------
 
 // Reports stages and counts to options.on_progress (nothing when there is none).
 class ProgressReporter {
@@ -466,7 +484,8 @@ class ProgressReporter {
   Clock::time_point start_ = Clock::now();
 };
 
-// ---- stage: merge --------------------------------------------------------------------------------
+// ---- stage: merge
+// --------------------------------------------------------------------------------
 
 // Rank 0, once every chunk file exists: merges them into the output (with the run's attributes),
 // then removes the parts folder.
@@ -482,18 +501,19 @@ MergeResult merge_results(const BatchRunOptions& ro, const JobPlan& plan,
   attrs.strings["selection_optional"] = selection_text(options);
   attrs.numbers["n_sigma_sensitivity"] = options.n_sigma_sensitivity;
   attrs.strings["stat_scan_zero_point"] =
-      "absolute: stat_scan is the total fit statistic (Cash/WStat, -2 log L up to a constant, summed "
-      "over the group's datasets) at each norm_scan value, as gammapy writes it; subtract the row's "
+      "absolute: stat_scan is the total fit statistic (Cash/WStat, -2 log L up to a constant, "
+      "summed "
+      "over the group's datasets) at each norm_scan value, as gammapy writes it; subtract the "
+      "row's "
       "stat for the profile relative to the best fit";
   attrs.strings["backend"] = backend_name;
   attrs.numbers["n_sigma"] = options.solve.n_sigma;
   attrs.numbers["n_sigma_ul"] = options.solve.n_sigma_ul;
   attrs.numbers["sqrt_ts_threshold_ul"] = options.sqrt_ts_threshold_ul;
   attrs.arrays["energy_edges"] = options.energy_edges;
-  const MergeResult merged =
-      merge_chunk_files(files, ro.output, reader.n_sources(), plan.n_groups,
-                        reader.max_datasets_per_source(), attrs, plan.fingerprint,
-                        io::OutputRule{ro.overwrite, plan.inputs});
+  const MergeResult merged = merge_chunk_files(
+      files, ro.output, reader.n_sources(), plan.n_groups, reader.max_datasets_per_source(), attrs,
+      plan.fingerprint, io::OutputRule{ro.overwrite, plan.inputs});
   fs::remove_all(plan.parts);
   return merged;
 }
@@ -507,7 +527,8 @@ void read_only_run(const BatchRunOptions& ro, const JobPlan& plan, const Catalog
     const std::vector<Source> sources = reader.read_sources(begin, end);
     std::vector<std::int64_t> rows;
     for (const Source& s : sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
-    for (const DatasetRead& r : reader.read_datasets(rows)) bins += r.dataset ? static_cast<std::int64_t>(r.dataset->n_reco()) : 0;
+    for (const DatasetRead& r : reader.read_datasets(rows))
+      bins += r.dataset ? static_cast<std::int64_t>(r.dataset->n_reco()) : 0;
     summary.n_ok += end - begin;
   }
   ro.processes.barrier();
@@ -518,7 +539,8 @@ void read_only_run(const BatchRunOptions& ro, const JobPlan& plan, const Catalog
 // CPU adds no CPU threads (the CUDA backend's names start with "cuda").
 bool solves_on_device(const Backend& backend) { return backend.name().rfind("cuda", 0) == 0; }
 
-// ---- the chunk loop: read -> fold -> solve -> tables -> write ------------------------------------
+// ---- the chunk loop: read -> fold -> solve -> tables -> write
+// ------------------------------------
 
 // A chunk whose solve was submitted and not yet collected. The solve reads the chunk's batch in
 // place: if the run stops early (an exception), the destructor waits for the solve before the
@@ -527,7 +549,8 @@ struct SolvingChunk {
   FoldedChunk folded;
   std::future<BatchResult> result;
 
-  SolvingChunk(FoldedChunk f, std::future<BatchResult> r) : folded(std::move(f)), result(std::move(r)) {}
+  SolvingChunk(FoldedChunk f, std::future<BatchResult> r)
+      : folded(std::move(f)), result(std::move(r)) {}
   SolvingChunk(SolvingChunk&&) = default;
   SolvingChunk& operator=(SolvingChunk&&) = delete;
   ~SolvingChunk() {
@@ -540,8 +563,7 @@ struct SolvingChunk {
 // batch of each chunk is the same either way, and so are the results.
 void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogReader& reader,
                 const std::vector<std::size_t>& todo, const Backend& backend, bool overlap,
-                ThreadPool& pool,
-                ProgressReporter& progress, BatchRunSummary& summary) {
+                ThreadPool& pool, ProgressReporter& progress, BatchRunSummary& summary) {
   const int delay_ms = test_delay_ms();
   ChunkReader chunk_reader(reader);
   ChunkWriter writer(ro, plan, chunk_reader.hdf5_mutex());
@@ -580,7 +602,8 @@ void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogRea
 
     // The previous chunk's solve ran while this one was read and folded.
     if (solving) collect();
-    std::future<BatchResult> result = backend.solve_async(folded.batch->as_view(), plan.options.solve);
+    std::future<BatchResult> result =
+        backend.solve_async(folded.batch->as_view(), plan.options.solve);
     solving.emplace(std::move(folded), std::move(result));
     if (!overlap) collect();
   }
@@ -593,15 +616,24 @@ void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogRea
 
 const char* stage_name(BatchStage stage) {
   switch (stage) {
-    case BatchStage::plan: return "plan";
-    case BatchStage::resume: return "resume";
-    case BatchStage::read: return "read";
-    case BatchStage::fold: return "fold";
-    case BatchStage::solve: return "solve";
-    case BatchStage::tables: return "tables";
-    case BatchStage::write: return "write";
-    case BatchStage::merge: return "merge";
-    case BatchStage::done: return "done";
+    case BatchStage::plan:
+      return "plan";
+    case BatchStage::resume:
+      return "resume";
+    case BatchStage::read:
+      return "read";
+    case BatchStage::fold:
+      return "fold";
+    case BatchStage::solve:
+      return "solve";
+    case BatchStage::tables:
+      return "tables";
+    case BatchStage::write:
+      return "write";
+    case BatchStage::merge:
+      return "merge";
+    case BatchStage::done:
+      return "done";
   }
   return "?";
 }

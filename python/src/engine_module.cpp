@@ -157,20 +157,17 @@ class PendingSolve {
   std::future<fp::BatchResult> future_;
 };
 
-std::unique_ptr<PendingSolve> submit(InArray<double> counts, InArray<double> npred_ref, InArray<double> npred_other,
-               InArray<double> counts_off, InArray<double> alpha,
-               InArray<std::int64_t> segment_bins, InArray<std::uint8_t> segment_kind,
-               InArray<std::int64_t> problem_segments, double n_sigma, double n_sigma_ul,
-               bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
-               double norm_value, double norm_min, double norm_max,
-               std::optional<double> n_sigma_sensitivity, const std::string& backend, int workers,
-               std::optional<std::vector<std::string>> labels,
-               std::optional<InArray<std::int64_t>> problem_nuisances,
-               std::optional<InArray<std::int64_t>> template_offset,
-               std::optional<InArray<double>> template_values,
-               std::optional<InArray<double>> nuisance_start,
-               std::optional<InArray<double>> nuisance_min,
-               std::optional<InArray<double>> nuisance_max) {
+std::unique_ptr<PendingSolve> submit(
+    InArray<double> counts, InArray<double> npred_ref, InArray<double> npred_other,
+    InArray<double> counts_off, InArray<double> alpha, InArray<std::int64_t> segment_bins,
+    InArray<std::uint8_t> segment_kind, InArray<std::int64_t> problem_segments, double n_sigma,
+    double n_sigma_ul, bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
+    double norm_value, double norm_min, double norm_max, std::optional<double> n_sigma_sensitivity,
+    const std::string& backend, int workers, std::optional<std::vector<std::string>> labels,
+    std::optional<InArray<std::int64_t>> problem_nuisances,
+    std::optional<InArray<std::int64_t>> template_offset,
+    std::optional<InArray<double>> template_values, std::optional<InArray<double>> nuisance_start,
+    std::optional<InArray<double>> nuisance_min, std::optional<InArray<double>> nuisance_max) {
   // Sizes first: the view's own validation then checks the offsets against them.
   if (problem_segments.shape(0) < 1 || segment_bins.shape(0) < 1)
     throw std::invalid_argument(
@@ -267,7 +264,8 @@ struct SolveNow<R (*)(Args...)> {
 };
 
 nb::dict PendingSolve::result() {
-  if (!future_.valid()) throw std::runtime_error("result: this solve's result was already collected");
+  if (!future_.valid())
+    throw std::runtime_error("result: this solve's result was already collected");
   const fp::BatchView& view = this->view;
   fp::BatchResult r;
   std::vector<double> sensitivity;
@@ -370,12 +368,12 @@ NB_MODULE(_engine, m) {
         nb::arg("counts").noconvert(), nb::arg("npred_ref").noconvert(),
         nb::arg("npred_other").noconvert(), nb::arg("counts_off").noconvert(),
         nb::arg("alpha").noconvert(), nb::arg("segment_bins").noconvert(),
-        nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(),
-        nb::kw_only(), nb::arg("n_sigma") = 1.0, nb::arg("n_sigma_ul") = 2.0,
-        nb::arg("errn_errp") = false, nb::arg("ul") = false, nb::arg("scan_values") = nb::none(),
-        nb::arg("norm_value") = 1.0, nb::arg("norm_min") = fp::math::kNaN,
-        nb::arg("norm_max") = fp::math::kNaN, nb::arg("n_sigma_sensitivity") = nb::none(),
-        nb::arg("backend") = "auto", nb::arg("workers") = 0, nb::arg("labels") = nb::none(),
+        nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(), nb::kw_only(),
+        nb::arg("n_sigma") = 1.0, nb::arg("n_sigma_ul") = 2.0, nb::arg("errn_errp") = false,
+        nb::arg("ul") = false, nb::arg("scan_values") = nb::none(), nb::arg("norm_value") = 1.0,
+        nb::arg("norm_min") = fp::math::kNaN, nb::arg("norm_max") = fp::math::kNaN,
+        nb::arg("n_sigma_sensitivity") = nb::none(), nb::arg("backend") = "auto",
+        nb::arg("workers") = 0, nb::arg("labels") = nb::none(),
         nb::arg("problem_nuisances").noconvert() = nb::none(),
         nb::arg("template_offset").noconvert() = nb::none(),
         nb::arg("template_values").noconvert() = nb::none(),

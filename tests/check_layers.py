@@ -11,7 +11,10 @@ the Python module (python/src/). Rules checked on every C++ file of the reposito
   2. a backend includes no other backend's headers;
   3. public headers (include/fluxpoints/) include only public headers;
   4. a file includes headers of its own layer and of the layers below, never above;
-  5. the engine includes no file-format, MPI or YAML library header.
+  5. the engine includes no file-format, MPI or YAML library header;
+  6. the libraries (engine, io, catalog) print nothing: no stdout/stderr, std::cout/cerr/clog,
+     printf/puts or fmt::print; they report through exceptions, results and callbacks, and only
+     the program (host/cli/) prints.
 ENGINE_LINK_FILE (written by CMake): the libraries the engine target links; none may be a
 file-format, compression, MPI or YAML library. Prints every violation; exit 1 if any.
 """
@@ -26,6 +29,8 @@ IO_SUBDIRS = ("io", "models", "datasets", "estimator")
 ENGINE_FORBIDDEN_HEADER = re.compile(r"^(hdf5|H5|fitsio|longnam|yaml-cpp/|mpi\.h|fmt/|zlib\.h)")
 ENGINE_FORBIDDEN_LIB = re.compile(r"(hdf5|cfitsio|yaml|mpi|fmt|(^|[/:])(lib)?z(\.|$)|ZLIB)",
                                   re.IGNORECASE)
+PRINTS = re.compile(r"\b(stdout|stderr|std::cout|std::cerr|std::clog|printf|puts|fputs|"
+                    r"perror|fmt::print)\b")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.MULTILINE)
 
 
@@ -84,7 +89,13 @@ def check_file(root, path):
     layer = layer_of_file(rel)
     white_box = p.startswith("tests/") or p.startswith("bench/")
     problems = []
-    for kind, name in INCLUDE.findall(path.read_text(errors="replace")):
+    text = path.read_text(errors="replace")
+    if layer in ("engine", "io", "catalog"):
+        for number, line in enumerate(text.splitlines(), 1):
+            code = line.split("//")[0]
+            if PRINTS.search(code):
+                problems.append(f"{p}:{number}: library code prints ({code.strip()})")
+    for kind, name in INCLUDE.findall(text):
         where = f"{p}: #include {kind}{name}{'>' if kind == '<' else chr(34)}"
         if kind == '"' and name.startswith("kernels/"):
             if not (p.startswith("kernels/") or white_box):

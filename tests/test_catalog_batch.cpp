@@ -140,6 +140,27 @@ TEST(CatalogBatch, WorkersAndChunkingDoNotChangeResults) {
   expect_same_result_files(one, two);
 }
 
+// The solve of chunk k overlapping the folding of chunk k + 1 (Backend::solve_async) gives the
+// same bits as solving each chunk before folding the next.
+TEST(CatalogBatch, OverlappedSolvesEqualSerialOnes) {
+  const std::string serial = scratch("serial.h5").string();
+  const std::string overlapped = scratch("overlapped.h5").string();
+  BatchRunOptions o;
+  o.catalog = catalog_200();
+  o.backend = "cpu";
+  o.workers = 2;
+  o.chunk_sources = 23;
+  o.progress = false;
+  o.overwrite = true;
+  o.output = serial;
+  o.overlap = Overlap::never;
+  EXPECT_FALSE(run_batch(o).overlapped);
+  o.output = overlapped;
+  o.overlap = Overlap::always;
+  EXPECT_TRUE(run_batch(o).overlapped);
+  expect_same_results(serial, overlapped);
+}
+
 // ---- the program itself: SIGKILL + --resume, MPI, broken catalogs --------------------------------
 
 // Starts the program with these arguments (and environment additions); returns its pid.

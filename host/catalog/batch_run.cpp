@@ -2,7 +2,6 @@
 #include "fluxpoints/catalog/batch_run.hpp"
 
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -101,12 +101,6 @@ void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProble
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// What one chunk reads from the catalog.
-struct ChunkInput {
-  std::vector<Source> sources;
-  std::vector<DatasetRead> reads;  // the sources' dataset rows, in order
-};
-
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
   std::string s;
   for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
@@ -164,13 +158,6 @@ std::size_t count_fits_files(const std::string& folder) {
   return n;
 }
 
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds)) return "?";
-  const long s = std::lround(seconds);
-  return s >= 3600 ? fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60)
-                   : fmt::format("{}:{:02d}", s / 60, s % 60);
-}
-
 // Test hook: FLUXPOINTS_BATCH_TEST_DELAY_MS slows each chunk down so that tests can kill a run
 // part-way through.
 int test_delay_ms() {
@@ -178,280 +165,550 @@ int test_delay_ms() {
   return v ? std::atoi(v) : 0;
 }
 
+using ChunkRange = std::pair<std::int64_t, std::int64_t>;  // [first source, end)
+
+// ---- stage: plan
+// ---------------------------------------------------------------------------------
+
+// Everything a run decides before the first chunk: the options, the job's identity and the
+// chunk ranges.
+struct JobPlan {
+  EstimatorOptions options;
+  std::vector<std::string> inputs;  // the catalog and the files it references: never written
+  std::int64_t n_groups = 0;
+  std::string fingerprint;
+  std::string parts;               // the folder of chunk files
+  std::vector<ChunkRange> chunks;  // fixed ranges of sources; chunk k belongs to rank k % size
+  std::vector<std::size_t> mine;   // this rank's chunks
+};
+
+JobPlan plan_job(const BatchRunOptions& ro, const CatalogReader& reader) {
+  if (ro.chunk_sources < 1) throw std::invalid_argument("--chunk-sources must be >= 1");
+  JobPlan plan;
+  reader.apply_options(plan.options);
+  if (ro.override_options) ro.override_options(plan.options);
+  plan.options.validate();
+  plan.options.solve.validate();
+  plan.inputs = reader.external_files();
+  plan.inputs.insert(plan.inputs.begin(), ro.catalog);
+  plan.n_groups = static_cast<std::int64_t>(plan.options.energy_edges.size()) - 1;
+  plan.fingerprint = job_fingerprint(ro.catalog, reader, plan.options, ro.chunk_sources);
+  plan.parts = parts_folder(ro.output);
+  for (std::int64_t b = 0; b < reader.n_sources(); b += ro.chunk_sources)
+    plan.chunks.emplace_back(b, std::min(reader.n_sources(), b + ro.chunk_sources));
+  for (std::size_t k = ro.processes.rank; k < plan.chunks.size(); k += ro.processes.size)
+    plan.mine.push_back(k);
+  return plan;
+}
+
+// The output rule, checked by rank 0 before any work: one run per output (a lock held until the
+// end, returned), an existing output only with --overwrite, never the catalog or a dataset file
+// it references; the same for the --fits-dir files.
+std::unique_ptr<io::RunLock> claim_output(const BatchRunOptions& ro, const JobPlan& plan) {
+  io::check_output(ro.output,
+                   io::OutputRule{true, plan.inputs});  // folder, not a folder, not an input
+  auto lock = std::make_unique<io::RunLock>(ro.output + ".lock", ro.output);
+  if (!lock->warning().empty() && ro.on_warning) ro.on_warning(lock->warning());
+  io::check_output(ro.output, io::OutputRule{ro.overwrite, plan.inputs});
+  if (!ro.fits_dir.empty()) {
+    const std::size_t existing = count_fits_files(ro.fits_dir);
+    if (existing > 0 && !ro.overwrite && !ro.resume)
+      throw io::OutputError("--fits-dir " + ro.fits_dir + " already holds " +
+                                std::to_string(existing) +
+                                " FITS files; use --overwrite to replace them, or another folder",
+                            0);
+    fs::create_directories(ro.fits_dir);
+  }
+  return lock;
+}
+
+// ---- stage: resume
+// -------------------------------------------------------------------------------
+
+// Rank 0: a fresh parts folder, or (--resume) the previous job's, whose chunk files must match
+// this job or resuming would mix results. Temporaries of a killed writer and unreadable files
+// are removed (those chunks are computed again).
+void prepare_parts_folder(const BatchRunOptions& ro, const JobPlan& plan) {
+  if (!ro.resume && fs::exists(plan.parts)) fs::remove_all(plan.parts);
+  fs::create_directories(plan.parts);
+  if (!ro.resume) return;
+  for (const auto& entry : fs::directory_iterator(plan.parts)) {
+    const std::string p = entry.path().string();
+    if (entry.path().extension() != ".h5") {
+      fs::remove(entry.path());
+      continue;
+    }
+    ChunkFileInfo info;
+    try {
+      info = read_chunk_info(p);
+    } catch (const std::exception&) {
+      fs::remove(entry.path());
+      continue;
+    }
+    if (info.fingerprint != plan.fingerprint)
+      throw std::runtime_error("--resume: " + p +
+                               " belongs to a different job (other catalog, options or "
+                               "--chunk-sources); remove " +
+                               plan.parts + " or run without --resume");
+  }
+}
+
+// This rank's chunks still to do (with --resume, those without a chunk file).
+std::vector<std::size_t> chunks_to_do(const BatchRunOptions& ro, const JobPlan& plan) {
+  std::vector<std::size_t> todo;
+  for (std::size_t k : plan.mine)
+    if (!ro.resume ||
+        !fs::exists(chunk_file_name(plan.parts, plan.chunks[k].first, plan.chunks[k].second)))
+      todo.push_back(k);
+  return todo;
+}
+
+// ---- stage: read
+// ---------------------------------------------------------------------------------
+
+// What one chunk reads from the catalog, and how long that took.
+struct ChunkInput {
+  std::vector<Source> sources;
+  std::vector<DatasetRead> reads;  // the sources' dataset rows, in order
+  double read_seconds = 0;
+};
+
+// Reads chunks from the catalog. HDF5 is not thread-safe: every HDF5 call of a run (these reads
+// on the reader thread, chunk-file writes on the writer thread) takes hdf5_mutex().
+class ChunkReader {
+ public:
+  explicit ChunkReader(const CatalogReader& reader) : reader_(reader) {}
+  std::mutex& hdf5_mutex() { return mutex_; }
+
+  ChunkInput read(const ChunkRange& range) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto start = Clock::now();
+    ChunkInput in;
+    in.sources = reader_.read_sources(range.first, range.second);
+    std::vector<std::int64_t> rows;
+    for (const Source& s : in.sources)
+      rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
+    in.reads = reader_.read_datasets(rows);
+    in.read_seconds = seconds_since(start);
+    return in;
+  }
+
+  // Reads ahead: the chunk after the one being worked on is read on a thread of its own.
+  void read_ahead(const ChunkRange& range) {
+    next_ = std::async(std::launch::async, [this, range] { return read(range); });
+  }
+  ChunkInput take() { return next_.get(); }
+
+ private:
+  const CatalogReader& reader_;
+  std::mutex mutex_;
+  std::future<ChunkInput> next_;
+};
+
+// ---- stage: fold and assemble
+// --------------------------------------------------------------------
+
+// One chunk after folding: each source's problems (or its error) and the chunk's batch.
+struct FoldedChunk {
+  ChunkRange range;
+  ChunkInput input;
+  std::vector<AssembledSource> sources;
+  // On the heap: the solve reads its arrays in place while this struct moves between stages.
+  std::unique_ptr<LikelihoodBatch> batch = std::make_unique<LikelihoodBatch>();
+  double fold_seconds = 0;
+};
+
+// Folds and assembles every source of a chunk (one source per task), then concatenates their
+// batches into the chunk's batch.
+FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const EstimatorOptions& options,
+                       ThreadPool& pool) {
+  const auto start = Clock::now();
+  FoldedChunk f;
+  f.range = range;
+  f.input = std::move(input);
+  const std::vector<Source>& sources = f.input.sources;
+  const std::int64_t n = range.second - range.first;
+  std::vector<std::vector<DatasetRead*>> source_reads(n);  // assemble_source moves the datasets out
+  std::size_t next = 0;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::size_t d = 0; d < sources[i].datasets.size(); ++d)
+      source_reads[i].push_back(&f.input.reads[next++]);
+  f.sources.resize(n);
+  pool.parallel_for(n, 1, [&](std::int64_t i) {
+    assemble_source(sources[i], source_reads[i], options, f.sources[i]);
+  });
+
+  std::int64_t total_problems = 0, total_bins = 0;
+  for (const AssembledSource& a : f.sources) {
+    total_problems += a.batch.n_problems();
+    total_bins += a.batch.n_bins();
+  }
+  f.batch->reserve(total_problems, total_bins);
+  for (AssembledSource& a : f.sources)
+    if (a.problems) append_batch(*f.batch, a.batch, *a.problems);
+  f.fold_seconds = seconds_since(start);
+  return f;
+}
+
+// ---- stage: tables
+// -------------------------------------------------------------------------------
+
+// The flux-point table of every source of a solved chunk (one source per task); a source whose
+// table cannot be built gets that error.
+ChunkResults make_tables(FoldedChunk& f, const BatchResult& result, const EstimatorOptions& options,
+                         std::int64_t n_groups, ThreadPool& pool) {
+  const std::vector<Source>& sources = f.input.sources;
+  const std::int64_t n = f.range.second - f.range.first;
+  ChunkResults chunk;
+  chunk.begin = f.range.first;
+  chunk.end = f.range.second;
+  chunk.n_groups = n_groups;
+  chunk.resize(n);
+  pool.parallel_for(n, 1, [&](std::int64_t i) {
+    AssembledSource& a = f.sources[i];
+    chunk.names[i] = sources[i].name;
+    chunk.model_types[i] = sources[i].model.type;
+    chunk.n_datasets[i] = static_cast<std::int64_t>(sources[i].datasets.size());
+    chunk.dataset_names[i] = join(a.dataset_names, ",");
+    if (a.problems) {
+      try {
+        chunk.tables[i] = make_flux_points(result, *a.problems, options, "TeV");
+        chunk.warnings[i] = join(a.problems->warnings, "\n");
+        chunk.ok[i] = 1;
+      } catch (const std::exception& e) {
+        a.error = e.what();
+      }
+    }
+    chunk.errors[i] = a.error;
+  });
+  return chunk;
+}
+
+// ---- stage: write
+// --------------------------------------------------------------------------------
+
+// Writes finished chunks on a thread of its own, one chunk in flight at a time: the per-source
+// FITS files (cfitsio, only ever called from this thread), then the chunk file under the HDF5
+// mutex. A write's error surfaces at the next write or at finish().
+class ChunkWriter {
+ public:
+  ChunkWriter(const BatchRunOptions& ro, const JobPlan& plan, std::mutex& hdf5_mutex)
+      : ro_(ro), plan_(plan), hdf5_mutex_(hdf5_mutex) {}
+  ~ChunkWriter() {
+    if (pending_.valid()) pending_.wait();  // on an exception elsewhere: no thread left behind
+  }
+
+  void write(ChunkResults chunk, const std::vector<Source>& sources) {
+    finish();
+    std::vector<std::string> fits_names;
+    if (!ro_.fits_dir.empty())
+      for (std::size_t i = 0; i < sources.size(); ++i)
+        fits_names.push_back(fits_file_name(
+            ro_.fits_dir, chunk.begin + static_cast<std::int64_t>(i), sources[i].name));
+    pending_ = std::async(std::launch::async, [this, chunk = std::move(chunk),
+                                               fits_names = std::move(fits_names)]() mutable {
+      return write_now(chunk, fits_names);
+    });
+  }
+
+  // Waits for the write in flight (rethrowing its error) and adds its time.
+  void finish() {
+    if (pending_.valid()) seconds_ += pending_.get();
+  }
+  double seconds() const { return seconds_; }
+
+ private:
+  double write_now(ChunkResults& chunk, const std::vector<std::string>& fits_names) {
+    const auto start = Clock::now();
+    const io::OutputRule fits_rule{ro_.overwrite || ro_.resume, plan_.inputs};
+    for (std::size_t i = 0; i < fits_names.size(); ++i) {
+      if (!chunk.tables[i]) continue;
+      try {
+        io::write_flux_points_fits(*chunk.tables[i], fits_names[i], fits_rule);
+      } catch (const std::exception& e) {
+        if (!is_per_source_fits_error(e)) throw;
+        chunk.ok[i] = 0;
+        chunk.tables[i].reset();
+        chunk.errors[i] = std::string("its --fits-dir file could not be written: ") + e.what();
+      }
+    }
+    std::lock_guard<std::mutex> lock(hdf5_mutex_);
+    write_chunk_file(chunk, chunk_file_name(plan_.parts, chunk.begin, chunk.end),
+                     plan_.fingerprint);
+    return seconds_since(start);
+  }
+
+  const BatchRunOptions& ro_;
+  const JobPlan& plan_;
+  std::mutex& hdf5_mutex_;
+  std::future<double> pending_;
+  double seconds_ = 0;  // touched only by the thread that calls write() and finish()
+};
+
+// ---- progress
+// ------------------------------------------------------------------------------------
+
+// Reports stages and counts to options.on_progress (nothing when there is none).
+class ProgressReporter {
+ public:
+  ProgressReporter(const BatchRunOptions& ro, BatchJob job) : ro_(ro), job_(std::move(job)) {}
+
+  void set_total(std::int64_t total, std::int64_t resumed) {
+    total_ = total;
+    done_ = resumed;
+  }
+  // Starts the clock of the rates: only sources computed by this run count.
+  void start_chunks() { start_ = Clock::now(); }
+  void chunk_done(std::int64_t n) {
+    done_ += n;
+    computed_ += n;
+  }
+  // `per_chunk`: a stage of one chunk, reported only when options.progress is set.
+  void enter(BatchStage stage, bool per_chunk = false) const {
+    if (!ro_.on_progress || (per_chunk && !ro_.progress)) return;
+    BatchProgress p;
+    p.stage = stage;
+    p.sources_done = done_;
+    p.sources_total = total_;
+    if (computed_ > 0) {
+      const double rate = computed_ / std::max(seconds_since(start_), 1e-9);
+      p.sources_per_second = rate * job_.ranks;
+      p.flux_points_per_second = p.sources_per_second * job_.n_groups;
+      p.eta_seconds = (total_ - done_) / std::max(rate, 1e-9);
+    }
+    p.job = &job_;
+    ro_.on_progress(p);
+  }
+
+ private:
+  const BatchRunOptions& ro_;
+  BatchJob job_;
+  std::int64_t total_ = 0, done_ = 0, computed_ = 0;
+  Clock::time_point start_ = Clock::now();
+};
+
+// ---- stage: merge
+// --------------------------------------------------------------------------------
+
+// Rank 0, once every chunk file exists: merges them into the output (with the run's attributes),
+// then removes the parts folder.
+MergeResult merge_results(const BatchRunOptions& ro, const JobPlan& plan,
+                          const CatalogReader& reader, const std::string& backend_name) {
+  std::vector<std::string> files;
+  for (const auto& [b, e] : plan.chunks) files.push_back(chunk_file_name(plan.parts, b, e));
+  const EstimatorOptions& options = plan.options;
+  ResultAttributes attrs;
+  attrs.strings["catalog"] = ro.catalog;
+  attrs.strings["sed_type"] = "likelihood";
+  attrs.strings["energy_unit"] = "TeV";
+  attrs.strings["selection_optional"] = selection_text(options);
+  attrs.numbers["n_sigma_sensitivity"] = options.n_sigma_sensitivity;
+  attrs.strings["stat_scan_zero_point"] =
+      "absolute: stat_scan is the total fit statistic (Cash/WStat, -2 log L up to a constant, "
+      "summed "
+      "over the group's datasets) at each norm_scan value, as gammapy writes it; subtract the "
+      "row's "
+      "stat for the profile relative to the best fit";
+  attrs.strings["backend"] = backend_name;
+  attrs.numbers["n_sigma"] = options.solve.n_sigma;
+  attrs.numbers["n_sigma_ul"] = options.solve.n_sigma_ul;
+  attrs.numbers["sqrt_ts_threshold_ul"] = options.sqrt_ts_threshold_ul;
+  attrs.arrays["energy_edges"] = options.energy_edges;
+  const MergeResult merged = merge_chunk_files(
+      files, ro.output, reader.n_sources(), plan.n_groups, reader.max_datasets_per_source(), attrs,
+      plan.fingerprint, io::OutputRule{ro.overwrite, plan.inputs});
+  fs::remove_all(plan.parts);
+  return merged;
+}
+
+// --read-only: the floor a run is measured against: the same chunked reads, nothing else.
+void read_only_run(const BatchRunOptions& ro, const JobPlan& plan, const CatalogReader& reader,
+                   BatchRunSummary& summary) {
+  std::int64_t bins = 0;
+  for (std::size_t k : plan.mine) {
+    const auto [begin, end] = plan.chunks[k];
+    const std::vector<Source> sources = reader.read_sources(begin, end);
+    std::vector<std::int64_t> rows;
+    for (const Source& s : sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
+    for (const DatasetRead& r : reader.read_datasets(rows))
+      bins += r.dataset ? static_cast<std::int64_t>(r.dataset->n_reco()) : 0;
+    summary.n_ok += end - begin;
+  }
+  ro.processes.barrier();
+  if (bins < 0) summary.n_errors = 1;  // keeps the reads from being optimised away
+}
+
+// Whether the backend solves on a device, so that overlapping its solve with the folding on the
+// CPU adds no CPU threads (the CUDA backend's names start with "cuda").
+bool solves_on_device(const Backend& backend) { return backend.name().rfind("cuda", 0) == 0; }
+
+// ---- the chunk loop: read -> fold -> solve -> tables -> write
+// ------------------------------------
+
+// A chunk whose solve was submitted and not yet collected. The solve reads the chunk's batch in
+// place: if the run stops early (an exception), the destructor waits for the solve before the
+// batch goes away.
+struct SolvingChunk {
+  FoldedChunk folded;
+  std::future<BatchResult> result;
+
+  SolvingChunk(FoldedChunk f, std::future<BatchResult> r)
+      : folded(std::move(f)), result(std::move(r)) {}
+  SolvingChunk(SolvingChunk&&) = default;
+  SolvingChunk& operator=(SolvingChunk&&) = delete;
+  ~SolvingChunk() {
+    if (result.valid()) result.wait();
+  }
+};
+
+// Runs the chunks of `todo` through the stages. With `overlap` the solve of chunk k is collected
+// only after chunk k + 1 is folded, and chunk k's tables are built while chunk k + 1 solves; the
+// batch of each chunk is the same either way, and so are the results.
+void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogReader& reader,
+                const std::vector<std::size_t>& todo, const Backend& backend, bool overlap,
+                ThreadPool& pool, ProgressReporter& progress, BatchRunSummary& summary) {
+  const int delay_ms = test_delay_ms();
+  ChunkReader chunk_reader(reader);
+  ChunkWriter writer(ro, plan, chunk_reader.hdf5_mutex());
+  BatchStageSeconds& seconds = summary.stage_seconds;
+  std::optional<SolvingChunk> solving;
+
+  // Collects the chunk in flight: waits for its solve, builds its tables, hands it to the writer.
+  const auto collect = [&] {
+    SolvingChunk c = std::move(*solving);
+    solving.reset();
+    progress.enter(BatchStage::solve, true);
+    auto start = Clock::now();
+    const BatchResult result = c.result.get();
+    seconds.solve += seconds_since(start);
+    progress.enter(BatchStage::tables, true);
+    start = Clock::now();
+    ChunkResults tables = make_tables(c.folded, result, plan.options, plan.n_groups, pool);
+    seconds.tables += seconds_since(start);
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    writer.write(std::move(tables), c.folded.input.sources);
+    ++summary.chunks_done;
+    progress.chunk_done(c.folded.range.second - c.folded.range.first);
+    progress.enter(BatchStage::write, true);
+  };
+
+  if (!todo.empty()) chunk_reader.read_ahead(plan.chunks[todo[0]]);
+  for (std::size_t t = 0; t < todo.size(); ++t) {
+    progress.enter(BatchStage::read, true);
+    ChunkInput input = chunk_reader.take();
+    seconds.read += input.read_seconds;
+    if (t + 1 < todo.size()) chunk_reader.read_ahead(plan.chunks[todo[t + 1]]);
+
+    progress.enter(BatchStage::fold, true);
+    FoldedChunk folded = fold_chunk(std::move(input), plan.chunks[todo[t]], plan.options, pool);
+    seconds.fold += folded.fold_seconds;
+
+    // The previous chunk's solve ran while this one was read and folded.
+    if (solving) collect();
+    std::future<BatchResult> result =
+        backend.solve_async(folded.batch->as_view(), plan.options.solve);
+    solving.emplace(std::move(folded), std::move(result));
+    if (!overlap) collect();
+  }
+  if (solving) collect();
+  writer.finish();
+  seconds.write = writer.seconds();
+}
+
 }  // namespace
+
+const char* stage_name(BatchStage stage) {
+  switch (stage) {
+    case BatchStage::plan:
+      return "plan";
+    case BatchStage::resume:
+      return "resume";
+    case BatchStage::read:
+      return "read";
+    case BatchStage::fold:
+      return "fold";
+    case BatchStage::solve:
+      return "solve";
+    case BatchStage::tables:
+      return "tables";
+    case BatchStage::write:
+      return "write";
+    case BatchStage::merge:
+      return "merge";
+    case BatchStage::done:
+      return "done";
+  }
+  return "?";
+}
 
 std::string parts_folder(const std::string& output) { return output + ".parts"; }
 
 BatchRunSummary run_batch(const BatchRunOptions& ro) {
   const auto t0 = Clock::now();
   const ProcessGroup& pg = ro.processes;
-  if (ro.chunk_sources < 1) throw std::invalid_argument("--chunk-sources must be >= 1");
   CatalogReader reader(ro.catalog);
-  EstimatorOptions options;
-  reader.apply_options(options);
-  if (ro.override_options) ro.override_options(options);
-  options.validate();
-  options.solve.validate();
+  const JobPlan plan = plan_job(ro, reader);
+  std::unique_ptr<io::RunLock> run_lock;
+  if (!ro.read_only && pg.rank == 0) run_lock = claim_output(ro, plan);
 
-  // The output rule, checked by rank 0 before any work: one run per output (a lock held until
-  // the end), an existing output only with --overwrite, never the catalog or a dataset file it
-  // references.
-  std::vector<std::string> inputs = reader.external_files();
-  inputs.insert(inputs.begin(), ro.catalog);
-  const io::OutputRule output_rule{ro.overwrite, inputs};
-  std::optional<io::RunLock> run_lock;
-  if (!ro.read_only && pg.rank == 0) {
-    io::check_output(ro.output, io::OutputRule{true, inputs});  // folder, not a folder, not an input
-    run_lock.emplace(ro.output + ".lock", ro.output);
-    if (!run_lock->warning().empty())
-      fmt::print(stderr, "fluxpoints batch: warning: {}\n", run_lock->warning());
-    io::check_output(ro.output, output_rule);
-    if (!ro.fits_dir.empty()) {
-      const std::size_t existing = count_fits_files(ro.fits_dir);
-      if (existing > 0 && !ro.overwrite && !ro.resume)
-        throw io::OutputError("--fits-dir " + ro.fits_dir + " already holds " +
-                                  std::to_string(existing) +
-                                  " FITS files; use --overwrite to replace them, or another folder",
-                              0);
-      fs::create_directories(ro.fits_dir);
-    }
-  }
   const int workers = resolve_workers(ro.workers);
-  std::string why;
-  const auto backend = make_backend(ro.backend, &why, workers);
+  BatchJob job;
+  const auto backend = make_backend(ro.backend, &job.backend_why, workers);
   // Folding and tables, one source per item. No HDF5 call happens inside these loops (the
-  // library is not thread-safe); an exception in one is rethrown here by parallel_for.
+  // library is not thread-safe); an exception in one is rethrown by parallel_for.
   ThreadPool pool(workers);
   BatchRunSummary summary;
   summary.backend = backend->name();
   summary.n_sources = reader.n_sources();
-  const std::int64_t n_groups = static_cast<std::int64_t>(options.energy_edges.size()) - 1;
-  const std::string fingerprint = job_fingerprint(ro.catalog, reader, options, ro.chunk_sources);
-  const std::string parts = parts_folder(ro.output);
 
-  // The chunk plan: fixed ranges of sources; chunk k belongs to rank k % size.
-  std::vector<std::pair<std::int64_t, std::int64_t>> chunks;
-  for (std::int64_t b = 0; b < reader.n_sources(); b += ro.chunk_sources)
-    chunks.emplace_back(b, std::min(reader.n_sources(), b + ro.chunk_sources));
-
-  if (pg.rank == 0 && !ro.read_only) {
-    if (!ro.resume && fs::exists(parts)) fs::remove_all(parts);
-    fs::create_directories(parts);
-    // A previous job's chunk files must match this one, or resuming would mix results.
-    if (ro.resume) {
-      for (const auto& entry : fs::directory_iterator(parts)) {
-        const std::string p = entry.path().string();
-        if (entry.path().extension() != ".h5") {
-          fs::remove(entry.path());  // a temporary left by a killed writer
-          continue;
-        }
-        ChunkFileInfo info;
-        try {
-          info = read_chunk_info(p);
-        } catch (const std::exception&) {
-          fs::remove(entry.path());  // unreadable: recompute that chunk
-          continue;
-        }
-        if (info.fingerprint != fingerprint)
-          throw std::runtime_error("--resume: " + p + " belongs to a different job (other catalog, options or "
-                                   "--chunk-sources); remove " + parts + " or run without --resume");
-      }
-    }
-    if (!ro.quiet)
-      fmt::print(stderr,
-                 "fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of "
-                 "{}, {}{}{}\n",
-                 why, reader.n_sources(), reader.n_datasets(), n_groups, chunks.size(),
-                 ro.chunk_sources, backend->name(),
-                 pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "",
-                 ro.resume ? " (resuming)" : "");
-  }
-  pg.barrier();
+  job.n_sources = reader.n_sources();
+  job.n_datasets = reader.n_datasets();
+  job.n_groups = plan.n_groups;
+  job.n_chunks = static_cast<std::int64_t>(plan.chunks.size());
+  job.chunk_sources = ro.chunk_sources;
+  job.backend = summary.backend;
+  job.rank = pg.rank;
+  job.ranks = pg.size;
+  job.resuming = ro.resume;
+  ProgressReporter progress(ro, job);
 
   if (ro.read_only) {
-    // The floor a run is measured against: the same chunked reads, nothing else.
-    std::int64_t bins = 0;
-    for (std::size_t k = pg.rank; k < chunks.size(); k += pg.size) {
-      const std::vector<Source> sources = reader.read_sources(chunks[k].first, chunks[k].second);
-      std::vector<std::int64_t> rows;
-      for (const Source& s : sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
-      for (const DatasetRead& r : reader.read_datasets(rows)) bins += r.dataset ? static_cast<std::int64_t>(r.dataset->n_reco()) : 0;
-      summary.n_ok += chunks[k].second - chunks[k].first;
-    }
-    pg.barrier();
-    summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (bins < 0) summary.n_errors = 1;  // keeps the reads from being optimised away
+    read_only_run(ro, plan, reader, summary);
+    summary.seconds = seconds_since(t0);
     return summary;
   }
 
-  const int delay_ms = test_delay_ms();
-  std::int64_t done_sources = 0, my_sources = 0;
-  for (std::size_t k = pg.rank; k < chunks.size(); k += pg.size) my_sources += chunks[k].second - chunks[k].first;
-  const auto t_loop = Clock::now();
-  std::int64_t processed_sources = 0;
+  if (pg.rank == 0) prepare_parts_folder(ro, plan);
+  progress.enter(BatchStage::plan);
+  pg.barrier();
 
-  // This rank's chunks still to do.
-  std::vector<std::size_t> todo;
-  for (std::size_t k = pg.rank; k < chunks.size(); k += pg.size) {
-    if (ro.resume && fs::exists(chunk_file_name(parts, chunks[k].first, chunks[k].second))) {
-      ++summary.chunks_skipped;
-      done_sources += chunks[k].second - chunks[k].first;
-    } else {
-      todo.push_back(k);
-    }
-  }
-
-  // Reading overlaps the work: while chunk i is folded, solved and written, a second thread reads
-  // chunk i + 1. HDF5 is not thread-safe, so the two threads take turns in it through this mutex
-  // (reads on the reader thread, chunk-file writes on this one). At most two chunks are in memory.
-  std::mutex hdf5_mutex;
-  const auto read_chunk = [&](std::size_t k) {
-    std::lock_guard<std::mutex> lock(hdf5_mutex);
-    const auto t_read = Clock::now();
-    ChunkInput in;
-    in.sources = reader.read_sources(chunks[k].first, chunks[k].second);
-    std::vector<std::int64_t> rows;
-    for (const Source& s : in.sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
-    in.reads = reader.read_datasets(rows);
-    summary.stage_seconds[0] += seconds_since(t_read);  // under the mutex: one writer at a time
-    return in;
+  const std::vector<std::size_t> todo = chunks_to_do(ro, plan);
+  const auto sources_in = [&](const std::vector<std::size_t>& chunks) {
+    std::int64_t n = 0;
+    for (std::size_t k : chunks) n += plan.chunks[k].second - plan.chunks[k].first;
+    return n;
   };
-  std::future<ChunkInput> next_input;
-  std::future<void> pending_write;
-  if (!todo.empty()) next_input = std::async(std::launch::async, read_chunk, todo[0]);
+  summary.chunks_skipped = static_cast<std::int64_t>(plan.mine.size() - todo.size());
+  progress.set_total(sources_in(plan.mine), sources_in(plan.mine) - sources_in(todo));
+  progress.enter(BatchStage::resume);
+  progress.start_chunks();
 
-  for (std::size_t t = 0; t < todo.size(); ++t) {
-    const auto [begin, end] = chunks[todo[t]];
-    const std::string chunk_path = chunk_file_name(parts, begin, end);
-    ChunkInput input = next_input.get();  // assemble_source moves the datasets out
-    if (t + 1 < todo.size()) next_input = std::async(std::launch::async, read_chunk, todo[t + 1]);
-    const std::vector<Source>& sources = input.sources;
-    const std::int64_t n = end - begin;
-    std::vector<std::vector<DatasetRead*>> source_reads(n);
-    std::size_t next = 0;
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::size_t d = 0; d < sources[i].datasets.size(); ++d) source_reads[i].push_back(&input.reads[next++]);
-
-    // Fold and assemble, one source per task.
-    std::vector<AssembledSource> assembled(n);
-    auto t_stage = Clock::now();
-    pool.parallel_for(n, 1, [&](std::int64_t i) { assemble_source(sources[i], source_reads[i], options, assembled[i]); });
-
-    // One batch for the chunk, one solve.
-    LikelihoodBatch batch;
-    std::int64_t total_problems = 0, total_bins = 0;
-    for (const AssembledSource& a : assembled) {
-      total_problems += a.batch.n_problems();
-      total_bins += a.batch.n_bins();
-    }
-    batch.reserve(total_problems, total_bins);
-    for (std::int64_t i = 0; i < n; ++i)
-      if (assembled[i].problems) append_batch(batch, assembled[i].batch, *assembled[i].problems);
-    summary.stage_seconds[1] += seconds_since(t_stage);
-    t_stage = Clock::now();
-    const BatchResult result = backend->solve(batch, options.solve);
-    summary.stage_seconds[2] += seconds_since(t_stage);
-    t_stage = Clock::now();
-
-    ChunkResults chunk;
-    chunk.begin = begin;
-    chunk.end = end;
-    chunk.n_groups = n_groups;
-    chunk.resize(n);
-    pool.parallel_for(n, 1, [&](std::int64_t i) {
-      AssembledSource& a = assembled[i];
-      chunk.names[i] = sources[i].name;
-      chunk.model_types[i] = sources[i].model.type;
-      chunk.n_datasets[i] = static_cast<std::int64_t>(sources[i].datasets.size());
-      chunk.dataset_names[i] = join(a.dataset_names, ",");
-      if (a.problems) {
-        try {
-          chunk.tables[i] = make_flux_points(result, *a.problems, options, "TeV");
-          chunk.warnings[i] = join(a.problems->warnings, "\n");
-          chunk.ok[i] = 1;
-        } catch (const std::exception& e) {
-          a.error = e.what();
-        }
-      }
-      chunk.errors[i] = a.error;
-    });
-    summary.stage_seconds[3] += seconds_since(t_stage);
-    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    // Writing overlaps the next chunk too: one write in flight at a time (its errors surface here
-    // at the next chunk, or after the loop), on a thread that takes the HDF5 mutex for the chunk
-    // file. FITS files (cfitsio) are written only by that thread.
-    if (pending_write.valid()) pending_write.get();
-    std::vector<std::string> fits_names;
-    if (!ro.fits_dir.empty())
-      for (std::int64_t i = 0; i < n; ++i) fits_names.push_back(fits_file_name(ro.fits_dir, begin + i, sources[i].name));
-    pending_write = std::async(std::launch::async, [&, chunk = std::move(chunk), chunk_path,
-                                                    fits_names = std::move(fits_names)]() mutable {
-      const auto t_write = Clock::now();
-      const io::OutputRule fits_rule{ro.overwrite || ro.resume, inputs};
-      for (std::size_t i = 0; i < fits_names.size(); ++i) {
-        if (!chunk.tables[i]) continue;
-        try {
-          io::write_flux_points_fits(*chunk.tables[i], fits_names[i], fits_rule);
-        } catch (const std::exception& e) {
-          if (!is_per_source_fits_error(e)) throw;
-          chunk.ok[i] = 0;
-          chunk.tables[i].reset();
-          chunk.errors[i] = std::string("its --fits-dir file could not be written: ") + e.what();
-        }
-      }
-      std::lock_guard<std::mutex> lock(hdf5_mutex);
-      write_chunk_file(chunk, chunk_path, fingerprint);
-      summary.stage_seconds[4] += seconds_since(t_write);
-    });
-    ++summary.chunks_done;
-    done_sources += n;
-    processed_sources += n;
-
-    if (ro.progress && pg.rank == 0) {
-      const double elapsed = std::chrono::duration<double>(Clock::now() - t_loop).count();
-      const double rate = processed_sources / std::max(elapsed, 1e-9);
-      const double eta = (my_sources - done_sources) / std::max(rate, 1e-9);
-      // Rank 0 reports its own share; with several ranks the rates are scaled by their number.
-      const std::string who = pg.size > 1 ? fmt::format(" rank 0 of {}:", pg.size) : "";
-      fmt::print(stderr, "{}fluxpoints batch:{} {}/{} sources ({:.1f}%), {:.1f} sources/s, {:.0f} flux points/s{}, ETA {}{}",
-                 isatty(STDERR_FILENO) ? "\r" : "", who, done_sources, my_sources,
-                 100.0 * done_sources / std::max<std::int64_t>(my_sources, 1), rate * pg.size,
-                 rate * pg.size * n_groups, pg.size > 1 ? " (all ranks)" : "", format_duration(eta),
-                 isatty(STDERR_FILENO) ? "" : "\n");
-    }
-  }
-  if (pending_write.valid()) pending_write.get();
-  if (ro.progress && pg.rank == 0 && isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+  const bool overlap = ro.overlap == Overlap::always ||
+                       (ro.overlap == Overlap::device && solves_on_device(*backend));
+  summary.overlapped = overlap && todo.size() > 1;
+  run_chunks(ro, plan, reader, todo, *backend, overlap, pool, progress, summary);
 
   pg.barrier();
   if (pg.rank == 0) {
-    std::vector<std::string> files;
-    for (const auto& [b, e] : chunks) files.push_back(chunk_file_name(parts, b, e));
-    ResultAttributes attrs;
-    attrs.strings["catalog"] = ro.catalog;
-    attrs.strings["sed_type"] = "likelihood";
-    attrs.strings["energy_unit"] = "TeV";
-    attrs.strings["selection_optional"] = selection_text(options);
-    attrs.numbers["n_sigma_sensitivity"] = options.n_sigma_sensitivity;
-    attrs.strings["stat_scan_zero_point"] =
-        "absolute: stat_scan is the total fit statistic (Cash/WStat, -2 log L up to a constant, summed "
-        "over the group's datasets) at each norm_scan value, as gammapy writes it; subtract the row's "
-        "stat for the profile relative to the best fit";
-    attrs.strings["backend"] = summary.backend;
-    attrs.numbers["n_sigma"] = options.solve.n_sigma;
-    attrs.numbers["n_sigma_ul"] = options.solve.n_sigma_ul;
-    attrs.numbers["sqrt_ts_threshold_ul"] = options.sqrt_ts_threshold_ul;
-    attrs.arrays["energy_edges"] = options.energy_edges;
-    const MergeResult merged =
-        merge_chunk_files(files, ro.output, reader.n_sources(), n_groups,
-                          reader.max_datasets_per_source(), attrs, fingerprint, output_rule);
+    progress.enter(BatchStage::merge);
+    const MergeResult merged = merge_results(ro, plan, reader, summary.backend);
     summary.n_ok = merged.n_ok;
     summary.first_failures = merged.first_failures;
     summary.n_errors = reader.n_sources() - summary.n_ok;
-    summary.n_flux_points = summary.n_ok * n_groups;
-    fs::remove_all(parts);
+    summary.n_flux_points = summary.n_ok * plan.n_groups;
   }
-  summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  summary.seconds = seconds_since(t0);
+  progress.enter(BatchStage::done);
   return summary;
 }
 

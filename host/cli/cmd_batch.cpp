@@ -3,8 +3,10 @@
 // (docs/catalog-format.md), in chunks, resumable, sharded over MPI ranks when started by
 // mpirun/srun. Estimator options come from the catalog's attributes; the command line overrides.
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 
 #include "commands.hpp"
@@ -21,11 +23,70 @@ struct BatchArgs {
   catalog::BatchRunOptions run;
   EstimatorOptionArgs estimator;
   bool no_progress = false, allow_failures = false;
+  std::string overlap = "device";
 };
 
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds)) return "?";
+  const long s = std::lround(seconds);
+  return s >= 3600 ? fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60)
+                   : fmt::format("{}:{:02d}", s / 60, s % 60);
+}
+
+// What rank 0 shows while the library runs: the plan line (not with --quiet), one progress line
+// per finished chunk (rewritten in place on a terminal; not with --quiet or --no-progress).
+void show_progress(const catalog::BatchProgress& p, bool progress_lines) {
+  const catalog::BatchJob& job = *p.job;
+  if (job.rank != 0) return;
+  static bool line_open = false;  // a progress line without its newline (terminal)
+  const bool tty = isatty(STDERR_FILENO);
+  switch (p.stage) {
+    case catalog::BatchStage::plan:
+      note("fluxpoints batch: {}; {} sources, {} datasets, {} energy groups, {} chunks of {}, "
+           "{}{}{}\n",
+           job.backend_why, job.n_sources, job.n_datasets, job.n_groups, job.n_chunks,
+           job.chunk_sources, job.backend,
+           job.ranks > 1 ? fmt::format(" x {} ranks", job.ranks) : "",
+           job.resuming ? " (resuming)" : "");
+      return;
+    case catalog::BatchStage::write: {
+      if (!progress_lines) return;
+      // Rank 0 reports its own share; with several ranks the rates are scaled by their number.
+      const std::string who = job.ranks > 1 ? fmt::format(" rank 0 of {}:", job.ranks) : "";
+      fmt::print(stderr,
+                 "{}fluxpoints batch:{} {}/{} sources ({:.1f}%), {:.1f} sources/s, {:.0f} flux "
+                 "points/s{}, ETA {}{}",
+                 tty ? "\r" : "", who, p.sources_done, p.sources_total,
+                 100.0 * p.sources_done / std::max<std::int64_t>(p.sources_total, 1),
+                 p.sources_per_second, p.flux_points_per_second,
+                 job.ranks > 1 ? " (all ranks)" : "", format_duration(p.eta_seconds),
+                 tty ? "" : "\n");
+      line_open = tty;
+      return;
+    }
+    case catalog::BatchStage::merge:
+    case catalog::BatchStage::done:
+      if (line_open) fmt::print(stderr, "\n");
+      line_open = false;
+      return;
+    default:
+      return;
+  }
+}
+
 void run(BatchArgs& a, const CLI::App& cmd) {
-  a.run.progress = !a.no_progress && verbosity() != Verbosity::quiet;
-  a.run.quiet = verbosity() == Verbosity::quiet;
+  const bool progress_lines = !a.no_progress && verbosity() != Verbosity::quiet;
+  a.run.progress = progress_lines;
+  a.run.overlap = a.overlap == "always"  ? catalog::Overlap::always
+                  : a.overlap == "never" ? catalog::Overlap::never
+                                         : catalog::Overlap::device;
+  a.run.on_progress = [progress_lines](const catalog::BatchProgress& p) {
+    show_progress(p, progress_lines);
+  };
+  // Warnings are shown at every verbosity.
+  a.run.on_warning = [](const std::string& w) {
+    fmt::print(stderr, "fluxpoints batch: warning: {}\n", w);
+  };
   a.run.override_options = [&a, &cmd](EstimatorOptions& o) { a.estimator.apply(o, cmd); };
   catalog::ProcessGroup pg = catalog::start_process_group();
   a.run.processes = pg;
@@ -50,10 +111,11 @@ void run(BatchArgs& a, const CLI::App& cmd) {
           s.n_sources, s.n_ok, s.n_errors, s.n_flux_points, s.seconds,
           s.n_flux_points / std::max(s.seconds, 1e-9), s.backend,
           pg.size > 1 ? fmt::format(" x {} ranks", pg.size) : "");
+      const catalog::BatchStageSeconds& t = s.stage_seconds;
       note("fluxpoints batch: rank 0 stage times: read {:.2f} s (overlapped), fold+assemble "
-           "{:.2f} s, solve {:.2f} s, tables {:.2f} s, write {:.2f} s\n",
-           s.stage_seconds[0], s.stage_seconds[1], s.stage_seconds[2], s.stage_seconds[3],
-           s.stage_seconds[4]);
+           "{:.2f} s, solve {:.2f} s{}, tables {:.2f} s, write {:.2f} s\n",
+           t.read, t.fold, t.solve, s.overlapped ? " (waited for; the rest overlapped)" : "",
+           t.tables, t.write);
       detail("fluxpoints batch: rank 0 computed {} chunks, kept {} from an earlier run; {} was "
              "locked by {}.lock for the run{}\n",
              s.chunks_done, s.chunks_skipped, a.run.output, a.run.output,
@@ -101,6 +163,12 @@ void add_batch_command(CLI::App& app) {
   cmd->add_flag("--resume", a.run.resume, "keep the chunks an interrupted run (same options) finished");
   cmd->add_option("--fits-dir", a.run.fits_dir, "also write one gadf SED FITS file per source here");
   cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr (--quiet implies it)");
+  cmd->add_option("--overlap", a.overlap,
+                  "device: solve a chunk while the next is read and folded when the backend is a "
+                  "GPU; always: also on the CPU (its solve threads then run beside the folding's); "
+                  "never: one stage after the other. The results are the same")
+      ->check(CLI::IsMember({"device", "always", "never"}))
+      ->capture_default_str();
   add_overwrite_flag(cmd, a.run.overwrite);
   cmd->add_flag(
       "--allow-failures", a.allow_failures,

@@ -53,12 +53,49 @@ class Options:
     workers: int = 0
 
 
-def solve(problems, options):
-    """Solves every problem in one engine call. Returns one dict per problem with the
+# Problems per engine call. solve() prepares the next group of problems (the Python side's
+# folding: each part's source bins) while the engine solves the previous one; every problem is
+# solved by the same code whatever group it is in, so the results do not depend on this.
+PROBLEMS_PER_SOLVE = 2048
+
+
+def solve(problems, options, problems_per_solve=None):
+    """Solves every problem. Returns one dict per problem with the
     quantities of gammapy's ParameterEstimator (norm, norm_err, stat, success, ts, stat_null,
     norm_errn/errp, norm_ul, stat_scan, norm_sensitivity) and per part counts, npred and
     npred_excess. Problems with `nuisances` (reoptimize=True) re-fit them with the norm; their
-    fitted values come back as "nuisance" ({label: value})."""
+    fitted values come back as "nuisance" ({label: value}).
+
+    The problems go to the engine in groups of `problems_per_solve` (default PROBLEMS_PER_SOLVE):
+    group k + 1 is prepared while the engine solves group k (the GIL is released meanwhile)."""
+    size = problems_per_solve or PROBLEMS_PER_SOLVE
+    quantities = []
+    pending = None
+    for start in range(0, len(problems), size):
+        group = problems[start : start + size]
+        flat = _flatten(group, options)  # while the previous group solves
+        if pending is not None:
+            quantities.extend(_collect(*pending))
+        pending = (group, _engine.submit(*flat.arrays, **flat.keywords), flat, options)
+    if pending is not None:
+        quantities.extend(_collect(*pending))
+    return quantities
+
+
+@dataclass
+class _Flat:
+    """A group of problems as the engine's arguments, and the offsets _collect reads back."""
+
+    arrays: tuple
+    keywords: dict
+    problem_segments: list
+    problem_nuisances: list
+    has_nuisances: bool
+
+
+def _flatten(problems, options):
+    """The problems' bins where the source predicts counts, flattened into the engine's arrays
+    (LikelihoodBatch's layout); the rest of each group's bins becomes the problem's constants."""
     columns = {name: [] for name in ("counts", "s", "other", "counts_off", "alpha")}
     segment_bins = [0]
     segment_kind = []
@@ -138,7 +175,7 @@ def solve(problems, options):
             nuisance_max=np.asarray(nuisance_max, dtype=float),
         )
 
-    result = _engine.solve(
+    arrays = (
         stacked(columns["counts"]),
         stacked(columns["s"]),
         stacked(columns["other"]),
@@ -147,6 +184,8 @@ def solve(problems, options):
         np.asarray(segment_bins, dtype=np.int64),
         np.asarray(segment_kind, dtype=np.uint8),
         np.asarray(problem_segments, dtype=np.int64),
+    )
+    keywords = dict(
         n_sigma=options.n_sigma,
         n_sigma_ul=options.n_sigma_ul,
         errn_errp=options.errn_errp,
@@ -163,10 +202,17 @@ def solve(problems, options):
         labels=[p.label for p in problems],
         **nuisance_arrays,
     )
+    return _Flat(arrays, keywords, problem_segments, problem_nuisances, bool(nuisance_arrays))
+
+
+def _collect(problems, pending, flat, options):
+    """Waits for a group's solve and turns it into per-problem quantities."""
+    problem_segments, problem_nuisances = flat.problem_segments, flat.problem_nuisances
+    result = pending.result()
     quantities = [
         _quantities(p, i, problem_segments, result, options) for i, p in enumerate(problems)
     ]
-    if nuisance_arrays:
+    if flat.has_nuisances:
         phi = result["nuisance"]
         for i, (p, q) in enumerate(zip(problems, quantities)):
             first = problem_nuisances[i]

@@ -1,21 +1,27 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 // fluxpoints._engine: the engine (statistic, batch, backends) for Python. numpy arrays go into a
 // BatchView in place (no copy); the GIL is released while a backend solves; results come back as
-// numpy arrays that own the result vectors (no copy either).
+// numpy arrays that own the result vectors (no copy either). `submit` starts a solve
+// (Backend::solve_async) and returns at once, so that Python can prepare the next batch meanwhile.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <future>
+#include <thread>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -46,12 +52,43 @@ OutArray<double, 2> to_numpy_2d(std::vector<double>&& v, std::size_t rows, std::
   return OutArray<double, 2>(owned->data(), {rows, cols}, owner);
 }
 
+// One batch at a time per backend (the CUDA backend reuses its device buffers between solves). A
+// turn is taken when a solve starts and given back when its result is collected, possibly by
+// another thread: a flag and a condition variable, not a mutex (which only its owner may unlock).
+class BackendTurn {
+ public:
+  // Waits for the turn. The thread that holds it and asks again would wait for itself: an error.
+  void take() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (busy_ && holder_ == std::this_thread::get_id())
+      throw std::runtime_error(
+          "submit: this thread has a solve on this backend whose result was not collected; call "
+          "result() on it first");
+    free_.wait(lock, [this] { return !busy_; });
+    busy_ = true;
+    holder_ = std::this_thread::get_id();
+  }
+  void give_back() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      busy_ = false;
+    }
+    free_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable free_;
+  bool busy_ = false;
+  std::thread::id holder_;
+};
+
 // One backend per (kind, workers), made once: the CUDA backend keeps its device buffers between
-// solves. Each has its own lock, so that one backend solves one batch at a time.
+// solves.
 struct CachedBackend {
   std::unique_ptr<fp::Backend> backend;
   std::string why;
-  std::mutex mutex;
+  BackendTurn turn;
 };
 
 CachedBackend& backend_for(const std::string& which, int workers) {
@@ -75,20 +112,62 @@ void require_size(std::int64_t got, std::int64_t want, const char* name) {
                                 " entries, expected " + std::to_string(want));
 }
 
-nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double> npred_other,
-               InArray<double> counts_off, InArray<double> alpha,
-               InArray<std::int64_t> segment_bins, InArray<std::uint8_t> segment_kind,
-               InArray<std::int64_t> problem_segments, double n_sigma, double n_sigma_ul,
-               bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
-               double norm_value, double norm_min, double norm_max,
-               std::optional<double> n_sigma_sensitivity, const std::string& backend, int workers,
-               std::optional<std::vector<std::string>> labels,
-               std::optional<InArray<std::int64_t>> problem_nuisances,
-               std::optional<InArray<std::int64_t>> template_offset,
-               std::optional<InArray<double>> template_values,
-               std::optional<InArray<double>> nuisance_start,
-               std::optional<InArray<double>> nuisance_min,
-               std::optional<InArray<double>> nuisance_max) {
+// A solve in flight: what it reads (the caller's arrays, kept alive here), its options and its
+// future. result() waits for it (without the GIL) and turns it into numpy arrays.
+class PendingSolve {
+ public:
+  PendingSolve() = default;
+  PendingSolve(const PendingSolve&) = delete;
+  PendingSolve& operator=(const PendingSolve&) = delete;
+  ~PendingSolve() {
+    if (!future_.valid()) return;
+    nb::gil_scoped_release release;
+    future_.wait();  // the solve reads arrays this object keeps alive
+    backend_->turn.give_back();
+  }
+
+  nb::dict result();
+
+  // Inputs (held so that numpy cannot free them while the backend reads them).
+  std::vector<InArray<double>> doubles;
+  std::vector<InArray<std::int64_t>> int64s;
+  std::optional<InArray<std::uint8_t>> kinds;
+  std::optional<std::vector<std::string>> labels;
+  fp::BatchView view;
+  fp::SolveOptions options;
+  std::optional<double> n_sigma_sensitivity;
+  bool has_nuisances = false;
+
+  void start(CachedBackend& backend) {
+    backend_ = &backend;
+    {
+      nb::gil_scoped_release release;
+      backend.turn.take();
+    }
+    try {
+      future_ = backend.backend->solve_async(view, options);
+    } catch (...) {
+      backend.turn.give_back();
+      throw;
+    }
+  }
+
+ private:
+  CachedBackend* backend_ = nullptr;
+  std::future<fp::BatchResult> future_;
+};
+
+std::unique_ptr<PendingSolve> submit(
+    InArray<double> counts, InArray<double> npred_ref, InArray<double> npred_other,
+    InArray<double> counts_off, InArray<double> alpha, InArray<std::int64_t> segment_bins,
+    InArray<std::uint8_t> segment_kind, InArray<std::int64_t> problem_segments, double n_sigma,
+    double n_sigma_ul, bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
+    double norm_value, double norm_min, double norm_max, std::optional<double> n_sigma_sensitivity,
+    const std::string& backend, int workers, std::optional<std::vector<std::string>> labels,
+    std::optional<InArray<std::int64_t>> problem_nuisances,
+    std::optional<InArray<std::int64_t>> template_offset,
+    std::optional<InArray<double>> template_values, std::optional<InArray<double>> nuisance_start,
+    std::optional<InArray<double>> nuisance_min, std::optional<InArray<double>> nuisance_max) {
   // Sizes first: the view's own validation then checks the offsets against them.
   if (problem_segments.shape(0) < 1 || segment_bins.shape(0) < 1)
     throw std::invalid_argument(
@@ -113,7 +192,6 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
                                       segment_bins.data(),
                                       reinterpret_cast<const fp::StatKind*>(segment_kind.data()),
                                       problem_segments.data()};
-  if (labels) view.labels = &*labels;
   if (problem_nuisances) {
     // Linear nuisance parameters (reoptimize=True); the layout is LikelihoodBatch's.
     if (!template_offset || !template_values || !nuisance_start || !nuisance_min || !nuisance_max)
@@ -151,16 +229,55 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
     throw std::invalid_argument("n_sigma_sensitivity must be positive, got " +
                                 std::to_string(*n_sigma_sensitivity));
 
-  CachedBackend& chosen = backend_for(backend, workers);
+  if (n_sigma_sensitivity && view.has_nuisances())
+    throw std::invalid_argument(
+        "solve: the sensitivity is not computed for problems with nuisance parameters");
+
+  auto pending = std::make_unique<PendingSolve>();
+  pending->doubles = {counts, npred_ref, npred_other, counts_off, alpha};
+  pending->int64s = {segment_bins, problem_segments};
+  pending->kinds = segment_kind;
+  if (labels) {
+    pending->labels = std::move(labels);
+    view.labels = &*pending->labels;
+  }
+  if (problem_nuisances) {
+    pending->int64s.push_back(*problem_nuisances);
+    pending->int64s.push_back(*template_offset);
+    for (const auto* a : {&template_values, &nuisance_start, &nuisance_min, &nuisance_max})
+      pending->doubles.push_back(**a);
+  }
+  pending->view = view;
+  pending->options = std::move(options);
+  pending->n_sigma_sensitivity = n_sigma_sensitivity;
+  pending->has_nuisances = problem_nuisances.has_value();
+  pending->start(backend_for(backend, workers));
+  return pending;
+}
+
+// solve(): submit() and wait, with submit's arguments.
+template <class F>
+struct SolveNow;
+template <class R, class... Args>
+struct SolveNow<R (*)(Args...)> {
+  static nb::dict call(Args... args) { return submit(std::move(args)...)->result(); }
+};
+
+nb::dict PendingSolve::result() {
+  if (!future_.valid())
+    throw std::runtime_error("result: this solve's result was already collected");
+  const fp::BatchView& view = this->view;
   fp::BatchResult r;
   std::vector<double> sensitivity;
   {
     nb::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(chosen.mutex);
-    r = chosen.backend->solve(view, options);
-    if (n_sigma_sensitivity && view.has_nuisances())
-      throw std::invalid_argument(
-          "solve: the sensitivity is not computed for problems with nuisance parameters");
+    try {
+      r = future_.get();
+    } catch (...) {
+      backend_->turn.give_back();
+      throw;
+    }
+    backend_->turn.give_back();
     if (n_sigma_sensitivity) {
       // Host-side, after the solve (as the command line does): a 1-D root of the Asimov TS.
       constexpr double kSensitivityRelTol = 1e-10;
@@ -177,7 +294,7 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
   for (std::size_t p = 0; p < np; ++p) status[p] = static_cast<std::uint8_t>(r.status[p]);
 
   nb::dict out;
-  out["backend"] = chosen.backend->name();
+  out["backend"] = backend_->backend->name();
   out["norm"] = to_numpy(std::move(r.norm));
   out["norm_err"] = to_numpy(std::move(r.norm_err));
   out["ts"] = to_numpy(std::move(r.ts));
@@ -196,7 +313,7 @@ nb::dict solve(InArray<double> counts, InArray<double> npred_ref, InArray<double
   out["npred_excess"] = to_numpy(std::move(r.npred_excess));
   out["counts"] = to_numpy(std::move(r.counts));
   out["evaluations"] = r.evaluations;
-  if (problem_nuisances) out["nuisance"] = to_numpy(std::move(r.nuisance));
+  if (has_nuisances) out["nuisance"] = to_numpy(std::move(r.nuisance));
   if (n_sigma_sensitivity) out["norm_sensitivity"] = to_numpy(std::move(sensitivity));
   return out;
 }
@@ -239,9 +356,16 @@ std::pair<OutArray<double, 1>, OutArray<double, 1>> constant_bins(
 NB_MODULE(_engine, m) {
   m.doc() = "The fluxpoints engine: batched flux-point likelihood solves (Cash, WStat).";
 
+  nb::class_<PendingSolve>(m, "PendingSolve",
+                           "A solve started by submit(); result() waits for it (without the GIL).")
+      .def("result", &PendingSolve::result,
+           "The solve's dict of numpy arrays (as solve() returns it); rethrows its error.");
+
   // noconvert: the batch arrays are read in place; an array of another dtype or layout is an
   // error, not a silent copy.
-  m.def("solve", &solve, nb::arg("counts").noconvert(), nb::arg("npred_ref").noconvert(),
+  const auto batch_arguments = [] {
+    return std::make_tuple(
+        nb::arg("counts").noconvert(), nb::arg("npred_ref").noconvert(),
         nb::arg("npred_other").noconvert(), nb::arg("counts_off").noconvert(),
         nb::arg("alpha").noconvert(), nb::arg("segment_bins").noconvert(),
         nb::arg("segment_kind").noconvert(), nb::arg("problem_segments").noconvert(), nb::kw_only(),
@@ -255,11 +379,27 @@ NB_MODULE(_engine, m) {
         nb::arg("template_values").noconvert() = nb::none(),
         nb::arg("nuisance_start").noconvert() = nb::none(),
         nb::arg("nuisance_min").noconvert() = nb::none(),
-        nb::arg("nuisance_max").noconvert() = nb::none(),
-        "Solve every problem of a flattened batch (see LikelihoodBatch). The arrays are read in "
-        "place: float64 / int64 / uint8, C-contiguous. Optional linear nuisance parameters "
-        "(problem_nuisances ... nuisance_max, laid out as in LikelihoodBatch) are re-fitted with "
-        "the norm; their fitted values come back as 'nuisance'. Returns a dict of numpy arrays.");
+        nb::arg("nuisance_max").noconvert() = nb::none());
+  };
+  const char* solve_doc =
+      "Solve every problem of a flattened batch (see LikelihoodBatch). The arrays are read in "
+      "place: float64 / int64 / uint8, C-contiguous. Optional linear nuisance parameters "
+      "(problem_nuisances ... nuisance_max, laid out as in LikelihoodBatch) are re-fitted with "
+      "the norm; their fitted values come back as 'nuisance'. Returns a dict of numpy arrays.";
+  std::apply(
+      [&](auto&&... args) {
+        m.def("solve", &SolveNow<decltype(&submit)>::call, args..., solve_doc);
+      },
+      batch_arguments());
+  std::apply(
+      [&](auto&&... args) {
+        m.def("submit", &submit, args...,
+              "Starts solve() with the same arguments and returns a PendingSolve at once; its "
+              "result() returns what solve() would. The arrays stay referenced until then. One "
+              "solve per backend runs at a time: collect a result before submitting the next "
+              "from the same thread.");
+      },
+      batch_arguments());
 
   m.def("constant_bins", &constant_bins, nb::arg("kind"), nb::arg("counts"), nb::arg("npred_other"),
         nb::arg("counts_off") = nb::none(), nb::arg("alpha") = nb::none(),

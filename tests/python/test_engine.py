@@ -5,6 +5,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from fluxpoints import _engine
 
@@ -90,3 +91,54 @@ def test_gil_is_released_while_solving():
         t for t in ticks if window["start"] + 0.2 * duration < t < window["end"] - 0.2 * duration
     ]
     assert len(middle) > 100, f"{len(middle)} Python iterations during the middle of the solve"
+
+
+def one_group_args():
+    zeros = np.zeros(2)
+    return (
+        COUNTS,
+        SOURCE,
+        BACKGROUND,
+        zeros,
+        zeros,
+        np.array([0, 2]),
+        np.array([0], dtype=np.uint8),
+        np.array([0, 1]),
+    )
+
+
+def test_submit_returns_what_solve_returns():
+    kwargs = dict(ul=True, errn_errp=True, scan_values=np.array([1.0, 2.0]), backend="cpu")
+    pending = _engine.submit(*one_group_args(), **kwargs)
+    submitted = pending.result()
+    solved = _engine.solve(*one_group_args(), **kwargs)
+    for key in ("norm", "norm_err", "norm_ul", "norm_errn", "norm_errp", "stat", "stat_scan"):
+        np.testing.assert_array_equal(submitted[key], solved[key], err_msg=key)
+    with pytest.raises(RuntimeError, match="already collected"):
+        pending.result()
+
+
+def test_second_submit_before_collecting_is_an_error_not_a_deadlock():
+    first = _engine.submit(*one_group_args(), backend="cpu", workers=3)
+    with pytest.raises(RuntimeError, match="not collected"):
+        _engine.submit(*one_group_args(), backend="cpu", workers=3)
+    assert abs(first.result()["norm"][0] - EXACT_NORM) < 1e-6
+    # The turn is back: the next submit runs.
+    assert abs(_engine.submit(*one_group_args(), backend="cpu", workers=3).result()["norm"][0]
+               - EXACT_NORM) < 1e-6
+
+
+def test_submit_errors_surface_in_result_or_at_once():
+    bad = list(one_group_args())
+    bad[5] = np.array([0, 3])  # a segment past the last bin
+    with pytest.raises(ValueError):
+        _engine.submit(*bad, backend="cpu").result()
+
+
+def test_dropping_an_uncollected_solve_gives_the_backend_back():
+    """A PendingSolve dropped without result() waits for its solve (which reads the arrays it
+    holds) and frees the backend for the next submit."""
+    pending = _engine.submit(*one_group_args(), backend="cpu", workers=3)
+    del pending
+    again = _engine.submit(*one_group_args(), backend="cpu", workers=3)
+    assert abs(again.result()["norm"][0] - EXACT_NORM) < 1e-6

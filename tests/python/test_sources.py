@@ -41,3 +41,24 @@ def test_sources_by_index_and_duplicates(crowded_map):
     assert list(out) == ["src0", "src1"]
     with pytest.raises(ValueError, match="distinct"):
         fluxpoints.estimate_sources([crowded_map], ["src0", 0], energy_edges=EDGES)
+
+
+def test_groups_solved_while_the_next_is_prepared_give_the_same_bits(crowded_map, monkeypatch):
+    """estimate_sources hands the engine groups of problems, preparing group k + 1 while group k
+    solves (_engine.submit); the results do not depend on the grouping."""
+    names = [f"src{i}" for i in range(20)]
+    kwargs = dict(energy_edges=EDGES, selection_optional=["errn-errp", "ul", "scan"])
+    one_group = fluxpoints.estimate_sources([crowded_map], names, **kwargs)
+    submitted = []
+    submit = fluxpoints._batch._engine.submit
+    monkeypatch.setattr(fluxpoints._batch, "PROBLEMS_PER_SOLVE", 7)
+    monkeypatch.setattr(
+        fluxpoints._batch._engine, "submit", lambda *a, **k: submitted.append(1) or submit(*a, **k)
+    )
+    grouped = fluxpoints.estimate_sources([crowded_map], names, **kwargs)
+    assert len(submitted) == -(-len(names) * 3 // 7)  # 60 problems in groups of 7
+    for name in names:
+        a = one_group[name].to_table(sed_type="likelihood")
+        b = grouped[name].to_table(sed_type="likelihood")
+        for column in a.colnames:
+            np.testing.assert_array_equal(a[column], b[column], err_msg=f"{name}: {column}")

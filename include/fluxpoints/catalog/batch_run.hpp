@@ -1,8 +1,11 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // `fluxpoints batch`: flux points of every source of an HDF5 catalog, streamed in chunks of
-// sources (read -> fold and assemble -> solve -> write), so memory stays bounded for any catalog.
-// Reading the next chunk and writing the previous one overlap the folding and solving.
+// sources, so memory stays bounded for any catalog. A run is a pipeline of stages: plan (options,
+// output checks, chunk ranges), resume (chunk files of an interrupted run), then per chunk read ->
+// fold and assemble -> solve -> tables -> write, and at the end merge and summary. Reading the
+// next chunk and writing the previous one run on their own threads; the solve of chunk k runs
+// while chunk k + 1 is read and folded (BatchRunOptions::overlap).
 //
 // Each finished chunk is written to its own small HDF5 file in RESULTS.h5.parts/ (written under a
 // temporary name, flushed, then renamed: a chunk file exists only when it is complete). When every
@@ -32,6 +35,42 @@ struct ProcessGroup {
   std::function<void()> barrier = [] {};
 };
 
+// The stages of a run, in order. Every chunk of sources goes through read, fold, solve, tables
+// and write; plan and resume come before the chunks, merge (rank 0) and done after them.
+enum class BatchStage { plan, resume, read, fold, solve, tables, write, merge, done };
+const char* stage_name(BatchStage stage);
+
+// What a job is, known once it is planned (the same in every progress report).
+struct BatchJob {
+  std::int64_t n_sources = 0, n_datasets = 0, n_groups = 0;
+  std::int64_t n_chunks = 0, chunk_sources = 0;
+  std::string backend;      // the backend's name
+  std::string backend_why;  // one line: what make_backend chose and why
+  int rank = 0, ranks = 1;
+  bool resuming = false;
+};
+
+// One progress report. Counts are this process's share of the catalog (its chunks); the rates
+// are scaled by the number of ranks (an estimate for the whole job).
+struct BatchProgress {
+  // The stage the run enters now; plan and resume are reported once done (the job is planned,
+  // the resumed chunks are counted in sources_done).
+  BatchStage stage = BatchStage::plan;
+  std::int64_t sources_done = 0;        // with results handed to the writer (or resumed)
+  std::int64_t sources_total = 0;
+  double sources_per_second = 0, flux_points_per_second = 0;  // of the sources computed by this run
+  double eta_seconds = 0;               // this process's remaining sources at that rate
+  const BatchJob* job = nullptr;        // valid during the call
+};
+
+// Whether a run overlaps the solve of one chunk with the folding of the next.
+enum class Overlap {
+  device,  // when the backend solves on a device (CUDA): the CPU folds meanwhile
+  always,  // also with the CPU backend, whose `workers` solve threads then run beside the
+           // folding's `workers` threads (more threads than `workers` busy at once)
+  never,   // each chunk is solved before the next one is folded
+};
+
 struct BatchRunOptions {
   std::string catalog;
   std::string output;
@@ -40,13 +79,29 @@ struct BatchRunOptions {
   std::int64_t chunk_sources = 500; // sources per chunk
   bool resume = false;
   std::string fits_dir;             // "" = no per-source FITS files
-  bool progress = true;             // progress line on stderr (rank 0)
-  bool quiet = false;               // no informational lines on stderr (errors still throw)
   bool overwrite = false;           // replace an existing output (and --fits-dir files)
   bool read_only = false;           // only read every chunk (the I/O floor of a run); no output
+  // When chunk k is solved (Backend::solve_async) while chunk k + 1 is read and folded, and chunk
+  // k's tables are built while chunk k + 1 solves. The results are the same bits either way.
+  Overlap overlap = Overlap::device;
   // Applied to the estimator options after the catalog's attributes (command-line overrides).
   std::function<void(EstimatorOptions&)> override_options;
   ProcessGroup processes;
+  // The library prints nothing; a caller that wants to show the run installs these. Both are
+  // called on the thread that called run_batch, in every process. on_progress hears the plan,
+  // the resume, every stage of every chunk when `progress` is true, the merge (rank 0) and the
+  // end; on_warning gets one line per warning (e.g. a stale lock file taken over).
+  std::function<void(const BatchProgress&)> on_progress;
+  std::function<void(const std::string&)> on_warning;
+  bool progress = true;             // false: on_progress hears no per-chunk stages
+};
+
+// Seconds this process spent in each stage, each measured by the stage itself and summed over
+// chunks at the end. `read` runs on a reader thread, beside the others; `write` on a writer
+// thread. `solve` is the time the pipeline waited for the solve: with `overlap` the solve runs
+// beside the next chunk's reading and folding, and only what is not hidden behind them counts.
+struct BatchStageSeconds {
+  double read = 0, fold = 0, solve = 0, tables = 0, write = 0;
 };
 
 struct BatchRunSummary {
@@ -56,9 +111,8 @@ struct BatchRunSummary {
       first_failures;  // rank 0: "'NAME' (row R): ERROR" of the first failed sources
   double seconds = 0;
   std::string backend;
-  // Seconds this process spent in each stage: read (on the reader thread, overlapping the others),
-  // fold + assemble, solve, flux-point tables, write (FITS and chunk files).
-  double stage_seconds[5] = {0, 0, 0, 0, 0};
+  bool overlapped = false;  // whether solves overlapped the folding (options.overlap, > 1 chunk)
+  BatchStageSeconds stage_seconds;
 };
 
 // Runs the job. Every process of `options.processes` calls it; rank 0 merges and returns the

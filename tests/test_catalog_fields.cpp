@@ -41,10 +41,18 @@ constexpr double kSameProblemRelTol = 1e-9;
 constexpr double kNormRelTol = 1e-3;
 // MIGRAD stops at EDM < 2e-4: its norm is off by up to ~0.02 sigma.
 constexpr double kMigradSigmaTol = 0.02;
-constexpr double kErrRelTol = 1e-3;  // HESSE finite differences; crossings of L-BFGS-B re-fits
-constexpr double kTsAbsTol = 1e-3;
-// stat and stat_null: the same -2 ln L; gammapy's best fit sits up to its EDM above the minimum.
+// errn, errp, ul: gammapy's Brent roots at S(best fit) + n^2, its best fit within MIGRAD's
+// tolerance of the exact one.
+constexpr double kCrossingRelTol = 1e-3;
+// norm_err: HESSE's finite-difference curvature at MIGRAD's norm (up to 0.02 sigma away); the
+// curvature of these profiles changes by up to ~2e-3 relative over that distance.
+constexpr double kNormErrRelTol = 3e-3;
+constexpr double kTsAbsTol = 1e-3;  // MIGRAD's minimum is within its EDM (2e-4) of the true one
+// stat at fixed norms: the same -2 ln L summed in another order.
 constexpr double kStatRelTol = 1e-6;
+// A statistic gammapy minimises with MIGRAD (stat; with reoptimize also stat_null, a minimum
+// over the nuisances): gammapy's may lie above ours (the exact minimum) by up to its EDM bound.
+constexpr double kMigradEdm = 2e-4;
 
 BatchRunSummary run(const std::string& catalog, const std::string& output,
                     std::optional<bool> reoptimize, int workers = 1) {
@@ -463,13 +471,20 @@ TEST(GammapyLive, FieldTwoSourcesShareSpectra) {
         EXPECT_TRUE(near(norm[r], norm_gp[r], kNormRelTol) ||
                     std::fabs(norm[r] - norm_gp[r]) <= kMigradSigmaTol * err_gp[r])
             << "norm row " << r << ": " << norm[r] << " vs gammapy " << norm_gp[r];
-        for (const char* c : {"norm_err", "norm_errn", "norm_errp", "norm_ul"})
-          EXPECT_TRUE(near(got(c)[r], expected(c)[r], kErrRelTol))
+        EXPECT_TRUE(near(got("norm_err")[r], expected("norm_err")[r], kNormErrRelTol))
+            << "norm_err row " << r << ": " << got("norm_err")[r] << " vs gammapy "
+            << expected("norm_err")[r];
+        for (const char* c : {"norm_errn", "norm_errp", "norm_ul"})
+          EXPECT_TRUE(near(got(c)[r], expected(c)[r], kCrossingRelTol))
               << c << " row " << r << ": " << got(c)[r] << " vs gammapy " << expected(c)[r];
         EXPECT_NEAR(got("ts")[r], expected("ts")[r], kTsAbsTol) << "ts row " << r;
-        for (const char* c : {"stat", "stat_null"})
-          EXPECT_TRUE(near(got(c)[r], expected(c)[r], kStatRelTol))
-              << c << " row " << r << ": " << got(c)[r] << " vs gammapy " << expected(c)[r];
+        for (const char* c : {"stat", "stat_null"}) {
+          const double ours = got(c)[r], theirs = expected(c)[r];
+          const bool minimised = std::string(c) == "stat" || reoptimize;
+          const bool above_by_edm = minimised && theirs >= ours && theirs - ours <= kMigradEdm;
+          EXPECT_TRUE(near(ours, theirs, kStatRelTol) || above_by_edm)
+              << c << " row " << r << ": " << ours << " vs gammapy " << theirs;
+        }
       }
     }
   }

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -291,9 +290,9 @@ TEST(CatalogFields, BadComponentFailsOnlyItsSources) {
       s.model.parameter_names = {"index", "amplitude", "reference"};
       s.model.parameter_values = {2.3, 3e-12, 1.0};
       s.datasets = {rows[k]};
-      // s0 claims a component in the other source's dataset: not one of its own datasets.
+      // Both components are in obs1: for s1 its own dataset, for s0 not one of its datasets.
       Component c;
-      c.dataset = k == 0 ? rows[1] : rows[1];
+      c.dataset = rows[1];
       c.model = s.name;
       c.parameter = "amplitude";
       c.value = 3e-12;
@@ -364,7 +363,8 @@ TEST(CatalogFields, SimulatedFieldsReadBackAndSolve) {
   EXPECT_EQ(run(path, fixed, false, 2).n_ok, 20);
   EXPECT_EQ(run(path, re, true, 2).n_ok, 20);
   hdf5::File a = hdf5::File::open(fixed), b = hdf5::File::open(re);
-  const auto norm_fixed = a.read_all_f64("/fluxpoints/norm"), norm_re = b.read_all_f64("/fluxpoints/norm");
+  const auto norm_fixed = a.read_all_f64("/fluxpoints/norm"),
+             norm_re = b.read_all_f64("/fluxpoints/norm");
   ASSERT_EQ(norm_fixed.size(), 100u);
   // The two lowest groups hold most counts: every source has a norm there; the highest groups
   // of faint sources may have no counts at all.
@@ -424,7 +424,8 @@ TEST(CatalogFields, IsolatedSourceIgnoresItsNeighbours) {
     w.add_source(s);
     w.close();
   }
-  const std::string crowded_out = dir.file("crowded_results.h5"), single_out = dir.file("single_results.h5");
+  const std::string crowded_out = dir.file("crowded_results.h5"),
+                    single_out = dir.file("single_results.h5");
   ASSERT_EQ(run(path, crowded_out, false).n_ok, 4);
   ASSERT_EQ(run(single, single_out, false).n_ok, 1);
   for (const char* c : {"norm", "norm_err", "norm_errn", "norm_errp", "norm_ul", "ts"}) {

@@ -322,9 +322,11 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       std::vector<std::int64_t> wanted;
       for (std::int64_t d : std::set<std::int64_t>(rows.begin(), rows.end())) {
         in.dataset_components[d] = reader.components_of_datasets({d});
-        wanted.insert(wanted.end(), in.dataset_components[d].begin(), in.dataset_components[d].end());
+        const std::vector<std::int64_t>& in_d = in.dataset_components[d];
+        wanted.insert(wanted.end(), in_d.begin(), in_d.end());
       }
-      for (const Source& s : in.sources) wanted.insert(wanted.end(), s.components.begin(), s.components.end());
+      for (const Source& s : in.sources)
+        wanted.insert(wanted.end(), s.components.begin(), s.components.end());
       in.components = reader.read_components(wanted);
     }
     summary.stage_seconds[0] += seconds_since(t_read);  // under the mutex: one writer at a time
@@ -356,7 +358,8 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
       f.source = &sources[i];
       f.datasets = source_reads[i];
       f.components = &input.components;
-      for (std::int64_t d : sources[i].datasets) f.dataset_components.push_back(input.dataset_components.at(d));
+      for (std::int64_t d : sources[i].datasets)
+        f.dataset_components.push_back(input.dataset_components.at(d));
       assemble_source(sources[i], source_reads[i], options, assembled[i], &f, reoptimize);
     });
 

@@ -115,14 +115,16 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
     const Component& c = component_at(in, row);
     const auto at = std::find(source.datasets.begin(), source.datasets.end(), c.dataset);
     if (at == source.datasets.end())
-      fail(fmt::format("its component row {} is in dataset row {}, not one of the source's "
-                       "datasets",
-                       row, c.dataset));
+      fail(
+          fmt::format("its component row {} is in dataset row {}, not one of the source's "
+                      "datasets",
+                      row, c.dataset));
     const std::size_t k = static_cast<std::size_t>(at - source.datasets.begin());
     if (own[k] >= 0)
-      fail(fmt::format("dataset '{}' holds two of its components (rows {} and {}); at most one "
-                       "per dataset",
-                       ds[k].name, own[k], row));
+      fail(
+          fmt::format("dataset '{}' holds two of its components (rows {} and {}); at most one "
+                      "per dataset",
+                      ds[k].name, own[k], row));
     own[k] = row;
   }
 
@@ -142,9 +144,10 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
       for (std::size_t j = 0; j < c.bin_index.size(); ++j) {
         const std::int64_t b = c.bin_index[j];
         if (b < 0 || static_cast<std::size_t>(b) >= n_flat)
-          fail(fmt::format("component row {} (model '{}'): bin_index {} is outside dataset '{}' "
-                           "({} bins)",
-                           row, c.model, b, d.name, n_flat));
+          fail(
+              fmt::format("component row {} (model '{}'): bin_index {} is outside dataset '{}' "
+                          "({} bins)",
+                          row, c.model, b, d.name, n_flat));
         if (!std::isfinite(c.bin_value[j]))
           fail(fmt::format("component row {} (model '{}'): bin_value {} in bin {}", row, c.model,
                            c.bin_value[j], b));
@@ -156,9 +159,10 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
       p.source.assign(n_flat, 0.0);
       scatter(component_at(in, own[k]), own[k], 1.0, p.source);
     } else if (p.n_pixels > 1) {
-      fail(fmt::format("dataset '{}' is a flattened map (n_pixels {}) and the source has no "
-                       "component there: its counts cannot be folded without IRFs",
-                       d.name, p.n_pixels));
+      fail(
+          fmt::format("dataset '{}' is a flattened map (n_pixels {}) and the source has no "
+                      "component there: its counts cannot be folded without IRFs",
+                      d.name, p.n_pixels));
     } else {
       p.source = d.npred_source(*model.spectral);
     }
@@ -175,9 +179,10 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
         continue;
       }
       if (!(std::isfinite(c.value) && c.value != 0.0))
-        fail(fmt::format("component row {} ('{}'): its value {} gives no template per unit "
-                         "(reoptimize needs a finite, non-zero value)",
-                         row, c.nuisance_name(), c.value));
+        fail(
+            fmt::format("component row {} ('{}'): its value {} gives no template per unit "
+                        "(reoptimize needs a finite, non-zero value)",
+                        row, c.nuisance_name(), c.value));
       const std::string name = c.nuisance_name();
       auto it = std::find_if(nuisances.begin(), nuisances.end(),
                              [&](const Nuisance& n) { return n.name == name; });
@@ -303,9 +308,10 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
       if (any) active.emplace_back(&n, std::move(t));
     }
     if (active.size() > static_cast<std::size_t>(math::kMaxNuisances))
-      fail(fmt::format("energy group {} has {} nuisance parameters (free components in the "
-                       "source's datasets with reoptimize on); the engine's limit is {}",
-                       g, active.size(), math::kMaxNuisances));
+      fail(
+          fmt::format("energy group {} has {} nuisance parameters (free components in the "
+                      "source's datasets with reoptimize on); the engine's limit is {}",
+                      g, active.size(), math::kMaxNuisances));
     for (const auto& [n, t] : active) batch.add_nuisance(n->start, n->min, n->max, t);
     const std::size_t n_active = active.size();
     if (options.sensitivity) {

@@ -80,8 +80,8 @@ datasets::SpectrumDataset random_observation(Generator& g, const models::Spectra
 
 // --- Crowded fields --------------------------------------------------------------------------
 
-// Exposure of a field dataset (cm2 s): a source of 1e-12 cm-2 s-1 TeV-1 at 1 TeV gives ~60
-// counts above 0.1 TeV.
+// Exposure of a field dataset (cm2 s): a source of 1e-12 cm-2 s-1 TeV-1 at 1 TeV (index 2.3)
+// gives ~150 counts above 0.1 TeV.
 constexpr double kFieldExposure = 1e13;
 // PSF widths (sigma, pixels at 1 TeV; narrower at higher energies): a few sources per width.
 constexpr double kPsfSigmaPx[] = {0.8, 1.2, 1.8};
@@ -115,7 +115,8 @@ void field_template(const models::SpectralModel& model, const FieldSource& s,
                     std::vector<std::int64_t>& index, std::vector<double>& value) {
   const std::int64_t P = static_cast<std::int64_t>(side) * side;
   for (std::size_t e = 0; e + 1 < reco_edges.size(); ++e) {
-    const double counts = model.integral({reco_edges[e]}, {reco_edges[e + 1]}).at(0) * kFieldExposure;
+    const double counts =
+        model.integral({reco_edges[e]}, {reco_edges[e + 1]}).at(0) * kFieldExposure;
     const double sigma = psf_sigma(s.sigma0, std::sqrt(reco_edges[e] * reco_edges[e + 1]));
     const double peak = pixel_fraction(s.x, s.y, sigma, static_cast<int>(std::floor(s.x)),
                                        static_cast<int>(std::floor(s.y)));

@@ -157,7 +157,8 @@ void add_simulate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-datasets", catalog_options.max_datasets, "--catalog: most datasets per source")
       ->capture_default_str();
-  cmd->add_option("--groups", catalog_options.n_groups, "--catalog: energy groups, 0.1-100 TeV (divides 30; with --field 10)")
+  cmd->add_option("--groups", catalog_options.n_groups,
+                  "--catalog: energy groups, 0.1-100 TeV (divides 30; with --field 10)")
       ->capture_default_str();
   cmd->add_option("--selection", catalog_options.selection, "--catalog: selection_optional stored in the catalog")
       ->capture_default_str();
@@ -166,7 +167,8 @@ void add_simulate_command(CLI::App& app) {
                 "Gaussian PSF templates, a background with a free norm; catalog format 2)");
   cmd->add_option("--field-side", catalog_options.field_side, "--field: pixels per side of a field")
       ->capture_default_str();
-  cmd->add_option("--field-sources", catalog_options.sources_per_field, "--field: sources per field")
+  cmd->add_option("--field-sources", catalog_options.sources_per_field,
+                  "--field: sources per field")
       ->capture_default_str();
   cmd->add_flag("--reoptimize", catalog_options.reoptimize,
                 "--field: store reoptimize = 1 in the catalog (batch re-fits the free components)");

@@ -61,7 +61,9 @@ void LikelihoodBatch::add_nuisance(double start, double min, double max,
 void LikelihoodBatch::append(const LikelihoodBatch& other) {
   const std::int64_t bin0 = n_bins(), segment0 = n_segments(), nuisance0 = n_nuisances();
   const std::int64_t template0 = static_cast<std::int64_t>(template_values.size());
-  const auto extend = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  const auto extend = [](auto& to, const auto& from) {
+    to.insert(to.end(), from.begin(), from.end());
+  };
   extend(counts, other.counts);
   extend(npred_ref, other.npred_ref);
   extend(npred_other, other.npred_other);

@@ -61,7 +61,8 @@ def dataset(name, seed, models):
     ds.background.data[...] = np.geomspace(20.0, 0.5, 12)[:, None, None]
     ds.mask_safe = Map.from_geom(geom, data=True, dtype=bool)
     ds.models = models.copy()
-    out = SpectrumDatasetOnOff.from_spectrum_dataset(dataset=ds, acceptance=1, acceptance_off=5, name=name
+    out = SpectrumDatasetOnOff.from_spectrum_dataset(
+        dataset=ds, acceptance=1, acceptance_off=5, name=name
     )
     out.models = models.copy()
     out.fake(npred_background=ds.npred_background(), random_state=np.random.RandomState(seed))
@@ -87,7 +88,7 @@ def main():
     models.write(out / "models.yaml", overwrite=True, write_covariance=False)
     # Read back as fluxpoints reads them.
     datasets = Datasets(
-        [SpectrumDatasetOnOff.read(out / f"{name}.fits", format="ogip") for name in ("obs1", "obs2")]
+        [SpectrumDatasetOnOff.read(out / f"{n}.fits", format="ogip") for n in ("obs1", "obs2")]
     )
     result = {}
     for reoptimize in (False, True):

@@ -130,7 +130,8 @@ class CatalogReader {
   std::vector<std::int64_t> components_of_datasets(const std::vector<std::int64_t>& rows) const;
   // The given component rows, one entry each, with the reading checks applied (bins inside the
   // dataset, offsets, a dataset row that exists); a row that fails carries the reason.
-  std::map<std::int64_t, ComponentRead> read_components(const std::vector<std::int64_t>& rows) const;
+  std::map<std::int64_t, ComponentRead> read_components(
+      const std::vector<std::int64_t>& rows) const;
 
  private:
   // A reader of an external file, opened from the readers in `chain` (outermost first).

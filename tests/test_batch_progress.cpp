@@ -19,9 +19,8 @@ constexpr std::int64_t kChunk = 10;  // 5 chunks, the last one short
 constexpr std::int64_t kChunks = (kSources + kChunk - 1) / kChunk;
 
 const std::string& small_catalog() {
-  static const ::fluxpoints::testing::ScratchFolder folder("batch_progress");
   static const std::string path = [] {
-    const std::string p = (folder.path() / "catalog.h5").string();
+    const std::string p = ::fluxpoints::testing::scratch_path("batch_progress", "catalog.h5").string();
     SimulateCatalogOptions o;
     o.n_sources = kSources;
     o.seed = 20261203;

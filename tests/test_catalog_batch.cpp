@@ -158,7 +158,7 @@ TEST(CatalogBatch, OverlappedSolvesEqualSerialOnes) {
   o.output = overlapped;
   o.overlap = Overlap::always;
   EXPECT_TRUE(run_batch(o).overlapped);
-  expect_same_results(serial, overlapped);
+  expect_same_result_files(serial, overlapped);
 }
 
 // ---- the program itself: SIGKILL + --resume, MPI, broken catalogs --------------------------------

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/thread_pool.hpp"
+#include "host/catalog/field_problems.hpp"
 #include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
@@ -43,10 +45,22 @@ struct AssembledSource {
 
 // Folds and assembles one source. Runs on a worker thread: it touches only its
 // own output and its own dataset reads (each read belongs to one source: the datasets are moved
-// out of them, not copied), and neither HDF5 nor Kokkos.
+// out of them, not copied), and neither HDF5 nor Kokkos. `field` (catalogs with components): the
+// source's problems include the other components of its datasets (host/catalog/field_problems.hpp).
 void assemble_source(const Source& source, const std::vector<DatasetRead*>& reads,
-                     const EstimatorOptions& options, AssembledSource& out) {
+                     const EstimatorOptions& options, AssembledSource& out,
+                     const FieldSourceInput* field = nullptr, bool reoptimize = false) {
   try {
+    if (field) {
+      for (const DatasetRead* r : reads)
+        out.dataset_names.push_back(r->dataset ? r->dataset->name : std::string());
+      out.problems = append_field_source_problems(out.batch, *field, options, reoptimize);
+      out.batch.validate();
+      if (out.batch.n_bins() == 0)
+        throw std::runtime_error(
+            "no valid bins: no dataset has a bin inside its mask in any requested energy group");
+      return;
+    }
     std::vector<datasets::SpectrumDataset> datasets;
     datasets.reserve(reads.size());
     for (std::size_t k = 0; k < reads.size(); ++k) {
@@ -80,19 +94,7 @@ void assemble_source(const Source& source, const std::vector<DatasetRead*>& read
 void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProblems& problems) {
   const std::int64_t problem_offset = dst.n_problems();
   const std::int64_t segment_offset = dst.n_segments();
-  for (std::int64_t p = 0; p < src.n_problems(); ++p) {
-    dst.begin_problem(src.label(p));
-    for (std::int64_t k = src.problem_segments()[p]; k < src.problem_segments()[p + 1]; ++k) {
-      dst.begin_dataset(src.segment_kind()[k]);
-      const bool wstat = src.segment_kind()[k] == StatKind::wstat;
-      for (std::int64_t i = src.segment_bins()[k]; i < src.segment_bins()[k + 1]; ++i) {
-        if (wstat)
-          dst.add_wstat_bin(src.counts()[i], src.counts_off()[i], src.alpha()[i], src.npred_ref()[i], src.npred_other()[i]);
-        else
-          dst.add_cash_bin(src.counts()[i], src.npred_ref()[i], src.npred_other()[i]);
-      }
-    }
-  }
+  dst.append(src);
   for (FluxPointGroup& g : problems.groups) {
     g.problem += problem_offset;
     g.first_segment += segment_offset;
@@ -176,6 +178,8 @@ struct JobPlan {
   EstimatorOptions options;
   std::vector<std::string> inputs;  // the catalog and the files it references: never written
   std::int64_t n_groups = 0;
+  // Field catalogs (with components): whether the free components are re-fitted with each norm.
+  bool reoptimize = false;
   std::string fingerprint;
   std::string parts;               // the folder of chunk files
   std::vector<ChunkRange> chunks;  // fixed ranges of sources; chunk k belongs to rank k % size
@@ -192,7 +196,9 @@ JobPlan plan_job(const BatchRunOptions& ro, const CatalogReader& reader) {
   plan.inputs = reader.external_files();
   plan.inputs.insert(plan.inputs.begin(), ro.catalog);
   plan.n_groups = static_cast<std::int64_t>(plan.options.energy_edges.size()) - 1;
-  plan.fingerprint = job_fingerprint(ro.catalog, reader, plan.options, ro.chunk_sources);
+  plan.reoptimize = ro.reoptimize.value_or(reader.reoptimize());
+  plan.fingerprint = job_fingerprint(ro.catalog, reader, plan.options, ro.chunk_sources) +
+                     (plan.reoptimize ? ";reoptimize=1" : "");
   plan.parts = parts_folder(ro.output);
   for (std::int64_t b = 0; b < reader.n_sources(); b += ro.chunk_sources)
     plan.chunks.emplace_back(b, std::min(reader.n_sources(), b + ro.chunk_sources));
@@ -270,6 +276,10 @@ std::vector<std::size_t> chunks_to_do(const BatchRunOptions& ro, const JobPlan& 
 struct ChunkInput {
   std::vector<Source> sources;
   std::vector<DatasetRead> reads;  // the sources' dataset rows, in order
+  // Catalogs with components: every component of the chunk's datasets and the sources' own,
+  // and per dataset row the component rows in it.
+  std::map<std::int64_t, ComponentRead> components;
+  std::map<std::int64_t, std::vector<std::int64_t>> dataset_components;
   double read_seconds = 0;
 };
 
@@ -289,6 +299,17 @@ class ChunkReader {
     for (const Source& s : in.sources)
       rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
     in.reads = reader_.read_datasets(rows);
+    if (reader_.n_components() > 0) {
+      std::vector<std::int64_t> wanted;
+      for (std::int64_t d : std::set<std::int64_t>(rows.begin(), rows.end())) {
+        std::vector<std::int64_t>& in_d = in.dataset_components[d];
+        in_d = reader_.components_of_datasets({d});
+        wanted.insert(wanted.end(), in_d.begin(), in_d.end());
+      }
+      for (const Source& s : in.sources)
+        wanted.insert(wanted.end(), s.components.begin(), s.components.end());
+      in.components = reader_.read_components(wanted);
+    }
     in.read_seconds = seconds_since(start);
     return in;
   }
@@ -321,7 +342,7 @@ struct FoldedChunk {
 // Folds and assembles every source of a chunk (one source per task), then concatenates their
 // batches into the chunk's batch.
 FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const EstimatorOptions& options,
-                       ThreadPool& pool) {
+                       bool field, bool reoptimize, ThreadPool& pool) {
   const auto start = Clock::now();
   FoldedChunk f;
   f.range = range;
@@ -335,7 +356,14 @@ FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const Estimato
       source_reads[i].push_back(&f.input.reads[next++]);
   f.sources.resize(n);
   pool.parallel_for(n, 1, [&](std::int64_t i) {
-    assemble_source(sources[i], source_reads[i], options, f.sources[i]);
+    if (!field) return assemble_source(sources[i], source_reads[i], options, f.sources[i]);
+    FieldSourceInput fi;
+    fi.source = &sources[i];
+    fi.datasets.assign(source_reads[i].begin(), source_reads[i].end());
+    fi.components = &f.input.components;
+    for (std::int64_t d : sources[i].datasets)
+      fi.dataset_components.push_back(f.input.dataset_components.at(d));
+    assemble_source(sources[i], source_reads[i], options, f.sources[i], &fi, reoptimize);
   });
 
   std::int64_t total_problems = 0, total_bins = 0;
@@ -600,7 +628,8 @@ void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogRea
     if (t + 1 < todo.size()) chunk_reader.read_ahead(plan.chunks[todo[t + 1]]);
 
     progress.enter(BatchStage::fold, true);
-    FoldedChunk folded = fold_chunk(std::move(input), plan.chunks[todo[t]], plan.options, pool);
+    FoldedChunk folded = fold_chunk(std::move(input), plan.chunks[todo[t]], plan.options,
+                                    reader.n_components() > 0, plan.reoptimize, pool);
     seconds.fold += folded.fold_seconds;
 
     // The previous chunk's solve ran while this one was read and folded.

@@ -24,6 +24,7 @@ struct BatchArgs {
   EstimatorOptionArgs estimator;
   bool no_progress = false, allow_failures = false;
   std::string overlap = "device";
+  bool reoptimize = false, no_reoptimize = false;
 };
 
 std::string format_duration(double seconds) {
@@ -88,6 +89,8 @@ void run(BatchArgs& a, const CLI::App& cmd) {
     fmt::print(stderr, "fluxpoints batch: warning: {}\n", w);
   };
   a.run.override_options = [&a, &cmd](EstimatorOptions& o) { a.estimator.apply(o, cmd); };
+  if (a.reoptimize) a.run.reoptimize = true;
+  if (a.no_reoptimize) a.run.reoptimize = false;
   catalog::ProcessGroup pg = catalog::start_process_group();
   a.run.processes = pg;
   // Ranks on one node share its cores: by default each takes its share.
@@ -170,6 +173,13 @@ void add_batch_command(CLI::App& app) {
       ->check(CLI::IsMember({"device", "always", "never"}))
       ->capture_default_str();
   add_overwrite_flag(cmd, a.run.overwrite);
+  auto* reopt = cmd->add_flag("--reoptimize", a.reoptimize,
+                              "re-fit the free components of a field catalog (other sources' "
+                              "amplitudes, background norms) with each norm; default: the "
+                              "catalog's reoptimize attribute");
+  cmd->add_flag("--no-reoptimize", a.no_reoptimize,
+                "keep every other component fixed at its value (overrides the catalog)")
+      ->excludes(reopt);
   cmd->add_flag(
       "--allow-failures", a.allow_failures,
       "exit 0 even when some sources failed (default: exit status 2; their reasons are in "

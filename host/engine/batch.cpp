@@ -58,6 +58,32 @@ void LikelihoodBatch::add_nuisance(double start, double min, double max,
   ++problem_nuisances_.back();
 }
 
+void LikelihoodBatch::append(const LikelihoodBatch& other) {
+  const std::int64_t bin0 = n_bins(), segment0 = n_segments(), nuisance0 = n_nuisances();
+  const std::int64_t template0 = static_cast<std::int64_t>(template_values_.size());
+  const auto extend = [](auto& to, const auto& from) {
+    to.insert(to.end(), from.begin(), from.end());
+  };
+  extend(counts_, other.counts_);
+  extend(npred_ref_, other.npred_ref_);
+  extend(npred_other_, other.npred_other_);
+  extend(counts_off_, other.counts_off_);
+  extend(alpha_, other.alpha_);
+  for (std::int64_t k = 1; k <= other.n_segments(); ++k)
+    segment_bins_.push_back(other.segment_bins_[k] + bin0);
+  extend(segment_kind_, other.segment_kind_);
+  for (std::int64_t p = 1; p <= other.n_problems(); ++p) {
+    problem_segments_.push_back(other.problem_segments_[p] + segment0);
+    problem_nuisances_.push_back(other.problem_nuisances_[p] + nuisance0);
+    template_offset_.push_back(other.template_offset_[p - 1] + template0);
+  }
+  extend(nuisance_start_, other.nuisance_start_);
+  extend(nuisance_min_, other.nuisance_min_);
+  extend(nuisance_max_, other.nuisance_max_);
+  extend(template_values_, other.template_values_);
+  extend(labels_, other.labels_);
+}
+
 void LikelihoodBatch::begin_dataset(StatKind kind) {
   if (n_problems() == 0)
     throw std::logic_error("LikelihoodBatch: begin_dataset before begin_problem");

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,9 @@ struct BatchRunOptions {
   Overlap overlap = Overlap::device;
   // Applied to the estimator options after the catalog's attributes (command-line overrides).
   std::function<void(EstimatorOptions&)> override_options;
+  // Re-fit the free components of a field catalog with each norm (nuisance parameters);
+  // unset: the catalog's `reoptimize` attribute decides.
+  std::optional<bool> reoptimize;
   ProcessGroup processes;
   // The library prints nothing; a caller that wants to show the run installs these. Both are
   // called on the thread that called run_batch, in every process. on_progress hears the plan,

@@ -121,9 +121,9 @@ def read_results(path, source, reference_model=None, catalog=None):
         is not where the result file says).
 
     Without a model (older result file whose catalog is not found, or a model type gammapy
-    cannot rebuild; a warning says so), gammapy's ``FluxPoints.from_table`` builds a template model from the stored
-    ``ref_dnde`` column: the flux points and every SED type are the same, only
-    ``reference_model`` differs.
+    cannot rebuild; a warning says so), gammapy's ``FluxPoints.from_table`` builds a template
+    model from the stored ``ref_dnde`` column: the flux points and every SED type are the same,
+    only ``reference_model`` differs.
 
     Returns
     -------

@@ -75,7 +75,8 @@ class Catalog:
 
     def source(self, name):
         k = self.source_names.index(name)
-        ds = self.s["dataset_index"][self.s["dataset_offsets"][k] : self.s["dataset_offsets"][k + 1]]
+        o = self.s["dataset_offsets"]
+        ds = self.s["dataset_index"][o[k] : o[k + 1]]
         own = self.s["component_index"][
             self.s["component_offsets"][k] : self.s["component_offsets"][k + 1]
         ]

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -22,6 +23,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/thread_pool.hpp"
+#include "host/catalog/field_problems.hpp"
 #include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
 #include "host/io/output_file.hpp"
@@ -41,10 +43,22 @@ struct AssembledSource {
 };
 
 // Folds and assembles one source. Runs on a worker thread: it touches only its
-// own output, and neither HDF5 nor Kokkos.
+// own output, and neither HDF5 nor Kokkos. `field` (catalogs with components): the source's
+// problems include the other components of its datasets (host/catalog/field_problems.hpp).
 void assemble_source(const Source& source, const std::vector<const DatasetRead*>& reads,
-                     const EstimatorOptions& options, AssembledSource& out) {
+                     const EstimatorOptions& options, AssembledSource& out,
+                     const FieldSourceInput* field = nullptr, bool reoptimize = false) {
   try {
+    if (field) {
+      for (const DatasetRead* r : reads)
+        out.dataset_names.push_back(r->dataset ? r->dataset->name : std::string());
+      out.problems = append_field_source_problems(out.batch, *field, options, reoptimize);
+      out.batch.validate();
+      if (out.batch.n_bins() == 0)
+        throw std::runtime_error(
+            "no valid bins: no dataset has a bin inside its mask in any requested energy group");
+      return;
+    }
     std::vector<datasets::SpectrumDataset> datasets;
     for (std::size_t k = 0; k < reads.size(); ++k) {
       if (!reads[k]->dataset)
@@ -77,19 +91,7 @@ void assemble_source(const Source& source, const std::vector<const DatasetRead*>
 void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProblems& problems) {
   const std::int64_t problem_offset = dst.n_problems();
   const std::int64_t segment_offset = dst.n_segments();
-  for (std::int64_t p = 0; p < src.n_problems(); ++p) {
-    dst.begin_problem(src.label(p));
-    for (std::int64_t k = src.problem_segments[p]; k < src.problem_segments[p + 1]; ++k) {
-      dst.begin_dataset(src.segment_kind[k]);
-      const bool wstat = src.segment_kind[k] == StatKind::wstat;
-      for (std::int64_t i = src.segment_bins[k]; i < src.segment_bins[k + 1]; ++i) {
-        if (wstat)
-          dst.add_wstat_bin(src.counts[i], src.counts_off[i], src.alpha[i], src.npred_ref[i], src.npred_other[i]);
-        else
-          dst.add_cash_bin(src.counts[i], src.npred_ref[i], src.npred_other[i]);
-      }
-    }
-  }
+  dst.append(src);
   for (FluxPointGroup& g : problems.groups) {
     g.problem += problem_offset;
     g.first_segment += segment_offset;
@@ -102,6 +104,10 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct ChunkInput {
   std::vector<Source> sources;
   std::vector<DatasetRead> reads;  // the sources' dataset rows, in order
+  // Catalogs with components: every component of the chunk's datasets and the sources' own,
+  // and per dataset row the component rows in it.
+  std::map<std::int64_t, ComponentRead> components;
+  std::map<std::int64_t, std::vector<std::int64_t>> dataset_components;
 };
 
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
@@ -223,7 +229,9 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   summary.backend = backend->name();
   summary.n_sources = reader.n_sources();
   const std::int64_t n_groups = static_cast<std::int64_t>(options.energy_edges.size()) - 1;
-  const std::string fingerprint = job_fingerprint(ro.catalog, reader, options, ro.chunk_sources);
+  const bool reoptimize = ro.reoptimize.value_or(reader.reoptimize());
+  const std::string fingerprint = job_fingerprint(ro.catalog, reader, options, ro.chunk_sources) +
+                                  (reoptimize ? ";reoptimize=1" : "");
   const std::string parts = parts_folder(ro.output);
 
   // The chunk plan: fixed ranges of sources; chunk k belongs to rank k % size.
@@ -310,6 +318,15 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     std::vector<std::int64_t> rows;
     for (const Source& s : in.sources) rows.insert(rows.end(), s.datasets.begin(), s.datasets.end());
     in.reads = reader.read_datasets(rows);
+    if (reader.n_components() > 0) {
+      std::vector<std::int64_t> wanted;
+      for (std::int64_t d : std::set<std::int64_t>(rows.begin(), rows.end())) {
+        in.dataset_components[d] = reader.components_of_datasets({d});
+        wanted.insert(wanted.end(), in.dataset_components[d].begin(), in.dataset_components[d].end());
+      }
+      for (const Source& s : in.sources) wanted.insert(wanted.end(), s.components.begin(), s.components.end());
+      in.components = reader.read_components(wanted);
+    }
     summary.stage_seconds[0] += seconds_since(t_read);  // under the mutex: one writer at a time
     return in;
   };
@@ -332,7 +349,16 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
     // Fold and assemble, one source per task.
     std::vector<AssembledSource> assembled(n);
     auto t_stage = Clock::now();
-    pool.parallel_for(n, 1, [&](std::int64_t i) { assemble_source(sources[i], source_reads[i], options, assembled[i]); });
+    const bool field = reader.n_components() > 0;
+    pool.parallel_for(n, 1, [&](std::int64_t i) {
+      if (!field) return assemble_source(sources[i], source_reads[i], options, assembled[i]);
+      FieldSourceInput f;
+      f.source = &sources[i];
+      f.datasets = source_reads[i];
+      f.components = &input.components;
+      for (std::int64_t d : sources[i].datasets) f.dataset_components.push_back(input.dataset_components.at(d));
+      assemble_source(sources[i], source_reads[i], options, assembled[i], &f, reoptimize);
+    });
 
     // One batch for the chunk, one solve.
     LikelihoodBatch batch;

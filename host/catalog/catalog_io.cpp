@@ -30,6 +30,13 @@ constexpr const char* kSourceColumns[] = {"name", "model_type", "parameter_offse
 
 std::string ds(const std::string& c) { return "/datasets/" + c; }
 std::string src(const std::string& c) { return "/sources/" + c; }
+std::string comp(const std::string& c) { return "/components/" + c; }
+
+// Columns of the component table (version 2), one entry per component, and the bin columns
+// that bin_offsets (n_components + 1 entries) index.
+constexpr const char* kComponentRowColumns[] = {"dataset", "model", "parameter", "value",
+                                                "min",     "max",   "free"};
+constexpr const char* kComponentBinColumns[] = {"bin_index", "bin_value"};
 
 // Rows closer than this are read together (the rows between are read and dropped).
 constexpr std::int64_t kMaxRowGap = 16;
@@ -113,6 +120,117 @@ CatalogReader::CatalogReader(const std::string& path, std::vector<std::string> c
   check_length(src("parameter_value"), n_parameters_);
   n_dataset_refs_ = last_offset(src("dataset_offsets"), n_sources_);
   check_length(src("dataset_index"), n_dataset_refs_);
+
+  // Version 2 (each part optional: a version 2 file without fields reads as version 1).
+  has_n_pixels_ = file_->exists(ds("n_pixels"));
+  if (has_n_pixels_) check_length(ds("n_pixels"), n_datasets_);
+  if (file_->exists(comp("dataset"))) {
+    n_components_ = file_->length(comp("dataset"));
+    for (const char* c : kComponentRowColumns) check_length(comp(c), n_components_);
+    check_length(comp("bin_offsets"), n_components_ + 1);
+    n_component_bins_ = last_offset(comp("bin_offsets"), n_components_);
+    for (const char* c : kComponentBinColumns) check_length(comp(c), n_component_bins_);
+  }
+  if (file_->exists(src("component_offsets"))) {
+    check_length(src("component_offsets"), n_sources_ + 1);
+    n_component_refs_ = last_offset(src("component_offsets"), n_sources_);
+    check_length(src("component_index"), n_component_refs_);
+  }
+}
+
+bool CatalogReader::reoptimize() const {
+  return file_->has_attr("/", "reoptimize") && file_->attr_i64("/", "reoptimize") != 0;
+}
+
+std::vector<std::int64_t> CatalogReader::components_of_datasets(
+    const std::vector<std::int64_t>& rows) const {
+  if (n_components_ == 0) return {};
+  if (!components_indexed_) {
+    component_dataset_ = file_->read_i64(comp("dataset"), 0, n_components_);
+    for (std::int64_t c = 0; c < n_components_; ++c)
+      components_by_dataset_.emplace(component_dataset_[c], c);
+    components_indexed_ = true;
+  }
+  std::set<std::int64_t> out;
+  for (std::int64_t d : rows) {
+    const auto [a, b] = components_by_dataset_.equal_range(d);
+    for (auto it = a; it != b; ++it) out.insert(it->second);
+  }
+  return {out.begin(), out.end()};
+}
+
+std::map<std::int64_t, ComponentRead> CatalogReader::read_components(
+    const std::vector<std::int64_t>& wanted) const {
+  std::map<std::int64_t, ComponentRead> out;
+  std::vector<std::int64_t> rows;
+  for (std::int64_t r : wanted) {
+    if (r >= 0 && r < n_components_) {
+      rows.push_back(r);
+    } else {
+      out[r] = {std::nullopt, path_ + ": /sources/component_index refers to component row " +
+                                  std::to_string(r) + ", which does not exist (the catalog has " +
+                                  std::to_string(n_components_) + ")"};
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  std::size_t i = 0;
+  while (i < rows.size()) {
+    std::size_t j = i;
+    while (j + 1 < rows.size() && rows[j + 1] - rows[j] <= kMaxRowGap) ++j;
+    const std::int64_t a = rows[i], n = rows[j] - a + 1;
+    try {
+      const auto dataset = file_->read_i64(comp("dataset"), a, n);
+      const auto model = file_->read_str(comp("model"), a, n);
+      const auto parameter = file_->read_str(comp("parameter"), a, n);
+      const auto value = file_->read_f64(comp("value"), a, n);
+      const auto min = file_->read_f64(comp("min"), a, n);
+      const auto max = file_->read_f64(comp("max"), a, n);
+      const auto free = file_->read_u8(comp("free"), a, n);
+      const auto off = file_->read_i64(comp("bin_offsets"), a, n + 1);
+      check_offsets(comp("bin_offsets"), a, off, n_component_bins_);
+      const auto index = file_->read_i64(comp("bin_index"), off[0], off[n] - off[0]);
+      const auto values = file_->read_f64(comp("bin_value"), off[0], off[n] - off[0]);
+      for (std::size_t q = i; q <= j; ++q) {
+        const std::int64_t r = rows[q] - a;
+        const std::string where = path_ + ": /components row " + std::to_string(rows[q]) +
+                                  " (model '" + model[r] + "')";
+        Component c;
+        c.dataset = dataset[r];
+        c.model = model[r];
+        c.parameter = parameter[r];
+        c.value = value[r];
+        c.min = min[r];
+        c.max = max[r];
+        c.free = free[r] != 0;
+        c.bin_index.assign(index.begin() + (off[r] - off[0]), index.begin() + (off[r + 1] - off[0]));
+        c.bin_value.assign(values.begin() + (off[r] - off[0]), values.begin() + (off[r + 1] - off[0]));
+        std::string error;
+        if (c.dataset < 0 || c.dataset >= n_datasets_)
+          error = where + ": column 'dataset' = " + std::to_string(c.dataset) +
+                  " is not a dataset row (the catalog has " + std::to_string(n_datasets_) + ")";
+        for (std::size_t k = 0; error.empty() && k < c.bin_index.size(); ++k) {
+          if (c.bin_index[k] < 0 || (k > 0 && c.bin_index[k] <= c.bin_index[k - 1]))
+            error = where + ": column 'bin_index' entry " + std::to_string(off[r] + k) + " = " +
+                    std::to_string(c.bin_index[k]) +
+                    (c.bin_index[k] < 0 ? " is negative" : " does not increase");
+        }
+        if (error.empty()) {
+          out[rows[q]] = {std::move(c), ""};
+        } else {
+          out[rows[q]] = {std::nullopt, error};
+        }
+      }
+    } catch (const std::exception& e) {
+      if (i == j) {
+        out[rows[i]] = {std::nullopt, e.what()};
+      } else {
+        for (std::size_t q = i; q <= j; ++q) out[rows[q]] = read_components({rows[q]}).at(rows[q]);
+      }
+    }
+    i = j + 1;
+  }
+  return out;
 }
 
 void CatalogReader::check_offsets(const std::string& column, std::int64_t first,
@@ -183,6 +301,12 @@ std::vector<Source> CatalogReader::read_sources(std::int64_t begin, std::int64_t
   const auto pnames = file_->read_str(src("parameter_name"), poff[0], poff[n] - poff[0]);
   const auto pvalues = file_->read_f64(src("parameter_value"), poff[0], poff[n] - poff[0]);
   const auto dindex = file_->read_i64(src("dataset_index"), doff[0], doff[n] - doff[0]);
+  std::vector<std::int64_t> coff, cindex;
+  if (n_component_refs_ > 0) {
+    coff = file_->read_i64(src("component_offsets"), begin, n + 1);
+    check_offsets(src("component_offsets"), begin, coff, n_component_refs_);
+    cindex = file_->read_i64(src("component_index"), coff[0], coff[n] - coff[0]);
+  }
   for (std::int64_t i = 0; i < n; ++i) {
     Source& s = out[i];
     s.name = names[i];
@@ -192,6 +316,9 @@ std::vector<Source> CatalogReader::read_sources(std::int64_t begin, std::int64_t
       s.model.parameter_values.push_back(pvalues[k - poff[0]]);
     }
     s.datasets.assign(dindex.begin() + (doff[i] - doff[0]), dindex.begin() + (doff[i + 1] - doff[0]));
+    if (!coff.empty())
+      s.components.assign(cindex.begin() + (coff[i] - coff[0]),
+                          cindex.begin() + (coff[i + 1] - coff[0]));
   }
   return out;
 }
@@ -230,6 +357,8 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
       const auto livetime = file_->read_f64(ds("livetime"), a, n);
       const auto files = file_->read_str(ds("file"), a, n);
       const auto file_rows = file_->read_i64(ds("file_row"), a, n);
+      const auto n_pixels = has_n_pixels_ ? file_->read_i64(ds("n_pixels"), a, n)
+                                          : std::vector<std::int64_t>(n, 1);
       std::vector<std::int64_t> off[kNumOffsets];
       for (int k = 0; k < kNumOffsets; ++k) off[k] = file_->read_i64(ds(kOffsetColumns[k]), a, n + 1);
       // Checked before anything is read (and allocated) from them.
@@ -258,10 +387,25 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
           using V = std::decay_t<decltype(column)>;
           return V(column.begin() + (off[k][r] - off[k][0]), column.begin() + (off[k][r + 1] - off[k][0]));
         };
-        const std::int64_t n_reco = off[kReco][r + 1] - off[kReco][r];
+        const std::int64_t n_flat = off[kReco][r + 1] - off[kReco][r];
+        const std::int64_t pixels = n_pixels[r];
+        const std::int64_t n_reco = pixels >= 1 ? n_flat / pixels : 0;
         const std::int64_t n_true = off[kTrue][r + 1] - off[kTrue][r];
         std::string shape_error;
-        if (n_reco < 1 || n_true < 1)
+        if (pixels < 1)
+          shape_error = "column 'n_pixels' = " + std::to_string(pixels) + " is below 1";
+        else if (pixels > 1 && n_flat % pixels != 0)
+          shape_error = "column 'n_pixels' = " + std::to_string(pixels) + " does not divide the " +
+                        std::to_string(n_flat) + " entries of the per-reco columns";
+        else if (pixels > 1 && n_reco < 1)
+          shape_error = "no reco energy bins";
+        else if (pixels > 1 && off[kRecoEdge][r + 1] - off[kRecoEdge][r] != n_reco + 1)
+          shape_error = "reco_edges has " + std::to_string(off[kRecoEdge][r + 1] - off[kRecoEdge][r]) +
+                        " entries for " + std::to_string(n_reco) + " reco bins (n_pixels " +
+                        std::to_string(pixels) + ")";
+        else if (pixels > 1)
+          ;  // a flattened map: exposure and edisp are not used
+        else if (n_reco < 1 || n_true < 1)
           shape_error = "no reco or no true energy bins";
         else if (off[kRecoEdge][r + 1] - off[kRecoEdge][r] != n_reco + 1)
           shape_error = "reco_edges has " + std::to_string(off[kRecoEdge][r + 1] - off[kRecoEdge][r]) +
@@ -298,7 +442,7 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
         d.mask_fit = slice(reco_u8[1], kReco);
         d.exposure = slice(exposure, kTrue);
         d.edisp = slice(edisp, kEdisp);
-        out[rows[q]] = {std::move(d), ""};
+        out[rows[q]] = {std::move(d), "", pixels};
       }
     } catch (const std::exception& e) {
       if (i == j) {
@@ -372,7 +516,7 @@ struct CatalogWriter::Buffers {
   std::vector<std::string> name, file;
   std::vector<std::uint8_t> on_off;
   std::vector<double> livetime;
-  std::vector<std::int64_t> file_row;
+  std::vector<std::int64_t> file_row, n_pixels;
   std::vector<std::int64_t> offsets[kNumOffsets];
   std::int64_t offset_end[kNumOffsets] = {0, 0, 0, 0, 0};
   std::vector<double> reco_f64[5];
@@ -383,10 +527,19 @@ struct CatalogWriter::Buffers {
   std::vector<double> parameter_value;
   std::vector<std::int64_t> parameter_offsets, dataset_offsets, dataset_index;
   std::int64_t parameter_end = 0, dataset_end = 0;
+  std::vector<std::int64_t> component_offsets, component_index;
+  std::int64_t component_end = 0;
+  // Component table.
+  std::vector<std::int64_t> c_dataset, c_bin_offsets, c_bin_index;
+  std::vector<std::string> c_model, c_parameter;
+  std::vector<double> c_value, c_min, c_max, c_bin_value;
+  std::vector<std::uint8_t> c_free;
+  std::int64_t c_bin_end = 0;
 
   std::size_t size() const {
     return reco_f64[0].size() * 7 + reco_edges.size() + exposure.size() + true_edges.size() +
-           edisp.size() + name.size() + src_name.size() + parameter_name.size();
+           edisp.size() + name.size() + src_name.size() + parameter_name.size() +
+           c_bin_index.size() * 2 + c_model.size() * 4;
   }
 };
 
@@ -404,6 +557,7 @@ CatalogWriter::CatalogWriter(const std::string& path, const io::OutputRule& rule
   file_->create_column(ds("on_off"), Type::u8);
   file_->create_column(ds("livetime"), Type::f64);
   file_->create_column(ds("file_row"), Type::i64);
+  file_->create_column(ds("n_pixels"), Type::i64);
   for (const char* c : kOffsetColumns) file_->create_column(ds(c), Type::i64);
   for (const char* c : kRecoF64Columns) file_->create_column(ds(c), Type::f64, 16384);
   for (const char* c : kRecoU8Columns) file_->create_column(ds(c), Type::u8, 16384);
@@ -411,12 +565,22 @@ CatalogWriter::CatalogWriter(const std::string& path, const io::OutputRule& rule
   file_->create_column(ds("edisp"), Type::f64, 65536);
   for (const char* c : {"name", "model_type", "parameter_name"}) file_->create_column(src(c), Type::str, 1024);
   file_->create_column(src("parameter_value"), Type::f64);
-  for (const char* c : {"parameter_offsets", "dataset_offsets", "dataset_index"})
+  for (const char* c : {"parameter_offsets", "dataset_offsets", "dataset_index",
+                        "component_offsets", "component_index"})
     file_->create_column(src(c), Type::i64);
+  file_->create_group("/components");
+  for (const char* c : {"dataset", "bin_offsets"}) file_->create_column(comp(c), Type::i64);
+  for (const char* c : {"model", "parameter"}) file_->create_column(comp(c), Type::str, 1024);
+  for (const char* c : {"value", "min", "max"}) file_->create_column(comp(c), Type::f64);
+  file_->create_column(comp("free"), Type::u8);
+  file_->create_column(comp("bin_index"), Type::i64, 16384);
+  file_->create_column(comp("bin_value"), Type::f64, 16384);
   // Offsets start with 0.
   for (auto& o : buf_->offsets) o.push_back(0);
   buf_->parameter_offsets.push_back(0);
   buf_->dataset_offsets.push_back(0);
+  buf_->component_offsets.push_back(0);
+  buf_->c_bin_offsets.push_back(0);
 }
 
 CatalogWriter::~CatalogWriter() {
@@ -446,9 +610,16 @@ void CatalogWriter::set_options(const CatalogOptions& o) {
   file_->set_attr("/", "sqrt_ts_threshold_ul", o.sqrt_ts_threshold_ul);
 }
 
-std::int64_t CatalogWriter::add_dataset(const datasets::SpectrumDataset& d) {
+void CatalogWriter::set_reoptimize(bool reoptimize) {
+  file_->set_attr("/", "reoptimize", std::int64_t{reoptimize ? 1 : 0});
+}
+
+std::int64_t CatalogWriter::add_dataset(const datasets::SpectrumDataset& d, std::int64_t n_pixels) {
   Buffers& b = *buf_;
-  const std::size_t n_reco = d.counts.size();
+  const std::size_t n_reco = d.counts.size();  // n_reco x n_pixels for a flattened map
+  if (n_pixels < 1)
+    throw std::invalid_argument(path_ + ": dataset '" + d.name + "': n_pixels = " +
+                                std::to_string(n_pixels) + " is below 1");
   const auto reco_column = [&](const std::vector<double>& v, const char* field) {
     if (v.empty()) return std::vector<double>(n_reco, 0.0);
     if (v.size() != n_reco)
@@ -489,6 +660,8 @@ std::int64_t CatalogWriter::add_dataset(const datasets::SpectrumDataset& d) {
   b.file_row.push_back(-1);
   b.on_off.push_back(d.on_off ? 1 : 0);
   b.livetime.push_back(d.livetime_s);
+  b.n_pixels.push_back(n_pixels);
+  dataset_flat_bins_.push_back(static_cast<std::int64_t>(n_reco));
   if (b.size() > (std::size_t{1} << 20)) flush_buffers();
   return n_datasets_++;
 }
@@ -502,7 +675,40 @@ std::int64_t CatalogWriter::add_external_dataset(const std::string& file, std::i
   b.file_row.push_back(row);
   b.on_off.push_back(0);
   b.livetime.push_back(0.0);
+  b.n_pixels.push_back(1);
+  dataset_flat_bins_.push_back(-1);  // not known here: the reader checks
   return n_datasets_++;
+}
+
+std::int64_t CatalogWriter::add_component(const Component& c) {
+  Buffers& b = *buf_;
+  const std::string where = path_ + ": component of model '" + c.model + "'";
+  if (c.dataset < 0 || c.dataset >= n_datasets_)
+    throw std::invalid_argument(where + " refers to dataset row " + std::to_string(c.dataset) +
+                                ", which has not been added");
+  if (c.bin_index.size() != c.bin_value.size())
+    throw std::invalid_argument(where + ": bin_index and bin_value differ in length");
+  const std::int64_t n_bins = dataset_flat_bins_[c.dataset];
+  for (std::size_t k = 0; k < c.bin_index.size(); ++k)
+    if (c.bin_index[k] < 0 || (n_bins >= 0 && c.bin_index[k] >= n_bins) ||
+        (k > 0 && c.bin_index[k] <= c.bin_index[k - 1]))
+      throw std::invalid_argument(where + ": bin_index[" + std::to_string(k) + "] = " +
+                                  std::to_string(c.bin_index[k]) +
+                                  " is not increasing inside the dataset's " +
+                                  std::to_string(n_bins) + " bins");
+  b.c_dataset.push_back(c.dataset);
+  b.c_model.push_back(c.model);
+  b.c_parameter.push_back(c.parameter);
+  b.c_value.push_back(c.value);
+  b.c_min.push_back(c.min);
+  b.c_max.push_back(c.max);
+  b.c_free.push_back(c.free ? 1 : 0);
+  b.c_bin_index.insert(b.c_bin_index.end(), c.bin_index.begin(), c.bin_index.end());
+  b.c_bin_value.insert(b.c_bin_value.end(), c.bin_value.begin(), c.bin_value.end());
+  b.c_bin_end += static_cast<std::int64_t>(c.bin_index.size());
+  b.c_bin_offsets.push_back(b.c_bin_end);
+  if (b.size() > (std::size_t{1} << 20)) flush_buffers();
+  return n_components_++;
 }
 
 void CatalogWriter::add_source(const Source& s) {
@@ -522,6 +728,13 @@ void CatalogWriter::add_source(const Source& s) {
   b.dataset_index.insert(b.dataset_index.end(), s.datasets.begin(), s.datasets.end());
   b.dataset_end += static_cast<std::int64_t>(s.datasets.size());
   b.dataset_offsets.push_back(b.dataset_end);
+  for (std::int64_t c : s.components)
+    if (c < 0 || c >= n_components_)
+      throw std::invalid_argument(path_ + ": source '" + s.name + "' refers to component row " +
+                                  std::to_string(c) + ", which has not been added");
+  b.component_index.insert(b.component_index.end(), s.components.begin(), s.components.end());
+  b.component_end += static_cast<std::int64_t>(s.components.size());
+  b.component_offsets.push_back(b.component_end);
   ++n_sources_;
   if (b.size() > (std::size_t{1} << 20)) flush_buffers();
 }
@@ -540,6 +753,7 @@ void CatalogWriter::flush_buffers() {
   put(ds("file_row"), b.file_row);
   put(ds("on_off"), b.on_off);
   put(ds("livetime"), b.livetime);
+  put(ds("n_pixels"), b.n_pixels);
   for (int k = 0; k < kNumOffsets; ++k) put(ds(kOffsetColumns[k]), b.offsets[k]);
   for (int c = 0; c < 5; ++c) put(ds(kRecoF64Columns[c]), b.reco_f64[c]);
   for (int c = 0; c < 2; ++c) put(ds(kRecoU8Columns[c]), b.reco_u8[c]);
@@ -554,6 +768,18 @@ void CatalogWriter::flush_buffers() {
   put(src("parameter_offsets"), b.parameter_offsets);
   put(src("dataset_offsets"), b.dataset_offsets);
   put(src("dataset_index"), b.dataset_index);
+  put(src("component_offsets"), b.component_offsets);
+  put(src("component_index"), b.component_index);
+  put(comp("dataset"), b.c_dataset);
+  put(comp("model"), b.c_model);
+  put(comp("parameter"), b.c_parameter);
+  put(comp("value"), b.c_value);
+  put(comp("min"), b.c_min);
+  put(comp("max"), b.c_max);
+  put(comp("free"), b.c_free);
+  put(comp("bin_offsets"), b.c_bin_offsets);
+  put(comp("bin_index"), b.c_bin_index);
+  put(comp("bin_value"), b.c_bin_value);
 }
 
 void CatalogWriter::close() {

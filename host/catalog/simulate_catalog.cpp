@@ -1,7 +1,9 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #include "fluxpoints/catalog/simulate.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <stdexcept>
 
@@ -76,6 +78,146 @@ datasets::SpectrumDataset random_observation(Generator& g, const models::Spectra
   return datasets::simulate_on_off(model, setup, g.seed());
 }
 
+// --- Crowded fields --------------------------------------------------------------------------
+
+// Exposure of a field dataset (cm2 s): a source of 1e-12 cm-2 s-1 TeV-1 at 1 TeV gives ~60
+// counts above 0.1 TeV.
+constexpr double kFieldExposure = 1e13;
+// PSF widths (sigma, pixels at 1 TeV; narrower at higher energies): a few sources per width.
+constexpr double kPsfSigmaPx[] = {0.8, 1.2, 1.8};
+// A template ends where the Gaussian has fallen below this fraction of its peak pixel.
+constexpr double kTemplateCut = 1e-6;
+// Background counts per pixel in the lowest reco bin (power law E^-2.7).
+constexpr double kBackgroundPerPixel = 2.0;
+constexpr double kBackgroundIndex = 2.7;
+
+// Fraction of a 2-D Gaussian (centre cx, cy, width sigma, in pixels) inside pixel (ix, iy).
+double pixel_fraction(double cx, double cy, double sigma, int ix, int iy) {
+  const double k = 1.0 / (std::sqrt(2.0) * sigma);
+  const auto along = [&](double c, int i) {
+    return 0.5 * (std::erf((i + 1 - c) * k) - std::erf((i - c) * k));
+  };
+  return along(cx, ix) * along(cy, iy);
+}
+
+// The PSF width at energy e (TeV): sigma0 (E / 1 TeV)^-0.2, at least half of sigma0.
+double psf_sigma(double sigma0, double e) { return sigma0 * std::max(0.5, std::pow(e, -0.2)); }
+
+struct FieldSource {
+  std::unique_ptr<models::SpectralModel> truth, reference;
+  double x = 0, y = 0, sigma0 = 1;
+};
+
+// The predicted counts of `model` seen through a field dataset's PSF at (x, y): flat bins
+// (reco bin x pixels + pixel) where it predicts more than kTemplateCut of its peak pixel.
+void field_template(const models::SpectralModel& model, const FieldSource& s,
+                    const std::vector<double>& reco_edges, int side,
+                    std::vector<std::int64_t>& index, std::vector<double>& value) {
+  const std::int64_t P = static_cast<std::int64_t>(side) * side;
+  for (std::size_t e = 0; e + 1 < reco_edges.size(); ++e) {
+    const double counts = model.integral({reco_edges[e]}, {reco_edges[e + 1]}).at(0) * kFieldExposure;
+    const double sigma = psf_sigma(s.sigma0, std::sqrt(reco_edges[e] * reco_edges[e + 1]));
+    const double peak = pixel_fraction(s.x, s.y, sigma, static_cast<int>(std::floor(s.x)),
+                                       static_cast<int>(std::floor(s.y)));
+    for (int iy = 0; iy < side; ++iy)
+      for (int ix = 0; ix < side; ++ix) {
+        const double f = pixel_fraction(s.x, s.y, sigma, ix, iy);
+        if (f <= kTemplateCut * peak || counts * f == 0.0) continue;
+        index.push_back(static_cast<std::int64_t>(e) * P + iy * side + ix);
+        value.push_back(counts * f);
+      }
+  }
+}
+
+void simulate_fields(const SimulateCatalogOptions& o, Generator& g, CatalogWriter& writer) {
+  if (o.field_side < 2 || o.sources_per_field < 1)
+    throw std::invalid_argument("simulate --catalog --field: need --field-side >= 2 and "
+                                "--field-sources >= 1");
+  const int side = o.field_side;
+  const std::int64_t P = static_cast<std::int64_t>(side) * side;
+  const std::vector<double> reco_edges = datasets::log_edges(kRecoMin, kRecoMax, kFieldRecoBins);
+  const std::int64_t n_flat = P * kFieldRecoBins;
+  std::int64_t next_source = 0;
+  for (std::int64_t field = 0; next_source < o.n_sources; ++field) {
+    const std::int64_t n = std::min<std::int64_t>(o.sources_per_field, o.n_sources - next_source);
+    std::vector<FieldSource> sources(n);
+    for (std::int64_t k = 0; k < n; ++k) {
+      FieldSource& s = sources[k];
+      // Amplitudes 5x the survey catalog's: a field source has a whole PSF of background.
+      const double amplitude = 5.0 * g.amplitude();
+      const double index = g.normal(2.3, 0.2);
+      s.truth = models::make_power_law(amplitude, index, 1.0);
+      s.reference = models::make_power_law(amplitude * g.uniform(0.8, 1.2), index, 1.0);
+      s.x = g.uniform(1.0, side - 1.0);
+      s.y = g.uniform(1.0, side - 1.0);
+      s.sigma0 = kPsfSigmaPx[k % 3];
+    }
+    // Background: a power law per pixel; the truth is the stored template times norm_true.
+    std::vector<double> background(n_flat);
+    for (int e = 0; e < kFieldRecoBins; ++e) {
+      const double scale = std::pow(reco_edges[e] / reco_edges[0], 1.0 - kBackgroundIndex);
+      for (std::int64_t p = 0; p < P; ++p) background[e * P + p] = kBackgroundPerPixel * scale;
+    }
+    const double norm_true = g.uniform(0.9, 1.1);
+    std::vector<double> expected(n_flat);
+    for (std::int64_t i = 0; i < n_flat; ++i) expected[i] = norm_true * background[i];
+    std::vector<std::vector<std::int64_t>> index(n);
+    std::vector<std::vector<double>> value(n);
+    for (std::int64_t k = 0; k < n; ++k) {
+      std::vector<std::int64_t> ti;
+      std::vector<double> tv;
+      field_template(*sources[k].truth, sources[k], reco_edges, side, ti, tv);
+      for (std::size_t j = 0; j < ti.size(); ++j) expected[ti[j]] += tv[j];
+      field_template(*sources[k].reference, sources[k], reco_edges, side, index[k], value[k]);
+    }
+    datasets::SpectrumDataset d;
+    d.name = "field" + std::to_string(field);
+    d.reco_edges = reco_edges;
+    d.livetime_s = 3600.0;
+    std::mt19937_64 counts_rng(g.seed());
+    d.counts.resize(n_flat);
+    for (std::int64_t i = 0; i < n_flat; ++i)
+      d.counts[i] = std::poisson_distribution<long>(expected[i])(counts_rng);
+    d.background.assign(n_flat, 0.0);  // it is the background component's
+    const std::int64_t row = writer.add_dataset(d, P);
+
+    Component bkg;
+    bkg.dataset = row;
+    bkg.model = "bkg-" + d.name;
+    bkg.parameter = "norm";
+    bkg.value = 1.0;
+    bkg.min = 0.0;
+    bkg.free = true;
+    for (std::int64_t i = 0; i < n_flat; ++i) {
+      bkg.bin_index.push_back(i);
+      bkg.bin_value.push_back(background[i]);
+    }
+    writer.add_component(bkg);
+    for (std::int64_t k = 0; k < n; ++k) {
+      Source source;
+      source.name = "src" + std::to_string(next_source + k);
+      source.model.type = sources[k].reference->type();
+      for (const auto& p : sources[k].reference->parameters()) {
+        source.model.parameter_names.push_back(p.name);
+        source.model.parameter_values.push_back(p.value);
+      }
+      Component c;
+      c.dataset = row;
+      c.model = source.name;
+      c.parameter = "amplitude";
+      c.value = sources[k].reference->parameter("amplitude").value;
+      c.min = 0.0;
+      c.free = true;
+      c.bin_index = std::move(index[k]);
+      c.bin_value = std::move(value[k]);
+      source.datasets = {row};
+      source.components = {writer.add_component(c)};
+      writer.add_source(source);
+    }
+    next_source += n;
+  }
+}
+
 }  // namespace
 
 void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path,
@@ -83,15 +225,22 @@ void simulate_catalog(const SimulateCatalogOptions& o, const std::string& path,
   if (o.n_sources < 1) throw std::invalid_argument("simulate --catalog: need at least 1 source");
   if (o.min_datasets < 1 || o.max_datasets < o.min_datasets)
     throw std::invalid_argument("simulate --catalog: datasets per source must be 1 <= min <= max");
-  if (o.n_groups < 1 || kRecoBins % o.n_groups != 0)
+  const int reco_bins = o.field ? kFieldRecoBins : kRecoBins;
+  if (o.n_groups < 1 || reco_bins % o.n_groups != 0)
     throw std::invalid_argument("simulate --catalog: the number of groups must divide " +
-                                std::to_string(kRecoBins));
+                                std::to_string(reco_bins));
   Generator g(o.seed);
   CatalogWriter writer(path, rule);
   CatalogOptions options;
   options.energy_edges = datasets::log_edges(kRecoMin, kRecoMax, o.n_groups);
   options.set_selection(o.selection);
   writer.set_options(options);
+  writer.set_reoptimize(o.reoptimize);
+  if (o.field) {
+    simulate_fields(o, g, writer);
+    writer.close();
+    return;
+  }
   for (std::int64_t k = 0; k < o.n_sources; ++k) {
     Source source;
     source.name = "src" + std::to_string(k);

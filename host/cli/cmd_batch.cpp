@@ -21,12 +21,15 @@ struct BatchArgs {
   catalog::BatchRunOptions run;
   EstimatorOptionArgs estimator;
   bool no_progress = false, allow_failures = false;
+  bool reoptimize = false, no_reoptimize = false;
 };
 
 void run(BatchArgs& a, const CLI::App& cmd) {
   a.run.progress = !a.no_progress && verbosity() != Verbosity::quiet;
   a.run.quiet = verbosity() == Verbosity::quiet;
   a.run.override_options = [&a, &cmd](EstimatorOptions& o) { a.estimator.apply(o, cmd); };
+  if (a.reoptimize) a.run.reoptimize = true;
+  if (a.no_reoptimize) a.run.reoptimize = false;
   catalog::ProcessGroup pg = catalog::start_process_group();
   a.run.processes = pg;
   // Ranks on one node share its cores: by default each takes its share.
@@ -102,6 +105,13 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--fits-dir", a.run.fits_dir, "also write one gadf SED FITS file per source here");
   cmd->add_flag("--no-progress", a.no_progress, "no progress line on stderr (--quiet implies it)");
   add_overwrite_flag(cmd, a.run.overwrite);
+  auto* reopt = cmd->add_flag("--reoptimize", a.reoptimize,
+                              "re-fit the free components of a field catalog (other sources' "
+                              "amplitudes, background norms) with each norm; default: the "
+                              "catalog's reoptimize attribute");
+  cmd->add_flag("--no-reoptimize", a.no_reoptimize,
+                "keep every other component fixed at its value (overrides the catalog)")
+      ->excludes(reopt);
   cmd->add_flag(
       "--allow-failures", a.allow_failures,
       "exit 0 even when some sources failed (default: exit status 2; their reasons are in "

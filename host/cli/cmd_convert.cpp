@@ -3,6 +3,9 @@
 // catalog from OGIP spectra and a gammapy model YAML. Each sky model (or only --source) becomes a
 // source; its datasets are those its `datasets_names` lists, or every dataset. The datasets are
 // stored once and shared between sources. Estimator options go into the catalog's attributes.
+// Every sky model of the YAML (also those not chosen by --source) becomes a component in each
+// dataset it applies to (its folded predicted counts), so that `batch` estimates each source
+// next to the others, as gammapy does; its amplitude is free there when it is free in the YAML.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -20,6 +23,15 @@
 
 namespace fluxpoints::cli {
 namespace {
+
+// The parameter that scales a spectral model linearly (its predicted counts are proportional
+// to it), or "" when it has none.
+std::string linear_parameter(const models::SpectralModel& m) {
+  for (const char* name : {"amplitude", "norm", "const"})
+    for (const auto& p : m.parameters())
+      if (p.name == name) return name;
+  return "";
+}
 
 struct ConvertArgs {
   std::vector<std::string> dataset_files;
@@ -67,6 +79,48 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
       throw std::runtime_error("--datasets: two datasets are named '" + d.name + "' (names must be unique)");
     row_of[d.name] = writer.add_dataset(d);
   }
+  // Components: every sky model in every dataset it applies to, model by model (a dataset's
+  // components are then in the YAML's order, the order the one-source estimator sums them in).
+  std::map<std::string, std::vector<std::int64_t>> components_of;
+  for (const auto& m : sky) {
+    if (!m.spectral) continue;
+    const std::string parameter = linear_parameter(*m.spectral);
+    if (parameter.empty())
+      throw std::runtime_error(a.models_file + ": model '" + m.name + "' (" + m.spectral->type() +
+                               ") has no amplitude or norm parameter: it cannot be stored as a "
+                               "component of a catalog");
+    const models::Parameter* linear = nullptr;
+    for (const auto& p : m.spectral->parameters()) {
+      if (p.name == parameter) linear = &p;
+      else if (!p.frozen)
+        note("fluxpoints convert: model '{}': parameter '{}' is free in the YAML; catalogs re-fit "
+             "only amplitudes and norms (batch --reoptimize keeps it at {})\n",
+             m.name, p.name, p.value);
+    }
+    std::vector<models::SkyModel> one;
+    one.push_back(m.clone());
+    const std::vector<DatasetPrediction> folded = predict_counts_all_sources(datasets, one).at(0);
+    for (std::size_t k = 0; k < datasets.size(); ++k) {
+      const auto& names = m.datasets_names;
+      if (!names.empty() && std::find(names.begin(), names.end(), datasets[k].name) == names.end())
+        continue;
+      const std::vector<double>& npred = folded[k].source;
+      catalog::Component c;
+      c.dataset = row_of[datasets[k].name];
+      c.model = m.name;
+      c.parameter = parameter;
+      c.value = linear->value;
+      c.min = linear->min;
+      c.max = linear->max;
+      c.free = !linear->frozen;
+      for (std::size_t i = 0; i < npred.size(); ++i)
+        if (npred[i] != 0.0) {
+          c.bin_index.push_back(static_cast<std::int64_t>(i));
+          c.bin_value.push_back(npred[i]);
+        }
+      components_of[m.name].push_back(writer.add_component(c));
+    }
+  }
   for (const models::SkyModel* m : chosen) {
     if (m->spectral->type() == "TemplateSpectralModel")
       throw std::runtime_error(a.models_file + ": model '" + m->name +
@@ -85,6 +139,7 @@ void run(const ConvertArgs& a, const CLI::App& cmd) {
     }
     if (s.datasets.empty())
       throw std::runtime_error(a.models_file + ": model '" + m->name + "' applies to none of the datasets");
+    s.components = components_of[m->name];
     writer.add_source(s);
   }
   writer.close();

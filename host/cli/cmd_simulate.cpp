@@ -157,10 +157,19 @@ void add_simulate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-datasets", catalog_options.max_datasets, "--catalog: most datasets per source")
       ->capture_default_str();
-  cmd->add_option("--groups", catalog_options.n_groups, "--catalog: energy groups, 0.1-100 TeV (divides 30)")
+  cmd->add_option("--groups", catalog_options.n_groups, "--catalog: energy groups, 0.1-100 TeV (divides 30; with --field 10)")
       ->capture_default_str();
   cmd->add_option("--selection", catalog_options.selection, "--catalog: selection_optional stored in the catalog")
       ->capture_default_str();
+  cmd->add_flag("--field", catalog_options.field,
+                "--catalog: crowded fields instead (flattened-map datasets shared by sources, "
+                "Gaussian PSF templates, a background with a free norm; catalog format 2)");
+  cmd->add_option("--field-side", catalog_options.field_side, "--field: pixels per side of a field")
+      ->capture_default_str();
+  cmd->add_option("--field-sources", catalog_options.sources_per_field, "--field: sources per field")
+      ->capture_default_str();
+  cmd->add_flag("--reoptimize", catalog_options.reoptimize,
+                "--field: store reoptimize = 1 in the catalog (batch re-fits the free components)");
   cmd->add_option("--models", o.models_path, "gammapy model YAML; default: built-in PowerLaw");
   cmd->add_option("--source", o.source, "Source name (or index) in --models");
   cmd->add_option("--amplitude", o.amplitude, "Built-in PowerLaw amplitude, cm-2 s-1 TeV-1")

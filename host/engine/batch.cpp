@@ -58,6 +58,30 @@ void LikelihoodBatch::add_nuisance(double start, double min, double max,
   ++problem_nuisances.back();
 }
 
+void LikelihoodBatch::append(const LikelihoodBatch& other) {
+  const std::int64_t bin0 = n_bins(), segment0 = n_segments(), nuisance0 = n_nuisances();
+  const std::int64_t template0 = static_cast<std::int64_t>(template_values.size());
+  const auto extend = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  extend(counts, other.counts);
+  extend(npred_ref, other.npred_ref);
+  extend(npred_other, other.npred_other);
+  extend(counts_off, other.counts_off);
+  extend(alpha, other.alpha);
+  for (std::int64_t k = 1; k <= other.n_segments(); ++k)
+    segment_bins.push_back(other.segment_bins[k] + bin0);
+  extend(segment_kind, other.segment_kind);
+  for (std::int64_t p = 1; p <= other.n_problems(); ++p) {
+    problem_segments.push_back(other.problem_segments[p] + segment0);
+    problem_nuisances.push_back(other.problem_nuisances[p] + nuisance0);
+    template_offset.push_back(other.template_offset[p - 1] + template0);
+  }
+  extend(nuisance_start, other.nuisance_start);
+  extend(nuisance_min, other.nuisance_min);
+  extend(nuisance_max, other.nuisance_max);
+  extend(template_values, other.template_values);
+  extend(labels_, other.labels_);
+}
+
 void LikelihoodBatch::begin_dataset(StatKind kind) {
   if (n_problems() == 0) throw std::logic_error("LikelihoodBatch: begin_dataset before begin_problem");
   check_no_nuisance("begin_dataset");

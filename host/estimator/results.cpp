@@ -114,23 +114,34 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     for (std::size_t k = 0; k < g.segment_dataset.size(); ++k) {
       const std::size_t seg = static_cast<std::size_t>(g.first_segment) + k;
       const std::size_t cell = r * n_datasets + g.segment_dataset[k];
-      npred[cell] = result.npred[seg];
+      const double npred_left_out =
+          k < g.segment_npred_constant.size() ? g.segment_npred_constant[k] : 0.0;
+      const double counts_left_out =
+          k < g.segment_counts_constant.size() ? g.segment_counts_constant[k] : 0.0;
+      npred[cell] = result.npred[seg] + npred_left_out;
       // gammapy stores npred_excess as float32.
       npred_excess[cell] = static_cast<double>(static_cast<float>(result.npred_excess[seg]));
-      counts[cell] = result.counts[seg];
+      counts[cell] = result.counts[seg] + counts_left_out;
     }
   }
   t.add(vector_column("npred", n_datasets, npred));
   io::Column excess = vector_column("npred_excess", n_datasets, npred_excess);
   excess.type = io::ColumnType::float32;
   t.add(std::move(excess));
-  t.add(scalar("stat", per_row(result.stat), "", false));
-  t.add(scalar("stat_null", per_row(result.stat_null)));
+  // The statistic of bins left out of the problem (a constant) makes it the total over the
+  // group's masked bins.
+  const auto with_constant = [&](std::vector<double> v) {
+    for (std::size_t r = 0; r < n_rows; ++r) v[r] += problems.groups[r].stat_constant;
+    return v;
+  };
+  t.add(scalar("stat", with_constant(per_row(result.stat)), "", false));
+  t.add(scalar("stat_null", with_constant(per_row(result.stat_null))));
   if (so.scan) {
     std::vector<double> scan(n_rows * n_scan);
     for (std::size_t r = 0; r < n_rows; ++r)
       for (std::size_t j = 0; j < n_scan; ++j)
-        scan[r * n_scan + j] = result.stat_scan[problems.groups[r].problem * n_scan + j];
+        scan[r * n_scan + j] = result.stat_scan[problems.groups[r].problem * n_scan + j] +
+                               problems.groups[r].stat_constant;
     t.add(vector_column("stat_scan", n_scan, scan, false));
   }
   if (so.ul) {

@@ -89,6 +89,9 @@ class LikelihoodBatch {
   void add_nuisance(double start, double min, double max,
                     const std::vector<double>& template_values);
   void reserve(std::int64_t n_problems, std::int64_t n_bins);
+  // Appends every problem of `other` (bins, segments, nuisances and labels) after this batch's
+  // problems: problem p of `other` becomes problem n_problems() + p here.
+  void append(const LikelihoodBatch& other);
 
   // Rejects non-finite or negative inputs with std::invalid_argument naming the problem, the
   // dataset and the bin (BatchView::validate). Backends call it before solving.

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct BatchRunOptions {
   bool read_only = false;           // only read every chunk (the I/O floor of a run); no output
   // Applied to the estimator options after the catalog's attributes (command-line overrides).
   std::function<void(EstimatorOptions&)> override_options;
+  // Re-fit the free components of a field catalog with each norm (nuisance parameters);
+  // unset: the catalog's `reoptimize` attribute decides.
+  std::optional<bool> reoptimize;
   ProcessGroup processes;
 };
 

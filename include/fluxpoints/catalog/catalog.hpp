@@ -2,7 +2,12 @@
 #pragma once
 // The HDF5 catalog: many sources, each with its reference spectral model and the spectral
 // datasets it is estimated from (datasets may be shared between sources), plus estimator options
-// in the file's attributes. The layout, version 1, is described in docs/catalog-format.md.
+// in the file's attributes. The layout (version 2; version 1 files are still read) is described
+// in docs/catalog-format.md.
+//
+// Version 2 adds fields: datasets may be flattened maps (n_pixels > 1), and the table of
+// components holds every model's predicted counts in each dataset it touches, so that a source
+// is always estimated next to the other sources and backgrounds of its datasets.
 //
 // Everything is stored as flat growable columns: the rows of a chunk of sources, and the
 // datasets they use, are read with a few contiguous reads whatever the catalog's size.
@@ -28,7 +33,23 @@ class OutputFile;
 namespace fluxpoints::catalog {
 
 inline constexpr const char* kCatalogFormat = "fluxpoints-catalog";
-inline constexpr std::int64_t kCatalogFormatVersion = 1;
+inline constexpr std::int64_t kCatalogFormatVersion = 2;
+
+// One model's contribution to one dataset (a row of the component table): the predicted counts
+// of the model with its linear parameter at `value`, in the listed flat bins of the dataset
+// (flat bin = reco bin x n_pixels + pixel; bins not listed: 0).
+struct Component {
+  std::int64_t dataset = -1;  // row of the dataset table
+  std::string model;          // a source name, or e.g. "bkg-obs1" for a background model
+  std::string parameter;      // the linear parameter scaling it ("amplitude", "norm")
+  double value = 1.0;
+  double min = __builtin_nan(""), max = __builtin_nan("");  // NaN: no bound
+  bool free = false;  // a nuisance parameter when reoptimize is on
+  std::vector<std::int64_t> bin_index;
+  std::vector<double> bin_value;
+  // The nuisance name: components of one model and parameter in several datasets share it.
+  std::string nuisance_name() const { return model + "." + parameter; }
+};
 
 // A reference spectral model as stored: gammapy type tag and parameter values in internal units
 // (TeV, cm-2 s-1 TeV-1, cm-2 s-1, TeV-1).
@@ -42,6 +63,9 @@ struct Source {
   std::string name;
   ModelSpec model;
   std::vector<std::int64_t> datasets;  // rows of the catalog's dataset table
+  // Version 2: the source's own components (rows of the component table), at most one per
+  // dataset of the source. In a dataset without one, the model is folded through the IRFs.
+  std::vector<std::int64_t> components;
 };
 
 // The source's reference model as a SkyModel: the model type's defaults with the stored
@@ -57,8 +81,17 @@ std::string selection_text(const EstimatorOptions& options);
 
 // Reading one dataset row can fail on its own (shapes that do not match, an unreadable
 // external file): such rows come back with `error` set instead of a dataset.
+// A flattened map dataset (n_pixels > 1) keeps its per-reco columns (counts, masks, ...)
+// energy-major with n_reco x n_pixels entries; its reco_edges still have n_reco + 1.
 struct DatasetRead {
   std::optional<datasets::SpectrumDataset> dataset;
+  std::string error;
+  std::int64_t n_pixels = 1;
+};
+
+// A component row as read, or why it cannot be used (the sources using it fail).
+struct ComponentRead {
+  std::optional<Component> component;
   std::string error;
 };
 
@@ -89,6 +122,16 @@ class CatalogReader {
   // catalog's folder), in first-use order: inputs that an output must never overwrite.
   std::vector<std::string> external_files() const;
 
+  // Version 2: the number of component rows (0 for version 1 or a file without components).
+  std::int64_t n_components() const { return n_components_; }
+  // The catalog's `reoptimize` attribute (false when absent).
+  bool reoptimize() const;
+  // The component rows of the given datasets (every model present in them), sorted.
+  std::vector<std::int64_t> components_of_datasets(const std::vector<std::int64_t>& rows) const;
+  // The given component rows, one entry each, with the reading checks applied (bins inside the
+  // dataset, offsets, a dataset row that exists); a row that fails carries the reason.
+  std::map<std::int64_t, ComponentRead> read_components(const std::vector<std::int64_t>& rows) const;
+
  private:
   // A reader of an external file, opened from the readers in `chain` (outermost first).
   CatalogReader(const std::string& path, std::vector<std::string> chain);
@@ -109,6 +152,13 @@ class CatalogReader {
   // and of those the source offsets index (parameters, dataset_index).
   std::int64_t dataset_column_length_[5] = {0, 0, 0, 0, 0};
   std::int64_t n_parameters_ = 0, n_dataset_refs_ = 0;
+  // Version 2: component rows, source component references, length of the bin columns, and
+  // whether /datasets/n_pixels exists. The dataset row of each component (read on first use).
+  std::int64_t n_components_ = 0, n_component_refs_ = 0, n_component_bins_ = 0;
+  bool has_n_pixels_ = false;
+  mutable std::vector<std::int64_t> component_dataset_;
+  mutable std::multimap<std::int64_t, std::int64_t> components_by_dataset_;
+  mutable bool components_indexed_ = false;
   bool has_external_ = false;
   mutable std::map<std::string, std::unique_ptr<CatalogReader>> external_;
   mutable std::map<std::string, std::string> external_errors_;
@@ -128,7 +178,13 @@ class CatalogWriter {
   // Per-reco columns that the dataset kind does not use (background for On/Off, counts_off,
   // acceptance(_off) for Cash) may be empty and are stored as zeros; masks may be empty (all
   // true). Other sizes are stored as given, so a reader can report the mismatch.
-  std::int64_t add_dataset(const datasets::SpectrumDataset& dataset);
+  // n_pixels > 1: a flattened map dataset (per-reco columns n_reco x n_pixels, energy-major;
+  // exposure and edisp may be empty).
+  std::int64_t add_dataset(const datasets::SpectrumDataset& dataset, std::int64_t n_pixels = 1);
+  // A component (version 2); returns its row. Checks the dataset row exists and the bins.
+  std::int64_t add_component(const Component& component);
+  // The catalog's `reoptimize` attribute.
+  void set_reoptimize(bool reoptimize);
   // A dataset kept in another catalog-format file (path relative to this catalog's folder, or
   // absolute), row `row` of its dataset table. Returns its row here.
   std::int64_t add_external_dataset(const std::string& file, std::int64_t row, const std::string& name);
@@ -147,7 +203,8 @@ class CatalogWriter {
   std::unique_ptr<io::OutputFile> out_;  // declared first: the HDF5 file closes before it
   std::unique_ptr<hdf5::File> file_;
   std::unique_ptr<Buffers> buf_;
-  std::int64_t n_sources_ = 0, n_datasets_ = 0;
+  std::int64_t n_sources_ = 0, n_datasets_ = 0, n_components_ = 0;
+  std::vector<std::int64_t> dataset_flat_bins_;  // n_reco x n_pixels of each dataset row
   bool closed_ = false;
 };
 

@@ -110,6 +110,12 @@ struct FluxPointGroup {
   std::vector<std::size_t> segment_dataset;  // ... and segment k holds this dataset (index into
                                              // the input datasets)
   double norm_sensitivity = math::kNaN;      // when options.sensitivity
+  // Masked bins of the group left out of the problem because nothing fitted predicts counts
+  // there (field catalogs): their statistic is the same at every norm. make_flux_points adds it
+  // back to stat, stat_null and stat_scan, and their counts and predicted counts to the
+  // per-dataset counts and npred (per segment; empty: nothing left out).
+  double stat_constant = 0.0;
+  std::vector<double> segment_counts_constant, segment_npred_constant;
 };
 
 // Where one source's problems are in a batch, and what make_flux_points needs besides the result.

@@ -45,18 +45,24 @@ inline void expect_same_tables(const io::FluxPointsTable& got, const io::FluxPoi
   }
 }
 
-// Two batch result files hold the same sources (names, errors, datasets, model types, warnings,
-// ok flags, and n_ok agreeing with them) and every flux-point column bit for bit but NaN
+// Two batch result files hold the same sources (names, errors, datasets, reference models,
+// warnings, ok flags, and n_ok agreeing with them) and every flux-point column bit for bit but NaN
 // payloads; the run attributes (backend, timings) may differ.
 inline void expect_same_result_files(const std::string& a_path, const std::string& b_path) {
   hdf5::File a = hdf5::File::open(a_path), b = hdf5::File::open(b_path);
   ASSERT_EQ(a.attr_str("/fluxpoints", "columns"), b.attr_str("/fluxpoints", "columns"));
   const std::int64_t n = a.attr_i64("/", "n_sources");
   ASSERT_EQ(n, b.attr_i64("/", "n_sources"));
-  for (const char* c : {"name", "error", "datasets", "model_type", "warnings"})
+  for (const char* c : {"name", "error", "datasets", "model_type", "warnings", "parameter_names"})
     EXPECT_EQ(a.read_str(std::string("/sources/") + c, 0, n),
               b.read_str(std::string("/sources/") + c, 0, n))
         << c;
+  EXPECT_EQ(a.dims("/sources/parameter_values"), b.dims("/sources/parameter_values"));
+  const auto pa = a.read_all_f64("/sources/parameter_values");
+  const auto pb = b.read_all_f64("/sources/parameter_values");
+  ASSERT_EQ(pa.size(), pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    EXPECT_TRUE(same_value(pa[i], pb[i])) << "parameter_values entry " << i;
   const auto ok = b.read_u8("/sources/ok", 0, n);
   EXPECT_EQ(a.read_u8("/sources/ok", 0, n), ok);
   std::int64_t n_ok = 0;

@@ -22,6 +22,7 @@
 #include "fluxpoints/catalog/simulate.hpp"
 #include "fluxpoints/config.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
+#include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
 #include "compare_tables.hpp"
 #include "scratch_files.hpp"
@@ -90,8 +91,20 @@ TEST(CatalogBatch, EqualsOneSourceEstimatorSourceBySource) {
   std::map<std::string, std::vector<double>> cube;
   for (const std::string& c : res.members("/fluxpoints")) cube[c] = res.read_all_f64("/fluxpoints/" + c);
   std::int64_t compared = 0, detected = 0;
+  const auto parameter_names = res.read_str("/sources/parameter_names", 0, reader.n_sources());
+  const auto parameter_values = res.read_all_f64("/sources/parameter_values");
+  const std::size_t parameter_width = res.dims("/sources/parameter_values").at(1);
   for (std::int64_t k = 0; k < reader.n_sources(); ++k) {
     const Source src = reader.read_sources(k, k + 1).at(0);
+    // The result file holds the reference model as the catalog gives it.
+    ASSERT_EQ(split_list(parameter_names[k], ','), src.model.parameter_names) << "source " << k;
+    for (std::size_t p = 0; p < parameter_width; ++p) {
+      const double stored = parameter_values[k * parameter_width + p];
+      if (p < src.model.parameter_values.size())
+        EXPECT_EQ(stored, src.model.parameter_values[p]) << "source " << k << " parameter " << p;
+      else
+        EXPECT_TRUE(std::isnan(stored)) << "padding of source " << k;
+    }
     std::vector<datasets::SpectrumDataset> ds;
     for (const auto& r : reader.read_datasets(src.datasets)) ds.push_back(*r.dataset);
     std::vector<models::SkyModel> sky;

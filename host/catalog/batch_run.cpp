@@ -396,6 +396,7 @@ ChunkResults make_tables(FoldedChunk& f, const BatchResult& result, const Estima
     AssembledSource& a = f.sources[i];
     chunk.names[i] = sources[i].name;
     chunk.model_types[i] = sources[i].model.type;
+    chunk.models[i] = sources[i].model;
     chunk.n_datasets[i] = static_cast<std::int64_t>(sources[i].datasets.size());
     chunk.dataset_names[i] = join(a.dataset_names, ",");
     if (a.problems) {

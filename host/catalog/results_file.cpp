@@ -53,7 +53,46 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
   return s;
 }
 
-void write_sources(hdf5::File& f, std::int64_t first_row, const ChunkResults& c) {
+// Reference-model parameters: /sources/parameter_names (comma-separated per source) and
+// /sources/parameter_values [n_sources, width] (NaN beyond a source's own parameters).
+std::int64_t parameter_width(const std::vector<ModelSpec>& models) {
+  std::size_t width = 1;  // never a zero-sized dimension
+  for (const ModelSpec& m : models) width = std::max(width, m.parameter_values.size());
+  return static_cast<std::int64_t>(width);
+}
+
+void write_parameters(hdf5::File& f, std::int64_t first_row, const std::vector<ModelSpec>& models,
+                      std::int64_t width) {
+  std::vector<std::string> names;
+  std::vector<double> values(models.size() * width, std::nan(""));
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    names.push_back(join(models[i].parameter_names, ","));
+    std::copy(models[i].parameter_values.begin(), models[i].parameter_values.end(),
+              values.begin() + i * width);
+  }
+  const auto n = static_cast<std::int64_t>(models.size());
+  f.write_rows("/sources/parameter_names", first_row, n, names);
+  f.write_rows("/sources/parameter_values", first_row, n, values.data());
+}
+
+// The parameters of a chunk file's sources (none in a chunk file written before results stored
+// them: such sources get no parameters, and readers fall back to the catalog).
+std::vector<ModelSpec> read_parameters(const hdf5::File& f, std::int64_t n) {
+  std::vector<ModelSpec> models(n);
+  if (!f.exists("/sources/parameter_values")) return models;
+  const auto names = f.read_str("/sources/parameter_names", 0, n);
+  const auto values = f.read_all_f64("/sources/parameter_values");
+  const std::size_t width = f.dims("/sources/parameter_values").at(1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    models[i].parameter_names = split_list(names[i], ',');
+    for (std::size_t k = 0; k < std::min(models[i].parameter_names.size(), width); ++k)
+      models[i].parameter_values.push_back(values[i * width + k]);
+  }
+  return models;
+}
+
+void write_sources(hdf5::File& f, std::int64_t first_row, const ChunkResults& c,
+                   std::int64_t width) {
   const std::int64_t n = c.end - c.begin;
   f.write_rows("/sources/name", first_row, n, c.names);
   f.write_rows("/sources/error", first_row, n, c.errors);
@@ -62,13 +101,17 @@ void write_sources(hdf5::File& f, std::int64_t first_row, const ChunkResults& c)
   f.write_rows("/sources/warnings", first_row, n, c.warnings);
   f.write_rows("/sources/ok", first_row, n, c.ok.data());
   f.write_rows("/sources/n_datasets", first_row, n, c.n_datasets.data());
+  write_parameters(f, first_row, c.models, width);
 }
 
-void create_sources(hdf5::File& f, std::int64_t rows) {
+void create_sources(hdf5::File& f, std::int64_t rows, std::int64_t width) {
   f.create_group("/sources");
   for (const char* s : kSourceStringColumns) f.create_array(std::string("/sources/") + s, Type::str, {static_cast<hsize_t>(rows)});
   f.create_array("/sources/ok", Type::u8, {static_cast<hsize_t>(rows)});
   f.create_array("/sources/n_datasets", Type::i64, {static_cast<hsize_t>(rows)});
+  f.create_array("/sources/parameter_names", Type::str, {static_cast<hsize_t>(rows)});
+  f.create_array("/sources/parameter_values", Type::f64,
+                 {static_cast<hsize_t>(rows), static_cast<hsize_t>(width)});
 }
 
 // Column layout of a file: order from the /fluxpoints "columns" attribute.
@@ -111,6 +154,7 @@ void ChunkResults::resize(std::int64_t n) {
   for (auto* v : {&names, &errors, &model_types, &dataset_names, &warnings}) v->assign(n, "");
   ok.assign(n, 0);
   n_datasets.assign(n, 0);
+  models.assign(n, ModelSpec{});
   tables.assign(n, std::nullopt);
 }
 
@@ -138,8 +182,9 @@ void write_chunk_file(const ChunkResults& c, const std::string& path, const std:
     f.set_attr("/", "fingerprint", fingerprint);
     f.set_attr("/", "chunk_begin", c.begin);
     f.set_attr("/", "chunk_end", c.end);
-    create_sources(f, n);
-    write_sources(f, 0, c);
+    const std::int64_t width = parameter_width(c.models);
+    create_sources(f, n, width);
+    write_sources(f, 0, c, width);
     f.create_group("/fluxpoints");
     std::vector<std::string> names;
     for (const auto& col : columns) names.push_back(col.name);
@@ -188,8 +233,11 @@ MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files,
   // Pass 1: the union of the columns, each as wide as needed.
   std::vector<ColumnInfo> columns;
   std::int64_t expected_begin = 0;
+  std::int64_t width = 1;  // of /sources/parameter_values
   for (const std::string& path : chunk_files) {
     hdf5::File f = hdf5::File::open(path);
+    if (f.exists("/sources/parameter_values"))
+      width = std::max(width, static_cast<std::int64_t>(f.dims("/sources/parameter_values").at(1)));
     if (f.attr_str("/", "fingerprint") != fingerprint)
       throw std::runtime_error(
           path +
@@ -227,7 +275,7 @@ MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files,
     for (const auto& [k, v] : attrs.strings) out.set_attr("/", k, v);
     for (const auto& [k, v] : attrs.numbers) out.set_attr("/", k, v);
     for (const auto& [k, v] : attrs.arrays) out.set_attr("/", k, v);
-    create_sources(out, n_sources);
+    create_sources(out, n_sources, width);
     out.create_group("/fluxpoints");
     std::vector<std::string> names;
     for (const auto& c : columns) names.push_back(c.name);
@@ -247,7 +295,8 @@ MergeResult merge_chunk_files(const std::vector<std::string>& chunk_files,
       c.warnings = f.read_str("/sources/warnings", 0, n);
       c.ok = f.read_u8("/sources/ok", 0, n);
       c.n_datasets = f.read_i64("/sources/n_datasets", 0, n);
-      write_sources(out, c.begin, c);
+      c.models = read_parameters(f, n);
+      write_sources(out, c.begin, c, width);
       for (std::int64_t i = 0; i < n; ++i) {
         if (c.ok[i]) {
           ++n_ok;

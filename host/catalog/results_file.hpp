@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/io/flux_points.hpp"
 #include "fluxpoints/io/output.hpp"
 
@@ -22,6 +23,9 @@ struct ChunkResults {
   std::vector<std::string> names, errors, model_types, dataset_names, warnings;
   std::vector<std::uint8_t> ok;
   std::vector<std::int64_t> n_datasets;
+  // Each source's reference model as the catalog stores it (type, parameters in internal units),
+  // so that a result file alone rebuilds it.
+  std::vector<ModelSpec> models;
   std::vector<std::optional<io::FluxPointsTable>> tables;  // empty where ok is 0
 
   void resize(std::int64_t n);

@@ -21,7 +21,7 @@ from gammapy.maps import MapAxis
 from gammapy.modeling.models import ScaleSpectralModel
 
 from . import _batch, _engine
-from ._nuisances import find_nuisances
+from ._nuisances import nuisances_for
 from ._templates import (
     NORM_LIKE_PARAMETERS,
     DatasetTemplates,
@@ -367,17 +367,8 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
 
     def _nuisances(self, all_models, model):
         """reoptimize=True: the parameters re-fitted with the source's norm (None: reoptimize is
-        off). Like gammapy's, a re-fit with nothing else free is an error."""
-        if not self.reoptimize:
-            return None
-        found = find_nuisances(all_models, model)
-        if not found:
-            raise ValueError(
-                f"reoptimize=True with source {model.name!r}: no other model has a free "
-                "parameter to re-fit (gammapy stops with 'No free parameters for fitting'); use "
-                "reoptimize=False"
-            )
-        return found
+        off)."""
+        return nuisances_for(all_models, model) if self.reoptimize else None
 
     @staticmethod
     def _snapped_edges(parts):

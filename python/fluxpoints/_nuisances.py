@@ -70,6 +70,18 @@ def group_template(nuisance, part):
     return out
 
 
+def linear_parameter(model):
+    """The parameter a model's predicted counts are proportional to (a sky model's amplitude, a
+    background or template norm), or None (a compound spectral model, no norm-like parameter)."""
+    spectral = getattr(model, "spectral_model", None)
+    if spectral is None:
+        return None
+    for parameter in spectral.parameters:
+        if _linear_kind(model, parameter) is not None:
+            return parameter
+    return None
+
+
 def _linear_kind(model, parameter):
     """'sky' or 'background' when the model's predicted counts are proportional to `parameter`,
     else None."""
@@ -116,6 +128,19 @@ def find_nuisances(models, source):
                 names.append(model.name)
     _refuse_two_per_model(found.values())
     return list(found.values())
+
+
+def nuisances_for(models, source):
+    """reoptimize=True: the Nuisances of `source`'s problems (find_nuisances). Like gammapy's
+    fit, a re-fit with nothing else free is an error."""
+    found = find_nuisances(models, source)
+    if not found:
+        raise ValueError(
+            f"reoptimize=True with source {source.name!r}: no other model has a free "
+            "parameter to re-fit (gammapy stops with 'No free parameters for fitting'); use "
+            "reoptimize=False"
+        )
+    return found
 
 
 def _refuse_two_per_model(nuisances):

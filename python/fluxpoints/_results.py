@@ -47,7 +47,6 @@ def _catalog_reference_model(results_path, catalog_attr, source, catalog=None):
     import warnings
 
     import h5py
-    from gammapy.modeling.models import SPECTRAL_MODEL_REGISTRY
 
     if catalog is not None:
         candidates = [Path(catalog)]
@@ -71,15 +70,35 @@ def _catalog_reference_model(results_path, catalog_attr, source, catalog=None):
         begin, end = f["sources/parameter_offsets"][row:row + 2]
         par_names = [_text(n) for n in f["sources/parameter_name"][begin:end]]
         par_values = f["sources/parameter_value"][begin:end]
+    return _rebuild_model(model_type, par_names, par_values, found, source)
+
+
+def _rebuild_model(model_type, par_names, par_values, where, source):
+    """A gammapy spectral model of type `model_type` (gammapy's tag) with the parameters given in
+    internal units (gammapy's default units); None with a warning when gammapy cannot build it."""
+    import warnings
+
+    from gammapy.modeling.models import SPECTRAL_MODEL_REGISTRY
+
     try:
         model = SPECTRAL_MODEL_REGISTRY.get_cls(model_type)()
         for name, value in zip(par_names, par_values):
             model.parameters[name].value = float(value)  # default unit = internal unit
     except (KeyError, IndexError, ValueError) as error:
-        warnings.warn(f"{found}: the model of {source!r} ({model_type}) cannot be rebuilt in "
+        warnings.warn(f"{where}: the model of {source!r} ({model_type}) cannot be rebuilt in "
                       f"gammapy ({error}): reference_model is a template built from ref_dnde")
         return None
     return model
+
+
+def _stored_parameters(f, row):
+    """(model type, names, values) of the source's reference model as the result file stores it,
+    or None for result files written before they stored it."""
+    if "sources/parameter_values" not in f:
+        return None
+    names = [n for n in _text(f["sources/parameter_names"][row]).split(",") if n]
+    values = np.asarray(f["sources/parameter_values"][row], dtype=float)[: len(names)]
+    return _text(f["sources/model_type"][row]), names, values
 
 
 def read_results(path, source, reference_model=None, catalog=None):
@@ -92,16 +111,19 @@ def read_results(path, source, reference_model=None, catalog=None):
     source : str
         The source's name, as in the catalog.
     reference_model : `~gammapy.modeling.models.SpectralModel`, optional
-        The source's reference spectral model. Default: rebuilt from the catalog the batch ran
-        on (its model type and parameters), found through the result file's ``catalog``
-        attribute (relative paths: next to the result file, then from the working folder).
+        The source's reference spectral model. Default: rebuilt from the model type and
+        parameters the result file stores for each source. Result files written before they
+        stored them: rebuilt from the catalog the batch ran on, found through the result file's
+        ``catalog`` attribute (relative paths: next to the result file, then from the working
+        folder).
     catalog : str or Path, optional
-        The catalog file, where it is not where the result file says.
+        Rebuild the model from this catalog file instead (for older result files whose catalog
+        is not where the result file says).
 
-    Without a model (catalog not found, or a model type gammapy cannot rebuild; a warning says
-    so), gammapy's ``FluxPoints.from_table`` builds a template model from the stored
-    ``ref_dnde`` column: the flux points and every SED type are the same, only
-    ``reference_model`` differs.
+    Without a model (older result file whose catalog is not found, or a model type gammapy
+    cannot rebuild; a warning says so), gammapy's ``FluxPoints.from_table`` builds a template
+    model from the stored ``ref_dnde`` column: the flux points and every SED type are the same,
+    only ``reference_model`` differs.
 
     Returns
     -------
@@ -135,6 +157,7 @@ def read_results(path, source, reference_model=None, catalog=None):
             error = _text(f["sources/error"][row])
             raise ValueError(f"{path}: source {source!r} failed in the batch run: {error}")
         n_datasets = int(f["sources/n_datasets"][row])
+        stored_model = _stored_parameters(f, row)
         group = f["fluxpoints"]
         table = Table()
         for name in _text(group.attrs["columns"]).split(","):
@@ -165,7 +188,10 @@ def read_results(path, source, reference_model=None, catalog=None):
             "n_sigma_sensitivity": float(attrs["n_sigma_sensitivity"]),
         })
     if reference_model is None:
-        reference_model = _catalog_reference_model(path, catalog_attr, source, catalog)
+        if stored_model is not None and catalog is None:
+            reference_model = _rebuild_model(*stored_model, path, source)
+        else:
+            reference_model = _catalog_reference_model(path, catalog_attr, source, catalog)
     return FluxPoints.from_table(table, reference_model=reference_model, sed_type="likelihood",
                                  format="gadf-sed")
 

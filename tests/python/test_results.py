@@ -80,28 +80,56 @@ def test_read_results_equals_estimate(batch_and_estimate):
     assert np.isfinite(ours.norm.data).sum() >= 3  # not a vacuous comparison
 
 
-def test_reference_model_comes_from_the_catalog(batch_and_estimate, tmp_path):
+def test_reference_model_is_stored_in_the_results(batch_and_estimate, tmp_path):
+    import h5py
+
     results, _ = batch_and_estimate
+    with h5py.File(results, "r") as f:
+        names = f["sources/parameter_names"][0].decode().split(",")
+        values = f["sources/parameter_values"][0]
+        assert "index" in names and values[names.index("index")] == 2.4
     ours = fluxpoints.read_results(results, "bright")
     model = ours.reference_model.spectral_model
     assert type(model).__name__ == "PowerLawSpectralModel"
     assert model.index.value == 2.4
     assert model.amplitude.quantity.to_value("cm-2 s-1 TeV-1") == pytest.approx(3e-11, rel=1e-15)
-    # The catalog moved away: a warning, and a template model with the same flux points.
-    import h5py
 
+    # The catalog moved away: the result file alone still gives the model, without a warning.
     moved = tmp_path / "results.h5"
     moved.write_bytes(Path(results).read_bytes())
     with h5py.File(moved, "a") as f:
         f.attrs["catalog"] = "moved_away/catalog.h5"
-    with pytest.warns(UserWarning, match="not found"):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         alone = fluxpoints.read_results(moved, "bright")
+    assert alone.reference_model.spectral_model.index.value == 2.4
+
+
+def test_older_results_take_the_model_from_the_catalog(batch_and_estimate, tmp_path):
+    """Result files written before the parameters were stored: the catalog gives the model."""
+    import h5py
+
+    results, _ = batch_and_estimate
+    older = tmp_path / "results.h5"
+    older.write_bytes(Path(results).read_bytes())
+    with h5py.File(older, "a") as f:
+        del f["sources/parameter_names"], f["sources/parameter_values"]
+        f.attrs["catalog"] = str(Path(results).parent / "catalog.h5")
+    ours = fluxpoints.read_results(older, "bright")
+    assert ours.reference_model.spectral_model.index.value == 2.4
+    # Its catalog moved away: a warning, and a template model with the same flux points.
+    with h5py.File(older, "a") as f:
+        f.attrs["catalog"] = "moved_away/catalog.h5"
+    with pytest.warns(UserWarning, match="not found"):
+        alone = fluxpoints.read_results(older, "bright")
     for sed_type in ("dnde", "flux", "eflux"):
         a = ours.to_table(sed_type=sed_type)
         b = alone.to_table(sed_type=sed_type)
         np.testing.assert_allclose(np.asarray(a[sed_type]), np.asarray(b[sed_type]), rtol=1e-12)
     # Given explicitly, the catalog is found again.
-    again = fluxpoints.read_results(moved, "bright", catalog=Path(results).parent / "catalog.h5")
+    again = fluxpoints.read_results(older, "bright", catalog=Path(results).parent / "catalog.h5")
     assert type(again.reference_model.spectral_model).__name__ == "PowerLawSpectralModel"
 
 

@@ -1,0 +1,100 @@
+# Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
+"""End to end on a crowded field: a simulated MapDataset with three sources whose PSFs overlap
+and a FoV background with a free norm -> fluxpoints.write_catalog -> `fluxpoints batch` ->
+fluxpoints.read_results, against gammapy 2.1's FluxPointsEstimator with reoptimize False and True
+(the tolerances of compare.py), and against the Python estimator (same engine, same problems).
+"""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from astropy import units as u
+
+import fluxpoints
+from compare import assert_matches_gammapy
+from conftest import Result
+from test_reoptimize import SCAN_NORM, crowded_map  # noqa: F401 (fixture)
+from test_results import fluxpoints_exe
+
+EDGES = [0.1, 1, 100] * u.TeV
+# reoptimize=False: gammapy is quick, every optional quantity is compared. reoptimize=True: its
+# crossing searches re-fit every free amplitude at each step (minutes on this map, see
+# test_reoptimize.py), so the best fit, ts, stat_null, npred and the scan are compared.
+SELECTION = {False: ["errn-errp", "ul", "scan"], True: ["scan"]}
+SOURCES = {False: ["src0", "src1", "src2"], True: ["src0", "src2"]}
+# batch and the Python estimator solve the same problems with the same engine; they differ only
+# by the order of the sums that build them (the catalog's components vs the estimator's dense
+# maps) and by the PSF rounding noise the catalog leaves out of Cash templates (~1e-8 of a
+# model's peak counts).
+SAME_PROBLEM_REL = 1e-6
+# ... and near zero (a norm or ts close to 0) that noise in absolute terms.
+SAME_PROBLEM_ABS = 1e-8
+
+
+def _batch(catalog, output, *extra):
+    args = [fluxpoints_exe(), "batch", str(catalog), "-o", str(output), "--backend", "cpu",
+            "--no-progress", *extra]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stderr}"
+
+
+def _batch_reads_fields():
+    """`batch` of this build reads catalog format 2 (it then has --reoptimize)."""
+    done = subprocess.run([fluxpoints_exe(), "batch", "--help"], capture_output=True, text=True)
+    if "--reoptimize" not in done.stdout + done.stderr:
+        reason = "this build's `fluxpoints batch` does not read catalog format 2 (fields) yet"
+        if os.environ.get("FLUXPOINTS_REQUIRE_ALL_TESTS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def field_results(crowded_map, tmp_path_factory):
+    """Results of batch on the field's catalog, reoptimize off (the catalog's option) and on
+    (the command line's override)."""
+    _batch_reads_fields()
+    d = tmp_path_factory.mktemp("field_batch")
+    catalog = d / "field.h5"
+    fluxpoints.write_catalog(catalog, [crowded_map], energy_edges=EDGES,
+                             selection_optional=SELECTION[False])
+    out = {}
+    for reoptimize in (False, True):
+        path = d / f"results_{int(reoptimize)}.h5"
+        extra = ["--selection", ",".join(SELECTION[reoptimize]),
+                 "--norm-values", ",".join(repr(float(v)) for v in _scan_values())]
+        if reoptimize:
+            extra.append("--reoptimize")
+        _batch(catalog, path, *extra)
+        out[reoptimize] = path
+    return out
+
+
+def _scan_values():
+    """The scan grid the estimators use for SCAN_NORM (gammapy's norm parameter, log spaced)."""
+    norm = fluxpoints.FluxPointsEstimator(norm=SCAN_NORM).norm
+    return np.asarray(norm.scan_values, dtype=float)
+
+
+@pytest.mark.parametrize("reoptimize", [False, True])
+def test_batch_on_a_field_equals_gammapy(crowded_map, field_results, reoptimize):
+    for source in SOURCES[reoptimize]:
+        kwargs = dict(source=source, energy_edges=EDGES, selection_optional=SELECTION[reoptimize],
+                      norm=SCAN_NORM, reoptimize=reoptimize)
+        r = Result([crowded_map], kwargs)  # the Python estimator and gammapy
+        python = r.ours
+        r.ours = fluxpoints.read_results(field_results[reoptimize], source)
+        # A result file states sqrt_ts_threshold_ul (as `estimate`'s files do); gammapy's run
+        # leaves it to the default of its property. The same value either way:
+        assert r.ours.sqrt_ts_threshold_ul == r.theirs.sqrt_ts_threshold_ul
+        if "sqrt_ts_threshold_ul" not in r.theirs.meta:
+            del r.ours.meta["sqrt_ts_threshold_ul"]
+        assert_matches_gammapy(r, reoptimize=reoptimize)
+        a = r.ours.to_table(sed_type="likelihood")
+        b = python.to_table(sed_type="likelihood")
+        assert a.colnames == b.colnames
+        for name in b.colnames:
+            np.testing.assert_allclose(np.asarray(a[name], float), np.asarray(b[name], float),
+                                       rtol=SAME_PROBLEM_REL, atol=SAME_PROBLEM_ABS, equal_nan=True,
+                                       err_msg=f"{source} {name}")

@@ -5,22 +5,27 @@
 //
 // Determinism: every sum has a fixed order. A thread-per-problem sum runs over the bins in
 // order; a warp- or block-per-problem sum has thread t add bins t, t+T, ... and cub::WarpReduce /
-// cub::BlockReduce combine the T partial sums in their fixed tree order. So a problem gives the same bits whatever chunk
-// or position in the batch it has.
+// cub::BlockReduce combine the T partial sums in their fixed tree order. So a problem gives the
+// same bits whatever chunk or position in the batch it has.
 #include <cub/block/block_reduce.cuh>
 #include <cub/warp/warp_reduce.cuh>
 #include <type_traits>
 
 #include "fluxpoints/math/batch_solve.hpp"
+#include "launch_policy.hpp"
 
 namespace fluxpoints::cuda_backend {
 
-// Threads per block of the block-per-problem kernels.
-constexpr int kBlockThreads = 256;
-// Threads per block of the thread-per-problem and warp-per-problem kernels.
-constexpr int kSmallThreads = 128;
-constexpr int kWarpThreads = 32;
-constexpr int kWarpsPerBlock = kSmallThreads / kWarpThreads;
+// Launch shapes (launch_policy.hpp). Every kernel is compiled for them (__launch_bounds__), so
+// launching one with another block size fails.
+constexpr int kBlockThreads = LaunchPolicy::kBlockThreads;
+constexpr int kSmallThreads = LaunchPolicy::kSmallBlockThreads;
+constexpr int kWarpThreads = LaunchPolicy::kWarpThreads;
+constexpr int kWarpsPerBlock = LaunchPolicy::kWarpsPerBlock;
+#define FLUXPOINTS_SMALL_KERNEL_BOUNDS \
+  __launch_bounds__(LaunchPolicy::kSmallBlockThreads, LaunchPolicy::kSmallMinBlocksPerSm)
+#define FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK) \
+  __launch_bounds__(BLOCK, LaunchPolicy::kBlockMinBlocksPerSm)
 
 struct AddPoints {
   __device__ math::ProfilePoint operator()(const math::ProfilePoint& a,
@@ -190,8 +195,9 @@ __device__ void solve_with_group(const math::BatchArrays& in, std::int64_t p,
 }
 
 // keys[p] = number of bins of problem p (the sort key), ids[p] = p.
-__global__ void problem_sizes(math::BatchArrays in, std::int64_t n_problems, std::uint32_t* keys,
-                              std::int64_t* ids) {
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    problem_sizes(math::BatchArrays in, std::int64_t n_problems, std::uint32_t* keys,
+                  std::int64_t* ids) {
   const std::int64_t p = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (p >= n_problems) return;
   const std::int64_t n = in.problem(p).n_bins();
@@ -200,16 +206,16 @@ __global__ void problem_sizes(math::BatchArrays in, std::int64_t n_problems, std
 }
 
 // One thread per problem; the scan is left to the scan kernels.
-__global__ void solve_per_thread(math::BatchArrays in, const std::int64_t* ids,
-                                 std::int64_t n_problems, math::SolveSettings settings,
-                                 math::ResultArrays out) {
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    solve_per_thread(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                     math::SolveSettings settings, math::ResultArrays out) {
   const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (t < n_problems) math::solve_and_store(in, ids[t], settings, nullptr, 0, out);
 }
 
 // One block per problem (problems with at least one bin).
 template <int BLOCK>
-__global__ void __launch_bounds__(BLOCK)
+__global__ void FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK)
     solve_per_block(math::BatchArrays in, const std::int64_t* ids, math::SolveSettings settings,
                     math::ResultArrays out) {
   __shared__ typename SolveBlock<BLOCK>::Shared shared;
@@ -217,7 +223,7 @@ __global__ void __launch_bounds__(BLOCK)
 }
 
 // One warp per problem (problems with at least one bin). A warp past the end leaves as a whole.
-__global__ void __launch_bounds__(kSmallThreads)
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
     solve_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
                    math::SolveSettings settings, math::ResultArrays out) {
   __shared__ SolveWarp::Shared shared[kWarpsPerBlock];
@@ -229,7 +235,8 @@ __global__ void __launch_bounds__(kSmallThreads)
 
 // Loads norms [j0, j0 + K) into registers; returns how many are real.
 template <int K>
-__device__ int load_norms(const double* norms, int n_norms, int j0, double (&t)[K]) {
+__device__ __forceinline__ int load_norms(const double* norms, int n_norms, int j0,
+                                          double (&t)[K]) {
   const int n = n_norms - j0 < K ? n_norms - j0 : K;
 #pragma unroll
   for (int j = 0; j < K; ++j) t[j] = j < n ? norms[j0 + j] : 0.0;
@@ -239,9 +246,9 @@ __device__ int load_norms(const double* norms, int n_norms, int j0, double (&t)[
 // Scan, one thread per problem: K norms per pass over the problem's bins. Runs after the solve
 // kernels on the same stream and adds its one evaluation to the problem's count.
 template <int K>
-__global__ void scan_per_thread(math::BatchArrays in, const std::int64_t* ids,
-                                std::int64_t n_problems, const double* norms, int n_norms,
-                                math::ResultArrays out) {
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    scan_per_thread(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                    const double* norms, int n_norms, math::ResultArrays out) {
   const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (t >= n_problems) return;
   const std::int64_t p = ids[t];
@@ -286,7 +293,7 @@ __device__ void scan_with_group(const math::BatchArrays& in, std::int64_t p, con
 
 // Scan, one warp per problem.
 template <int K>
-__global__ void __launch_bounds__(kSmallThreads)
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
     scan_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
                   const double* norms, int n_norms, math::ResultArrays out) {
   using Group = WarpGroup<NormSums<K>>;
@@ -299,7 +306,7 @@ __global__ void __launch_bounds__(kSmallThreads)
 
 // Scan, one block per problem (a segmented reduction with one segment per block).
 template <int K, int BLOCK>
-__global__ void __launch_bounds__(BLOCK)
+__global__ void FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK)
     scan_per_block(math::BatchArrays in, const std::int64_t* ids, const double* norms,
                    int n_norms, math::ResultArrays out) {
   using Group = BlockGroup<BLOCK, NormSums<K>>;

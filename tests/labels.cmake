@@ -23,7 +23,7 @@ set(fluxpoints_label_shared-data
     "^ModelsYaml\\.CrabModelFileParses$"
     "^OgipIo\\.HessRunSurvivesRewrite$")
 set(fluxpoints_label_gpu
-    "^(CudaEquivalence|CudaNoDevice|CudaFold|CudaKernelImage)\\."
+    "^(CudaEquivalence|CudaNoDevice|CudaFold|CudaKernelImage|CudaDevice)\\."
     "^NuisanceSolver\\.CudaMatchesCpu$"
     "/cuda( |$)")
 foreach(fluxpoints_label gammapy shared-data gpu)

@@ -683,7 +683,11 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
 
   const int workers = resolve_workers(ro.workers);
   BatchJob job;
-  const auto backend = make_backend(ro.backend, &job.backend_why, workers);
+  BackendOptions choice;
+  choice.device = ro.backend;
+  choice.workers = workers;
+  choice.cuda.device = ro.cuda_device;
+  const auto backend = make_backend(choice, &job.backend_why);
   // Folding and tables, one source per item. No HDF5 call happens inside these loops (the
   // library is not thread-safe); an exception in one is rethrown by parallel_for.
   ThreadPool pool(workers);

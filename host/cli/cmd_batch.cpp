@@ -158,7 +158,7 @@ void add_batch_command(CLI::App& app) {
   static BatchArgs a;
   cmd->add_option("catalog", a.run.catalog, "HDF5 catalog (docs/catalog-format.md)")->required();
   cmd->add_option("-o,--output", a.run.output, "HDF5 result cube")->required();
-  cmd->add_option("--backend", a.run.backend, "auto, cpu or cuda")->capture_default_str();
+  add_backend_options(cmd, a.run.backend, a.run.cuda_device);
   cmd->add_option("--workers", a.run.workers, "CPU threads for folding and the CPU solve (0 = every core)")
       ->capture_default_str();
   cmd->add_option("--chunk-sources", a.run.chunk_sources, "sources read, solved and written together")

@@ -15,15 +15,19 @@ void add_demo_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("demo", "Solve a small built-in example batch and print it");
   static std::string backend = "auto";
   static std::string selection = "all";
-  static int workers = 0;
-  cmd->add_option("--backend", backend, "auto, cpu or cuda")->capture_default_str();
+  static int workers = 0, device = 0;
+  add_backend_options(cmd, backend, device);
   cmd->add_option("--selection", selection, "selection_optional: errn-errp,ul,scan or all")
       ->capture_default_str();
   cmd->add_option("--workers", workers, "CPU backend threads (0 = every core)")->capture_default_str();
   add_verbosity_flags(cmd);
   cmd->callback([] {
     std::string why;
-    auto b = make_backend(backend, &why, workers);
+    BackendOptions choice;
+    choice.device = backend;
+    choice.workers = workers;
+    choice.cuda.device = device;
+    auto b = make_backend(choice, &why);
     note("{}: {}\n", why, b->name());
     SolveOptions options;
     options.set_selection(selection);

@@ -26,6 +26,7 @@ struct EstimateArgs {
   std::vector<std::string> dataset_files;
   std::string models_file, source, config_file, output;
   std::string energy_unit, backend = "auto", sed_type = "likelihood";
+  int device = 0;  // CUDA device index
   EstimatorOptionArgs estimator;
   double n_sigma_sensitivity = 5;
   bool sum_over_energy_groups = false, allow_multiple_telescopes = false, overwrite = false;
@@ -85,7 +86,10 @@ void run_estimate(const EstimateArgs& a, const CLI::App& cmd) {
   const std::size_t source_index = static_cast<std::size_t>(&src - models.data());
 
   std::string why;
-  const auto backend = make_backend(a.backend, &why);
+  BackendOptions choice;
+  choice.device = a.backend;
+  choice.cuda.device = a.device;
+  const auto backend = make_backend(choice, &why);
 
   const auto t0 = std::chrono::steady_clock::now();
   LikelihoodBatch batch;
@@ -162,7 +166,7 @@ void add_estimate_command(CLI::App& app) {
                 "collapse each group to one bin before fitting");
   cmd->add_flag("--allow-multiple-telescopes", a.allow_multiple_telescopes,
                 "allow datasets from several telescopes");
-  cmd->add_option("--backend", a.backend, "auto, cpu or cuda")->capture_default_str();
+  add_backend_options(cmd, a.backend, a.device);
   cmd->add_option("--config", a.config_file, "YAML options with gammapy's names");
   cmd->add_option("--sed-type", a.sed_type,
                   "written SED type: likelihood, dnde, e2dnde, flux, eflux")

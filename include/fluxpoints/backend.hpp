@@ -21,6 +21,11 @@ namespace fluxpoints {
 // Tuning of the CUDA backend. The defaults suit current data-centre GPUs; results do not depend
 // on any of these (they change only how the work is cut and scheduled).
 struct CudaConfig {
+  // Which GPU: an index among the CUDA devices this process sees (0 = the first). The CUDA
+  // runtime applies CUDA_VISIBLE_DEVICES first, so with CUDA_VISIBLE_DEVICES=2,3 index 1 is the
+  // machine's GPU 3. An index out of range is an error naming the index and the device count
+  // ("auto" then falls back to the CPU, saying so).
+  int device = 0;
   // Device bytes one chunk of problems may use; 0 = automatic (a share of the free memory, and
   // at least `streams` chunks for batches large enough to profit from overlap). Tests set it
   // small to force chunking.

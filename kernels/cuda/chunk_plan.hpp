@@ -10,17 +10,20 @@
 
 #include "fluxpoints/math/schema.hpp"
 #include "fluxpoints/span.hpp"
+#include "input_fields.hpp"
 
 namespace fluxpoints::cuda_backend {
 
 // Device bytes a chunk needs, per item (inputs, sort keys/ids and results; see cuda_backend.cu).
-constexpr std::size_t kBytesPerBin = 5 * sizeof(double);
+constexpr std::size_t kBytesPerBin = input_bytes(InputExtent::bin);
 // offset, statistic kind, and the per-dataset results.
-constexpr std::size_t kBytesPerSegment =
-    sizeof(std::int64_t) + 1 + math::result_bytes(math::Extent::segment);
+constexpr std::size_t kBytesPerSegment = input_bytes(InputExtent::segment_offset) +
+                                         input_bytes(InputExtent::segment) +
+                                         math::result_bytes(math::Extent::segment);
 // offset, 2x sort keys + 2x ids, the per-problem results, evaluations, and a margin for the radix
 // sort's temporary storage.
-constexpr std::size_t kBytesPerProblem = sizeof(std::int64_t) + 2 * 4 + 2 * sizeof(std::int64_t) +
+constexpr std::size_t kBytesPerProblem = input_bytes(InputExtent::problem_offset) + 2 * 4 +
+                                         2 * sizeof(std::int64_t) +
                                          math::result_bytes(math::Extent::problem) + 4 + 16;
 
 struct Chunk {

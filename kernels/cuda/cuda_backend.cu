@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <cub/device/device_radix_sort.cuh>
 #include <mutex>
@@ -16,9 +17,11 @@
 
 #include "chunk_plan.hpp"
 #include "cuda_backend.hpp"
+#include "device_choice.hpp"
 #include "device_memory.cuh"
 #include "fluxpoints/thread_pool.hpp"
 #include "host/engine/backend_support.hpp"
+#include "input_fields.hpp"
 #include "solve_kernels.cuh"
 
 namespace fluxpoints::cuda_backend {
@@ -79,21 +82,38 @@ struct ResultStore {
   }
 };
 
-// Batch inputs of one chunk, offsets rebased to the chunk's first segment and bin.
+// Elements of an input array of extent `e` for np problems, ns segments and nb bins.
+std::int64_t input_count(InputExtent e, std::int64_t np, std::int64_t ns, std::int64_t nb) {
+  switch (e) {
+    case InputExtent::bin: return nb;
+    case InputExtent::segment: return ns;
+    case InputExtent::segment_offset: return ns + 1;
+    case InputExtent::problem_offset: return np + 1;
+  }
+  return 0;
+}
+
+// Batch inputs of one chunk (input_fields.hpp), offsets rebased to the chunk's first segment and
+// bin.
 template <template <class> class Array>
 struct InputStore {
-  Array<double> counts, npred_ref, npred_other, counts_off, alpha;
-  Array<std::int64_t> segment_bins, problem_segments;
-  Array<math::StatKind> segment_kind;
+#define FLUXPOINTS_DECLARE_INPUT(name, type, extent) Array<type> name;
+  FLUXPOINTS_CUDA_INPUT_FIELDS(FLUXPOINTS_DECLARE_INPUT)
+#undef FLUXPOINTS_DECLARE_INPUT
 
   InputStore() = default;
-  InputStore(std::int64_t np, std::int64_t ns, std::int64_t nb)
-      : counts(nb), npred_ref(nb), npred_other(nb), counts_off(nb), alpha(nb),
-        segment_bins(ns + 1), problem_segments(np + 1), segment_kind(ns) {}
+  InputStore(std::int64_t np, std::int64_t ns, std::int64_t nb) {
+    for_each_input_field(
+        [&](InputExtent e, auto& array) {
+          array = std::decay_t<decltype(array)>(input_count(e, np, ns, nb));
+        },
+        *this);
+  }
   math::BatchArrays arrays() const {
-    return math::BatchArrays{counts.get(),       npred_ref.get(),    npred_other.get(),
-                             counts_off.get(),   alpha.get(),        segment_bins.get(),
-                             segment_kind.get(), problem_segments.get()};
+    math::BatchArrays r{};
+    for_each_input_field(
+        [](InputExtent, auto& pointer, const auto& array) { pointer = array.get(); }, r, *this);
+    return r;
   }
 };
 
@@ -182,35 +202,50 @@ void copy_parallel(const std::vector<CopyJob>& jobs) {
   });
 }
 
+// Where chunk c's part of an input array of extent `e` begins in the batch's array, and what is
+// subtracted from each element (offsets are rebased to the chunk's first segment and bin).
+struct InputSlice {
+  std::int64_t first, count, minus;
+};
+InputSlice input_slice(InputExtent e, const Chunk& c) {
+  const std::int64_t n = input_count(e, c.problems(), c.segments(), c.bins());
+  switch (e) {
+    case InputExtent::bin: return {c.bin_begin, n, 0};
+    case InputExtent::segment: return {c.segment_begin, n, 0};
+    case InputExtent::segment_offset: return {c.segment_begin, n, c.bin_begin};
+    case InputExtent::problem_offset: return {c.problem_begin, n, c.segment_begin};
+  }
+  return {0, 0, 0};
+}
+
 // Host: copies chunk c of the batch into the slot's pinned buffers, rebasing the offsets.
 void stage(const BatchView& view, const Chunk& c, Slot& s) {
-  const math::BatchArrays& b = view.arrays;
-  const std::size_t bytes = c.bins() * sizeof(double);
-  const auto bins_of = [&](const double* v) { return v + c.bin_begin; };
-  copy_parallel({{s.staged_in.counts.get(), bins_of(b.counts), bytes},
-                 {s.staged_in.npred_ref.get(), bins_of(b.npred_ref), bytes},
-                 {s.staged_in.npred_other.get(), bins_of(b.npred_other), bytes},
-                 {s.staged_in.counts_off.get(), bins_of(b.counts_off), bytes},
-                 {s.staged_in.alpha.get(), bins_of(b.alpha), bytes},
-                 {s.staged_in.segment_kind.get(), b.segment_kind + c.segment_begin,
-                  c.segments() * sizeof(math::StatKind)}});
-  for (std::int64_t k = 0; k <= c.segments(); ++k)
-    s.staged_in.segment_bins.get()[k] = b.segment_bins[c.segment_begin + k] - c.bin_begin;
-  for (std::int64_t p = 0; p <= c.problems(); ++p)
-    s.staged_in.problem_segments.get()[p] = b.problem_segments[c.problem_begin + p] - c.segment_begin;
+  std::vector<CopyJob> copies;
+  for_each_input_field(
+      [&](InputExtent e, auto& staged, const auto* src) {
+        const InputSlice slice = input_slice(e, c);
+        auto* dst = staged.get();
+        using T = std::remove_pointer_t<decltype(dst)>;
+        if constexpr (std::is_integral_v<T>) {
+          if (slice.minus != 0) {  // offsets of a chunk after the first
+            for (std::int64_t k = 0; k < slice.count; ++k)
+              dst[k] = src[slice.first + k] - slice.minus;
+            return;
+          }
+        }
+        copies.push_back(
+            {dst, src + slice.first, static_cast<std::size_t>(slice.count) * sizeof(T)});
+      },
+      s.staged_in, view.arrays);
+  copy_parallel(copies);
 }
 
 void upload(const Chunk& c, Slot& s) {
-  const cudaStream_t st = s.stream.get();
-  const std::size_t nb = c.bins(), ns = c.segments(), np = c.problems();
-  copy_to_device(s.in.counts.get(), s.staged_in.counts.get(), nb, st);
-  copy_to_device(s.in.npred_ref.get(), s.staged_in.npred_ref.get(), nb, st);
-  copy_to_device(s.in.npred_other.get(), s.staged_in.npred_other.get(), nb, st);
-  copy_to_device(s.in.counts_off.get(), s.staged_in.counts_off.get(), nb, st);
-  copy_to_device(s.in.alpha.get(), s.staged_in.alpha.get(), nb, st);
-  copy_to_device(s.in.segment_bins.get(), s.staged_in.segment_bins.get(), ns + 1, st);
-  copy_to_device(s.in.segment_kind.get(), s.staged_in.segment_kind.get(), ns, st);
-  copy_to_device(s.in.problem_segments.get(), s.staged_in.problem_segments.get(), np + 1, st);
+  for_each_input_field(
+      [&](InputExtent e, const auto& dst, const auto& src) {
+        copy_to_device(dst.get(), src.get(), input_slice(e, c).count, s.stream.get());
+      },
+      s.in, s.staged_in);
 }
 
 unsigned blocks_for(std::int64_t n, int threads) {
@@ -341,13 +376,45 @@ std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const Ba
                                config.pinned_bytes_cap);
 }
 
+// Makes `device` the calling thread's current GPU for its lifetime, then restores the previous
+// one. The current device is per host thread, and a solve may run on any thread (solve_async,
+// the caller's workers), so every entry point of the solver sets it.
+class CurrentDevice {
+ public:
+  explicit CurrentDevice(int device) {
+    check(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (device != previous_) check(cudaSetDevice(device), "cudaSetDevice");
+    else previous_ = -1;  // nothing to restore
+  }
+  ~CurrentDevice() {
+    if (previous_ >= 0) cudaSetDevice(previous_);
+  }
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+
+ private:
+  int previous_ = -1;
+};
+
 class CudaSolver {
  public:
-  explicit CudaSolver(const CudaConfig& config) : config_(config) {
+  explicit CudaSolver(const CudaConfig& config) : config_(config), device_(config.device) {
     if (config_.streams < 1) throw std::invalid_argument("CUDA backend: streams must be >= 1");
     if (config_.scan_norms_per_pass != 8 && config_.scan_norms_per_pass != 16)
       throw std::invalid_argument("CUDA backend: scan_norms_per_pass must be 8 or 16");
   }
+  ~CudaSolver() {
+    // Frees the buffers, streams and events with their own device current (the destroying
+    // thread may have another one).
+    try {
+      const CurrentDevice on(device_);
+      workspace_ = Workspace{};
+    } catch (const std::exception&) {
+      // The runtime is already gone (process exit): the members free what they still can.
+    }
+  }
+  CudaSolver(const CudaSolver&) = delete;
+  CudaSolver& operator=(const CudaSolver&) = delete;
 
   BatchResult solve(const BatchView& batch, const SolveOptions& options, PhaseTimes* times) {
     const auto t_start = Clock::now();
@@ -366,6 +433,7 @@ class CudaSolver {
     const math::SolveSettings settings = options.settings();
 
     std::lock_guard<std::mutex> lock(mutex_);  // one workspace: one solve at a time
+    const CurrentDevice on(device_);
     const ChunkPlan plan =
         plan_chunks(batch.arrays.problem_segments, batch.n_problems, batch.arrays.segment_bins,
                     n_scan, chunk_budget(config_, workspace_, batch, n_scan),
@@ -424,6 +492,7 @@ class CudaSolver {
                     INT_MAX);
     if (plan.chunks.size() != 1) return 0.0;  // empty batch
     std::lock_guard<std::mutex> lock(mutex_);
+    const CurrentDevice on(device_);
     workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, 1);
     Slot& s = *workspace_.slots[0];
     const Chunk& c = plan.chunks[0];
@@ -441,6 +510,7 @@ class CudaSolver {
 
  private:
   CudaConfig config_;
+  int device_;
   std::mutex mutex_;
   Workspace workspace_;
 };
@@ -449,10 +519,8 @@ class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const CudaConfig& config) : solver_(config) {
     cudaDeviceProp prop{};
-    int dev = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaGetDeviceProperties(&prop, dev), "cudaGetDeviceProperties");
-    name_ = std::string("cuda (") + prop.name + ")";
+    check(cudaGetDeviceProperties(&prop, config.device), "cudaGetDeviceProperties");
+    name_ = "cuda (" + std::string(prop.name) + ", device " + std::to_string(config.device) + ")";
   }
   std::string name() const override { return name_; }
   using Backend::solve;
@@ -472,9 +540,14 @@ class CudaBackend final : public Backend {
 
 __global__ void probe_kernel(int* out) { *out = 1; }
 
-void require_device() {
+// Checks that GPU `device` exists and runs this binary's kernels.
+void require_device(int device) {
   std::string why;
-  if (device_count(&why) == 0) throw std::runtime_error("--backend cuda: " + why);
+  const int count = device_count(&why);
+  if (count == 0) throw std::runtime_error("--backend cuda: " + why);
+  why = device_index_problem(device, count, std::getenv("CUDA_VISIBLE_DEVICES"));
+  if (!why.empty()) throw std::runtime_error("--backend cuda: " + why);
+  const CurrentDevice on(device);
   why = kernel_image_problem();
   if (!why.empty()) throw std::runtime_error("--backend cuda: " + why);
 }
@@ -528,7 +601,7 @@ std::string kernel_image_problem() {
 }
 
 std::unique_ptr<Backend> make(const CudaConfig& config) {
-  require_device();
+  require_device(config.device);
   return std::make_unique<CudaBackend>(config);
 }
 
@@ -538,7 +611,7 @@ class Solver::Impl : public CudaSolver {
 };
 
 Solver::Solver(const CudaConfig& config) {
-  require_device();
+  require_device(config.device);
   impl_ = std::make_unique<Impl>(config);
 }
 Solver::~Solver() = default;

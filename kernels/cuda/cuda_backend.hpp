@@ -44,8 +44,9 @@ int device_count(std::string* reason);
 // launches a one-thread kernel and reads its result back); otherwise why not, naming the GPU and
 // the architectures the binary was built for (e.g. no kernel image for an older GPU).
 std::string kernel_image_problem();
-// Throws std::runtime_error with the reason when no device is usable or kernel_image_problem()
-// finds that the kernels cannot run on it.
+// Throws std::runtime_error with the reason when no device is usable, config.device is not an
+// index among the devices this process sees, or kernel_image_problem() finds that the kernels
+// cannot run on that device.
 std::unique_ptr<Backend> make(const CudaConfig& config = {});
 
 // The backend's solver with its timings, for benchmarks. It keeps its device and pinned buffers

@@ -10,11 +10,12 @@
 #include "cuda_backend.hpp"
 #include "cuda_fold.hpp"
 #include "device_memory.cuh"
+#include "launch_policy.hpp"
 
 namespace fluxpoints::cuda_backend {
 namespace {
 
-constexpr int kFoldBlock = 256;
+constexpr int kFoldBlock = LaunchPolicy::kFoldBlockThreads;
 
 // Where each task's true-bin results start in the scratch array, and its true/reco bin counts.
 struct TaskLayout {

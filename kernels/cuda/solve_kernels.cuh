@@ -5,21 +5,27 @@
 //
 // Determinism: every sum has a fixed order. A thread-per-problem sum runs over the bins in
 // order; a warp- or block-per-problem sum has thread t add bins t, t+T, ... and cub::WarpReduce /
-// cub::BlockReduce combine the T partial sums in their fixed tree order. So a problem gives the same bits whatever chunk
-// or position in the batch it has.
+// cub::BlockReduce combine the T partial sums in their fixed tree order. So a problem gives the
+// same bits whatever chunk or position in the batch it has.
 #include <cub/block/block_reduce.cuh>
 #include <cub/warp/warp_reduce.cuh>
+#include <type_traits>
 
 #include "fluxpoints/math/batch_solve.hpp"
+#include "launch_policy.hpp"
 
 namespace fluxpoints::cuda_backend {
 
-// Threads per block of the block-per-problem kernels.
-constexpr int kBlockThreads = 256;
-// Threads per block of the thread-per-problem and warp-per-problem kernels.
-constexpr int kSmallThreads = 128;
-constexpr int kWarpThreads = 32;
-constexpr int kWarpsPerBlock = kSmallThreads / kWarpThreads;
+// Launch shapes (launch_policy.hpp). Every kernel is compiled for them (__launch_bounds__), so
+// launching one with another block size fails.
+constexpr int kBlockThreads = LaunchPolicy::kBlockThreads;
+constexpr int kSmallThreads = LaunchPolicy::kSmallBlockThreads;
+constexpr int kWarpThreads = LaunchPolicy::kWarpThreads;
+constexpr int kWarpsPerBlock = LaunchPolicy::kWarpsPerBlock;
+#define FLUXPOINTS_SMALL_KERNEL_BOUNDS \
+  __launch_bounds__(LaunchPolicy::kSmallBlockThreads, LaunchPolicy::kSmallMinBlocksPerSm)
+#define FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK) \
+  __launch_bounds__(BLOCK, LaunchPolicy::kBlockMinBlocksPerSm)
 
 struct AddPoints {
   __device__ math::ProfilePoint operator()(const math::ProfilePoint& a,
@@ -50,103 +56,107 @@ struct AddNormSums {
   }
 };
 
-// Shared memory of one block-per-problem block: the reductions' scratch (used one at a time)
-// and the slot through which thread 0 hands each reduced value to every thread.
-template <int BLOCK>
-struct BlockShared {
-  using PointReduce = cub::BlockReduce<math::ProfilePoint, BLOCK>;
-  using SumsReduce = cub::BlockReduce<math::ProblemView::DatasetSums, BLOCK>;
-  using MaxReduce = cub::BlockReduce<double, BLOCK>;
-  union {
-    typename PointReduce::TempStorage point;
-    typename SumsReduce::TempStorage sums;
-    typename MaxReduce::TempStorage max;
-  } scratch;
-  union {
-    math::ProfilePoint point;
-    math::ProblemView::DatasetSums sums;
-    double value;
-  } result;
+// Storage for one value of each type T... at a time (a union), reached by type: get<U>().
+// Storage<T> says what is kept for a T (a reduction's scratch, or the T itself).
+template <template <class> class Storage, class... T>
+union OneOf;
+template <template <class> class Storage, class T>
+union OneOf<Storage, T> {
+  Storage<T> first;
+  template <class U>
+  __device__ Storage<U>& get() {
+    static_assert(std::is_same_v<U, T>, "not a type of this OneOf");
+    return first;
+  }
+};
+template <template <class> class Storage, class T, class U2, class... Rest>
+union OneOf<Storage, T, U2, Rest...> {
+  Storage<T> first;
+  OneOf<Storage, U2, Rest...> rest;
+  template <class U>
+  __device__ Storage<U>& get() {
+    if constexpr (std::is_same_v<U, T>) return first;
+    else return rest.template get<U>();
+  }
+};
+template <class T>
+using Itself = T;
+
+// The threads that evaluate one problem together: a warp (WarpGroup) or a whole block
+// (BlockGroup). Thread rank() of the kThreads sums bins rank, rank + kThreads, ...; reduce()
+// combines the partial sums in cub's fixed tree order (the result in rank 0 only), all_reduce()
+// gives the result to every thread. Both leave the scratch free for the next reduction. Reduced
+// is the list of value types the group reduces; Shared is its per-group shared memory.
+template <class... Reduced>
+struct WarpGroup {
+  static constexpr int kThreads = kWarpThreads;
+  template <class T>
+  using Scratch = typename cub::WarpReduce<T>::TempStorage;
+  using Shared = OneOf<Scratch, Reduced...>;
+  Shared* shared;
+
+  __device__ int rank() const { return threadIdx.x % kThreads; }
+  template <class T, class Op>
+  __device__ T reduce(const T& part, Op op) const {
+    const T total = cub::WarpReduce<T>(shared->template get<T>()).Reduce(part, op);
+    __syncwarp();
+    return total;
+  }
+  template <class T, class Op>
+  __device__ T all_reduce(const T& part, Op op) const {
+    return cub::ShuffleIndex<kThreads>(reduce(part, op), 0, 0xffffffffu);
+  }
 };
 
-// The profile of one problem evaluated cooperatively by a whole block: each evaluation is a
-// block reduction whose result every thread receives, so all threads take the same branches in
-// math::solve_profile and reach the same __syncthreads. Methods are __host__ __device__ only to
-// satisfy the solver's host-device signature; they are used in device code only.
-template <int BLOCK>
-struct BlockProfile {
-  math::ProblemView view;
-  BlockShared<BLOCK>* shared;
+template <int BLOCK, class... Reduced>
+struct BlockGroup {
+  static constexpr int kThreads = BLOCK;
+  template <class T>
+  using Scratch = typename cub::BlockReduce<T, BLOCK>::TempStorage;
+  struct Shared {
+    OneOf<Scratch, Reduced...> scratch;
+    OneOf<Itself, Reduced...> result;  // through which thread 0 hands a result to every thread
+  };
+  Shared* shared;
 
-  __host__ __device__ math::ProfilePoint profile(double theta) const {
-#ifdef __CUDA_ARCH__
-    const math::ProfilePoint part = view.partial_profile(theta, threadIdx.x, BLOCK);
-    const math::ProfilePoint total =
-        typename BlockShared<BLOCK>::PointReduce(shared->scratch.point).Reduce(part, AddPoints{});
-    if (threadIdx.x == 0) shared->result.point = total;
+  __device__ int rank() const { return threadIdx.x; }
+  template <class T, class Op>
+  __device__ T reduce(const T& part, Op op) const {
+    const T total =
+        cub::BlockReduce<T, BLOCK>(shared->scratch.template get<T>()).Reduce(part, op);
     __syncthreads();
-    const math::ProfilePoint r = shared->result.point;
+    return total;
+  }
+  template <class T, class Op>
+  __device__ T all_reduce(const T& part, Op op) const {
+    const T total =
+        cub::BlockReduce<T, BLOCK>(shared->scratch.template get<T>()).Reduce(part, op);
+    if (threadIdx.x == 0) shared->result.template get<T>() = total;
+    __syncthreads();
+    const T r = shared->result.template get<T>();
     __syncthreads();  // scratch and result are reused by the next reduction
     return r;
-#else
-    (void)theta;
-    return {math::kNaN, math::kNaN, math::kNaN};
-#endif
-  }
-
-  __host__ __device__ double feasible_min() const {
-#ifdef __CUDA_ARCH__
-    const double part = view.partial_feasible_min(threadIdx.x, BLOCK);
-    const double total =
-        typename BlockShared<BLOCK>::MaxReduce(shared->scratch.max).Reduce(part, MaxDouble{});
-    if (threadIdx.x == 0) shared->result.value = total;
-    __syncthreads();
-    const double r = shared->result.value;
-    __syncthreads();
-    return r;
-#else
-    return math::kNaN;
-#endif
-  }
-
-  __device__ math::ProblemView::DatasetSums dataset_sums(std::int64_t k, double theta) const {
-    const auto part = view.partial_dataset_sums(k, theta, threadIdx.x, BLOCK);
-    const auto total =
-        typename BlockShared<BLOCK>::SumsReduce(shared->scratch.sums).Reduce(part, AddDatasetSums{});
-    __syncthreads();
-    return total;  // valid in thread 0 only
   }
 };
 
-// Per-warp scratch of the warp-per-problem kernels (one reduction at a time).
-struct WarpShared {
-  using PointReduce = cub::WarpReduce<math::ProfilePoint>;
-  using SumsReduce = cub::WarpReduce<math::ProblemView::DatasetSums>;
-  using MaxReduce = cub::WarpReduce<double>;
-  union {
-    typename PointReduce::TempStorage point;
-    typename SumsReduce::TempStorage sums;
-    typename MaxReduce::TempStorage max;
-  } scratch;
-};
+// What the solve kernels' groups reduce.
+using SolveWarp = WarpGroup<math::ProfilePoint, math::ProblemView::DatasetSums, double>;
+template <int BLOCK>
+using SolveBlock = BlockGroup<BLOCK, math::ProfilePoint, math::ProblemView::DatasetSums, double>;
 
-// Lane 0's value in every lane of the (converged) warp.
-__device__ inline double from_lane0(double x) { return __shfl_sync(0xffffffffu, x, 0); }
-
-// The profile of one problem evaluated by a whole warp: lane l sums bins l, l+32, ...; the warp
-// reduction's result is broadcast so all lanes run the solver in lockstep, like BlockProfile.
-struct WarpProfile {
+// The profile of one problem evaluated cooperatively by a group: every evaluation is a group
+// reduction whose result all threads receive, so they all take the same branches in
+// math::solve_profile (and reach the same barriers). Methods are __host__ __device__ only to
+// satisfy the solver's host-device signature; they are used in device code only.
+template <class Group>
+struct GroupProfile {
   math::ProblemView view;
-  WarpShared* shared;
+  Group group;
 
   __host__ __device__ math::ProfilePoint profile(double theta) const {
 #ifdef __CUDA_ARCH__
-    const int lane = threadIdx.x % kWarpThreads;
-    const math::ProfilePoint part = view.partial_profile(theta, lane, kWarpThreads);
-    const math::ProfilePoint total =
-        WarpShared::PointReduce(shared->scratch.point).Reduce(part, AddPoints{});
-    __syncwarp();
-    return {from_lane0(total.value), from_lane0(total.d1), from_lane0(total.d2)};
+    return group.all_reduce(view.partial_profile(theta, group.rank(), Group::kThreads),
+                            AddPoints{});
 #else
     (void)theta;
     return {math::kNaN, math::kNaN, math::kNaN};
@@ -155,26 +165,39 @@ struct WarpProfile {
 
   __host__ __device__ double feasible_min() const {
 #ifdef __CUDA_ARCH__
-    const double part = view.partial_feasible_min(threadIdx.x % kWarpThreads, kWarpThreads);
-    const double total = WarpShared::MaxReduce(shared->scratch.max).Reduce(part, MaxDouble{});
-    __syncwarp();
-    return from_lane0(total);
+    return group.all_reduce(view.partial_feasible_min(group.rank(), Group::kThreads),
+                            MaxDouble{});
 #else
     return math::kNaN;
 #endif
   }
 
+  // Valid in rank 0 only.
   __device__ math::ProblemView::DatasetSums dataset_sums(std::int64_t k, double theta) const {
-    const auto part = view.partial_dataset_sums(k, theta, threadIdx.x % kWarpThreads, kWarpThreads);
-    const auto total = WarpShared::SumsReduce(shared->scratch.sums).Reduce(part, AddDatasetSums{});
-    __syncwarp();
-    return total;  // valid in lane 0 only
+    return group.reduce(view.partial_dataset_sums(k, theta, group.rank(), Group::kThreads),
+                        AddDatasetSums{});
   }
 };
 
+// Solves problem p with a group of threads; rank 0 stores the results.
+template <class Group>
+__device__ void solve_with_group(const math::BatchArrays& in, std::int64_t p,
+                                 const math::SolveSettings& settings,
+                                 const math::ResultArrays& out, const Group& group) {
+  const GroupProfile<Group> f{in.problem(p), group};
+  const math::ProblemSolution s = math::solve_profile(f, settings);
+  const bool leader = group.rank() == 0;
+  if (leader) math::store_solution(s, p, out);
+  for (std::int64_t k = f.view.segment_begin; k < f.view.segment_end; ++k) {
+    const auto d = f.dataset_sums(k, s.norm);
+    if (leader) math::store_dataset_sums(d, k, s.norm, out);
+  }
+}
+
 // keys[p] = number of bins of problem p (the sort key), ids[p] = p.
-__global__ void problem_sizes(math::BatchArrays in, std::int64_t n_problems, std::uint32_t* keys,
-                              std::int64_t* ids) {
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    problem_sizes(math::BatchArrays in, std::int64_t n_problems, std::uint32_t* keys,
+                  std::int64_t* ids) {
   const std::int64_t p = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (p >= n_problems) return;
   const std::int64_t n = in.problem(p).n_bins();
@@ -183,50 +206,37 @@ __global__ void problem_sizes(math::BatchArrays in, std::int64_t n_problems, std
 }
 
 // One thread per problem; the scan is left to the scan kernels.
-__global__ void solve_per_thread(math::BatchArrays in, const std::int64_t* ids,
-                                 std::int64_t n_problems, math::SolveSettings settings,
-                                 math::ResultArrays out) {
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    solve_per_thread(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                     math::SolveSettings settings, math::ResultArrays out) {
   const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (t < n_problems) math::solve_and_store(in, ids[t], settings, nullptr, 0, out);
 }
 
 // One block per problem (problems with at least one bin).
 template <int BLOCK>
-__global__ void __launch_bounds__(BLOCK)
+__global__ void FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK)
     solve_per_block(math::BatchArrays in, const std::int64_t* ids, math::SolveSettings settings,
                     math::ResultArrays out) {
-  __shared__ BlockShared<BLOCK> shared;
-  const std::int64_t p = ids[blockIdx.x];
-  const BlockProfile<BLOCK> f{in.problem(p), &shared};
-  const math::ProblemSolution s = math::solve_profile(f, settings);
-  if (threadIdx.x == 0) math::store_solution(s, p, out);
-  for (std::int64_t k = f.view.segment_begin; k < f.view.segment_end; ++k) {
-    const auto d = f.dataset_sums(k, s.norm);
-    if (threadIdx.x == 0) math::store_dataset_sums(d, k, s.norm, out);
-  }
+  __shared__ typename SolveBlock<BLOCK>::Shared shared;
+  solve_with_group(in, ids[blockIdx.x], settings, out, SolveBlock<BLOCK>{&shared});
 }
 
 // One warp per problem (problems with at least one bin). A warp past the end leaves as a whole.
-__global__ void __launch_bounds__(kSmallThreads)
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
     solve_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
                    math::SolveSettings settings, math::ResultArrays out) {
-  __shared__ WarpShared shared[kWarpsPerBlock];
-  const int warp = threadIdx.x / kWarpThreads, lane = threadIdx.x % kWarpThreads;
+  __shared__ SolveWarp::Shared shared[kWarpsPerBlock];
+  const int warp = threadIdx.x / kWarpThreads;
   const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(kWarpsPerBlock) + warp;
   if (t >= n_problems) return;
-  const std::int64_t p = ids[t];
-  const WarpProfile f{in.problem(p), &shared[warp]};
-  const math::ProblemSolution s = math::solve_profile(f, settings);
-  if (lane == 0) math::store_solution(s, p, out);
-  for (std::int64_t k = f.view.segment_begin; k < f.view.segment_end; ++k) {
-    const auto d = f.dataset_sums(k, s.norm);
-    if (lane == 0) math::store_dataset_sums(d, k, s.norm, out);
-  }
+  solve_with_group(in, ids[t], settings, out, SolveWarp{&shared[warp]});
 }
 
 // Loads norms [j0, j0 + K) into registers; returns how many are real.
 template <int K>
-__device__ int load_norms(const double* norms, int n_norms, int j0, double (&t)[K]) {
+__device__ __forceinline__ int load_norms(const double* norms, int n_norms, int j0,
+                                          double (&t)[K]) {
   const int n = n_norms - j0 < K ? n_norms - j0 : K;
 #pragma unroll
   for (int j = 0; j < K; ++j) t[j] = j < n ? norms[j0 + j] : 0.0;
@@ -236,9 +246,9 @@ __device__ int load_norms(const double* norms, int n_norms, int j0, double (&t)[
 // Scan, one thread per problem: K norms per pass over the problem's bins. Runs after the solve
 // kernels on the same stream and adds its one evaluation to the problem's count.
 template <int K>
-__global__ void scan_per_thread(math::BatchArrays in, const std::int64_t* ids,
-                                std::int64_t n_problems, const double* norms, int n_norms,
-                                math::ResultArrays out) {
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    scan_per_thread(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                    const double* norms, int n_norms, math::ResultArrays out) {
   const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (t >= n_problems) return;
   const std::int64_t p = ids[t];
@@ -259,58 +269,49 @@ __global__ void scan_per_thread(math::BatchArrays in, const std::int64_t* ids,
   ++out.evaluations[p];
 }
 
-// Scan, one warp per problem: as scan_per_block with a warp reduction.
-template <int K>
-__global__ void __launch_bounds__(kSmallThreads)
-    scan_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
-                  const double* norms, int n_norms, math::ResultArrays out) {
-  using Reduce = cub::WarpReduce<NormSums<K>>;
-  __shared__ typename Reduce::TempStorage scratch[kWarpsPerBlock];
-  const int warp = threadIdx.x / kWarpThreads, lane = threadIdx.x % kWarpThreads;
-  const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(kWarpsPerBlock) + warp;
-  if (t >= n_problems) return;
-  const std::int64_t p = ids[t];
+// Scan of problem p (at least one bin) with a group of threads: thread r sums bins r,
+// r + kThreads, ... for K norms held in registers, then one group reduction per K norms.
+template <int K, class Group>
+__device__ void scan_with_group(const math::BatchArrays& in, std::int64_t p, const double* norms,
+                                int n_norms, const math::ResultArrays& out, const Group& group) {
   const math::ProblemView v = in.problem(p);
   double* row = out.stat_scan + p * n_norms;
+  const bool leader = group.rank() == 0;
   for (int j0 = 0; j0 < n_norms; j0 += K) {
     double theta[K];
     NormSums<K> acc;
     const int n = load_norms<K>(norms, n_norms, j0, theta);
 #pragma unroll
     for (int j = 0; j < K; ++j) acc.v[j] = 0.0;
-    v.partial_values<K>(theta, n, lane, kWarpThreads, acc.v);
-    const NormSums<K> total = Reduce(scratch[warp]).Reduce(acc, AddNormSums<K>{});
-    if (lane == 0)
+    v.partial_values<K>(theta, n, group.rank(), Group::kThreads, acc.v);
+    const NormSums<K> total = group.reduce(acc, AddNormSums<K>{});
+    if (leader)
       for (int j = 0; j < n; ++j) row[j0 + j] = total.v[j];
-    __syncwarp();
   }
-  if (lane == 0) ++out.evaluations[p];
+  if (leader) ++out.evaluations[p];
 }
 
-// Scan, one block per problem: thread t sums bins t, t+BLOCK, ... for K norms held in registers,
-// then one block reduction per K norms (a segmented reduction with one segment per block).
+// Scan, one warp per problem.
+template <int K>
+__global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
+    scan_per_warp(math::BatchArrays in, const std::int64_t* ids, std::int64_t n_problems,
+                  const double* norms, int n_norms, math::ResultArrays out) {
+  using Group = WarpGroup<NormSums<K>>;
+  __shared__ typename Group::Shared shared[kWarpsPerBlock];
+  const int warp = threadIdx.x / kWarpThreads;
+  const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(kWarpsPerBlock) + warp;
+  if (t >= n_problems) return;
+  scan_with_group<K>(in, ids[t], norms, n_norms, out, Group{&shared[warp]});
+}
+
+// Scan, one block per problem (a segmented reduction with one segment per block).
 template <int K, int BLOCK>
-__global__ void __launch_bounds__(BLOCK)
+__global__ void FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK)
     scan_per_block(math::BatchArrays in, const std::int64_t* ids, const double* norms,
                    int n_norms, math::ResultArrays out) {
-  using Reduce = cub::BlockReduce<NormSums<K>, BLOCK>;
-  __shared__ typename Reduce::TempStorage scratch;
-  const std::int64_t p = ids[blockIdx.x];
-  const math::ProblemView v = in.problem(p);
-  double* row = out.stat_scan + p * n_norms;
-  for (int j0 = 0; j0 < n_norms; j0 += K) {
-    double theta[K];
-    NormSums<K> acc;
-    const int n = load_norms<K>(norms, n_norms, j0, theta);
-#pragma unroll
-    for (int j = 0; j < K; ++j) acc.v[j] = 0.0;
-    v.partial_values<K>(theta, n, threadIdx.x, BLOCK, acc.v);
-    const NormSums<K> total = Reduce(scratch).Reduce(acc, AddNormSums<K>{});
-    if (threadIdx.x == 0)
-      for (int j = 0; j < n; ++j) row[j0 + j] = total.v[j];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) ++out.evaluations[p];
+  using Group = BlockGroup<BLOCK, NormSums<K>>;
+  __shared__ typename Group::Shared shared;
+  scan_with_group<K>(in, ids[blockIdx.x], norms, n_norms, out, Group{&shared});
 }
 
 }  // namespace fluxpoints::cuda_backend

@@ -76,6 +76,7 @@ struct BatchRunOptions {
   std::string catalog;
   std::string output;
   std::string backend = "auto";
+  int cuda_device = 0;              // CUDA device index (CudaConfig::device)
   int workers = 0;                  // CPU threads for folding and the CPU solve; 0 = every core
   std::int64_t chunk_sources = 500; // sources per chunk
   bool resume = false;

@@ -2,10 +2,14 @@
 #pragma once
 // FLUXPOINTS_HD marks a function usable from host code, CUDA device code and Kokkos lambdas.
 // The math headers include nothing from CUDA or Kokkos: only this macro changes with the compiler.
+// FLUXPOINTS_HD_FORCEINLINE also asks nvcc to inline it: for the solver's routines, which a kernel
+// would otherwise call through the ABI, spilling registers around every call.
 #if defined(__CUDACC__)
 #define FLUXPOINTS_HD __host__ __device__ inline
+#define FLUXPOINTS_HD_FORCEINLINE __host__ __device__ __forceinline__
 #else
 #define FLUXPOINTS_HD inline
+#define FLUXPOINTS_HD_FORCEINLINE inline
 #endif
 
 #include <cmath>

@@ -353,6 +353,19 @@ FLUXPOINTS_HD double open_crossing(const Profile& f, const SolveSettings& o, dou
   return kNaN;
 }
 
+// The crossing of S = stat + delta on one side of the best fit `theta` (side +1: above, searched
+// up to `end`; -1: below, down to `end`), first guessed sqrt(delta) steps away; NaN where the
+// bracket is empty.
+template <class Profile>
+FLUXPOINTS_HD_FORCEINLINE double side_crossing(const Profile& f, const SolveSettings& o,
+                                               double stat, double delta, double theta,
+                                               double end, double step, int side, int& evals) {
+  const bool open = side > 0 ? end > theta : end < theta;
+  if (!open) return kNaN;
+  const double guess = side > 0 ? theta + sqrt(delta) * step : theta - sqrt(delta) * step;
+  return crossing(f, o, stat + delta, theta, end, guess, evals);
+}
+
 }  // namespace detail
 
 // gammapy's confidence bracket (dev rule): [conf_min, conf_max] around the best fit v
@@ -370,8 +383,10 @@ FLUXPOINTS_HD double conf_min(const SolveSettings& o, double v, double step) {
 // with `evals` profile evaluations. solve_profile() finds m with detail::minimise; the nuisance
 // solver (nuisance_solver.hpp) finds it with a joint Newton over the norm and the nuisances.
 template <class Profile>
-FLUXPOINTS_HD ProblemSolution solve_from_minimum(const Profile& f, const SolveSettings& o,
-                                                 const detail::MinimumResult& m, int evals) {
+FLUXPOINTS_HD_FORCEINLINE ProblemSolution solve_from_minimum(const Profile& f,
+                                                             const SolveSettings& o,
+                                                             const detail::MinimumResult& m,
+                                                             int evals) {
   ProblemSolution s;
   s.status = m.status;
   s.notes = m.notes;
@@ -428,17 +443,6 @@ FLUXPOINTS_HD ProblemSolution solve_from_minimum(const Profile& f, const SolveSe
   const double hi_end = conf_max(o, theta, step);
   const double lo_end = conf_min(o, theta, step);
 
-  auto upper_root = [&](double delta) {
-    const double guess = theta + sqrt(delta) * step;
-    if (!(hi_end > theta)) return kNaN;
-    return detail::crossing(f, o, s.stat + delta, theta, hi_end, guess, evals);
-  };
-  auto lower_root = [&](double delta) {
-    const double guess = theta - sqrt(delta) * step;
-    if (!(lo_end < theta)) return kNaN;
-    return detail::crossing(f, o, s.stat + delta, theta, lo_end, guess, evals);
-  };
-
   s.norm_err = o.n_sigma * sigma;
 
   if (o.errn_errp) {
@@ -447,16 +451,24 @@ FLUXPOINTS_HD ProblemSolution solve_from_minimum(const Profile& f, const SolveSe
     // holds exactly one: S is convex above the best fit, and below it down to the bracket's end
     // when that end is feasible (Cash is not convex below its feasible limit).
     const bool reuse = kink && delta == 1.0;
-    const double up = reuse && kink_up <= hi_end ? kink_up : upper_root(delta);
-    const double lo = reuse && kink_lo >= lo_end && !(lo_end <= m.feasible) ? kink_lo
-                                                                              : lower_root(delta);
+    // (side_crossing, not a lambda: a device compiler may call a lambda out of line, spilling
+    // registers around each call.)
+    const double up =
+        reuse && kink_up <= hi_end
+            ? kink_up
+            : detail::side_crossing(f, o, s.stat, delta, theta, hi_end, step, +1, evals);
+    const double lo =
+        reuse && kink_lo >= lo_end && !(lo_end <= m.feasible)
+            ? kink_lo
+            : detail::side_crossing(f, o, s.stat, delta, theta, lo_end, step, -1, evals);
     s.norm_errp = dabs(up - theta);
     s.norm_errn = dabs(theta - lo);
     if (is_nan(up)) s.notes |= note_errp_no_crossing;
     if (is_nan(lo)) s.notes |= note_errn_no_crossing;
   }
   if (o.ul) {
-    const double up = upper_root(o.n_sigma_ul * o.n_sigma_ul);
+    const double up = detail::side_crossing(f, o, s.stat, o.n_sigma_ul * o.n_sigma_ul, theta,
+                                            hi_end, step, +1, evals);
     s.norm_ul = up;
     if (is_nan(up)) s.notes |= note_ul_no_crossing;
   }

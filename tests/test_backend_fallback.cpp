@@ -89,6 +89,58 @@ TEST(BackendChoice, AutoWithoutADeviceDoesNotTryTheCudaBackend) {
   EXPECT_EQ(why, "backend auto: using the CPU (no CUDA device found)");
 }
 
+// A usable GPU whose backend, like the CUDA backend today, has no kernel for nuisance
+// parameters: it refuses such batches and counts the batches it solves.
+class DeviceWithoutNuisances final : public Backend {
+ public:
+  explicit DeviceWithoutNuisances(int* solves) : solves_(solves) {}
+  std::string name() const override { return "cuda (simulated)"; }
+  using Backend::solve;
+  BatchResult solve(const BatchView& batch, const SolveOptions& options) const override {
+    if (batch.has_nuisances()) throw std::invalid_argument("no nuisance kernel");
+    ++*solves_;
+    return cpu_->solve(batch, options);
+  }
+
+ private:
+  int* solves_;
+  std::unique_ptr<Backend> cpu_ = make_backend("cpu", nullptr, 1);
+};
+
+TEST(BackendChoice, CudaSolvesBatchesWithNuisancesOnTheCpuInsteadOfFailing) {
+  int device_solves = 0;
+  CudaBackendHooks hooks;
+  hooks.device_available = [](std::string*) { return true; };
+  hooks.make = [&device_solves]() -> std::unique_ptr<Backend> {
+    return std::make_unique<DeviceWithoutNuisances>(&device_solves);
+  };
+  // n = 10 = norm * 5 + phi * 4 + 2 in one bin and 6 = phi * 4 + 2 in a second: the joint
+  // minimum is phi = 1, norm = 0.8 (both bins exactly predicted).
+  LikelihoodBatch with_nuisance;
+  with_nuisance.begin_problem("p");
+  with_nuisance.begin_dataset(StatKind::cash);
+  with_nuisance.add_cash_bin(10.0, 5.0, 2.0);
+  with_nuisance.add_cash_bin(6.0, 0.0, 2.0);
+  with_nuisance.add_nuisance(0.5, 0.0, 10.0, {4.0, 4.0});
+  const LikelihoodBatch plain = one_cash_bin();
+  const auto cpu = make_backend("cpu", nullptr, 1);
+  for (const char* which : {"cuda", "auto"}) {
+    device_solves = 0;
+    const auto backend = make_backend(which, nullptr, 1, hooks);
+    EXPECT_NE(backend->name().find("nuisance parameters: on the CPU"), std::string::npos)
+        << backend->name();
+    const BatchResult got = backend->solve(with_nuisance, SolveOptions{});
+    EXPECT_EQ(device_solves, 0) << which << ": the nuisance batch reached the device";
+    const BatchResult want = cpu->solve(with_nuisance, SolveOptions{});
+    ASSERT_TRUE(got.success[0]) << which;
+    EXPECT_EQ(got.norm[0], want.norm[0]) << which;
+    EXPECT_NEAR(got.norm[0], 0.8, 1e-6) << which;
+    backend->solve(plain, SolveOptions{});
+    backend->solve_async(plain.as_view(), SolveOptions{}).get();
+    EXPECT_EQ(device_solves, 2) << which << ": batches without nuisances go to the device";
+  }
+}
+
 // ---- choosing the GPU by index (CudaConfig::device, --device) ----
 
 TEST(BackendChoice, DeviceIndexOutOfRangeNamesTheIndexAndTheCount) {

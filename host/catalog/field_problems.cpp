@@ -217,28 +217,9 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
   const auto& edges = options.energy_edges;
   for (std::size_t g = 0; g + 1 < edges.size(); ++g) {
     const double lo = edges[g], hi = edges[g + 1];
-    FluxPointGroup group;
-    std::vector<BinRange> ranges(n_datasets);
-    double e_min = math::kInf, e_max = -math::kInf;
-    for (std::size_t k = 0; k < n_datasets; ++k) {
-      ranges[k] = snap_energy_range(ds[k].reco_edges, lo, hi);
-      if (ranges[k].empty()) continue;
-      group.segment_dataset.push_back(k);
-      e_min = std::min(e_min, ds[k].reco_edges[ranges[k].begin]);
-      e_max = std::max(e_max, ds[k].reco_edges[ranges[k].end]);
-    }
-    if (group.segment_dataset.empty()) {
-      out.warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV ({})",
-                                         lo, hi, why_no_dataset_contributes(ds, lo, hi)));
-      e_min = lo;
-      e_max = hi;
-    }
-    group.e_min = e_min;
-    group.e_max = e_max;
-    if (model.spectral->dnde(e_min) < 0 || model.spectral->dnde(e_max) < 0)
-      out.warnings.push_back(fmt::format(
-          "Reference source model predicts negative flux within energy range {:g} TeV - {:g} TeV",
-          e_min, e_max));
+    GroupLayout layout = lay_out_group(ds, lo, hi, *model.spectral, out.warnings);
+    FluxPointGroup& group = layout.group;
+    const std::vector<BinRange>& ranges = layout.ranges;
 
     // Which masked bins go to the engine: where the source has a template, those where it or a
     // nuisance predicts counts (the others only add a constant); all of them elsewhere, and in
@@ -261,7 +242,7 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
     }
 
     group.problem = batch.begin_problem(
-        fmt::format("{}, group {} [{:g}, {:g}] TeV", source.name, g, e_min, e_max));
+        fmt::format("{}, group {} [{:g}, {:g}] TeV", source.name, g, group.e_min, group.e_max));
     group.first_segment = batch.n_segments();
     // The problem's bins, in order, as (dataset, flat bin): the nuisance templates follow them.
     std::vector<std::pair<std::size_t, std::size_t>> kept;

@@ -225,32 +225,12 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
   const auto& edges = options.energy_edges;
   for (std::size_t g = 0; g + 1 < edges.size(); ++g) {
     const double lo = edges[g], hi = edges[g + 1];
-    FluxPointGroup group;
-    std::vector<BinRange> ranges(datasets.size());
-    double e_min = math::kInf, e_max = -math::kInf;
-    for (std::size_t k = 0; k < datasets.size(); ++k) {
-      ranges[k] = snap_energy_range(datasets[k].reco_edges, lo, hi);
-      if (ranges[k].empty()) continue;
-      group.segment_dataset.push_back(k);
-      e_min = std::min(e_min, datasets[k].reco_edges[ranges[k].begin]);
-      e_max = std::max(e_max, datasets[k].reco_edges[ranges[k].end]);
-    }
-    if (group.segment_dataset.empty()) {
-      // Spec 1.8a: a NaN row on the requested edges.
-      out.warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV ({})",
-                                         lo, hi, why_no_dataset_contributes(datasets, lo, hi)));
-      e_min = lo;
-      e_max = hi;
-    }
-    group.e_min = e_min;
-    group.e_max = e_max;
-    if (source.spectral->dnde(e_min) < 0 || source.spectral->dnde(e_max) < 0)
-      out.warnings.push_back(fmt::format(
-          "Reference source model predicts negative flux within energy range {:g} TeV - {:g} TeV",
-          e_min, e_max));
+    GroupLayout layout = lay_out_group(datasets, lo, hi, *source.spectral, out.warnings);
+    FluxPointGroup& group = layout.group;
+    const std::vector<BinRange>& ranges = layout.ranges;
 
     group.problem = batch.begin_problem(
-        fmt::format("{}, group {} [{:g}, {:g}] TeV", source.name, g, e_min, e_max));
+        fmt::format("{}, group {} [{:g}, {:g}] TeV", source.name, g, group.e_min, group.e_max));
     group.first_segment = batch.n_segments();
     for (std::size_t k : group.segment_dataset) {
       const auto& d = datasets[k];

@@ -91,6 +91,36 @@ BinRange snap_energy_range(const std::vector<double>& edges, double e_lo, double
   return r;
 }
 
+GroupLayout lay_out_group(const std::vector<datasets::SpectrumDataset>& datasets, double e_lo,
+                          double e_hi, const models::SpectralModel& reference,
+                          std::vector<std::string>& warnings) {
+  GroupLayout out;
+  FluxPointGroup& group = out.group;
+  out.ranges.resize(datasets.size());
+  double e_min = math::kInf, e_max = -math::kInf;
+  for (std::size_t k = 0; k < datasets.size(); ++k) {
+    out.ranges[k] = snap_energy_range(datasets[k].reco_edges, e_lo, e_hi);
+    if (out.ranges[k].empty()) continue;
+    group.segment_dataset.push_back(k);
+    e_min = std::min(e_min, datasets[k].reco_edges[out.ranges[k].begin]);
+    e_max = std::max(e_max, datasets[k].reco_edges[out.ranges[k].end]);
+  }
+  if (group.segment_dataset.empty()) {
+    // No dataset: a row of NaN on the requested edges.
+    warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV ({})", e_lo,
+                                   e_hi, why_no_dataset_contributes(datasets, e_lo, e_hi)));
+    e_min = e_lo;
+    e_max = e_hi;
+  }
+  group.e_min = e_min;
+  group.e_max = e_max;
+  if (reference.dnde(e_min) < 0 || reference.dnde(e_max) < 0)
+    warnings.push_back(fmt::format(
+        "Reference source model predicts negative flux within energy range {:g} TeV - {:g} TeV",
+        e_min, e_max));
+  return out;
+}
+
 std::string why_no_dataset_contributes(const std::vector<datasets::SpectrumDataset>& datasets,
                                        double e_lo, double e_hi) {
   std::string coverage;

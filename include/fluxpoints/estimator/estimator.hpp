@@ -118,6 +118,19 @@ struct FluxPointGroup {
   std::vector<double> segment_counts_constant, segment_npred_constant;
 };
 
+// One requested energy group [e_lo, e_hi] TeV laid over the datasets: each dataset's snapped reco
+// bins (`ranges`, one per dataset; empty where it does not contribute) and the group with the
+// contributing datasets and its e_min/e_max (the outermost snapped edges, or the requested edges
+// when no dataset contributes, which gives a NaN row). Appends gammapy's warnings to `warnings`:
+// no dataset in the range (with the reason), a reference model negative at e_min or e_max.
+struct GroupLayout {
+  FluxPointGroup group;
+  std::vector<BinRange> ranges;
+};
+GroupLayout lay_out_group(const std::vector<datasets::SpectrumDataset>& datasets, double e_lo,
+                          double e_hi, const models::SpectralModel& reference,
+                          std::vector<std::string>& warnings);
+
 // Where one source's problems are in a batch, and what make_flux_points needs besides the result.
 struct SourceProblems {
   std::string source_name;

@@ -17,7 +17,8 @@ SEED=${SEED:-1}
 WORK=${WORK_DIR:-/tmp/fluxpoints_stage_times}
 mkdir -p "$WORK"
 cd "$WORK"
-"$AFTER" simulate --catalog "$N" --seed "$SEED" -o "cat_$N.h5" --overwrite > /dev/null
+# Written by BEFORE: a newer program reads older catalog formats, not the other way round.
+"$BEFORE" simulate --catalog "$N" --seed "$SEED" -o "cat_$N.h5" --overwrite > /dev/null
 
 echo "| program | workers | run | read (overlapped) | fold+assemble | solve | tables | write | wall |"
 echo "|---|---|---|---|---|---|---|---|---|"

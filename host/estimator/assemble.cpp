@@ -236,7 +236,8 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
       e_max = std::max(e_max, datasets[k].reco_edges[ranges[k].end]);
     }
     if (group.segment_dataset.empty()) {
-      // Spec 1.8a: a NaN row on the requested edges.
+      // No dataset overlaps the group: gammapy writes a NaN row on the requested edges.
+
       out.warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV ({})",
                                          lo, hi, why_no_dataset_contributes(datasets, lo, hi)));
       e_min = lo;

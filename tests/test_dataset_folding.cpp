@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Forward folding of SpectrumDataset (spec 5.1) and the OGIP reader against gammapy 2.1 on the
+// Forward folding of SpectrumDataset (docs/spectrum-datasets.md) and the OGIP reader against gammapy 2.1 on the
 // joint-crab spectra of five instruments (golden values: data/golden/make_npred_golden.py).
 #include <gtest/gtest.h>
 
@@ -68,7 +68,7 @@ TEST(DatasetFolding, NpredMatchesGammapyForAllJointCrabInstruments) {
   EXPECT_EQ(instruments, (std::set<std::string>{"fact", "fermi", "hess", "magic", "veritas"}));
 }
 
-// Spec 9.3: the H.E.S.S. run 23523 as gammapy sees it.
+// The H.E.S.S. run 23523 (joint-crab) as gammapy sees it.
 TEST(DatasetFolding, HessObs23523Contents) {
   const std::string pha = kJointCrab + "/hess/pha_obs23523.fits";
   FLUXPOINTS_NEEDS_SHARED_DATA(pha);
@@ -103,7 +103,8 @@ TEST(DatasetFolding, HessObs23523Contents) {
   }
 }
 
-// Spec 9.1: identity dispersion, flat exposure; s_i = F_i * 5e13 with gammapy's numbers.
+// The synthetic example 9.1 of test_spec_examples.cpp: identity dispersion, flat exposure;
+// s_i = F_i * 5e13 with gammapy's numbers.
 SpectrumDataset synthetic_identity_dataset() {
   SpectrumDataset ds;
   ds.name = "synthetic";
@@ -136,7 +137,9 @@ TEST(DatasetFolding, DenseDispersionFoldsEveryTrueBinInOneIntegralCall) {
     if (j + 1 < 8) ds.edisp[j * 8 + j + 1] = 0.5;
   }
   ds.validate();
-  // A curved model: gammapy's numeric rule shares its sampling across one call (spec 5.2).
+  // A curved model: gammapy's numeric rule shares its sampling across one call
+  // (docs/models.md).
+
   const CountingModel model(fluxpoints::models::make_log_parabola(1e-12, 2.3, 0.3, 1.0));
   const std::vector<double> s = ds.npred_source(model);
   EXPECT_EQ(model.calls, 1);

@@ -66,8 +66,8 @@ inline ld ref_wstat_constant(ld n_on, ld n_off) {
   return 2 * g;
 }
 
-// WStat of one bin at mu_s = theta*s + o, background profiled. alpha = 0 bins contribute 0 (gammapy's 0/0
-// goes through nan_to_num).
+// WStat of one bin at mu_s = theta*s + o, background profiled. alpha = 0 bins contribute 0
+// (gammapy's 0/0 goes through nan_to_num).
 inline ld ref_wstat(ld n_on, ld n_off, ld alpha, ld s, ld o, ld theta) {
   if (!(alpha > 0)) return 0;
   const ld mu_s = theta * s + o;
@@ -344,7 +344,6 @@ inline ld ref_bracket_end(int side, ld theta, ld step, ld scan_n_sigma) {
 // The crossing of S = S_min + delta nearest to `from` on one side, found by marching outwards with
 // growing steps and bisecting; `in_bracket` applies gammapy's rule (a sign change between the best
 // fit and the bracket end).
-
 inline RefCrossing brute_force_crossing(const RefProblem& p, ld from, ld stat_min, ld delta,
                                         int side, ld bracket_end, ld scale) {
   RefCrossing c;

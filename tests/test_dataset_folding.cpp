@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Forward folding of SpectrumDataset (docs/spectrum-datasets.md) and the OGIP reader against gammapy 2.1 on the
-// joint-crab spectra of five instruments (golden values: data/golden/make_npred_golden.py).
+// Forward folding of SpectrumDataset (docs/spectrum-datasets.md) and the OGIP reader against
+// gammapy 2.1 on the joint-crab spectra of five instruments (golden values:
+// data/golden/make_npred_golden.py).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -81,7 +82,7 @@ TEST(DatasetFolding, HessObs23523Contents) {
   EXPECT_NEAR(ds.reco_edges.back(), 100.0, 100.0 * kEdgeRelTol);
   EXPECT_NEAR(ds.true_edges.front(), 0.01, 0.01 * kEdgeRelTol);
   EXPECT_NEAR(ds.true_edges.back(), 100.0, 100.0 * kEdgeRelTol);
-  EXPECT_NEAR(ds.livetime_s, 1581.7368, 1e-4);  // spec quotes 8 significant digits
+  EXPECT_NEAR(ds.livetime_s, 1581.7368, 1e-4);  // reference value to 8 significant digits
   EXPECT_EQ(ds.energy_unit, "keV");
   double on = 0.0;
   double off = 0.0;
@@ -124,7 +125,7 @@ TEST(DatasetFolding, IdentityDispersionReproducesSpecExample) {
   const std::vector<double> s = ds.npred_source(*pl);
   const double expected[] = {54.52297653, 22.99214856, 9.69570865, 4.08864644,
                              1.72416791,  0.72707558,  0.30660523, 0.12929435};
-  constexpr double kPrintedDecimalsAbsTol = 5e-9;  // spec prints 8 decimals
+  constexpr double kPrintedDecimalsAbsTol = 5e-9;  // reference values carry 8 decimals
   for (int i = 0; i < 8; ++i) EXPECT_NEAR(s[i], expected[i], kPrintedDecimalsAbsTol);
 }
 
@@ -139,7 +140,6 @@ TEST(DatasetFolding, DenseDispersionFoldsEveryTrueBinInOneIntegralCall) {
   ds.validate();
   // A curved model: gammapy's numeric rule shares its sampling across one call
   // (docs/models.md).
-
   const CountingModel model(fluxpoints::models::make_log_parabola(1e-12, 2.3, 0.3, 1.0));
   const std::vector<double> s = ds.npred_source(model);
   EXPECT_EQ(model.calls, 1);

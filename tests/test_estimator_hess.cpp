@@ -132,7 +132,6 @@ TEST(EstimatorHess, Spec93Obs23523) {
 }
 
 // For row 5 gammapy gives errp 1.332762 and ul 5.331053 (its HESSE step gives sigma 0.011
-
 // and brackets of +-1e5 sigma). The engine on main reports "no crossing" there (NaN): with the
 // best fit at the kink (norm ~ -7e-15, no curvature) its bracket collapses to ~1e-9. The engine
 // fix on branch `enginetests` (commit 1c602c2) makes this test pass: enable it when merging that.

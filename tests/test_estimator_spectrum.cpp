@@ -315,7 +315,6 @@ TEST(EstimatorSpectrum, SumOverEnergyGroups) {
   SpectrumDataset d = spec91_dataset();
   d.mask_fit.assign(8, 1);
   d.mask_fit[1] = 0;  // ignored when summing over energy groups: only mask_safe weights
-
   const FluxPointsTable t = run({d}, o);
   expect_rel(col(t, "norm", 0), (155.0 - 30.0) / (54.52297653 + 22.99214856), 1e-7, "norm");
   EXPECT_EQ(col(t, "counts", 0), 155.0);

@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Failure modes and edge cases of spec sections 1.8 and 8, on every backend: plateaus, groups with
-// no data, crossings cut by the norm bounds, negative best fits, active bounds, and bad input.
+// Failure modes and edge cases (and gammapy's behaviour there), on every backend: plateaus,
+// groups with no data, crossings cut by the norm bounds, negative best fits, active bounds, and
+// bad input.
 
 #include <gtest/gtest.h>
 
@@ -250,8 +251,8 @@ LikelihoodBatch one_bin_cash() {
 }
 
 TEST_P(FailureCases, BoundsThatCutTheProfileGiveNaNCrossings) {
-  // Bounds cut the crossing search: with the user's max below the Delta = 1 crossing (~1.80) the upper search has no
-  // sign change; errn is unaffected. Likewise for the min and errn.
+  // Bounds cut the crossing search: with the user's max below the Delta = 1 crossing (~1.80)
+  // the upper search has no sign change; errn is unaffected. Likewise for the min and errn.
   SolveOptions o = all_options();
   const BatchResult free = backend().solve(one_bin_cash(), o);
   o.norm_max = 1.7;

@@ -321,7 +321,6 @@ TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
   const io::FluxPointsTable t = io::read_flux_points(path);
   EXPECT_EQ(t.sed_type, "likelihood");      // guessed from the norm column
   EXPECT_EQ(t.column("stat").at(0), -6.0);  // stat = 2 loglike (gammapy flips no sign)
-
   EXPECT_EQ(t.column("e_max").at(1), 4.0);
 }
 

@@ -45,7 +45,7 @@ inline double printed_half_unit(const std::string& printed) {
   do {                                                                                         \
     const double expected_ = std::stod(printed);                                               \
     const double tol_ = ::fluxpoints::testing::printed_half_unit(printed) * (1 + 1e-9);        \
-    EXPECT_NEAR((value), expected_, tol_) << "spec prints " << (printed);                      \
+    EXPECT_NEAR((value), expected_, tol_) << "printed reference " << (printed);                    \
   } while (0)
 
 // NaN-aware closeness (NaN only matches NaN, infinities only themselves).

@@ -172,7 +172,6 @@ TEST(KinkRuleRealData, EveryKinkRowOfTheValidationCases) {
   }
   EXPECT_TRUE(spec93_rows_4_5) << "rows 4-5 of case spec93_hess23523_pl (obs 23523) should be "
                                   "kink rows";
-
   EXPECT_GE(kinks, 10) << "the validation cases hold at least 10 kink rows";
 }
 

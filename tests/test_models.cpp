@@ -177,7 +177,6 @@ TEST(Models, SpecLogParabolaTrapezoidError) {
   const auto exact = doubles(s["exact_quad"]);
   const double spec_rel_err[2] = {-2.5e-6, -2.7e-5};
   constexpr double kSpecDigitsRelTol = 0.03;  // the reference errors carry two significant digits
-
   for (int i = 0; i < 2; ++i) {
     const double rel = got[i] / exact[i] - 1.0;
     EXPECT_TRUE(close_rel(rel, spec_rel_err[i], kSpecDigitsRelTol)) << "bin " << i;

@@ -649,7 +649,6 @@ TEST(OgipBadInput, CountsAboveTheOverflowLimit) {
 
 // The ARF's TUNIT is a full unit expression: gammapy itself writes exposure / livetime
 // unsimplified, e.g. "h-1 m2 s".
-
 TEST(OgipIo, ArfUnitIsParsedAsAFullExpression) {
   TempDir dir;
   const SpectrumDataset ds = small_on_off_dataset();

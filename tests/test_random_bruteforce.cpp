@@ -105,7 +105,6 @@ Crossings expected_crossings(const RefProblem& p, RefSolution& fit, const SolveO
   }
   // A second sign change between the nearest lower crossing and the bracket end makes Brent's
   // answer depend on the algorithm (Cash below its feasible limit is not convex).
-
   if (c.errn.in_bracket && !std::isnan(c.errn.root)) {
     for (int k = 1; k <= 200 && !c.ambiguous; ++k) {
       const ld t = c.errn.root + (lo_end - c.errn.root) * std::pow(1e-9L, 1 - k / 200.0L);

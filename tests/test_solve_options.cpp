@@ -58,7 +58,8 @@ TEST(SolveOptions, SelectionErrorsNameTheEntry) {
 }
 
 TEST(SolveOptions, DefaultScanGrid) {
-  // gammapy's default grid: exp(linspace(ln 0.2, ln 5, 11)) = 0.2 * 25^(j/10), the last value 4.999999999999999.
+  // gammapy's default grid: exp(linspace(ln 0.2, ln 5, 11)) = 0.2 * 25^(j/10), the last value
+  // 4.999999999999999.
   const std::vector<double> grid = SolveOptions{}.norm_scan();
   ASSERT_EQ(grid.size(), 11u);
   for (int j = 0; j < 11; ++j) {
@@ -81,7 +82,6 @@ TEST(SolveOptions, OtherGrids) {
   EXPECT_EQ(interp_grid(2, 7, 1, "log"), (std::vector<double>{2}));
   // A log grid with a bound <= 0 starts at (about) the smallest positive double, as in gammapy
   // (its points collapse towards 0).
-
   const std::vector<double> g = interp_grid(0, 5, 3, "log");
   EXPECT_GT(g.front(), 0.0);
   EXPECT_LT(g.front(), 1e-300);

@@ -143,7 +143,6 @@ TEST_P(ClosedForm, OneBinWStat) {
     EXPECT_NEAR(r.stat_null[p], static_cast<double>(w0), kStatRelTol * term);
     EXPECT_NEAR(r.ts[p], static_cast<double>(w0), 2 * kStatRelTol * term);
     // Negative norms are natural with WStat (n_on < alpha n_off): sqrt_ts < 0, npred_excess < 0.
-
     EXPECT_EQ(r.sqrt_ts[p], (theta > 0 ? 1 : -1) * std::sqrt(std::fmax(r.ts[p], 0.0)));
     EXPECT_NEAR(r.npred_excess[p], mu_hat, kNormTol * (std::fabs(mu_hat) + sigma * c.s));
     EXPECT_NEAR(r.npred[p], c.n_on, kNormTol * (c.n_on + c.n_off + 1));

@@ -186,7 +186,6 @@ TEST_P(SpecExamples, Section92WStatFourGroups) {
 TEST_P(SpecExamples, Section94AllZeroCountsCash) {
   // Bins 6 and 7 with counts [0, 0] and background [2.0, 1.5]: the statistic is minimised on a
   // plateau where both predictions are clipped at 1e-25, so there is no unique minimum.
-
   LikelihoodBatch b;
   b.begin_problem("9.4");
   b.begin_dataset(StatKind::cash);

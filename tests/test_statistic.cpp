@@ -331,7 +331,6 @@ TEST(BinDerivatives, MatchLongDoubleFiniteDifferences) {
 
 TEST(BinDerivatives, FirstDerivativeIsContinuousAtC1BranchPoints) {
   // The n_on = 0 and n_off = 0 branch points are C1: S' has the same value from both
-
   // formulas there (slope 2, resp. -2/alpha).
   const double a = 0.2;
   const double on0 = -a * 10 / (1 + a);

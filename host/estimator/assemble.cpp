@@ -237,7 +237,6 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
     }
     if (group.segment_dataset.empty()) {
       // No dataset overlaps the group: gammapy writes a NaN row on the requested edges.
-
       out.warnings.push_back(fmt::format("No dataset contributes in range {:g} TeV - {:g} TeV ({})",
                                          lo, hi, why_no_dataset_contributes(datasets, lo, hi)));
       e_min = lo;

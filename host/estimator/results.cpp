@@ -147,7 +147,6 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
   }
   if (so.ul) {
     // gammapy's is_ul = sqrt_ts < threshold (NaN -> false), written only with norm_ul.
-
     std::vector<double> is_ul(n_rows);
     for (std::size_t r = 0; r < n_rows; ++r)
       is_ul[r] = sqrt_ts[r] < options.sqrt_ts_threshold_ul ? 1.0 : 0.0;

@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// gadf SED FITS (as gammapy's FluxPoints.write, format "gadf-sed"): an empty PRIMARY and a BINTABLE 'FLUXPOINTS' with SED_TYPE and UL_CONF,
-// vector columns as repeat counts with TDIM. Written with cfitsio so that gammapy's
-// FluxPoints.read (astropy) loads it.
+// gadf SED FITS (as gammapy's FluxPoints.write, format "gadf-sed"): an empty PRIMARY and a
+// BINTABLE 'FLUXPOINTS' with SED_TYPE and UL_CONF, vector columns as repeat counts with TDIM.
+// Written with cfitsio so that gammapy's FluxPoints.read (astropy) loads it.
 #include <fitsio.h>
 
 #include <algorithm>
@@ -213,7 +213,6 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
     }
     // The gadf spec's log-likelihood columns: stat = 2 loglike (gammapy converts without a sign
     // flip).
-
     for (const auto& [old_name, new_name] : {std::pair<const char*, const char*>{"loglike", "stat"},
                                              {"loglike_null", "stat_null"},
                                              {"dloglike_scan", "stat_scan"}}) {

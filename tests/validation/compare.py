@@ -112,7 +112,6 @@ def read_table(path):
 
 def check_gammapy_reads(path):
     """gammapy must load every file we write with FluxPoints.read (format gadf-sed)."""
-
     from gammapy.estimators import FluxPoints
 
     fp = FluxPoints.read(path, sed_type="likelihood")

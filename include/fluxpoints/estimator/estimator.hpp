@@ -76,7 +76,6 @@ bool energy_axes_aligned(const std::vector<double>& a, const std::vector<double>
 
 // gammapy's checks before a run: unique dataset names, aligned reco axes, a single telescope
 // unless allowed.
-
 // Throws std::invalid_argument naming the datasets.
 void check_datasets(const std::vector<datasets::SpectrumDataset>& datasets,
                     bool allow_multiple_telescopes);

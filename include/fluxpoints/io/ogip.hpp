@@ -3,7 +3,6 @@
 // OGIP spectra (PHA + BKG + ARF + RMF) read and written the way gammapy 2.1 does for
 // SpectrumDatasetOnOff (see docs/spectrum-datasets.md).
 
-
 #include <string>
 #include <vector>
 

@@ -47,8 +47,7 @@ TEST(EnergyGroups, PixelCoordinatesAreLinearInLogEnergy) {
 }
 
 TEST(EnergyGroups, SpecExampleSnapping) {
-  // Snapping: requested [0.6, 2, 5, 20, 50]
- -> [0.5, 1.58114], [1.58114, 5], [5, 15.8114],
+  // Snapping: requested [0.6, 2, 5, 20, 50] -> [0.5, 1.58114], [1.58114, 5], [5, 15.8114],
   // [15.8114, 50]; [50, 100] clips both ends to the last edge -> no contribution.
   const auto e = spec_axis();
   const std::vector<double> req{0.6, 2, 5, 20, 50};

@@ -321,8 +321,7 @@ TEST_P(FailureCases, NegativeBestFitWithWStat) {
 }
 
 TEST_P(FailureCases, ActiveBoundsPinTheBestFit) {
-  // Bounds: min = 0 forbids
- the negative best fit; the norm sits on the bound, TS is measured
+  // Bounds: min = 0 forbids the negative best fit; the norm sits on the bound, TS is measured
   // against theta = 0 (so it is 0), and the lower crossing is cut (bracket [0, 0]).
   SolveOptions o = all_options();
   o.norm_min = 0;

@@ -22,8 +22,7 @@ namespace fluxpoints::io {
 // (MIGRA axis) and maps with more than one spatial bin.
 datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path);
 
-// Detects the layout: a SPECTRUM
- HDU whose HDUCLASS contains "OGIP" -> OGIP, a
+// Detects the layout: a SPECTRUM HDU whose HDUCLASS contains "OGIP" -> OGIP, a
 // COUNTS HDU with COUNTS_BANDS -> gadf. Throws std::runtime_error naming the file otherwise.
 datasets::SpectrumDataset read_spectrum_dataset(const std::string& path);
 

@@ -1,8 +1,9 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // An independent long-double reference for the tests: the Cash and WStat statistics written
-// straight from their defining formulas (spec 4.2, 4.3), and a brute-force 1-D solver (dense grid,
-// golden section, bisection) for the flux-point quantities of spec 3.1-3.3.
+// straight from their defining formulas (as gammapy writes them), and a brute-force 1-D solver
+// (dense grid, golden section, bisection) for the flux-point quantities: best fit, errors, TS and
+// the profile crossings errn, errp, ul.
 //
 // Nothing here calls fluxpoints::math: the point is to check the engine against code that shares
 // no logic with it. Where the engine has a convention that the formulas leave open (the error at a
@@ -21,11 +22,11 @@ constexpr ld kLdNaN = std::numeric_limits<ld>::quiet_NaN();
 constexpr ld kLdInf = std::numeric_limits<ld>::infinity();
 
 // gammapy's Cash truncation value and the log it uses for it: the compiled sum takes the log of a
-// single-precision copy of 1e-25 (spec 4.2).
+// single-precision copy of 1e-25.
 inline ld cash_truncation() { return static_cast<ld>(1e-25); }
 inline ld cash_log_truncation() { return std::log(static_cast<ld>(static_cast<float>(1e-25))); }
 
-// Cash, spec 4.2: mu = max(theta*s + b, 0), truncated at 1e-25, 2 (mu - n ln mu), no log term for
+// Cash: mu = max(theta*s + b, 0), truncated at 1e-25, 2 (mu - n ln mu), no log term for
 // n = 0.
 inline ld ref_cash(ld n, ld s, ld b, ld theta) {
   ld mu = theta * s + b;
@@ -65,8 +66,8 @@ inline ld ref_wstat_constant(ld n_on, ld n_off) {
   return 2 * g;
 }
 
-// WStat of one bin at mu_s = theta*s + o (spec 4.3). alpha = 0 bins contribute 0 (gammapy's 0/0
-// goes through nan_to_num).
+// WStat of one bin at mu_s = theta*s + o, background profiled. alpha = 0 bins contribute 0
+// (gammapy's 0/0 goes through nan_to_num).
 inline ld ref_wstat(ld n_on, ld n_off, ld alpha, ld s, ld o, ld theta) {
   if (!(alpha > 0)) return 0;
   const ld mu_s = theta * s + o;
@@ -113,7 +114,7 @@ struct RefProblem {
       for (const auto& b : d) sum += std::fabs(b.stat(theta));
     return sum;
   }
-  // Lowest norm where every Cash bin with counts keeps a positive prediction (spec 4.2): below it
+  // Lowest norm where every Cash bin with counts keeps a positive prediction: below it
   // the statistic saturates and is no longer convex.
   ld feasible_min() const {
     ld lo = -kLdInf;
@@ -166,7 +167,7 @@ struct RefProblem {
           k.push_back(-b.other / b.s);
     return k;
   }
-  // Norms where S is C1 but S'' jumps: the WStat branch points with one count zero (spec 4.3).
+  // Norms where S is C1 but S'' jumps: the WStat branch points with one count zero.
   std::vector<ld> curvature_jumps() const {
     std::vector<ld> k;
     for (const auto& d : datasets)
@@ -189,7 +190,7 @@ enum class RefShape {
 
 struct RefCrossing {
   ld root = kLdNaN;       // nearest crossing of S = S_min + delta on that side (NaN if none)
-  bool in_bracket = false;  // S - S_min - delta > 0 at gammapy's bracket end (spec 3.3 item 5)
+  bool in_bracket = false;  // S - S_min - delta > 0 at gammapy's bracket end (else NaN there)
 };
 
 struct RefSolution {
@@ -199,7 +200,7 @@ struct RefSolution {
   ld stat_null = kLdNaN;
   ld sigma = kLdNaN;      // sqrt(2 / S'') by finite differences (smooth minima only)
   ld sigma_noise = kLdNaN;  // relative rounding noise of that finite difference (estimate)
-  ld bracket_step = kLdNaN;  // the `step` of gammapy's confidence bracket (spec 2.4)
+  ld bracket_step = kLdNaN;  // the `step` of gammapy's confidence bracket (see ref_bracket_end)
 };
 
 namespace detail {
@@ -220,7 +221,7 @@ struct BruteForceSettings {
   int grid_points = 321;     // asinh-spaced grid over [-grid_max, grid_max]
   ld grid_max = 1e7L;
   ld grid_linear_scale = 1e-2L;  // the grid is linear (step ~ scale * du) within |theta| < scale
-  ld scan_n_sigma = 3;       // gammapy's norm.scan_n_sigma (bracket rule, spec 2.4)
+  ld scan_n_sigma = 3;       // gammapy's norm.scan_n_sigma (used by the bracket rule)
 };
 
 // Brute-force minimum of a reference problem: dense grid, then golden section, then bisection on
@@ -266,7 +267,7 @@ inline RefSolution brute_force_minimum(const RefProblem& p, const BruteForceSett
   }
 
   // 3. Golden section inside the grid neighbours of the discrete minimum (S is unimodal on the
-  // feasible region, spec 4.4).
+  // feasible region: a sum of convex per-bin terms).
   ld a = k_min > 0 ? x[k_min - 1] : (feas > -kLdInf ? feas : x[0]);
   ld c = k_min + 1 < x.size() ? x[k_min + 1] : x.back();
   if (a <= feas) a = feas + 1e-15L * (1 + std::fabs(feas));
@@ -332,7 +333,8 @@ inline RefSolution brute_force_minimum(const RefProblem& p, const BruteForceSett
   return r;
 }
 
-// gammapy's dev confidence bracket end (spec 2.4) on the upper (+1) or lower (-1) side.
+// gammapy's confidence bracket end on the upper (+1) or lower (-1) side:
+// theta +- max(step * scan_n_sigma, 1e5 * max(step, |theta|)).
 inline ld ref_bracket_end(int side, ld theta, ld step, ld scan_n_sigma) {
   const ld big = 1e5L * (step > std::fabs(theta) ? step : std::fabs(theta));
   if (side > 0) return theta + step * scan_n_sigma > big ? theta + step * scan_n_sigma : big;
@@ -341,7 +343,7 @@ inline ld ref_bracket_end(int side, ld theta, ld step, ld scan_n_sigma) {
 
 // The crossing of S = S_min + delta nearest to `from` on one side, found by marching outwards with
 // growing steps and bisecting; `in_bracket` applies gammapy's rule (a sign change between the best
-// fit and the bracket end, spec 3.3).
+// fit and the bracket end).
 inline RefCrossing brute_force_crossing(const RefProblem& p, ld from, ld stat_min, ld delta,
                                         int side, ld bracket_end, ld scale) {
   RefCrossing c;

@@ -52,7 +52,7 @@ TEST(CliEstimate, WritesFitsAndEcsvAndPrintsTheTable) {
   const fluxpoints::io::FluxPointsTable t = fluxpoints::io::read_flux_points_fits(fits.string());
   EXPECT_EQ(t.n_rows, 2u);
   EXPECT_EQ(t.sed_type, "likelihood");
-  EXPECT_EQ(t.column("counts").at(0), 73.0);  // spec 9.3 row 2
+  EXPECT_EQ(t.column("counts").at(0), 73.0);  // gammapy: obs 23523, [1, 3] TeV group
 
   // --sed-type dnde, TeV energies, ECSV.
   const CliRun e = run(

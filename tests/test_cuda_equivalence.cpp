@@ -78,8 +78,8 @@ LikelihoodBatch random_batch(std::uint64_t seed, const BatchShape& shape) {
       add_dataset(b, rng, coin(rng), large ? large_bins(rng) : small_bins(rng), theta);
   }
   if (shape.special_cases) {
-    b.begin_problem("no dataset");  // spec 1.8a
-    b.begin_problem("empty mask");  // spec 1.8b
+    b.begin_problem("no dataset");  // no dataset overlaps the group: a NaN row
+    b.begin_problem("empty mask");  // no bin in the safe mask: stat 0, ts NaN
     b.begin_dataset(StatKind::cash);
     b.begin_problem("zero counts");
     b.begin_dataset(StatKind::cash);

@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Forward folding of SpectrumDataset (spec 5.1) and the OGIP reader against gammapy 2.1 on the
-// joint-crab spectra of five instruments (golden values: data/golden/make_npred_golden.py).
+// Forward folding of SpectrumDataset (docs/spectrum-datasets.md) and the OGIP reader against
+// gammapy 2.1 on the joint-crab spectra of five instruments (golden values:
+// data/golden/make_npred_golden.py).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -68,7 +69,7 @@ TEST(DatasetFolding, NpredMatchesGammapyForAllJointCrabInstruments) {
   EXPECT_EQ(instruments, (std::set<std::string>{"fact", "fermi", "hess", "magic", "veritas"}));
 }
 
-// Spec 9.3: the H.E.S.S. run 23523 as gammapy sees it.
+// The H.E.S.S. run 23523 (joint-crab) as gammapy sees it.
 TEST(DatasetFolding, HessObs23523Contents) {
   const std::string pha = kJointCrab + "/hess/pha_obs23523.fits";
   FLUXPOINTS_NEEDS_SHARED_DATA(pha);
@@ -81,7 +82,7 @@ TEST(DatasetFolding, HessObs23523Contents) {
   EXPECT_NEAR(ds.reco_edges.back(), 100.0, 100.0 * kEdgeRelTol);
   EXPECT_NEAR(ds.true_edges.front(), 0.01, 0.01 * kEdgeRelTol);
   EXPECT_NEAR(ds.true_edges.back(), 100.0, 100.0 * kEdgeRelTol);
-  EXPECT_NEAR(ds.livetime_s, 1581.7368, 1e-4);  // spec quotes 8 significant digits
+  EXPECT_NEAR(ds.livetime_s, 1581.7368, 1e-4);  // reference value to 8 significant digits
   EXPECT_EQ(ds.energy_unit, "keV");
   double on = 0.0;
   double off = 0.0;
@@ -103,7 +104,8 @@ TEST(DatasetFolding, HessObs23523Contents) {
   }
 }
 
-// Spec 9.1: identity dispersion, flat exposure; s_i = F_i * 5e13 with gammapy's numbers.
+// The synthetic example 9.1 of test_spec_examples.cpp: identity dispersion, flat exposure;
+// s_i = F_i * 5e13 with gammapy's numbers.
 SpectrumDataset synthetic_identity_dataset() {
   SpectrumDataset ds;
   ds.name = "synthetic";
@@ -123,7 +125,7 @@ TEST(DatasetFolding, IdentityDispersionReproducesSpecExample) {
   const std::vector<double> s = ds.npred_source(*pl);
   const double expected[] = {54.52297653, 22.99214856, 9.69570865, 4.08864644,
                              1.72416791,  0.72707558,  0.30660523, 0.12929435};
-  constexpr double kPrintedDecimalsAbsTol = 5e-9;  // spec prints 8 decimals
+  constexpr double kPrintedDecimalsAbsTol = 5e-9;  // reference values carry 8 decimals
   for (int i = 0; i < 8; ++i) EXPECT_NEAR(s[i], expected[i], kPrintedDecimalsAbsTol);
 }
 
@@ -136,7 +138,8 @@ TEST(DatasetFolding, DenseDispersionFoldsEveryTrueBinInOneIntegralCall) {
     if (j + 1 < 8) ds.edisp[j * 8 + j + 1] = 0.5;
   }
   ds.validate();
-  // A curved model: gammapy's numeric rule shares its sampling across one call (spec 5.2).
+  // A curved model: gammapy's numeric rule shares its sampling across one call
+  // (docs/models.md).
   const CountingModel model(fluxpoints::models::make_log_parabola(1e-12, 2.3, 0.3, 1.0));
   const std::vector<double> s = ds.npred_source(model);
   EXPECT_EQ(model.calls, 1);

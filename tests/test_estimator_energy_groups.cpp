@@ -1,5 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Energy-edge snapping (spec 1.3), axis alignment and dataset checks (spec 1.2), options.
+// Energy-edge snapping (each requested edge moves to the nearest reco edge, nearest in log
+// energy), axis alignment and dataset checks (unique names, aligned axes, one telescope), options.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +13,7 @@ namespace fp = fluxpoints;
 
 namespace {
 
-// Reco axis of the spec's example: 0.5 to 50 TeV, 8 log bins.
+// Reco axis of the synthetic example (test_spec_examples.cpp): 0.5 to 50 TeV, 8 log bins.
 std::vector<double> spec_axis() {
   std::vector<double> e(9);
   for (int i = 0; i <= 8; ++i) e[i] = 0.5 * std::pow(100.0, i / 8.0);
@@ -46,7 +47,7 @@ TEST(EnergyGroups, PixelCoordinatesAreLinearInLogEnergy) {
 }
 
 TEST(EnergyGroups, SpecExampleSnapping) {
-  // Spec 1.3: requested [0.6, 2, 5, 20, 50] -> [0.5, 1.58114], [1.58114, 5], [5, 15.8114],
+  // Snapping: requested [0.6, 2, 5, 20, 50] -> [0.5, 1.58114], [1.58114, 5], [5, 15.8114],
   // [15.8114, 50]; [50, 100] clips both ends to the last edge -> no contribution.
   const auto e = spec_axis();
   const std::vector<double> req{0.6, 2, 5, 20, 50};

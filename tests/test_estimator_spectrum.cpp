@@ -1,5 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// The estimator end to end on the synthetic spectrum of spec 9.1 / 9.2 (built here, no files):
+// The estimator end to end on the synthetic spectrum of tests/test_spec_examples.cpp (examples
+// 9.1, Cash, and 9.2, its On/Off twin; built here, no files):
 // snapping, slicing, masks, joint fits, sum_over_energy_groups, NaN rows, reference quantities.
 #include <gtest/gtest.h>
 
@@ -15,7 +16,7 @@ using fp::io::FluxPointsTable;
 
 namespace {
 
-// The spec's "exact" column is printed with 7 significant digits; our solver is exact to ~1e-10.
+// The reference values (exact solution) carry 7 significant digits; our solver is exact to ~1e-10.
 constexpr double kSpecDigitsRel = 2e-6;
 // stat_scan values are printed with 6 decimals.
 constexpr double kSpecScanAbs = 1e-5;
@@ -28,11 +29,11 @@ std::vector<double> spec_edges() {
   return e;
 }
 
-// Spec 9.1: identity edisp, exposure 5e13 cm2 s, counts and background as given.
+// Example 9.1: identity edisp, exposure 5e13 cm2 s, counts and background as given.
 SpectrumDataset spec91_dataset(const std::string& name = "synthetic") {
   SpectrumDataset d;
   d.name = name;
-  d.source_file = "(spec 9.1, built in the test)";
+  d.source_file = "(synthetic example 9.1, built in the test)";
   d.reco_edges = spec_edges();
   d.true_edges = spec_edges();
   d.counts = {95, 60, 33, 17, 6, 3, 0, 1};
@@ -45,7 +46,7 @@ SpectrumDataset spec91_dataset(const std::string& name = "synthetic") {
   return d;
 }
 
-// Spec 9.2: the same as On/Off, n_off given, alpha = 1/5, no background.
+// Example 9.2: the same as On/Off, n_off given, alpha = 1/5, no background.
 SpectrumDataset spec92_dataset() {
   SpectrumDataset d = spec91_dataset("onoff");
   d.on_off = true;
@@ -96,14 +97,14 @@ TEST(EstimatorSpectrum, Spec91PredictedCounts) {
   const std::vector<double> s{54.52297653, 22.99214856, 9.69570865, 4.08864644,
                               1.72416791,  0.72707558,  0.30660523, 0.12929435};
   ASSERT_EQ(pred[0].source.size(), s.size());
-  constexpr double kPrintedAbs = 5e-9;  // the spec prints s with 8 decimals
+  constexpr double kPrintedAbs = 5e-9;  // the reference s values carry 8 decimals
   for (std::size_t i = 0; i < s.size(); ++i) EXPECT_NEAR(pred[0].source[i], s[i], kPrintedAbs) << i;
   for (double o : pred[0].other) EXPECT_EQ(o, 0.0);
 }
 
 TEST(EstimatorSpectrum, Spec91Cash) {
   fp::EstimatorOptions o = spec_options();
-  o.energy_edges.push_back(100.0);  // a fifth group [50, 100] TeV: no dataset (spec 1.8a)
+  o.energy_edges.push_back(100.0);  // a fifth group [50, 100] TeV: no dataset, a NaN row
   const FluxPointsTable t = run({spec91_dataset()}, o);
   ASSERT_EQ(t.n_rows, 5u);
   EXPECT_EQ(t.column("e_min").unit, "TeV");
@@ -145,7 +146,7 @@ TEST(EstimatorSpectrum, Spec91Cash) {
     EXPECT_EQ(col(t, "success", r), 1.0);
   }
 
-  // Reference quantities (spec 9.1 table; ref_eflux written in erg).
+  // Reference quantities (reference values of example 9.1; ref_eflux written in erg).
   const double e_ref[] = {0.8891397, 2.811707, 8.891397, 28.117066};
   const double ref_dnde[] = {1.341452e-12, 7.543536e-14, 4.242042e-15, 2.385476e-16};
   const double ref_flux[] = {1.550303e-12, 2.756871e-13, 4.902487e-14, 8.717992e-15};
@@ -194,7 +195,7 @@ TEST(EstimatorSpectrum, Spec91Cash) {
 }
 
 TEST(EstimatorSpectrum, Spec91SensitivityCash) {
-  // Spec 9.1 table: exact Asimov roots for n_sigma_sensitivity = 2 (printed to 5 digits).
+  // Example 9.1: exact Asimov roots for n_sigma_sensitivity = 2 (reference values, 5 digits).
   fp::EstimatorOptions o = spec_options();
   o.n_sigma_sensitivity = 2;
   const FluxPointsTable t = run({spec91_dataset()}, o);
@@ -220,7 +221,7 @@ TEST(EstimatorSpectrum, Spec91SensitivityCash) {
 }
 
 TEST(EstimatorSpectrum, Spec92OnOffGroup4IsAnalytic) {
-  // Spec 9.2 group 4: theta = 1/(s6 + s7), sigma = theta, npred_excess = 1,
+  // Example 9.2 group 4: theta = 1/(s6 + s7), sigma = theta, npred_excess = 1,
   // npred = 1 + alpha n_off / (1 + alpha).
   fp::EstimatorOptions o = spec_options();
   o.energy_edges = {20, 50};
@@ -292,8 +293,8 @@ TEST(EstimatorSpectrum, MasksDropBins) {
   EXPECT_EQ(col(t, "counts", 0), 60.0);
   EXPECT_EQ(col(t, "counts", 1), 17.0);
   EXPECT_EQ(col(t, "counts", 2), 9.0);
-  // Spec 1.8b: stat 0, stat_null 0, ts NaN, npred NaN, npred_excess 0, success False, and
-  // the snapped edges.
+  // A group with no bin in the safe mask: stat 0, stat_null 0, ts NaN, npred NaN,
+  // npred_excess 0, success False, and the snapped edges.
   EXPECT_EQ(col(t, "stat", 3), 0.0);
   EXPECT_EQ(col(t, "stat_null", 3), 0.0);
   EXPECT_TRUE(std::isnan(col(t, "ts", 3)));
@@ -313,7 +314,7 @@ TEST(EstimatorSpectrum, SumOverEnergyGroups) {
   // Cash: one bin per group with summed counts, source and background: optimum n = theta s + b.
   SpectrumDataset d = spec91_dataset();
   d.mask_fit.assign(8, 1);
-  d.mask_fit[1] = 0;  // ignored when summing (spec 1.5): only mask_safe weights
+  d.mask_fit[1] = 0;  // ignored when summing over energy groups: only mask_safe weights
   const FluxPointsTable t = run({d}, o);
   expect_rel(col(t, "norm", 0), (155.0 - 30.0) / (54.52297653 + 22.99214856), 1e-7, "norm");
   EXPECT_EQ(col(t, "counts", 0), 155.0);

@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Failure modes and edge cases of spec sections 1.8 and 8, on every backend: plateaus, groups with
-// no data, crossings cut by the norm bounds, negative best fits, active bounds, and bad input.
+// Failure modes and edge cases (and gammapy's behaviour there), on every backend: plateaus,
+// groups with no data, crossings cut by the norm bounds, negative best fits, active bounds, and
+// bad input.
 
 #include <gtest/gtest.h>
 
@@ -33,7 +34,7 @@ bool all_nan(const std::vector<double>& v, std::size_t begin, std::size_t end) {
 class FailureCases : public BackendTest {};
 
 TEST_P(FailureCases, AllZeroCountsCashIsAPlateau) {
-  // Spec 8.4: two Cash datasets, every count 0. S decreases until all predictions are clipped and
+  // Two Cash datasets, every count 0. S decreases until all predictions are clipped and
   // is flat below: no unique minimum, success false, but ts and the UL are well defined.
   LikelihoodBatch b;
   b.begin_problem("all zero");
@@ -59,7 +60,7 @@ TEST_P(FailureCases, AllZeroCountsCashIsAPlateau) {
 }
 
 TEST_P(FailureCases, AllZeroOnCountsWStatHasAFiniteMinimum) {
-  // Spec 8.4, last point: WStat with every n_on = 0 has a smooth minimum at a negative norm
+  // Unlike Cash, WStat with every n_on = 0 has a smooth minimum at a negative norm
   // (each bin's at mu_s = -alpha n_off), so success is true and the UL is finite (negative here).
   LikelihoodBatch b;
   b.begin_problem();
@@ -73,7 +74,8 @@ TEST_P(FailureCases, AllZeroOnCountsWStatHasAFiniteMinimum) {
 }
 
 TEST_P(FailureCases, NoSourceCountsIsFlatAndHasNoCrossing) {
-  // Spec 8.1: s = 0 in every bin, the statistic does not depend on the norm.
+  // s = 0 in every bin (no exposure): the statistic does not depend on the norm, so there is no
+  // crossing and errn, errp, ul are NaN.
   LikelihoodBatch b;
   b.begin_problem();
   b.begin_dataset(StatKind::cash);
@@ -89,11 +91,12 @@ TEST_P(FailureCases, NoSourceCountsIsFlatAndHasNoCrossing) {
 }
 
 TEST_P(FailureCases, MinimumOnAKinkAtZero) {
-  // Like spec 9.3 rows 4-5: WStat bins without counts put a kink at theta = 0. Bin A (n_on = n_off
+  // Like rows 4-5 of H.E.S.S. obs 23523 (test_estimator_hess.cpp): WStat bins without counts put
+  // a kink at theta = 0. Bin A (n_on = n_off
   // = 0, alpha 0.5) has slopes -4 / +2; bin B (n_on = 0, n_off = 3) slope 2 down to its branch
   // point at theta = -1. So S - S(0) = 4 theta above 0 and 2 |theta| below: errp = 0.25,
   // errn = 0.5, ul = 1, ts = 0. S'' = 0: norm_err is the engine's Delta-stat = 1 half-width 0.375
-  // (gammapy's HESSE gives a step-size artefact there, spec 8.11).
+  // (gammapy's HESSE gives a finite-difference step-size artefact there).
   LikelihoodBatch b;
   b.begin_problem("kink at 0");
   b.begin_dataset(StatKind::wstat);
@@ -112,7 +115,8 @@ TEST_P(FailureCases, MinimumOnAKinkAtZero) {
 
 TEST_P(FailureCases, LowerCrossingNextToTheCashFeasibleLimit) {
   // One Cash bin with a count among bins without: S rises steeply towards theta = -b/s of the
-  // counted bin (spec 8.14), where every Newton step is tiny although S is far above the target.
+  // counted bin (its prediction truncated at 1e-25 there), where every Newton step is tiny
+  // although S is far above the target.
   // The lower crossing is well inside, at about -0.414 (a case found by the random tests, which
   // the crossing search once returned as the feasible limit -0.836).
   const double bins[9][3] = {{0, 0.15741410203814848, 0.19940172917823856},
@@ -146,7 +150,8 @@ TEST_P(FailureCases, LowerCrossingNextToTheCashFeasibleLimit) {
   EXPECT_GT(r.norm[0] - r.norm_errn[0], -0.5);
 }
 
-// Spec 9.1 Cash groups 1 and 2, to put next to rows without data.
+// Cash groups 1 and 2 of the synthetic example 9.1 (test_spec_examples.cpp), to put next to rows
+// without data.
 void add_spec_groups(LikelihoodBatch& b) {
   b.begin_problem("9.1 group 1");
   b.begin_dataset(StatKind::cash);
@@ -159,7 +164,8 @@ void add_spec_groups(LikelihoodBatch& b) {
 }
 
 TEST_P(FailureCases, NoDatasetRowIsNaN) {
-  // Spec 1.8a: no dataset overlaps the group (e.g. the fifth requested bin [50, 100] TeV of 9.1).
+  // No dataset overlaps the group (e.g. a fifth requested bin [50, 100] TeV beyond the reco axis of
+  // example 9.1): gammapy writes a row of NaN.
   LikelihoodBatch b;
   add_spec_groups(b);
   b.begin_problem("no overlap");
@@ -185,7 +191,7 @@ TEST_P(FailureCases, NoDatasetRowIsNaN) {
 }
 
 TEST_P(FailureCases, EmptyMaskRow) {
-  // Spec 1.8b: datasets overlap but no bin is inside the mask: stat = stat_null = 0 (empty sums),
+  // Datasets overlap but no bin is inside the mask: stat = stat_null = 0 (empty sums),
   // ts = 0 - NaN = NaN, counts 0, npred NaN, npred_excess 0.
   LikelihoodBatch b;
   b.begin_problem("masked, one dataset");
@@ -245,8 +251,8 @@ LikelihoodBatch one_bin_cash() {
 }
 
 TEST_P(FailureCases, BoundsThatCutTheProfileGiveNaNCrossings) {
-  // Spec 8.1: with the user's max below the Delta = 1 crossing (~1.80) the upper search has no
-  // sign change; errn is unaffected. Likewise for the min and errn.
+  // Bounds cut the crossing search: with the user's max below the Delta = 1 crossing (~1.80)
+  // the upper search has no sign change; errn is unaffected. Likewise for the min and errn.
   SolveOptions o = all_options();
   const BatchResult free = backend().solve(one_bin_cash(), o);
   o.norm_max = 1.7;
@@ -279,7 +285,8 @@ TEST_P(FailureCases, BoundsThatCutTheProfileGiveNaNCrossings) {
   EXPECT_NEAR(r.norm_ul[0], free.norm_ul[0], kCrossingTol);
 }
 
-// Two WStat bins with fewer ON counts than alpha x OFF: a negative best fit (spec 8.2).
+// Two WStat bins with fewer ON counts than alpha x OFF: a negative best fit (the norm is unbounded
+// by default, as in gammapy).
 LikelihoodBatch under_fluctuation() {
   LikelihoodBatch b;
   b.begin_problem("under-fluctuation");
@@ -314,7 +321,7 @@ TEST_P(FailureCases, NegativeBestFitWithWStat) {
 }
 
 TEST_P(FailureCases, ActiveBoundsPinTheBestFit) {
-  // Spec 8.3: min = 0 forbids the negative best fit; the norm sits on the bound, TS is measured
+  // Bounds: min = 0 forbids the negative best fit; the norm sits on the bound, TS is measured
   // against theta = 0 (so it is 0), and the lower crossing is cut (bracket [0, 0]).
   SolveOptions o = all_options();
   o.norm_min = 0;

@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Flux-point tables: gadf SED FITS write/read round trip, gammapy's own file (spec 9.5), ECSV,
-// SED-type conversions (spec 3.5), and - when a gammapy venv is present - that astropy and
+// Flux-point tables: gadf SED FITS write/read round trip, gammapy's own file (crab_hess_fp.fits
+// from gammapy-data), ECSV, SED-type conversions (docs/flux_points.md), and - when a gammapy venv
+// is present - that astropy and
 // gammapy's FluxPoints.read load what we write.
 #include <fitsio.h>
 #include <gtest/gtest.h>
@@ -138,7 +139,7 @@ TEST(FluxPointsIo, FitsRoundTrip) {
 TEST(FluxPointsIo, UlConfKeyword) {
   io::FluxPointsTable t;
   t.n_sigma_ul = 2;
-  EXPECT_DOUBLE_EQ(t.ul_conf(), 0.9544997);  // spec 7b
+  EXPECT_DOUBLE_EQ(t.ul_conf(), 0.9544997);  // UL_CONF: the two-sided confidence of n_sigma_ul
   t.n_sigma_ul = 3;
   EXPECT_DOUBLE_EQ(t.ul_conf(), 0.9973002);
   EXPECT_DOUBLE_EQ(io::n_sigma_from_ul_conf(0.9973002), 3.0);
@@ -155,8 +156,8 @@ TEST(FluxPointsIo, FailedWriteLeavesNothing) {
 TEST(FluxPointsIo, ReadsGammapyCrabFile) {
   FLUXPOINTS_NEEDS_SHARED_DATA(kCrabFile);
   const io::FluxPointsTable t = io::read_flux_points_fits(kCrabFile);
-  // Spec 9.5: 5 rows, likelihood, UL_CONF 0.9973002, 22 columns, stat_scan/norm_scan 11D,
-  // npred/npred_excess/counts shape (1).
+  // The file as gammapy-data ships it: 5 rows, likelihood, UL_CONF 0.9973002, 22 columns,
+  // stat_scan/norm_scan 11D, npred/npred_excess/counts shape (1).
   EXPECT_EQ(t.sed_type, "likelihood");
   EXPECT_EQ(t.n_rows, 5u);
   EXPECT_EQ(t.columns.size(), 22u);
@@ -171,8 +172,8 @@ TEST(FluxPointsIo, ReadsGammapyCrabFile) {
   EXPECT_EQ(t.column("npred_excess").type, io::ColumnType::float32);
   EXPECT_EQ(t.column("success").type, io::ColumnType::boolean);
   EXPECT_EQ(t.column("ref_eflux").unit, "TeV s-1 cm-2");  // an older file: eflux in TeV
-  // Row 0 is a spec 1.8b row: norm NaN, stat 0, stat_null 0, ts NaN, npred NaN,
-  // npred_excess 0, counts 0, success False, stat_scan all NaN.
+  // Row 0 is a group with no bin inside the safe mask: norm NaN, stat 0, stat_null 0, ts NaN,
+  // npred NaN, npred_excess 0, counts 0, success False, stat_scan all NaN.
   EXPECT_TRUE(std::isnan(t.column("norm").at(0)));
   EXPECT_EQ(t.column("stat").at(0), 0.0);
   EXPECT_EQ(t.column("stat_null").at(0), 0.0);
@@ -184,7 +185,7 @@ TEST(FluxPointsIo, ReadsGammapyCrabFile) {
   for (std::size_t j = 0; j < 11; ++j) EXPECT_TRUE(std::isnan(t.column("stat_scan").at(0, j)));
   EXPECT_EQ(t.column("success").at(1), 1.0);
 
-  // Read -> write -> read gives the same table (spec 9.5).
+  // Read -> write -> read gives the same table.
   const std::string path = temp_path("crab_round_trip.fits");
   io::write_flux_points_fits(t, path);
   io::FluxPointsTable back = io::read_flux_points_fits(path);
@@ -224,8 +225,9 @@ TEST(FluxPointsIo, SedTypeConversions) {
   const io::FluxPointsTable eflux = io::to_sed_type(t, "eflux");
   EXPECT_NEAR(eflux.column("eflux").at(0), 1.6066863020492785 * 1.983311491570709e-12,
               kRel * 4e-12);
-  // Spec 9.1 reference: ref_eflux 1.237886e-12 TeV cm-2 s-1 = 1.983311e-12 erg cm-2 s-1.
-  constexpr double kSpecPrintedRel = 1e-6;  // the spec prints 7 significant digits
+  // ref_eflux of group 1 of the synthetic example (tests/test_spec_examples.cpp):
+  // 1.237886e-12 TeV cm-2 s-1 = 1.983311e-12 erg cm-2 s-1.
+  constexpr double kSpecPrintedRel = 1e-6;  // the reference values carry 7 significant digits
   EXPECT_NEAR(1.237886e-12 * io::kErgPerTeV, 1.983311e-12, kSpecPrintedRel * 1.983311e-12);
 
   EXPECT_THROW(io::to_sed_type(t, "counts"), std::invalid_argument);
@@ -318,7 +320,7 @@ TEST(FluxPointsIo, ReadsOldUnnamedLoglikeTable) {
   ASSERT_EQ(status, 0);
   const io::FluxPointsTable t = io::read_flux_points(path);
   EXPECT_EQ(t.sed_type, "likelihood");      // guessed from the norm column
-  EXPECT_EQ(t.column("stat").at(0), -6.0);  // stat = 2 loglike (spec 7b)
+  EXPECT_EQ(t.column("stat").at(0), -6.0);  // stat = 2 loglike (gammapy flips no sign)
   EXPECT_EQ(t.column("e_max").at(1), 4.0);
 }
 

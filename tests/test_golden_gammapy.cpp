@@ -58,7 +58,7 @@ constexpr double kEnergyRelTol = 1e-9;          // same axis edges, unit-convers
 constexpr double kRefRelTol = 1e-6;             // analytic reference dnde / flux
 constexpr double kRefEfluxRelTol = 1e-4;  // gammapy integrates E phi numerically for curved models
 constexpr double kNormScanRelTol = 1e-12;
-constexpr double kSensitivityRelTol = 1e-2;  // gammapy's root finder: brentq rtol 0.01 (spec 3.6)
+constexpr double kSensitivityRelTol = 1e-2;  // gammapy's root finder: brentq rtol 0.01
 
 using Rows = std::vector<std::vector<double>>;  // row -> cells (one for scalar columns)
 // (row, cell label) -> reason; labels are the column name, with [k] for vector columns.

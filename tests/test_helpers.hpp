@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Shared scaffolding of the engine tests: comparison against numbers printed in the spec, the
+// Shared scaffolding of the engine tests: comparison against printed reference numbers, the
 // backend-parameterised fixture, and a small batch builder.
 
 #include <gtest/gtest.h>
@@ -38,13 +38,13 @@ inline double printed_half_unit(const std::string& printed) {
   return 0.5 * std::pow(10.0, exponent - decimals);
 }
 
-// `value` agrees with the spec's printed number to every digit printed. The slack covers only the
+// `value` agrees with a printed reference number to every digit printed. The slack covers only the
 // binary representation of the printed decimal.
 #define EXPECT_PRINTED(value, printed)                                                         \
   do {                                                                                         \
     const double expected_ = std::stod(printed);                                               \
     const double tol_ = ::fluxpoints::testing::printed_half_unit(printed) * (1 + 1e-9);        \
-    EXPECT_NEAR((value), expected_, tol_) << "spec prints " << (printed);                      \
+    EXPECT_NEAR((value), expected_, tol_) << "printed reference " << (printed);                \
   } while (0)
 
 // NaN-aware closeness (NaN only matches NaN, infinities only themselves).

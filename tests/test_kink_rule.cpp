@@ -3,7 +3,8 @@
 // the half-width of the Delta-stat = 1 interval, whatever curvature the other bins add. So on
 // every kink row min(errn, errp) <= norm_err <= max(errn, errp) (n_sigma = 1). Checked on
 // synthetic kinks, on random problems and, when ../shared/data is present, on every real-data
-// case of data/golden/cases.json (which contain the H.E.S.S. obs 23523 rows 4-5 of the spec).
+// case of data/golden/cases.json (which contain rows 4-5 of H.E.S.S. obs 23523, case
+// spec93_hess23523_pl).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -125,7 +126,7 @@ TEST_P(KinkRule, RandomKinkProblems) {
 FLUXPOINTS_INSTANTIATE_BACKENDS(KinkRule);
 
 // Every real-data case of the gammapy comparison (needs ../shared/data): each kink row obeys
-// the rule. The spec's H.E.S.S. obs 23523 rows 4-5 are among them.
+// the rule. Rows 4-5 of H.E.S.S. obs 23523 (case spec93_hess23523_pl) are among them.
 TEST(KinkRuleRealData, EveryKinkRowOfTheValidationCases) {
   namespace fs = std::filesystem;
   const std::string data_dir = shared_data_path("joint-crab/spectra");
@@ -169,7 +170,8 @@ TEST(KinkRuleRealData, EveryKinkRowOfTheValidationCases) {
     }
     kinks += case_kinks;
   }
-  EXPECT_TRUE(spec93_rows_4_5) << "spec 9.3 rows 4-5 (obs 23523) should be kink rows";
+  EXPECT_TRUE(spec93_rows_4_5) << "rows 4-5 of case spec93_hess23523_pl (obs 23523) should be "
+                                  "kink rows";
   EXPECT_GE(kinks, 10) << "the validation cases hold at least 10 kink rows";
 }
 

@@ -168,14 +168,15 @@ TEST(Models, SharedPointCountAsGammapy) {
 }
 
 TEST(Models, SpecLogParabolaTrapezoidError) {
-  // Spec 5.2: LogParabola(alpha 2.3, beta 0.3, E0 1 TeV), bins [0.5, 1] and [1, 10] in one call
-  // (100 points per bin): relative errors vs exact quadrature -2.5e-6 and -2.7e-5.
+  // gammapy's log-log trapezoid on LogParabola(alpha 2.3, beta 0.3, E0 1 TeV), bins [0.5, 1] and
+  // [1, 10] in one call (100 points per bin): relative errors vs exact quadrature -2.5e-6 and
+  // -2.7e-5 (reference values, quoted to two significant digits).
   const auto& s = golden()["spec_log_parabola"];
   auto lp = fm::make_log_parabola(1e-11, 2.3, 0.3, 1.0);
   const auto got = lp->integral(doubles(s["e_lo"]), doubles(s["e_hi"]));
   const auto exact = doubles(s["exact_quad"]);
   const double spec_rel_err[2] = {-2.5e-6, -2.7e-5};
-  constexpr double kSpecDigitsRelTol = 0.03;  // the spec quotes two significant digits
+  constexpr double kSpecDigitsRelTol = 0.03;  // the reference errors carry two significant digits
   for (int i = 0; i < 2; ++i) {
     const double rel = got[i] / exact[i] - 1.0;
     EXPECT_TRUE(close_rel(rel, spec_rel_err[i], kSpecDigitsRelTol)) << "bin " << i;

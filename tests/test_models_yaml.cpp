@@ -1,5 +1,5 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// gammapy model YAML (spec 6.2): reading, units, errors, writing and the round trip through
+// gammapy model YAML (docs/models.md): reading, units, errors, writing and the round trip through
 // gammapy's Models.read (checked by data/golden/make_models_golden.py --check-written with the
 // gammapy Python, see tests/test_environment.hpp).
 #include <gtest/gtest.h>

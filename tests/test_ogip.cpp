@@ -213,7 +213,7 @@ TEST(OgipIo, NameOverridesObsId) {
 //  * gammapy's SpectrumDatasetOnOff.read sees in the OGIP files fluxpoints writes (synthetic in
 //    TeV, the H.E.S.S. run rewritten in keV, `simulate` output with 35 true x 15 reco bins)
 //    what fluxpoints reads from them;
-//  * fluxpoints reads gammapy's own gadf files (On/Off and Cash, spec 7c; format detected)
+//  * fluxpoints reads gammapy's own gadf files (On/Off and Cash, gadf region maps; format detected)
 //    as gammapy does.
 TEST(GammapyInterop, ReadsAndWritesLikeGammapy) {
   std::string python;
@@ -262,7 +262,7 @@ TEST(GadfIo, DetectsTheLayout) {
   }
 }
 
-// spec 8.18: F_CHAN is a 0-based channel index whatever TLMIN says (as gammapy reads it).
+// F_CHAN is a 0-based channel index whatever TLMIN says (as gammapy reads it).
 TEST(OgipIo, RmfTlminIsIgnored) {
   TempDir dir;
   const SpectrumDataset ds = small_on_off_dataset();
@@ -648,7 +648,7 @@ TEST(OgipBadInput, CountsAboveTheOverflowLimit) {
 }
 
 // The ARF's TUNIT is a full unit expression: gammapy itself writes exposure / livetime
-// unsimplified, e.g. "h-1 m2 s" (spec 7a).
+// unsimplified, e.g. "h-1 m2 s".
 TEST(OgipIo, ArfUnitIsParsedAsAFullExpression) {
   TempDir dir;
   const SpectrumDataset ds = small_on_off_dataset();

@@ -6,13 +6,14 @@
 //
 //  * smooth: norm, norm_err = sqrt(2/S''), stat, stat_null, ts, errn/errp/ul and stat_scan;
 //  * kink (a Cash n = 0 bin or a WStat n_on = n_off = 0 bin puts S' through a jump at the
-//    minimum): everything except norm_err, whose curvature is undefined there (spec 4.4, 8.11:
-//    gammapy's HESSE returns a step-size artefact; the engine reports sqrt(2/S'') of the smooth
+//    minimum): everything except norm_err, whose curvature is undefined there
+//    (gammapy's HESSE returns a step-size artefact; the engine reports sqrt(2/S'') of the smooth
 //    bins, or the half-width of the Delta-stat = 1 interval when that is 0). The brute force
 //    builds gammapy's bracket with that half-width as the step; the bracket ends lie 1e5 steps
 //    away, so whether a crossing is inside never hinges on the choice for these problems;
 //  * plateau (Cash with all counts 0): status flat_minimum, the norm anywhere on the plateau, ts,
-//    the upper crossings from the plateau's edge, no lower crossing (spec 8.4).
+//    the upper crossings from the plateau's edge, no lower crossing (the statistic never rises
+//    below the plateau).
 //
 // The seed is fixed by default and can be overridden with FLUXPOINTS_TEST_SEED; it is printed.
 
@@ -76,7 +77,8 @@ struct Expected {
   std::vector<ld> scan;
 };
 
-// gammapy's crossings for a brute-force fit (spec 2.4, 3.3).
+// gammapy's crossings for a brute-force fit: roots of S = S_min + delta between the best fit and
+// its confidence bracket end, NaN without a sign change there.
 Crossings expected_crossings(const RefProblem& p, RefSolution& fit, const SolveOptions& o) {
   Crossings c;
   const ld n1 = static_cast<ld>(o.n_sigma) * o.n_sigma, nul = static_cast<ld>(o.n_sigma_ul) * o.n_sigma_ul;
@@ -102,7 +104,7 @@ Crossings expected_crossings(const RefProblem& p, RefSolution& fit, const SolveO
     c.errn = brute_force_crossing(p, fit.theta, fit.stat, n1, -1, lo_end, scale);
   }
   // A second sign change between the nearest lower crossing and the bracket end makes Brent's
-  // answer depend on the algorithm (Cash below its feasible limit is not convex, spec 4.2).
+  // answer depend on the algorithm (Cash below its feasible limit is not convex).
   if (c.errn.in_bracket && !std::isnan(c.errn.root)) {
     for (int k = 1; k <= 200 && !c.ambiguous; ++k) {
       const ld t = c.errn.root + (lo_end - c.errn.root) * std::pow(1e-9L, 1 - k / 200.0L);

@@ -1,5 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// SolveOptions: gammapy's selection_optional parsing, the scan grid (spec 2.2), the settings
+// SolveOptions: gammapy's selection_optional parsing, the scan grid (11 log-spaced norms from 0.2
+// to 5 by default), the settings
 // handed to the solver and option validation.
 
 #include <gtest/gtest.h>
@@ -57,7 +58,8 @@ TEST(SolveOptions, SelectionErrorsNameTheEntry) {
 }
 
 TEST(SolveOptions, DefaultScanGrid) {
-  // Spec 2.2: exp(linspace(ln 0.2, ln 5, 11)) = 0.2 * 25^(j/10), the last value 4.999999999999999.
+  // gammapy's default grid: exp(linspace(ln 0.2, ln 5, 11)) = 0.2 * 25^(j/10), the last value
+  // 4.999999999999999.
   const std::vector<double> grid = SolveOptions{}.norm_scan();
   ASSERT_EQ(grid.size(), 11u);
   for (int j = 0; j < 11; ++j) {
@@ -78,7 +80,8 @@ TEST(SolveOptions, OtherGrids) {
   EXPECT_EQ(interp_grid(0, 1, 5, "lin"), (std::vector<double>{0, 0.25, 0.5, 0.75, 1}));
   EXPECT_EQ(interp_grid(-4, 4, 3, "sqrt"), (std::vector<double>{-4, 0, 4}));
   EXPECT_EQ(interp_grid(2, 7, 1, "log"), (std::vector<double>{2}));
-  // A log grid with a bound <= 0 starts at (about) the smallest positive double (spec 2.2, 8.8).
+  // A log grid with a bound <= 0 starts at (about) the smallest positive double, as in gammapy
+  // (its points collapse towards 0).
   const std::vector<double> g = interp_grid(0, 5, 3, "log");
   EXPECT_GT(g.front(), 0.0);
   EXPECT_LT(g.front(), 1e-300);

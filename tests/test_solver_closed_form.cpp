@@ -136,13 +136,13 @@ TEST_P(ClosedForm, OneBinWStat) {
     EXPECT_NEAR(r.norm_err[p], sigma, kSigmaRelTol * sigma);
     const double term = 2 * (c.n_on + c.n_off) * (1 + std::log(1 + c.n_on + c.n_off));
     EXPECT_NEAR(r.stat[p], 0.0, kStatRelTol * term);  // the saturated model: W_min = 0
-    // W(0): b_hat = (n_on + n_off) / (1 + alpha) (spec 4.3 table, mu_s = 0).
+    // W(0): b_hat = (n_on + n_off) / (1 + alpha) (gammapy's closed form at mu_s = 0).
     const ld b0 = (c.n_on + c.n_off) / (1 + static_cast<ld>(c.alpha));
     const ld w0 = 2 * ((1 + static_cast<ld>(c.alpha)) * b0 - (c.n_on > 0 ? c.n_on * std::log(c.alpha * b0) : 0) -
                        (c.n_off > 0 ? c.n_off * std::log(b0) : 0)) + ref_wstat_constant(c.n_on, c.n_off);
     EXPECT_NEAR(r.stat_null[p], static_cast<double>(w0), kStatRelTol * term);
     EXPECT_NEAR(r.ts[p], static_cast<double>(w0), 2 * kStatRelTol * term);
-    // Negative norms are natural with WStat (spec 8.2): sqrt_ts < 0, npred_excess < 0.
+    // Negative norms are natural with WStat (n_on < alpha n_off): sqrt_ts < 0, npred_excess < 0.
     EXPECT_EQ(r.sqrt_ts[p], (theta > 0 ? 1 : -1) * std::sqrt(std::fmax(r.ts[p], 0.0)));
     EXPECT_NEAR(r.npred_excess[p], mu_hat, kNormTol * (std::fabs(mu_hat) + sigma * c.s));
     EXPECT_NEAR(r.npred[p], c.n_on, kNormTol * (c.n_on + c.n_off + 1));

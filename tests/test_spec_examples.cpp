@@ -1,9 +1,10 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// The worked examples of spec section 9, from the spec's own per-bin inputs, to every digit the
-// spec prints ("exact" columns: the spec's independent double-precision prototype):
-//   9.1 synthetic spectrum, Cash, four groups;
-//   9.2 the same as On/Off data (WStat, alpha = 0.2), with group 4 as an analytic check;
-//   9.4 all-zero counts in a Cash group (plateau).
+// Three worked examples, from their per-bin inputs, to every digit of the reference values
+// printed below (gammapy 2.1 runs and an independent double-precision prototype):
+//   "9.1" a synthetic spectrum, Cash, eight reco bins in four groups;
+//   "9.2" the same as On/Off data (WStat, alpha = 0.2), with group 4 as an analytic check;
+//   "9.4" all-zero counts in a Cash group (the statistic has a plateau).
+// The labels 9.1, 9.2, 9.4 are only names; other tests reuse these inputs under them.
 
 #include <gtest/gtest.h>
 
@@ -19,7 +20,7 @@
 namespace fluxpoints::testing {
 namespace {
 
-// Spec 9.1 inputs: source counts at norm 1, counts, background, and (9.2) OFF counts.
+// Inputs of example 9.1: source counts at norm 1, counts, background, and (9.2) OFF counts.
 const double kS[8] = {54.52297653, 22.99214856, 9.69570865, 4.08864644,
                       1.72416791,  0.72707558,  0.30660523, 0.12929435};
 const double kCounts[8] = {95, 60, 33, 17, 6, 3, 0, 1};
@@ -36,16 +37,16 @@ constexpr double kBruteForceRelTol = 1e-8;
 
 // Quantities that move to first order with the best fit (errn and errp as distances from it,
 // npred, npred_excess) are compared with one unit of the last printed digit instead of half: the
-// spec's prototype minimiser is accurate to ~1e-7 relative, and four printed values are off by
-// one in their last digit. The long-double brute force, which agrees with the engine to 1e-10
-// here, gives (spec value in brackets):
+// reference prototype's minimiser is accurate to ~1e-7 relative, and four printed values are off
+// by one in their last digit. The long-double brute force, which agrees with the engine to 1e-10
+// here, gives (printed reference value in brackets):
 //   9.1 group 3: npred 8.99201050 (8.992011), npred_excess 7.49201050 (7.492011)
 //   9.2 group 1: errn 0.159819356 (0.1598193); group 2: errn 0.497189042 (0.4971891),
 //                npred_excess 43.0038648 (43.00387).
 // Everything else, and these too against the brute force, is compared at full precision.
 #define EXPECT_PRINTED_FIRST_ORDER(value, printed)                                                 \
   EXPECT_NEAR((value), std::stod(printed), 2 * ::fluxpoints::testing::printed_half_unit(printed) * (1 + 1e-9)) \
-      << "spec prints " << (printed)
+      << "printed reference value " << (printed)
 
 LikelihoodBatch cash_batch() {
   LikelihoodBatch b;
@@ -67,7 +68,7 @@ LikelihoodBatch wstat_batch() {
   return b;
 }
 
-// One row of the spec's tables, as printed.
+// One row of reference values, as printed.
 struct Row {
   const char *norm, *norm_err, *errn, *errp, *ul, *ts, *sqrt_ts, *stat, *stat_null, *npred,
       *npred_excess;
@@ -91,7 +92,7 @@ void expect_row(const BatchResult& r, int p, const Row& row) {
   EXPECT_PRINTED_FIRST_ORDER(r.npred[p], row.npred);
   EXPECT_PRINTED_FIRST_ORDER(r.npred_excess[p], row.npred_excess);
   EXPECT_EQ(r.counts[p], row.counts);
-  // is_ul = sqrt_ts < 2 (spec 3.2; FluxPoints derives it, the engine does not store it).
+  // is_ul = sqrt_ts < 2 (FluxPoints derives it from sqrt_ts, the engine does not store it).
   EXPECT_EQ(r.sqrt_ts[p] < 2, row.is_ul);
 }
 
@@ -172,7 +173,7 @@ TEST_P(SpecExamples, Section92WStatFourGroups) {
   expect_scan(r, 0, {"132.626862", "115.045312", "93.748505", "69.438405", "44.077503", "21.303538",
                      "6.662799", "7.750916", "34.515969", "99.939632", "221.195241"});
 
-  // Group 4 analytically (spec 9.2): bin 6 (n_on = 0, n_off = 1) is linear with slope 2, bin 7
+  // Group 4 analytically (example 9.2): bin 6 (n_on = 0, n_off = 1) is linear with slope 2, bin 7
   // (n_on = 1, n_off = 0) is Cash without background beyond its branch point, so
   // theta_hat = 1 / (s6 + s7), sigma = theta_hat, npred_excess = 1, npred = 1 + alpha n_off/(1+alpha).
   const double theta = 1 / (kS[6] + kS[7]);
@@ -184,7 +185,7 @@ TEST_P(SpecExamples, Section92WStatFourGroups) {
 
 TEST_P(SpecExamples, Section94AllZeroCountsCash) {
   // Bins 6 and 7 with counts [0, 0] and background [2.0, 1.5]: the statistic is minimised on a
-  // plateau where both predictions are clipped (spec 8.4).
+  // plateau where both predictions are clipped at 1e-25, so there is no unique minimum.
   LikelihoodBatch b;
   b.begin_problem("9.4");
   b.begin_dataset(StatKind::cash);

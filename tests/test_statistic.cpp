@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// Per-bin statistics of include/fluxpoints/math/statistic.hpp against the spec's formulas:
-// Cash values (4.2), every branch of the WStat table (4.3), and the analytic first and second
+// Per-bin statistics of include/fluxpoints/math/statistic.hpp against gammapy's formulas:
+// Cash values (truncated at 1e-25), every branch of gammapy's WStat (n_on = 0, n_off = 0, both
+// positive), and the analytic first and second
 // derivatives against long-double finite differences of the reference formulas, in every regime
 // and just either side of each branch point.
 
@@ -49,7 +50,8 @@ TEST(CashBin, ValueFollowsSpecFormula) {
 }
 
 TEST(CashBin, TruncationUsesSinglePrecisionLog) {
-  // Spec 4.2: ln(float32(1e-25)) = -57.5646273053, not the double-precision -57.5646273248.
+  // gammapy takes the log of a float32 copy of 1e-25: ln(float32(1e-25)) = -57.5646273053, not
+  // the double-precision -57.5646273248.
   EXPECT_NEAR(m::kCashLogTruncation, std::log(static_cast<double>(static_cast<float>(1e-25))), 1e-14);
   EXPECT_NEAR(m::kCashLogTruncation, -57.5646273053, 1e-10);
   // Predictions at or below 1e-25 (or negative, clipped first) give the flat truncated value.
@@ -65,7 +67,7 @@ TEST(CashBin, TruncationUsesSinglePrecisionLog) {
   EXPECT_EQ(m::cash_value(0, 2, 1, -1), 2e-25);
 }
 
-// --- WStat table (spec 4.3) ---------------------------------------------------------------------
+// --- WStat: gammapy's branches ------------------------------------------------------------------
 
 // gammapy's closed form, evaluated naively in long double (no cancellation problem at the sizes
 // used here): b = (C + D) / (2 alpha (alpha + 1)).
@@ -101,8 +103,8 @@ ld minimise_over_background(ld n_on, ld n_off, ld alpha, ld mu_s) {
 struct WStatCase {
   std::string branch;
   double n_on, n_off, alpha, mu_s;
-  ld b_table;  // b_hat from the spec's table
-  ld w_table;  // W(mu_s) from the table (with G), NaN where the table gives no formula
+  ld b_table;  // b_hat from gammapy's closed form for the branch
+  ld w_table;  // W(mu_s) for the branch (with G), NaN where gammapy has no closed form
 };
 
 std::vector<WStatCase> wstat_table_cases() {
@@ -205,7 +207,7 @@ TEST(WStatBin, LinearBranchesHaveTheTableSlopes) {
 }
 
 TEST(WStatBin, UnconstrainedOneBinMinimumIsNonMinusAlphaNoff) {
-  // Spec 4.3: the one-bin MLE is mu_s = n_on - alpha n_off on every branch (negative when the OFF
+  // The one-bin MLE is mu_s = n_on - alpha n_off on every branch (negative when the OFF
   // excess dominates), where S' = 0, and there W = 0 (G makes the saturated model zero).
   struct Case { double n_on, n_off, alpha; };
   for (const Case c : {Case{20, 50, 0.2}, Case{5, 100, 0.2}, Case{0, 10, 0.5}, Case{7, 0, 0.3},
@@ -223,7 +225,7 @@ TEST(WStatBin, UnconstrainedOneBinMinimumIsNonMinusAlphaNoff) {
 }
 
 TEST(WStatBin, ZeroAlphaContributesNothing) {
-  // Spec 4.3 / 8.13: alpha = 0 gives NaN in b_hat, nan_to_num makes the bin's stat 0.
+  // gammapy: alpha = 0 gives NaN in b_hat, and nan_to_num makes the bin's stat 0.
   const m::BinTerms t = m::wstat_bin(5, 3, 0.0, 2.0, 0.5, 1.5);
   EXPECT_EQ(t.value, 0.0);
   EXPECT_EQ(t.d1, 0.0);
@@ -328,7 +330,7 @@ TEST(BinDerivatives, MatchLongDoubleFiniteDifferences) {
 }
 
 TEST(BinDerivatives, FirstDerivativeIsContinuousAtC1BranchPoints) {
-  // The n_on = 0 and n_off = 0 branch points are C1 (spec 4.3): S' has the same value from both
+  // The n_on = 0 and n_off = 0 branch points are C1: S' has the same value from both
   // formulas there (slope 2, resp. -2/alpha).
   const double a = 0.2;
   const double on0 = -a * 10 / (1 + a);

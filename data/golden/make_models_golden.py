@@ -234,7 +234,8 @@ def evaluate(model):
 
 
 def spec_log_parabola_check():
-    """Spec 5.2 test: LogParabola(2.3, 0.3, 1 TeV), bins [0.5, 1] and [1, 10] in one call."""
+    """gammapy's log-log trapezoid on LogParabola(2.3, 0.3, 1 TeV), bins [0.5, 1] and [1, 10]
+    integrated in one call (the case of tests/test_models.cpp SpecLogParabolaTrapezoidError)."""
     lp = LogParabolaSpectralModel(amplitude="1e-11 cm-2 s-1 TeV-1", reference="1 TeV",
                                   alpha=2.3, beta=0.3)
     lo, hi = np.array([0.5, 1.0]), np.array([1.0, 10.0])

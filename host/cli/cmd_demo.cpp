@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// `fluxpoints demo`: solves a small built-in batch (the synthetic spectrum of spec section 9.1,
-// as Cash and as On/Off WStat data) and prints the flux-point table. Useful as a smoke test of a
-// build and of the chosen backend.
+// `fluxpoints demo`: solves a small built-in batch (a synthetic spectrum of eight reco bins in
+// four groups, as Cash and as On/Off WStat data) and prints the flux-point table. Useful as a
+// smoke test of a build and of the chosen backend.
 #include <fmt/core.h>
 
 #include "commands.hpp"

@@ -86,7 +86,8 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     norm[r] = result.filtered_norm(p);
     norm_err[r] = result.filtered_norm_err(p);
     success[r] = result.success[p] ? 1.0 : 0.0;
-    // Spec 3.2: the sign comes from the success-filtered norm, so a failed fit (NaN) is negative.
+    // The sign comes from the success-filtered norm, so a failed fit (NaN norm) gets a negative
+    // sqrt_ts, as in gammapy.
     const double root = std::sqrt(std::max(ts[r], 0.0));
     sqrt_ts[r] = std::isnan(ts[r]) ? math::kNaN : (norm[r] > 0 ? root : -root);
   }
@@ -145,7 +146,7 @@ io::FluxPointsTable make_flux_points(const BatchResult& result, const SourceProb
     t.add(vector_column("stat_scan", n_scan, scan, false));
   }
   if (so.ul) {
-    // Spec 3.2: is_ul = sqrt_ts < threshold (NaN -> false), written only with norm_ul.
+    // gammapy's is_ul = sqrt_ts < threshold (NaN -> false), written only with norm_ul.
     std::vector<double> is_ul(n_rows);
     for (std::size_t r = 0; r < n_rows; ++r)
       is_ul[r] = sqrt_ts[r] < options.sqrt_ts_threshold_ul ? 1.0 : 0.0;

@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// gadf SED FITS (spec 7b): an empty PRIMARY and a BINTABLE 'FLUXPOINTS' with SED_TYPE and UL_CONF,
-// vector columns as repeat counts with TDIM. Written with cfitsio so that gammapy's
-// FluxPoints.read (astropy) loads it.
+// gadf SED FITS (as gammapy's FluxPoints.write, format "gadf-sed"): an empty PRIMARY and a
+// BINTABLE 'FLUXPOINTS' with SED_TYPE and UL_CONF, vector columns as repeat counts with TDIM.
+// Written with cfitsio so that gammapy's FluxPoints.read (astropy) loads it.
 #include <fitsio.h>
 
 #include <algorithm>
@@ -212,7 +212,7 @@ FluxPointsTable read_flux_points_fits(const std::string& path) {
       check(status, path, "cannot read column '" + c.name + "'");
     }
     // The gadf spec's log-likelihood columns: stat = 2 loglike (gammapy converts without a sign
-    // flip, spec 7b).
+    // flip).
     for (const auto& [old_name, new_name] : {std::pair<const char*, const char*>{"loglike", "stat"},
                                              {"loglike_null", "stat_null"},
                                              {"dloglike_scan", "stat_scan"}}) {

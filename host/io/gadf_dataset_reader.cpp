@@ -1,5 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// gadf (DL4) region-map layout of SpectrumDataset / SpectrumDatasetOnOff (spec 7c).
+// gadf (DL4) region-map layout of SpectrumDataset / SpectrumDatasetOnOff
+// (see docs/spectrum-datasets.md).
 #include <fmt/format.h>
 
 #include <cmath>

@@ -1,6 +1,6 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
-// OGIP writer with gammapy 2.1's layout (OGIPDatasetWriter, format "ogip"; spec 7a). Each file
-// is built in memory and stored through io::OutputFile.
+// OGIP writer with gammapy 2.1's layout (OGIPDatasetWriter, format "ogip"; see
+// docs/spectrum-datasets.md). Each file is built in memory and stored through io::OutputFile.
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>

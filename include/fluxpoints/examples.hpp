@@ -1,6 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
-// Small built-in example batches (no files needed): the synthetic spectrum of spec section 9.1.
+// Small built-in example batches (no files needed): a synthetic spectrum of eight reco bins in
+// four groups (the worked example of tests/test_spec_examples.cpp).
 #include "fluxpoints/batch.hpp"
 
 namespace fluxpoints::examples {

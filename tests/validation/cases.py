@@ -13,11 +13,11 @@ Energy-edge rule (documented in tests/validation/README.md):
      datasets of the case;
   2. clipped to the reco-axis extent that EVERY dataset of the case covers, because gammapy 2.1
      fails (ValueError from a reshape) when a dataset has no overlap with a group and drops out
-     of it (its per-dataset vectors would be shorter; spec 8.10);
+     of it (its per-dataset vectors would be shorter);
   3. 9 log-spaced edges (8 groups) over that range;
   4. an interior edge closer than kTieMarginBins to a snapping tie (a reco-bin centre in log
-     energy, spec 1.3) is moved up by kTieShiftBins of a bin, so that rounding noise cannot send
-     it to different bins in the two tools.
+     energy, where gammapy's nearest-edge snapping is a tie) is moved up by kTieShiftBins of a
+     bin, so that rounding noise cannot send it to different bins in the two tools.
 """
 import argparse
 import json
@@ -60,8 +60,9 @@ MODELS = {
     },
 }
 
-# Extra case reproducing spec 9.3 (H.E.S.S. obs 23523 with fixed edges, incl. a 1.8b row with no
-# safe bins and kink rows), so the golden data also cover the spec's worked example.
+# Extra case: H.E.S.S. obs 23523 with fixed edges [0.1, 0.3, 1, 3, 10, 30, 100] TeV and a PowerLaw
+# of index 2.7, incl. a row with no safe bins and kink rows, so the golden data also cover the
+# worked example of tests/test_estimator_hess.cpp. (The "spec93" in names is only a label.)
 SPEC93_MODEL = {
     "type": "PowerLawSpectralModel",
     "parameters": {"index": 2.7, "amplitude": 3e-11, "reference": 1.0},

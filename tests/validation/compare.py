@@ -34,7 +34,7 @@ kNormRelTol = 1e-3  # issue 3
 # so its norm is off by up to 0.01 sigma, x2 for Minuit's approximate EDM. In low-count groups
 # (sigma ~ norm) that is ~1e-2 relative, beyond kNormRelTol (seen: 0.009 sigma, hess_pl row 7).
 kMigradSigmaTol = 0.02
-kErrRelTol = 1e-3  # HESSE finite differences ~1e-4; Brent crossings ~1e-12 (spec 8.11)
+kErrRelTol = 1e-3  # HESSE finite differences ~1e-4; Brent crossings ~1e-12
 kTsTol = 1e-3  # absolute OR relative: stat(theta_hat) carries MIGRAD's EDM (< 2e-4)
 kSqrtTsAbsTol = math.sqrt(kTsTol)  # sqrt amplifies the ts tolerance near ts = 0
 # stat = -2 ln L at the best fit, compared as it is (both tools keep the same data terms): MIGRAD
@@ -46,7 +46,7 @@ kNpredExcessRefRelTol = 1e-6  # npred_excess / norm = sum of reference npred (fl
 kEnergyRelTol = 1e-9  # both tools snap to the same axis edges; only unit-conversion rounding
 kRefRelTol = 1e-6  # reference dnde/flux are analytic
 kRefEfluxRelTol = 1e-4  # gammapy integrates E*phi numerically for non-power-law models
-kSensitivityRelTol = 1e-2  # gammapy solves sensitivity with brentq rtol 0.01 (spec 3.6)
+kSensitivityRelTol = 1e-2  # gammapy solves sensitivity with brentq rtol 0.01
 kNormScanRelTol = 1e-12  # the same default grid on both sides
 kSkipExitCode = 77  # ctest's SKIP_RETURN_CODE for the comparison tests (tests/CMakeLists.txt)
 EXCUSED_JSON = Path(__file__).resolve().parent / "excused_cells.json"
@@ -111,7 +111,7 @@ def read_table(path):
 
 
 def check_gammapy_reads(path):
-    """gammapy must load every file we write (spec 7b, 'What FluxPoints.read needs')."""
+    """gammapy must load every file we write with FluxPoints.read (format gadf-sed)."""
     from gammapy.estimators import FluxPoints
 
     fp = FluxPoints.read(path, sed_type="likelihood")

@@ -121,7 +121,8 @@ def run_case(case, options, data_dir, out_dir, migrad_tol=None):
 
     record = {"case": case, "options": options}
     record.update(table_to_json(fits_path))
-    # Unfiltered best fit: the file shows NaN norm/norm_err where success is False (spec 3.5).
+    # Unfiltered best fit: the file shows NaN norm/norm_err where success is False (gammapy's
+    # filter_success_nan).
     flux_points.filter_success_nan = False
     record["norm_unfiltered"] = to_json_value(flux_points.norm.data.ravel())
     record["norm_err_unfiltered"] = to_json_value(flux_points.norm_err.data.ravel())

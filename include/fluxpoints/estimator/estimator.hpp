@@ -74,7 +74,8 @@ std::string why_no_dataset_contributes(const std::vector<datasets::SpectrumDatas
 bool energy_axes_aligned(const std::vector<double>& a, const std::vector<double>& b,
                          double atol = 0.02);
 
-// Spec 1.2: unique dataset names, aligned reco axes, a single telescope unless allowed.
+// gammapy's checks before a run: unique dataset names, aligned reco axes, a single telescope
+// unless allowed.
 // Throws std::invalid_argument naming the datasets.
 void check_datasets(const std::vector<datasets::SpectrumDataset>& datasets,
                     bool allow_multiple_telescopes);

@@ -1,8 +1,8 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // Reading 1-D spectral datasets from the files gammapy writes: OGIP (io/ogip.hpp) and the gadf
-// region-map layout that SpectrumDataset.write / SpectrumDatasetOnOff.write use by default
-// (spec 7c).
+// region-map layout that SpectrumDataset.write / SpectrumDatasetOnOff.write use by default (see
+// docs/spectrum-datasets.md).
 
 #include <string>
 #include <vector>
@@ -22,7 +22,7 @@ namespace fluxpoints::io {
 // (MIGRA axis) and maps with more than one spatial bin.
 datasets::SpectrumDataset read_gadf_spectrum_dataset(const std::string& path);
 
-// Detects the layout (spec 7a): a SPECTRUM HDU whose HDUCLASS contains "OGIP" -> OGIP, a
+// Detects the layout: a SPECTRUM HDU whose HDUCLASS contains "OGIP" -> OGIP, a
 // COUNTS HDU with COUNTS_BANDS -> gadf. Throws std::runtime_error naming the file otherwise.
 datasets::SpectrumDataset read_spectrum_dataset(const std::string& path);
 

@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // OGIP spectra (PHA + BKG + ARF + RMF) read and written the way gammapy 2.1 does for
-// SpectrumDatasetOnOff (spec 7a).
+// SpectrumDatasetOnOff (see docs/spectrum-datasets.md).
 
 #include <string>
 #include <vector>

@@ -1,7 +1,9 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // The one-dimensional flux-point solve, shared by every backend: best-fit norm, its error,
-// TS, and the profile crossings (errn, errp, ul) of spec sections 1.7, 2.4 and 3.3.
+// TS, and the profile crossings as gammapy's FluxPointsEstimator defines them: errn / errp are
+// the distances from the best fit to where S rises by n_sigma^2 below / above it, ul is the norm
+// where it rises by n_sigma_ul^2 above it.
 //
 // The profile S(theta) is convex on its feasible region, so every search here is a
 // safeguarded Newton iteration inside a maintained bracket: a Newton step that leaves the bracket

@@ -1,7 +1,7 @@
 // Copyright (c) 2026, the fluxpoints developers. BSD-3-Clause.
 #pragma once
 // Per-bin Poisson fit statistics (stat = -2 ln L) as gammapy defines them, with their first and
-// second derivatives in the flux-point norm theta. Spec sections 4.2 (Cash) and 4.3 (WStat).
+// second derivatives in the flux-point norm theta: Cash, and WStat (On/Off, background profiled).
 // Every backend (CPU, CUDA) evaluates the likelihood only through these functions.
 
 #include "fluxpoints/math/hd.hpp"

@@ -208,11 +208,7 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
     }
   }
 
-  SourceProblems out;
-  out.source_name = source.name;
-  out.reference_model = std::shared_ptr<const models::SpectralModel>(model.spectral->clone());
-  out.energy_unit = ds.front().energy_unit;
-  for (const auto& d : ds) out.dataset_names.push_back(d.name);
+  SourceProblems out = start_source_problems(source.name, *model.spectral, ds);
 
   const auto& edges = options.energy_edges;
   for (std::size_t g = 0; g + 1 < edges.size(); ++g) {

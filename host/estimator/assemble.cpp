@@ -216,11 +216,7 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
           " predicted source counts for " + std::to_string(datasets[k].n_reco()) + " reco bins");
   }
 
-  SourceProblems out;
-  out.source_name = source.name;
-  out.reference_model = std::shared_ptr<const models::SpectralModel>(source.spectral->clone());
-  out.energy_unit = datasets.front().energy_unit;
-  for (const auto& d : datasets) out.dataset_names.push_back(d.name);
+  SourceProblems out = start_source_problems(source.name, *source.spectral, datasets);
 
   const auto& edges = options.energy_edges;
   for (std::size_t g = 0; g + 1 < edges.size(); ++g) {

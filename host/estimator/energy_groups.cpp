@@ -91,6 +91,17 @@ BinRange snap_energy_range(const std::vector<double>& edges, double e_lo, double
   return r;
 }
 
+SourceProblems start_source_problems(const std::string& source_name,
+                                     const models::SpectralModel& reference,
+                                     const std::vector<datasets::SpectrumDataset>& datasets) {
+  SourceProblems out;
+  out.source_name = source_name;
+  out.reference_model = std::shared_ptr<const models::SpectralModel>(reference.clone());
+  if (!datasets.empty()) out.energy_unit = datasets.front().energy_unit;
+  for (const auto& d : datasets) out.dataset_names.push_back(d.name);
+  return out;
+}
+
 GroupLayout lay_out_group(const std::vector<datasets::SpectrumDataset>& datasets, double e_lo,
                           double e_hi, const models::SpectralModel& reference,
                           std::vector<std::string>& warnings) {

@@ -145,6 +145,13 @@ struct SourceProblems {
   bool any_dataset() const;
 };
 
+// A source's SourceProblems before its groups are added: its name, a copy of its reference model,
+// the datasets' names and the output energy unit (that of the first dataset).
+SourceProblems start_source_problems(const std::string& source_name,
+                                     const models::SpectralModel& reference,
+                                     const std::vector<datasets::SpectrumDataset>& datasets);
+
+
 // Appends one problem per energy group of `options.energy_edges`. `predictions` are
 // per dataset, as predict_counts returns them. Checks the datasets (check_datasets) first.
 SourceProblems append_source_problems(LikelihoodBatch& batch,

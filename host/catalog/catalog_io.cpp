@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/limits.hpp"
@@ -40,6 +41,20 @@ constexpr const char* kComponentBinColumns[] = {"bin_index", "bin_value"};
 
 // Rows closer than this are read together (the rows between are read and dropped).
 constexpr std::int64_t kMaxRowGap = 16;
+
+// The runs of nearby rows of a sorted row list, as index ranges [first, last] into it: each run is
+// read with one hyperslab per column.
+std::vector<std::pair<std::size_t, std::size_t>> runs_of_nearby_rows(
+    const std::vector<std::int64_t>& sorted_rows) {
+  std::vector<std::pair<std::size_t, std::size_t>> runs;
+  for (std::size_t i = 0; i < sorted_rows.size();) {
+    std::size_t j = i;
+    while (j + 1 < sorted_rows.size() && sorted_rows[j + 1] - sorted_rows[j] <= kMaxRowGap) ++j;
+    runs.emplace_back(i, j);
+    i = j + 1;
+  }
+  return runs;
+}
 
 }  // namespace
 
@@ -174,10 +189,7 @@ std::map<std::int64_t, ComponentRead> CatalogReader::read_components(
   }
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  std::size_t i = 0;
-  while (i < rows.size()) {
-    std::size_t j = i;
-    while (j + 1 < rows.size() && rows[j + 1] - rows[j] <= kMaxRowGap) ++j;
+  for (const auto& [i, j] : runs_of_nearby_rows(rows)) {
     const std::int64_t a = rows[i], n = rows[j] - a + 1;
     try {
       const auto dataset = file_->read_i64(comp("dataset"), a, n);
@@ -228,7 +240,6 @@ std::map<std::int64_t, ComponentRead> CatalogReader::read_components(
         for (std::size_t q = i; q <= j; ++q) out[rows[q]] = read_components({rows[q]}).at(rows[q]);
       }
     }
-    i = j + 1;
   }
   return out;
 }
@@ -345,11 +356,8 @@ std::vector<DatasetRead> CatalogReader::read_datasets(const std::vector<std::int
 
 std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::vector<std::int64_t>& rows) const {
   std::map<std::int64_t, DatasetRead> out;
-  std::size_t i = 0;
-  while (i < rows.size()) {
+  for (const auto& [i, j] : runs_of_nearby_rows(rows)) {
     // One run of nearby rows [a, b], read with one hyperslab per column.
-    std::size_t j = i;
-    while (j + 1 < rows.size() && rows[j + 1] - rows[j] <= kMaxRowGap) ++j;
     const std::int64_t a = rows[i], b = rows[j], n = b - a + 1;
     try {
       const auto names = file_->read_str(ds("name"), a, n);
@@ -455,7 +463,6 @@ std::map<std::int64_t, DatasetRead> CatalogReader::read_local_rows(const std::ve
         }
       }
     }
-    i = j + 1;
   }
   return out;
 }

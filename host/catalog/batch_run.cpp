@@ -90,11 +90,12 @@ void assemble_source(const Source& source, const std::vector<DatasetRead*>& read
   }
 }
 
-// Appends `src` to `dst` and shifts the problem and segment indices of `problems` to match.
-void append_batch(LikelihoodBatch& dst, const LikelihoodBatch& src, SourceProblems& problems) {
+// Appends `src` to `dst` (moving its labels) and shifts the problem and segment indices of
+// `problems` to match.
+void append_batch(LikelihoodBatch& dst, LikelihoodBatch&& src, SourceProblems& problems) {
   const std::int64_t problem_offset = dst.n_problems();
   const std::int64_t segment_offset = dst.n_segments();
-  dst.append(src);
+  dst.append(std::move(src));
   for (FluxPointGroup& g : problems.groups) {
     g.problem += problem_offset;
     g.first_segment += segment_offset;
@@ -373,7 +374,7 @@ FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const Estimato
   }
   f.batch->reserve(total_problems, total_bins);
   for (AssembledSource& a : f.sources)
-    if (a.problems) append_batch(*f.batch, a.batch, *a.problems);
+    if (a.problems) append_batch(*f.batch, std::move(a.batch), *a.problems);
   f.fold_seconds = seconds_since(start);
   return f;
 }

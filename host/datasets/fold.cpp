@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -53,32 +54,21 @@ std::int32_t FoldArrays::add_dataset(const SpectrumDataset& d) {
   edges_.insert(edges_.end(), d.true_edges.begin(), d.true_edges.end());
   exposure_.insert(exposure_.end(), d.exposure.begin(), d.exposure.end());
   if (!d.edisp.empty()) {
-    // Column i of the row-major matrix is M[j * nr + i]; its nonzero rows span [begin, end).
-    // One pass in memory order finds the spans, a second copies each column's span.
+    // Column i of the row-major matrix is M[j * nr + i]; its nonzero rows span [begin, end),
+    // found from both ends of the column (reading only the zeros outside it).
     const std::size_t first_column = columns_.size();
     columns_.resize(first_column + nr);
     math::EdispColumn* columns = columns_.data() + first_column;
-    for (std::size_t i = 0; i < nr; ++i) columns[i].row_begin = static_cast<std::int32_t>(nt);
-    for (std::size_t j = 0; j < nt; ++j) {
-      const double* row = d.edisp.data() + j * nr;
-      for (std::size_t i = 0; i < nr; ++i) {
-        if (row[i] == 0.0) continue;
-        if (columns[i].row_begin == static_cast<std::int32_t>(nt))
-          columns[i].row_begin = static_cast<std::int32_t>(j);
-        columns[i].row_end = static_cast<std::int32_t>(j + 1);
-      }
-    }
-    std::size_t n_values = values_.size();
+    const double* m = d.edisp.data();
     for (std::size_t i = 0; i < nr; ++i) {
-      if (columns[i].row_end == 0) columns[i].row_begin = 0;  // an empty column
-      columns[i].value_offset = static_cast<std::int64_t>(n_values);
-      n_values += static_cast<std::size_t>(columns[i].row_end - columns[i].row_begin);
-    }
-    values_.resize(n_values);
-    for (std::size_t i = 0; i < nr; ++i) {
-      double* out = values_.data() + columns[i].value_offset;
-      for (std::int32_t j = columns[i].row_begin; j < columns[i].row_end; ++j)
-        *out++ = d.edisp[static_cast<std::size_t>(j) * nr + i];
+      std::size_t begin = 0, end = nt;
+      while (begin < nt && m[begin * nr + i] == 0.0) ++begin;
+      if (begin == nt) begin = end = 0;  // an empty column
+      while (end > begin && m[(end - 1) * nr + i] == 0.0) --end;
+      columns[i].row_begin = static_cast<std::int32_t>(begin);
+      columns[i].row_end = static_cast<std::int32_t>(end);
+      columns[i].value_offset = static_cast<std::int64_t>(values_.size());
+      for (std::size_t j = begin; j < end; ++j) values_.push_back(m[j * nr + i]);
     }
   }
   datasets_.push_back(info);
@@ -157,7 +147,13 @@ std::vector<double> FoldArrays::npred(std::int32_t k, const models::SpectralMode
   scratch_.resize(static_cast<std::size_t>(d.n_true));
   std::vector<double> out(static_cast<std::size_t>(d.n_reco));
   if (const std::optional<math::ClosedFormSpectrum> m = model.closed_form()) {
-    math::fold_dataset(*m, d, scratch_.data(), out.data());
+    if (!same_fluxes(k, *m)) {
+      flux_.resize(static_cast<std::size_t>(d.n_true));
+      math::fold_true_bin_fluxes(*m, d, flux_.data());
+      flux_model_ = *m;
+      flux_dataset_ = k;
+    }
+    math::fold_dataset_from_fluxes(d, flux_.data(), scratch_.data(), out.data());
     return out;
   }
   // Models without a closed form integrate through their virtual dnde, all true bins in one
@@ -172,6 +168,18 @@ std::vector<double> FoldArrays::npred(std::int32_t k, const models::SpectralMode
   }
   for (int i = 0; i < d.n_reco; ++i) out[i] = math::fold_reco_bin(d, scratch_.data(), i, nonfinite);
   return out;
+}
+
+bool FoldArrays::same_fluxes(std::int32_t k, const math::ClosedFormSpectrum& m) const {
+  if (flux_dataset_ < 0) return false;
+  // Bitwise: the same parameters give the same fluxes to the last bit (-0.0 and 0.0 may not).
+  if (m.kind != flux_model_.kind || std::memcmp(m.p, flux_model_.p, sizeof(m.p)) != 0) return false;
+  if (k == flux_dataset_) return true;
+  const math::FoldDatasetInfo& a = datasets_[k];
+  const math::FoldDatasetInfo& b = datasets_[flux_dataset_];
+  if (a.n_true != b.n_true) return false;
+  const double* ea = edges_.data() + a.edges_offset;
+  return std::equal(ea, ea + a.n_true + 1, edges_.data() + b.edges_offset);
 }
 
 math::FoldArraysView FoldArrays::view() const {

@@ -2,6 +2,7 @@
 #include "fluxpoints/batch.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -59,6 +60,17 @@ void LikelihoodBatch::add_nuisance(double start, double min, double max,
 }
 
 void LikelihoodBatch::append(const LikelihoodBatch& other) {
+  append_numbers(other);
+  labels_.insert(labels_.end(), other.labels_.begin(), other.labels_.end());
+}
+
+void LikelihoodBatch::append(LikelihoodBatch&& other) {
+  append_numbers(other);
+  labels_.insert(labels_.end(), std::make_move_iterator(other.labels_.begin()),
+                 std::make_move_iterator(other.labels_.end()));
+}
+
+void LikelihoodBatch::append_numbers(const LikelihoodBatch& other) {
   const std::int64_t bin0 = n_bins(), segment0 = n_segments(), nuisance0 = n_nuisances();
   const std::int64_t template0 = static_cast<std::int64_t>(template_values_.size());
   const auto extend = [](auto& to, const auto& from) {
@@ -81,7 +93,6 @@ void LikelihoodBatch::append(const LikelihoodBatch& other) {
   extend(nuisance_min_, other.nuisance_min_);
   extend(nuisance_max_, other.nuisance_max_);
   extend(template_values_, other.template_values_);
-  extend(labels_, other.labels_);
 }
 
 void LikelihoodBatch::begin_dataset(StatKind kind) {

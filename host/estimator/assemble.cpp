@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "fluxpoints/datasets/fold.hpp"
 #include "fluxpoints/estimator/estimator.hpp"
@@ -117,6 +120,33 @@ class DatasetFolder {
   datasets::FoldArrays arrays_;
 };
 
+// "<source>, group <g> [<e_min>, <e_max>] TeV", the name of a problem in error messages. The
+// energies' text is the same for most sources of a catalog: the last one of each group index is
+// kept per thread (formatting the two numbers costs more than the rest of the problem's setup).
+std::string group_label(const std::string& source, std::size_t g, double e_min, double e_max) {
+  struct Energies {
+    double e_min = math::kNaN, e_max = math::kNaN;
+    std::string text;
+  };
+  thread_local std::vector<Energies> last;
+  if (last.size() <= g) last.resize(g + 1);
+  Energies& e = last[g];
+  // Bitwise, so that the text is exactly fmt's for these numbers (0.0 and -0.0 print differently).
+  if (std::memcmp(&e.e_min, &e_min, sizeof(double)) != 0 ||
+      std::memcmp(&e.e_max, &e_max, sizeof(double)) != 0) {
+    e.e_min = e_min;
+    e.e_max = e_max;
+    e.text = fmt::format(" [{:g}, {:g}] TeV", e_min, e_max);
+  }
+  std::string label;
+  label.reserve(source.size() + 32 + e.text.size());
+  label += source;
+  label += ", group ";
+  label += std::to_string(g);
+  label += e.text;
+  return label;
+}
+
 }  // namespace
 
 bool SourceProblems::any_dataset() const {
@@ -225,8 +255,7 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
     FluxPointGroup& group = layout.group;
     const std::vector<BinRange>& ranges = layout.ranges;
 
-    group.problem = batch.begin_problem(
-        fmt::format("{}, group {} [{:g}, {:g}] TeV", source.name, g, group.e_min, group.e_max));
+    group.problem = batch.begin_problem(group_label(source.name, g, group.e_min, group.e_max));
     group.first_segment = batch.n_segments();
     for (std::size_t k : group.segment_dataset) {
       const auto& d = datasets[k];

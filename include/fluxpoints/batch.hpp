@@ -98,6 +98,8 @@ class LikelihoodBatch {
   // Appends every problem of `other` (bins, segments, nuisances and labels) after this batch's
   // problems: problem p of `other` becomes problem n_problems() + p here.
   void append(const LikelihoodBatch& other);
+  // The same, moving other's labels instead of copying them (other keeps its numbers).
+  void append(LikelihoodBatch&& other);
 
   // Rejects non-finite or negative inputs with std::invalid_argument naming the problem, the
   // dataset and the bin (BatchView::validate). Backends call it before solving.
@@ -137,6 +139,7 @@ class LikelihoodBatch {
 
  private:
   void check_no_nuisance(const char* what) const;
+  void append_numbers(const LikelihoodBatch& other);  // append() but the labels
   void add_bin(const char* what, StatKind kind, double n, double s, double other, double n_off,
                double alpha);
 

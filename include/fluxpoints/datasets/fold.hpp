@@ -12,7 +12,8 @@
 // are integrated through their virtual integral() and multiplied through the same dispersion
 // code.
 // Datasets with the same true edges share one log-log grid (the nodes of gammapy's numeric
-// integral), built the first time a model without an analytic integral needs it.
+// integral), built the first time a model without an analytic integral needs it, and a model
+// folded through several datasets with the same true edges in a row is integrated once.
 
 #include <cstdint>
 #include <vector>
@@ -46,12 +47,20 @@ class FoldArrays {
   math::FoldArraysView view() const;
 
  private:
+  // Whether flux_ holds the fluxes of m over dataset k's true bins.
+  bool same_fluxes(std::int32_t k, const math::ClosedFormSpectrum& m) const;
+
   std::vector<math::FoldDatasetInfo> datasets_;
   std::vector<math::LogLogGridInfo> grids_;
   std::vector<std::int64_t> grid_edges_;  // per grid: offset of the true edges it was built on
   std::vector<double> edges_, exposure_, values_, nodes_, log_ratio_, ratio_;
   std::vector<math::EdispColumn> columns_;
   std::vector<double> scratch_;  // npred per true bin, reused between calls
+  // The true bins' fluxes of the last closed-form model folded, and what they depend on: the
+  // model and the true edges (the grid follows from the edges).
+  std::vector<double> flux_;
+  math::ClosedFormSpectrum flux_model_;
+  std::int32_t flux_dataset_ = -1;  // the dataset they were computed for; -1: none
 };
 
 }  // namespace fluxpoints::datasets

@@ -131,10 +131,11 @@ FLUXPOINTS_HD double fold_true_bin(const ClosedFormSpectrum& m, const FoldDatase
   return flux * d.exposure[j];
 }
 
-// npred_true of every true bin, in order (the host's loop): the same values as fold_true_bin,
-// with f evaluated once at each edge two neighbouring bins share.
-FLUXPOINTS_HD void fold_true_bins(const ClosedFormSpectrum& m, const FoldDatasetView& d,
-                                  double* npred_true) {
+// The model's integral over every true bin, in order (the host's loop): fold_true_bin's values
+// before the exposure, with f evaluated once at each edge two neighbouring bins share. They depend
+// on the model and the true edges only, so datasets with the same true axis can share them.
+FLUXPOINTS_HD void fold_true_bin_fluxes(const ClosedFormSpectrum& m, const FoldDatasetView& d,
+                                        double* flux) {
   if (m.kind == ClosedFormKind::power_law || m.kind == ClosedFormKind::power_law_norm) {
     // power_law_integral bin by bin, operation for operation, with each edge's term
     // pow(e / reference, 1 - index) computed once: bin j's upper term is bin j+1's lower one.
@@ -144,17 +145,15 @@ FLUXPOINTS_HD void fold_true_bins(const ClosedFormSpectrum& m, const FoldDataset
       double lower = std::pow(d.true_edges[0] / reference, val);
       for (int j = 0; j < d.n_true; ++j) {
         const double upper = std::pow(d.true_edges[j + 1] / reference, val);
-        npred_true[j] = prefactor * (upper - lower) * d.exposure[j];
+        flux[j] = prefactor * (upper - lower);
         lower = upper;
       }
       return;
     }
   }
   if (has_analytic_integral(m.kind)) {
-    for (int j = 0; j < d.n_true; ++j) {
-      npred_true[j] =
-          closed_form_analytic_integral(m, d.true_edges[j], d.true_edges[j + 1]) * d.exposure[j];
-    }
+    for (int j = 0; j < d.n_true; ++j)
+      flux[j] = closed_form_analytic_integral(m, d.true_edges[j], d.true_edges[j + 1]);
     return;
   }
   const LogSlopeSpectrum s = log_slope_form(m);
@@ -165,7 +164,7 @@ FLUXPOINTS_HD void fold_true_bins(const ClosedFormSpectrum& m, const FoldDataset
     double y = log_slope_dnde(s, d.grid.nodes[0], ln_lo);
     for (int j = 0; j < d.n_true; ++j) {
       const double ln_hi = log(d.grid.nodes[static_cast<std::int64_t>(j) * d.grid.npts + last]);
-      npred_true[j] = log_slope_bin_integral(s, d.grid, j, ln_lo, ln_hi, y, &y) * d.exposure[j];
+      flux[j] = log_slope_bin_integral(s, d.grid, j, ln_lo, ln_hi, y, &y);
       ln_lo = ln_hi;
     }
     return;
@@ -174,7 +173,7 @@ FLUXPOINTS_HD void fold_true_bins(const ClosedFormSpectrum& m, const FoldDataset
   double y = f(d.grid.nodes[0]);
   for (int j = 0; j < d.n_true; ++j) {
     // Bin j's first node is bin j-1's last: both are the true edge j, exactly.
-    npred_true[j] = loglog_bin_integral(f, d.grid, j, y, &y) * d.exposure[j];
+    flux[j] = loglog_bin_integral(f, d.grid, j, y, &y);
   }
 }
 
@@ -205,14 +204,24 @@ FLUXPOINTS_HD double fold_reco_bin(const FoldDatasetView& d, const double* npred
   return sum;
 }
 
-// The whole fold of one model through one dataset (the host's path). npred_true: n_true
+// The fold of one dataset from its true bins' fluxes (fold_true_bin_fluxes). npred_true: n_true
 // entries of scratch; npred: n_reco results.
-FLUXPOINTS_HD void fold_dataset(const ClosedFormSpectrum& m, const FoldDatasetView& d,
-                                double* npred_true, double* npred) {
-  fold_true_bins(m, d, npred_true);
+FLUXPOINTS_HD void fold_dataset_from_fluxes(const FoldDatasetView& d, const double* flux,
+                                            double* npred_true, double* npred) {
   NonFiniteRows nonfinite;
-  for (int j = 0; j < d.n_true; ++j) note_row(nonfinite, j, npred_true[j]);
+  for (int j = 0; j < d.n_true; ++j) {
+    npred_true[j] = flux[j] * d.exposure[j];
+    note_row(nonfinite, j, npred_true[j]);
+  }
   for (int i = 0; i < d.n_reco; ++i) npred[i] = fold_reco_bin(d, npred_true, i, nonfinite);
+}
+
+// The whole fold of one model through one dataset (the host's path). flux and npred_true: n_true
+// entries of scratch each; npred: n_reco results.
+FLUXPOINTS_HD void fold_dataset(const ClosedFormSpectrum& m, const FoldDatasetView& d, double* flux,
+                                double* npred_true, double* npred) {
+  fold_true_bin_fluxes(m, d, flux);
+  fold_dataset_from_fluxes(d, flux, npred_true, npred);
 }
 
 }  // namespace fluxpoints::math

@@ -75,6 +75,15 @@ std::int32_t FoldArrays::add_dataset(const SpectrumDataset& d) {
   return static_cast<std::int32_t>(datasets_.size() - 1);
 }
 
+void FoldArrays::clear() {
+  datasets_.clear();
+  grids_.clear();
+  grid_edges_.clear();
+  for (auto* v : {&edges_, &exposure_, &values_, &nodes_, &log_ratio_, &ratio_}) v->clear();
+  columns_.clear();
+  flux_dataset_ = -1;
+}
+
 void FoldArrays::prepare_grid(std::int32_t k) {
   math::FoldDatasetInfo& info = datasets_.at(k);
   if (info.grid >= 0) return;

@@ -105,19 +105,28 @@ void add_summed_bin(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
 
 // Folds models through the datasets, adding a dataset to the fold's arrays the first time a
 // model is folded through it (so its true-axis grid is shared by every model folded through it).
+// The arrays are the thread's, cleared for each folder (a catalog folds thousands of sources one
+// after the other, each in a folder of its own): one folder at a time per thread.
 class DatasetFolder {
  public:
   explicit DatasetFolder(const std::vector<datasets::SpectrumDataset>& d)
-      : datasets_(d), index_(d.size(), -1) {}
+      : datasets_(d), index_(d.size(), -1), arrays_(thread_arrays()) {
+    arrays_.clear();
+  }
   std::vector<double> npred(std::size_t k, const models::SpectralModel& model) {
     if (index_[k] < 0) index_[k] = arrays_.add_dataset(datasets_[k]);
     return arrays_.npred(index_[k], model);
   }
 
  private:
+  static datasets::FoldArrays& thread_arrays() {
+    thread_local datasets::FoldArrays arrays;
+    return arrays;
+  }
+
   const std::vector<datasets::SpectrumDataset>& datasets_;
   std::vector<std::int32_t> index_;
-  datasets::FoldArrays arrays_;
+  datasets::FoldArrays& arrays_;
 };
 
 // "<source>, group <g> [<e_min>, <e_max>] TeV", the name of a problem in error messages. The
@@ -249,6 +258,14 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
   SourceProblems out = start_source_problems(source.name, *source.spectral, datasets);
 
   const auto& edges = options.energy_edges;
+  out.groups.reserve(edges.size() - 1);
+  if (batch.n_problems() == 0) {
+    // A batch of its own (a catalog source): room for every bin at once. (Not for a batch that
+    // grows source by source: reserving each time would defeat the vectors' doubling.)
+    std::int64_t bins = 0;
+    for (const auto& d : datasets) bins += static_cast<std::int64_t>(d.n_reco());
+    batch.reserve(static_cast<std::int64_t>(edges.size() - 1), bins);
+  }
   for (std::size_t g = 0; g + 1 < edges.size(); ++g) {
     const double lo = edges[g], hi = edges[g + 1];
     GroupLayout layout = lay_out_group(datasets, lo, hi, *source.spectral, out.warnings);

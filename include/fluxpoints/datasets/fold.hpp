@@ -32,6 +32,8 @@ class FoldArrays {
   // 0 < e_lo <= e_hi < inf.
   std::int32_t add_dataset(const SpectrumDataset& d);
   std::int32_t n_datasets() const { return static_cast<std::int32_t>(datasets_.size()); }
+  // Removes every dataset, keeping the memory for the next ones.
+  void clear();
 
   // Prepares the log-log grid of dataset k's true axis: reuses a grid of the same edges if one
   // exists, else builds it. Nothing happens when the dataset has one already.

@@ -27,6 +27,18 @@ FLUXPOINTS_HD double asimov_wstat_counts(double n_on, double n_off, double alpha
   return nan_to_num(mu_s + on_bkg > 0.0 ? mu_s + on_bkg : 0.0);
 }
 
+// wstat_background(n_on, n_off, alpha, 0) to the last bit, without its square root where that is
+// exact: with mu_s = 0 the root is sqrt(c * c) for c = alpha (n_on + n_off) >= 0, which is c
+// itself when c * c neither overflows nor underflows (the square root of a correctly rounded
+// square is the number). Most catalog sources are alone in their datasets (o = 0).
+constexpr double kExactSquareMin = 1e-150, kExactSquareMax = 1e150;
+FLUXPOINTS_HD double wstat_background_without_signal(double n_on, double n_off, double alpha) {
+  const double c = alpha * (n_on + n_off);
+  if (!(c > kExactSquareMin && c < kExactSquareMax))
+    return wstat_background(n_on, n_off, alpha, 0.0);
+  return (c + c) / (2.0 * alpha * (alpha + 1.0));
+}
+
 // One On/Off bin's W_A(0) - W_A(theta) on Asimov counts n. Both values carry the same constant G,
 // which cancels: it is left out (saving its logs and the rounding of adding and removing it)
 // whenever both values are finite and far from overflow, where gammapy's nan_to_num changes
@@ -38,7 +50,8 @@ FLUXPOINTS_HD double asimov_wstat_ts_term(double n, double n_off, double alpha, 
                                           double theta) {
   if (!(alpha > 0.0) || !is_finite(alpha)) return 0.0;  // such bins contribute 0 (wstat_bin)
   const double mu_s = theta * s + o;
-  const double b_null = wstat_background(n, n_off, alpha, o);
+  const double b_null = o == 0.0 ? wstat_background_without_signal(n, n_off, alpha)
+                                 : wstat_background(n, n_off, alpha, o);
   const double b_alt = wstat_background(n, n_off, alpha, mu_s);
   const double mu_null = o + alpha * b_null, mu_alt = mu_s + alpha * b_alt;
   // The logs' arguments are positive (else a value is infinite or NaN) and every input is small

@@ -19,11 +19,15 @@ FLUXPOINTS_HD double asimov_cash_counts(double s, double b, double theta) {
   const double mu = theta * s + b;
   return nan_to_num(mu > 0.0 ? mu : 0.0);
 }
+// *b_hat (when not null): the profiled OFF expectation it used (NaN for alpha <= 0).
 FLUXPOINTS_HD double asimov_wstat_counts(double n_on, double n_off, double alpha, double s,
-                                         double o, double theta) {
+                                         double o, double theta, double* b_hat = nullptr) {
   const double mu_s = theta * s + o;
+  if (b_hat) *b_hat = kNaN;
   if (!(alpha > 0.0) || !is_finite(alpha)) return nan_to_num(mu_s > 0.0 ? mu_s : 0.0);
-  const double on_bkg = nan_to_num(alpha * wstat_background(n_on, n_off, alpha, mu_s));
+  const double b = wstat_background(n_on, n_off, alpha, mu_s);
+  if (b_hat) *b_hat = b;
+  const double on_bkg = nan_to_num(alpha * b);
   return nan_to_num(mu_s + on_bkg > 0.0 ? mu_s + on_bkg : 0.0);
 }
 
@@ -46,8 +50,14 @@ FLUXPOINTS_HD double wstat_background_without_signal(double n_on, double n_off, 
 // n_off ln(b_0 / b_theta): half the logs, and no cancellation between two large logs).
 // Otherwise the values are taken whole, as wstat_value gives them.
 constexpr double kWStatNoOverflow = 1e300;
+// *slope (when not null): d/dn [W_A(0) - W_A(theta)] * dn_dtheta - dW_A(theta)/dtheta, the term's
+// derivative along the Asimov counts n(theta) with dn/dtheta = dn_dtheta: by the envelope theorem
+// (b profiled) dW/dn = -2 ln mu_on + 2 ln n and dW/dtheta = 2 s (1 - n / mu_on), so it is
+// 2 ln(mu_alt / mu_null) dn_dtheta - 2 s (1 - n / mu_alt); NaN where the values are taken whole.
 FLUXPOINTS_HD double asimov_wstat_ts_term(double n, double n_off, double alpha, double s, double o,
-                                          double theta) {
+                                          double theta, double dn_dtheta = 0.0,
+                                          double* slope = nullptr) {
+  if (slope) *slope = 0.0;
   if (!(alpha > 0.0) || !is_finite(alpha)) return 0.0;  // such bins contribute 0 (wstat_bin)
   const double mu_s = theta * s + o;
   const double b_null = o == 0.0 ? wstat_background_without_signal(n, n_off, alpha)
@@ -63,40 +73,78 @@ FLUXPOINTS_HD double asimov_wstat_ts_term(double n, double n_off, double alpha, 
   if (logs_finite && n < bound && n_off < bound && dabs(o) < bound && dabs(mu_s) < bound &&
       b_null < bound && b_alt < bound) {
     double w = (o - mu_s) + (1.0 + alpha) * (b_null - b_alt);
-    if (n != 0.0) w -= n * log(mu_null / mu_alt);
+    double log_on = 0.0;
+    if (n != 0.0) {
+      log_on = log(mu_null / mu_alt);
+      w -= n * log_on;
+    }
     if (n_off != 0.0) w -= n_off * log(b_null / b_alt);
-    if (is_finite(w)) return 2.0 * w;  // else a ratio overflowed: take the values whole
+    if (is_finite(w)) {
+      if (slope) *slope = -2.0 * log_on * dn_dtheta - 2.0 * s * (1.0 - n / mu_alt);
+      return 2.0 * w;
+    }
+    // else a ratio overflowed: take the values whole
   }
+  if (slope) *slope = kNaN;
   return wstat_value(n, n_off, alpha, s, o, 0.0) - wstat_value(n, n_off, alpha, s, o, theta);
 }
 
 // One Cash bin's C_A(0) - C_A(theta) on Asimov counts n: one log of the ratio of the two
-// predictions where neither is truncated, the values whole otherwise.
-FLUXPOINTS_HD double asimov_cash_ts_term(double n, double s, double b, double theta) {
+// predictions where neither is truncated, the values whole otherwise. *slope (when not null): its
+// derivative along n(theta) = theta s + b, -2 s ln(b / mu) (dC/dtheta is 0 at n = mu); NaN where
+// the values are taken whole.
+FLUXPOINTS_HD double asimov_cash_ts_term(double n, double s, double b, double theta,
+                                         double* slope = nullptr) {
   const double mu = theta * s + b;
   if (b > kCashTruncation && mu > kCashTruncation && is_finite(b) && is_finite(mu)) {
-    const double c = (b - mu) - (n > 0.0 ? n * log(b / mu) : 0.0);
-    if (is_finite(c)) return 2.0 * c;  // else the ratio overflowed: take the values whole
+    const double log_ratio = n > 0.0 ? log(b / mu) : 0.0;
+    const double c = (b - mu) - (n > 0.0 ? n * log_ratio : 0.0);
+    if (is_finite(c)) {
+      if (slope) *slope = -2.0 * s * log_ratio;
+      return 2.0 * c;
+    }
+    // else the ratio overflowed: take the values whole
   }
+  if (slope) *slope = kNaN;
   return cash_value(n, s, b, 0.0) - cash_value(n, s, b, theta);
 }
 
-// TS of the Asimov dataset built at norm theta.
-FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta) {
-  double ts = 0.0;
+// TS of the Asimov dataset built at norm theta, and (when slope is not null) its derivative
+// dTS_A/dtheta: NaN where some bin's is not written out (a truncated or overflowing prediction,
+// a profiled OFF expectation of 0).
+FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta, double* slope = nullptr) {
+  double ts = 0.0, dts = 0.0;
   for (std::int64_t k = v.segment_begin; k < v.segment_end; ++k) {
     const bool cash = v.segment_kind[k] == StatKind::cash;
     for (std::int64_t i = v.segment_bins[k]; i < v.segment_bins[k + 1]; ++i) {
       const double s = v.npred_ref[i], o = v.npred_other[i];
+      double d = 0.0;
       if (cash) {
-        ts += asimov_cash_ts_term(asimov_cash_counts(s, o, theta), s, o, theta);
+        ts += asimov_cash_ts_term(asimov_cash_counts(s, o, theta), s, o, theta, slope ? &d : nullptr);
       } else {
-        const double n_off = v.counts_off[i], a = v.alpha[i];
-        const double n = asimov_wstat_counts(v.counts[i], n_off, a, s, o, theta);
-        ts += asimov_wstat_ts_term(n, n_off, a, s, o, theta);
+        const double n_on = v.counts[i], n_off = v.counts_off[i], a = v.alpha[i];
+        double b = kNaN;
+        const double n = asimov_wstat_counts(n_on, n_off, a, s, o, theta, slope ? &b : nullptr);
+        double dn = kNaN;
+        if (slope && n > 0.0 && is_finite(n)) {
+          // n = mu_s + alpha b, b the OFF expectation profiled on the observed counts:
+          // dn/dtheta = s (1 + alpha db/dmu_s), db/dmu_s = (n_off - (1 + alpha) b) / (alpha
+          // (alpha + 1) b + n_off mu_s / b) by differentiating its quadratic; b = 0 (no OFF
+          // counts and a signal above alpha n_on / (1 + alpha)) stays 0 nearby.
+          const double mu_s = theta * s + o;
+          if (b > 0.0) {
+            const double db = (n_off - (1.0 + a) * b) / (a * (a + 1.0) * b + n_off * mu_s / b);
+            dn = s * (1.0 + a * db);
+          } else if (b == 0.0 && n_off == 0.0) {
+            dn = s;
+          }
+        }
+        ts += asimov_wstat_ts_term(n, n_off, a, s, o, theta, dn, slope ? &d : nullptr);
       }
+      dts += d;
     }
   }
+  if (slope) *slope = dts;
   return ts;
 }
 
@@ -222,59 +270,64 @@ FLUXPOINTS_HD double asimov_curvature(const ProblemView& v) {
 //
 // h(theta) = sqrt(TS_A(theta)) grows like a power of theta: theta where the background dominates,
 // more slowly where the source does. Starting from the small-signal root n_sigma / sqrt(F)
-// (asimov_curvature), each step fits h = c theta^k through the last two points (k = 1 for the
-// first) and solves it for n_sigma: about six evaluations of TS_A on catalog-like problems, where
-// bracketing and Brent's method need about nine. Steps stop when they move theta by less than
-// xtol_rel / 4 (the iteration converges superlinearly, so the last one is far more accurate), or
-// one evaluation earlier, when two successive fitted steps both moved it by less than 1e-3 and
-// by less than xtol_rel / 40 in product: the fit is a secant step in (ln theta, ln h), whose
-// error after a step is about M |move| |previous move| with M = |(ln h)''| / (2 (ln h)') below
-// ~0.5 here (the power k drifts from 1 to 1/2 over a few e-folds of theta), so the returned norm
-// is within ~xtol_rel / 80 of the root. A problem on which the steps do not settle within 30 is
-// solved by norm_sensitivity_bracketed.
+// (asimov_curvature), each step solves h = c theta^k for n_sigma, with the local power
+// k = d ln h / d ln theta = theta TS_A' / (2 TS_A) from asimov_ts' derivative: Newton's method in
+// (ln theta, ln h), about four evaluations of TS_A on catalog-like problems (bright sources; three
+// for faint ones), where fitting k through the last two points needed about six and bracketing
+// with Brent's method about nine. Where the derivative is not available (a truncated or
+// overflowing term) or outside sane bounds, k is fitted through the last two points instead.
+// Steps stop when they move theta by less than xtol_rel / 4, or one evaluation earlier, when two
+// successive Newton steps shrink like Newton's: the error after a step of relative size |move| is
+// about M move^2, M = |(ln h)''| / (2 (ln h)') below ~0.5 here (the power k drifts from 1 to 1/2
+// over a few e-folds of theta); M is estimated as |move| / previous move^2 (at least 0.5), and
+// the iteration stops once M move^2 <= xtol_rel / 80 and |move| < 1e-3. A wrong derivative makes
+// the moves shrink slower, M's estimate large, and the iteration go on. A problem on which the
+// steps do not settle within 30 is solved by norm_sensitivity_bracketed.
 FLUXPOINTS_HD double norm_sensitivity(const ProblemView& v, double n_sigma, double xtol_rel) {
   if (v.n_bins() == 0 || !(n_sigma > 0.0)) return kNaN;
   bool any_source = false;
   for (std::int64_t i = v.segment_bins[v.segment_begin]; i < v.segment_bins[v.segment_end]; ++i)
     any_source = any_source || v.npred_ref[i] != 0.0;
   if (!any_source) return kNaN;
-  const auto h = [&](double theta) {
-    const double ts = asimov_ts(v, theta);
-    return ts > 0.0 ? sqrt(ts) : 0.0;
-  };
   const double f = asimov_curvature(v);
-  double t0 = f > 0.0 && is_finite(f) ? n_sigma / sqrt(f) : 1.0;
-  if (!(t0 > 0.0) || !is_finite(t0)) t0 = 1.0;
-  double h0 = h(t0);
+  double t = f > 0.0 && is_finite(f) ? n_sigma / sqrt(f) : 1.0;
+  if (!(t > 0.0) || !is_finite(t)) t = 1.0;
   constexpr double kMaxPower = 5.0, kMinPower = 0.2;  // keep a step within sane bounds
-  // The first step assumes h proportional to theta.
-  constexpr double kAsymptoticMove = 1e-3;  // moves below this: the secant error model holds
-  double t1 = h0 > 0.0 ? t0 * (n_sigma / h0) : t0 * 1e3;
-  double previous_move = kInf;  // relative move of the last fitted step; inf: none yet
-  for (int it = 0; it < 30 && t1 > 0.0 && is_finite(t1); ++it) {
-    const double h1 = h(t1);
-    if (is_nan(h1)) break;
-    double t2;
-    bool fitted = false;
-    if (!(h1 > 0.0)) {
-      t2 = t1 * 1e3;  // TS_A rounds to 0 here: far below the root
-    } else if (!(h0 > 0.0) || h1 == h0) {
-      t2 = t1 * (n_sigma / h1);
+  constexpr double kAsymptoticMove = 1e-3;  // moves below this: the error model holds
+  constexpr double kMinCurvature = 0.5;     // the smallest M the error estimate assumes
+  double t_previous = kNaN, h_previous = kNaN;
+  double previous_move = kInf;  // relative move of the last Newton step; inf: none yet
+  for (int it = 0; it < 30 && t > 0.0 && is_finite(t); ++it) {
+    double dts = kNaN;
+    const double ts = asimov_ts(v, t, &dts);
+    if (is_nan(ts)) break;
+    const double h = ts > 0.0 ? sqrt(ts) : 0.0;
+    double t_next;
+    bool newton = false;
+    if (!(h > 0.0)) {
+      t_next = t * 1e3;  // TS_A rounds to 0 here: far below the root
     } else {
-      const double k_fit = log(h1 / h0) / log(t1 / t0);
-      const double k = is_nan(k_fit) ? 1.0 : dmin(dmax(k_fit, kMinPower), kMaxPower);
-      fitted = k == k_fit;
-      t2 = t1 * pow(n_sigma / h1, 1.0 / k);
+      const double k_newton = t * dts / (2.0 * ts);
+      double k = 1.0;  // h proportional to theta, when nothing better is known
+      if (is_finite(k_newton) && k_newton >= kMinPower && k_newton <= kMaxPower) {
+        k = k_newton;
+        newton = true;
+      } else if (h_previous > 0.0 && h != h_previous) {
+        const double k_fit = log(h / h_previous) / log(t / t_previous);
+        k = is_nan(k_fit) ? 1.0 : dmin(dmax(k_fit, kMinPower), kMaxPower);
+      }
+      t_next = t * pow(n_sigma / h, 1.0 / k);
     }
-    if (dabs(t2 - t1) <= 0.25 * xtol_rel * t2) return t2;
-    const double move = dabs(t2 - t1) / t2;
-    if (fitted && move < kAsymptoticMove && previous_move < kAsymptoticMove &&
-        move * previous_move <= 0.025 * xtol_rel)
-      return t2;
-    previous_move = fitted ? move : kInf;
-    t0 = t1;
-    h0 = h1;
-    t1 = t2;
+    if (dabs(t_next - t) <= 0.25 * xtol_rel * t_next) return t_next;
+    const double move = dabs(t_next - t) / t_next;
+    if (newton && move < kAsymptoticMove && previous_move < kAsymptoticMove) {
+      const double m = dmax(move / (previous_move * previous_move), kMinCurvature);
+      if (m * move * move <= 0.0125 * xtol_rel) return t_next;
+    }
+    previous_move = newton ? move : kInf;
+    t_previous = t;
+    h_previous = h;
+    t = t_next;
   }
   return norm_sensitivity_bracketed(v, n_sigma, xtol_rel);
 }

@@ -69,9 +69,12 @@ FLUXPOINTS_HD double asimov_wstat_ts_term(double n, double n_off, double alpha, 
   // on both sides and nan_to_num changes nothing.
   const bool logs_finite = (n == 0.0 || (mu_null > 0.0 && mu_alt > 0.0)) &&
                            (n_off == 0.0 || (b_null > 0.0 && b_alt > 0.0));
-  const double bound = kWStatNoOverflow / (8.0 + 2.0 * alpha);
-  if (logs_finite && n < bound && n_off < bound && dabs(o) < bound && dabs(mu_s) < bound &&
-      b_null < bound && b_alt < bound) {
+  // Each of them times (8 + 2 alpha) below kWStatNoOverflow (a product that overflows to inf
+  // fails the test too).
+  const double scale = 8.0 + 2.0 * alpha;
+  if (logs_finite && n * scale < kWStatNoOverflow && n_off * scale < kWStatNoOverflow &&
+      dabs(o) * scale < kWStatNoOverflow && dabs(mu_s) * scale < kWStatNoOverflow &&
+      b_null * scale < kWStatNoOverflow && b_alt * scale < kWStatNoOverflow) {
     double w = (o - mu_s) + (1.0 + alpha) * (b_null - b_alt);
     double log_on = 0.0;
     if (n != 0.0) {
@@ -120,7 +123,8 @@ FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta, double* slope
       const double s = v.npred_ref[i], o = v.npred_other[i];
       double d = 0.0;
       if (cash) {
-        ts += asimov_cash_ts_term(asimov_cash_counts(s, o, theta), s, o, theta, slope ? &d : nullptr);
+        const double n = asimov_cash_counts(s, o, theta);
+        ts += asimov_cash_ts_term(n, s, o, theta, slope ? &d : nullptr);
       } else {
         const double n_on = v.counts[i], n_off = v.counts_off[i], a = v.alpha[i];
         double b = kNaN;
@@ -128,12 +132,13 @@ FLUXPOINTS_HD double asimov_ts(const ProblemView& v, double theta, double* slope
         double dn = kNaN;
         if (slope && n > 0.0 && is_finite(n)) {
           // n = mu_s + alpha b, b the OFF expectation profiled on the observed counts:
-          // dn/dtheta = s (1 + alpha db/dmu_s), db/dmu_s = (n_off - (1 + alpha) b) / (alpha
-          // (alpha + 1) b + n_off mu_s / b) by differentiating its quadratic; b = 0 (no OFF
+          // dn/dtheta = s (1 + alpha db/dmu_s), db/dmu_s = b (n_off - (1 + alpha) b) / (alpha
+          // (alpha + 1) b^2 + n_off mu_s) by differentiating its quadratic; b = 0 (no OFF
           // counts and a signal above alpha n_on / (1 + alpha)) stays 0 nearby.
           const double mu_s = theta * s + o;
           if (b > 0.0) {
-            const double db = (n_off - (1.0 + a) * b) / (a * (a + 1.0) * b + n_off * mu_s / b);
+            const double db =
+                b * (n_off - (1.0 + a) * b) / (a * (a + 1.0) * (b * b) + n_off * mu_s);
             dn = s * (1.0 + a * db);
           } else if (b == 0.0 && n_off == 0.0) {
             dn = s;

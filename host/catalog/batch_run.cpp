@@ -340,6 +340,28 @@ struct FoldedChunk {
   double fold_seconds = 0;
 };
 
+// Asks the CPU to bring a source's dataset arrays into its caches ahead of their first use. The
+// reader thread wrote them a chunk earlier, so they are in main memory, and the first pass over
+// them (validate()) otherwise waits for each line in turn; fetched while the previous source is
+// folded, they arrive in time. Only a hint: nothing changes if it is dropped.
+void prefetch_datasets(const std::vector<DatasetRead*>& reads) {
+  constexpr std::size_t kLine = 64 / sizeof(double);  // doubles per cache line
+  const auto fetch = [](const std::vector<double>& v) {
+#if defined(__GNUC__)
+    for (std::size_t i = 0; i < v.size(); i += kLine) __builtin_prefetch(v.data() + i, 0, 2);
+#else
+    (void)v;
+#endif
+  };
+  for (const DatasetRead* r : reads) {
+    if (!r->dataset) continue;
+    const datasets::SpectrumDataset& d = *r->dataset;
+    for (const std::vector<double>* v : {&d.edisp, &d.exposure, &d.counts, &d.counts_off,
+                                         &d.alpha, &d.background, &d.true_edges, &d.reco_edges})
+      fetch(*v);
+  }
+}
+
 // Folds and assembles every source of a chunk (one source per task), then concatenates their
 // batches into the chunk's batch.
 FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const EstimatorOptions& options,
@@ -357,6 +379,7 @@ FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const Estimato
       source_reads[i].push_back(&f.input.reads[next++]);
   f.sources.resize(n);
   pool.parallel_for(n, 1, [&](std::int64_t i) {
+    if (i + 1 < n) prefetch_datasets(source_reads[i + 1]);
     if (!field) return assemble_source(sources[i], source_reads[i], options, f.sources[i]);
     FieldSourceInput fi;
     fi.source = &sources[i];

@@ -31,7 +31,7 @@ for w in $WORKERS; do
       # shellcheck disable=SC2086
       "$bin" batch "cat_$N.h5" -o "res_$label.h5" --backend cpu --workers "$w" --no-progress \
         --overwrite -v $args > "$label.out" 2> "$label.err"
-      wall=$(echo "$(date +%s.%N) - $start" | bc)
+      wall=$(awk "BEGIN {print $(date +%s.%N) - $start}")
       # "rank 0 stage times: read 0.51 s (overlapped), fold+assemble 3.18 s, solve ..."
       line=$(grep 'stage times' "$label.err")
       t() { echo "$line" | sed -E "s/.*$1 ([0-9.]+) s.*/\\1/"; }

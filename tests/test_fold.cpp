@@ -213,6 +213,30 @@ TEST(LogSlopeForm, IsTheDirectFormulaUpToRoundingAndOnlyWhereItApplies) {
         << model->type() << " " << model->parameters()[0].value;
 }
 
+TEST(FoldArrays, ADatasetWithThePreviousTrueEdgesSharesItsFluxesBitForBit) {
+  // Datasets 0 and 3 have the same true edges and different exposures and dispersions: folding a
+  // model through 3 right after 0 reuses the true bins' integrals, and must give exactly what a
+  // fold through 3 alone gives; so must a cleared FoldArrays, and a changed parameter.
+  const std::vector<SpectrumDataset> sets = test_datasets();
+  for (const auto& model : closed_form_models()) {
+    FoldArrays shared;
+    const std::int32_t k0 = shared.add_dataset(sets[0]), k3 = shared.add_dataset(sets[3]);
+    shared.npred(k0, *model);
+    const std::vector<double> got = shared.npred(k3, *model);
+    FoldArrays alone;
+    expect_same(got, alone.npred(alone.add_dataset(sets[3]), *model), model->type(), 0.0);
+    alone.clear();
+    expect_same(alone.npred(alone.add_dataset(sets[3]), *model), got, model->type() + " cleared",
+                0.0);
+    auto changed = model->clone();
+    changed->parameters()[0].value *= 1.25;
+    shared.npred(k0, *changed);
+    FoldArrays fresh;
+    expect_same(shared.npred(k3, *changed), fresh.npred(fresh.add_dataset(sets[3]), *changed),
+                model->type() + " changed", 0.0);
+  }
+}
+
 TEST(FoldArrays, AGridReusedFromAnEarlierFoldArraysGivesTheSameResult) {
   // The second FoldArrays copies the grid the first one built for the same true edges.
   const SpectrumDataset d = make_dataset(46, 30, 5, false, 10);

@@ -100,6 +100,59 @@ TEST(AsimovTs, TermsEqualTheDifferenceOfTheWholeStatistics) {
   }
 }
 
+// asimov_ts' derivative (the Newton steps of norm_sensitivity) against a central difference of
+// TS_A with step h = 1e-4 theta: its truncation error is ~(h / theta)^2 = 1e-8 relative, and its
+// rounding is that of TS_A (each bin's term rounded to ~1e-15 of the counts and predictions it
+// combines, summed in `scale`) divided by h, which dominates at small theta, where TS_A ~ theta^2.
+// A missing or wrong term of the derivative is off by far more than either.
+constexpr double kSlopeRelTol = 1e-5;
+constexpr double kTsRoundingRelTol = 1e-13;
+TEST(AsimovTs, SlopeIsTheDerivativeOfTsA) {
+  std::mt19937_64 rng(31);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  LikelihoodBatch batch;
+  for (int p = 0; p < 400; ++p) {
+    batch.begin_problem("p" + std::to_string(p));
+    for (int k = 0; k < 1 + p % 3; ++k) {
+      const bool cash = (p + k) % 4 == 0;
+      batch.begin_dataset(cash ? StatKind::cash : StatKind::wstat);
+      for (int i = 0; i < 1 + p % 4; ++i) {
+        const double b = std::pow(10.0, -1.0 + 3.0 * u(rng)), alpha = 0.05 + 0.5 * u(rng);
+        const double s = std::pow(10.0, -2.0 + 4.0 * u(rng));
+        std::poisson_distribution<int> on(b + s), off(b / alpha);
+        if (cash) {
+          batch.add_cash_bin(on(rng), s, b);
+        } else {
+          // Some bins without OFF counts (a profiled background of 0 over part of the range).
+          batch.add_wstat_bin(on(rng), u(rng) < 0.1 ? 0 : off(rng), alpha, s,
+                              u(rng) < 0.2 ? 3.0 * u(rng) : 0.0);
+        }
+      }
+    }
+  }
+  int checked = 0;
+  for (std::int64_t p = 0; p < batch.n_problems(); ++p) {
+    const auto v = batch.view(p);
+    for (const double theta : {1e-3, 0.03, 1.0, 30.0}) {
+      double slope = 0.0;
+      const double ts = math::asimov_ts(v, theta, &slope);
+      EXPECT_EQ(ts, math::asimov_ts(v, theta)) << "problem " << p;  // the same TS either way
+      if (std::isnan(slope)) continue;
+      const double h = 1e-4 * theta;
+      const double numeric =
+          (math::asimov_ts(v, theta + h) - math::asimov_ts(v, theta - h)) / (2.0 * h);
+      double scale = 0.0;
+      for (std::int64_t i = v.segment_bins[v.segment_begin]; i < v.segment_bins[v.segment_end];
+           ++i)
+        scale += v.counts[i] + v.counts_off[i] + v.npred_other[i] + theta * v.npred_ref[i] + 1.0;
+      EXPECT_NEAR(slope, numeric, kSlopeRelTol * std::abs(slope) + kTsRoundingRelTol * scale / h)
+          << "problem " << p << " theta " << theta;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 1400);  // the derivative exists almost everywhere here
+}
+
 TEST(NormSensitivity, NaNWithoutSourceCounts) {
   LikelihoodBatch batch;
   batch.begin_problem("no source");

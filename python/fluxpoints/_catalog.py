@@ -390,6 +390,7 @@ def write_catalog(
     energy_edges=None,
     selection_optional=None,
     reoptimize=False,
+    sum_over_energy_groups=False,
     overwrite=False,
 ):
     """Writes a fluxpoints catalog (HDF5, format version 2) for ``fluxpoints batch``.
@@ -421,6 +422,10 @@ def write_catalog(
         Stored as the catalog's option: re-fit the other models' free linear parameters
         (amplitudes, background norms) in every group. Every other free parameter is then
         refused, as by the estimator.
+    sum_over_energy_groups : bool
+        Stored as the catalog's option, gammapy's FluxPointsEstimator option of that name: each
+        energy group of each dataset is summed into one bin per pixel (over its safe bins)
+        before the fit.
     overwrite : bool
         Replace an existing file at `path`.
 
@@ -442,7 +447,10 @@ def write_catalog(
         records, components, source_records = build_catalog(
             datasets, sources, energy_edges, reoptimize
         )
-    attrs = {"reoptimize": np.int64(bool(reoptimize))}
+    attrs = {
+        "reoptimize": np.int64(bool(reoptimize)),
+        "sum_over_energy_groups": np.int64(bool(sum_over_energy_groups)),
+    }
     if energy_edges is not None:
         attrs["energy_edges"] = np.asarray(u.Quantity(energy_edges, "TeV").to_value("TeV"), float)
     if selection_optional is not None:

@@ -77,13 +77,19 @@ def field_results(crowded_map, tmp_path_factory):
     return _field_results([crowded_map], tmp_path_factory.mktemp("field_batch"))
 
 
+def _masked_copy(dataset):
+    d = dataset.copy(name=dataset.name)
+    d.models = dataset.models.copy()
+    return d
+
+
 @pytest.fixture(scope="module")
 def summed_field(crowded_map):
-    """The crowded field with a safe mask that leaves out a quarter of the pixels of reco bin 1
-    (one of the three bins of the second energy group): groups are summed over safe bins only."""
-    d = crowded_map.copy(name=crowded_map.name)
-    d.models = crowded_map.models.copy()
-    d.mask_safe.data[1, : d.mask_safe.data.shape[1] // 2, : d.mask_safe.data.shape[2] // 2] = False
+    """The crowded field with mask_fit leaving out reco bin 1 (one of the three bins of the
+    second energy group): summed groups OR the masks, so that bin is still summed."""
+    d = _masked_copy(crowded_map)
+    d.mask_fit = d.counts.copy(data=np.ones(d.counts.data.shape, dtype=bool))
+    d.mask_fit.data[1] = False
     return d
 
 
@@ -133,6 +139,16 @@ def test_write_catalog_stores_sum_over_energy_groups(crowded_map, tmp_path):
                                  sum_over_energy_groups=value)
         with h5py.File(path, "r") as f:
             assert f.attrs["sum_over_energy_groups"] == int(value)
+
+
+def test_summed_groups_refuse_unsafe_map_bins(crowded_map, tmp_path):
+    """gammapy 2.1's MapDataset.to_image sums the counts over the safe bins but the sources'
+    predicted counts over all bins of the group: refused by name."""
+    d = _masked_copy(crowded_map)
+    d.mask_safe.data[1] = False
+    with pytest.raises(ValueError, match="'field': with sum_over_energy_groups a map dataset"):
+        fluxpoints.write_catalog(tmp_path / "x.h5", [d], sum_over_energy_groups=True)
+    fluxpoints.write_catalog(tmp_path / "y.h5", [d])  # without summing: fine
 
 
 @pytest.mark.parametrize("reoptimize", [False, True])

@@ -241,7 +241,9 @@ TEST(CatalogBatch, MpiTwoRanksEqualOneRank) {
   const std::string two = scratch("mpi2.h5").string();
   run(catalog_200(), one, 1, 30);
   const std::string cmd = ::fluxpoints::testing::mpirun_command(
-      2, "batch " + catalog_200() + " -o " + two + " --backend cpu --workers 1 --chunk-sources 30 --no-progress",
+      2,
+      "batch " + catalog_200() + " -o " + two +
+          " --backend cpu --workers 1 --chunk-sources 30 --no-progress",
       scratch("mpi.log").string());
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "see " << scratch("mpi.log");
   std::ifstream log(scratch("mpi.log"));

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/batch_run.hpp"
@@ -518,8 +518,8 @@ std::string simulate_spread_fields(const TempDir& dir) {
   return path;
 }
 
-BatchRunSummary run_chunked(const std::string& catalog, const std::string& output,
-                            bool reoptimize, std::int64_t chunk) {
+BatchRunSummary run_chunked(const std::string& catalog, const std::string& output, bool reoptimize,
+                            std::int64_t chunk) {
   BatchRunOptions o;
   o.catalog = catalog;
   o.output = output;

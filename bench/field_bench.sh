@@ -8,6 +8,9 @@
 # Environment: N_SOURCES (10000), N_REOPTIMIZE (sources for the reoptimize runs; default
 #   N_SOURCES), SEED (1).
 # Prints one Markdown table row per run for bench/RESULTS.md; logs are kept in WORK_DIR.
+# gammapy on the same fields in the same run (fields built in gammapy, written with
+# fluxpoints.write_catalog, a subset of sources estimated by both and compared):
+# bench/field_gammapy_bench.py.
 set -euo pipefail
 BUILD=${1:-build}
 WORK=${2:-/tmp/fluxpoints_field_bench}

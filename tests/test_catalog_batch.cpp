@@ -24,6 +24,7 @@
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
+#include "batch_process.hpp"
 #include "compare_tables.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
@@ -176,36 +177,12 @@ TEST(CatalogBatch, OverlappedSolvesEqualSerialOnes) {
 
 // ---- the program itself: SIGKILL + --resume, MPI, broken catalogs --------------------------------
 
-// Starts the program with these arguments (and environment additions); returns its pid.
+using ::fluxpoints::testing::chunk_files;
+using ::fluxpoints::testing::wait_exit;
+using ::fluxpoints::testing::wait_for_chunk_files;
+
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    static const std::string binary = FLUXPOINTS_BINARY;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const int null_fd = ::open("/dev/null", O_WRONLY);
-    dup2(null_fd, 1);
-    dup2(null_fd, 2);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::size_t chunk_files(const std::string& folder) {
-  std::size_t n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(folder, ec)) n += e.path().extension() == ".h5" ? 1 : 0;
-  return n;
+  return ::fluxpoints::testing::spawn_program(args, env);
 }
 
 TEST(CatalogBatch, KilledRunResumesToTheSameResult) {
@@ -217,9 +194,7 @@ TEST(CatalogBatch, KilledRunResumesToTheSameResult) {
   // Slow each chunk down so that the kill lands part-way: 20 chunks x 100 ms.
   const pid_t pid = spawn({"batch", catalog_200(), "-o", out, "--backend", "cpu", "--chunk-sources", "10"},
                           {"FLUXPOINTS_BATCH_TEST_DELAY_MS=100"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (chunk_files(parts_folder(out)) < 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_chunk_files(parts_folder(out), 4);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
   const std::size_t kept = chunk_files(parts_folder(out));
@@ -236,9 +211,7 @@ TEST(CatalogBatch, ResumeRefusesChunksOfAnotherJob) {
   // An interrupted job with 10 sources per chunk ...
   const pid_t pid = spawn({"batch", catalog_200(), "-o", out, "--backend", "cpu", "--chunk-sources", "10"},
                           {"FLUXPOINTS_BATCH_TEST_DELAY_MS=100"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (chunk_files(parts_folder(out)) < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_chunk_files(parts_folder(out), 1);
   kill(pid, SIGKILL);
   wait_exit(pid);
   // ... cannot be resumed with different options.
@@ -263,15 +236,15 @@ TEST(CatalogBatch, MpiTwoRanksEqualOneRank) {
 #if !FLUXPOINTS_WITH_MPI
   FLUXPOINTS_SKIP_OR_FAIL("this build has no MPI support (FLUXPOINTS_WITH_MPI off)");
 #else
-  if (std::system("command -v mpirun > /dev/null 2>&1") != 0)
-    FLUXPOINTS_SKIP_OR_FAIL("mpirun not found on PATH");
+  if (!::fluxpoints::testing::mpirun_found()) FLUXPOINTS_SKIP_OR_FAIL("mpirun not found on PATH");
   const std::string one = scratch("mpi1.h5").string();
   const std::string two = scratch("mpi2.h5").string();
   run(catalog_200(), one, 1, 30);
-  const std::string cmd = std::string("mpirun --allow-run-as-root --oversubscribe -np 2 ") + FLUXPOINTS_BINARY +
-                          " batch " + catalog_200() + " -o " + two +
-                          " --backend cpu --workers 1 --chunk-sources 30 --no-progress > " +
-                          scratch("mpi.log").string() + " 2>&1";
+  const std::string cmd = ::fluxpoints::testing::mpirun_command(
+      2,
+      "batch " + catalog_200() + " -o " + two +
+          " --backend cpu --workers 1 --chunk-sources 30 --no-progress",
+      scratch("mpi.log").string());
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "see " << scratch("mpi.log");
   std::ifstream log(scratch("mpi.log"));
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());

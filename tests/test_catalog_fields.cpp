@@ -3,7 +3,8 @@
 // model as a component so that `batch` estimates each source next to the others (equal to the
 // one-source estimator on the same OGIP + YAML); a bad component fails only its sources; and, with
 // live gammapy 2.1, two sources sharing spectrum datasets get gammapy's answer with reoptimize
-// False and True.
+// False and True. Under MPI and after a kill + --resume, a field's sources (spread over ranks and
+// runs) get the results of one uninterrupted process.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,17 +12,22 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/catalog/batch_run.hpp"
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/catalog/simulate.hpp"
+#include "fluxpoints/config.hpp"
 #include "fluxpoints/datasets/simulate.hpp"
 #include "fluxpoints/io/ogip.hpp"
 #include "fluxpoints/models/spectral_model.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "host/io/hdf5_table.hpp"
+#include "batch_process.hpp"
+#include "compare_tables.hpp"
 #include "scratch_files.hpp"
 #include "test_environment.hpp"
 
@@ -265,6 +271,67 @@ TEST(CatalogFields, ConvertedCatalogBatchEqualsEstimatePerSource) {
   EXPECT_GT(differ, 0);
 }
 
+// sum_over_energy_groups (from convert's --config, stored in the catalog): each group of each
+// dataset is one summed bin, and every source's flux points are what `estimate` gives with the
+// option; with a mask that leaves out some bins of a group, only the safe bins are summed.
+TEST(CatalogFields, SummedGroupsEqualEstimatePerSource) {
+  const TempDir dir;
+  TwoSourceFiles f = write_two_source_inputs(dir);
+  {
+    // obs2 loses its bin at 1-1.6 TeV (bad quality): the group 1-2.5 TeV keeps one of its two.
+    datasets::SpectrumDataset d = io::read_ogip_dataset(f.pha[1]);
+    if (d.mask_safe.empty()) d.mask_safe.assign(d.n_reco(), 1);
+    const std::size_t i = static_cast<std::size_t>(
+        std::find_if(d.reco_edges.begin(), d.reco_edges.end(), [](double e) { return e >= 1.0; }) -
+        d.reco_edges.begin());
+    ASSERT_LT(i, d.n_reco());
+    d.mask_safe[i] = 0;
+    io::write_ogip_dataset(d, f.pha[1], io::OutputRule{true, {}});
+  }
+  const std::string config = dir.file("options.yaml");
+  std::ofstream(config) << "sum_over_energy_groups: true\n";
+  const std::string cat = dir.file("summed.h5");
+  ASSERT_EQ(std::system((convert(f, cat, "0.3,1,3,10,30", "all") + " --config " + config).c_str()),
+            0);
+  {
+    CatalogReader r(cat);
+    EstimatorOptions stored;
+    r.apply_options(stored);
+    EXPECT_TRUE(stored.sum_over_energy_groups);
+  }
+  const std::string out = dir.file("summed_results.h5");
+  ASSERT_EQ(run(cat, out, std::nullopt).n_ok, 2);
+
+  std::vector<datasets::SpectrumDataset> ds;
+  for (const auto& p : f.pha) ds.push_back(io::read_ogip_dataset(p));
+  const auto sky = models::read_models_yaml(f.models);
+  EstimatorOptions options;
+  options.energy_edges = {0.3, 1, 3, 10, 30};
+  options.set_selection("all");
+  options.sum_over_energy_groups = true;
+  EstimatorOptions per_bin = options;
+  per_bin.sum_over_energy_groups = false;
+  const auto backend = make_backend("cpu", nullptr, 1);
+  for (std::size_t src = 0; src < 2; ++src) {
+    SCOPED_TRACE(sky[src].name);
+    const io::FluxPointsTable t = estimate_flux_points(ds, sky, src, options, *backend);
+    for (const char* c : {"norm", "norm_err", "norm_errn", "norm_errp", "norm_ul", "ts", "stat",
+                          "stat_null", "norm_sensitivity"}) {
+      const auto v = rows_of(out, c, static_cast<std::int64_t>(src), 4);
+      for (std::size_t r = 0; r < 4; ++r)
+        EXPECT_TRUE(near(v[r], t.column(c).at(r), kSameProblemRelTol))
+            << c << " row " << r << ": batch " << v[r] << ", estimate " << t.column(c).at(r);
+    }
+    // Summing changes the problem (one bin per dataset and group): other norms than per bin.
+    const io::FluxPointsTable t_bins = estimate_flux_points(ds, sky, src, per_bin, *backend);
+    const auto norm = rows_of(out, "norm", static_cast<std::int64_t>(src), 4);
+    int differ = 0;
+    for (std::size_t r = 0; r < 4; ++r)
+      differ += std::fabs(norm[r] - t_bins.column("norm").at(r)) > 1e-6 * std::fabs(norm[r]);
+    EXPECT_GT(differ, 0);
+  }
+}
+
 TEST(CatalogFields, BadComponentFailsOnlyItsSources) {
   const TempDir dir;
   const std::string path = dir.file("bad.h5");
@@ -433,6 +500,130 @@ TEST(CatalogFields, IsolatedSourceIgnoresItsNeighbours) {
       EXPECT_TRUE(near(crowded[g], alone[g], kSameProblemRelTol))
           << c << " group " << g << ": " << crowded[g] << " vs alone " << alone[g];
   }
+}
+
+// ---- fields spread over MPI ranks and over interrupted runs ---------------------------------
+
+// Three fields of 8 sources each, in chunks of 3 sources: chunk k goes to rank k % 2 (and,
+// killed part-way, some chunks to the first run and the others to the resumed one), so each
+// field's sources are solved by different processes, each of which must still see the whole
+// field (every component of the field's dataset).
+constexpr std::int64_t kSpreadSources = 24;
+constexpr int kSpreadPerField = 8;
+constexpr std::int64_t kSpreadChunk = 3;
+
+std::string simulate_spread_fields(const TempDir& dir) {
+  const std::string path = dir.file("spread.h5");
+  simulate_catalog(field_options(kSpreadSources, 16, kSpreadPerField, 31), path);
+  return path;
+}
+
+BatchRunSummary run_chunked(const std::string& catalog, const std::string& output, bool reoptimize,
+                            std::int64_t chunk) {
+  BatchRunOptions o;
+  o.catalog = catalog;
+  o.output = output;
+  o.backend = "cpu";
+  o.workers = 1;
+  o.chunk_sources = chunk;
+  o.progress = false;
+  o.overwrite = true;
+  o.reoptimize = reoptimize;
+  return run_batch(o);
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(CatalogFields, MpiTwoRanksEqualOneRank) {
+#if !FLUXPOINTS_WITH_MPI
+  FLUXPOINTS_SKIP_OR_FAIL("this build has no MPI support (FLUXPOINTS_WITH_MPI off)");
+#else
+  if (!::fluxpoints::testing::mpirun_found()) FLUXPOINTS_SKIP_OR_FAIL("mpirun not found on PATH");
+  const TempDir dir;
+  const std::string catalog = simulate_spread_fields(dir);
+  {
+    // Each field (dataset) has sources in chunks of both ranks: the test tests what it says.
+    CatalogReader r(catalog);
+    std::map<std::int64_t, std::set<std::int64_t>> ranks_of_dataset;
+    const std::vector<Source> sources = r.read_sources(0, kSpreadSources);
+    for (std::int64_t s = 0; s < kSpreadSources; ++s)
+      for (std::int64_t d : sources[s].datasets) ranks_of_dataset[d].insert((s / kSpreadChunk) % 2);
+    ASSERT_EQ(ranks_of_dataset.size(), 3u);
+    for (const auto& [d, ranks] : ranks_of_dataset) EXPECT_EQ(ranks.size(), 2u) << "dataset " << d;
+  }
+  std::map<bool, std::string> one_rank;
+  for (const bool reoptimize : {false, true}) {
+    SCOPED_TRACE(reoptimize ? "reoptimize" : "fixed");
+    const std::string one = dir.file(reoptimize ? "one_re.h5" : "one.h5");
+    const std::string two = dir.file(reoptimize ? "two_re.h5" : "two.h5");
+    const std::string log = dir.file("mpi.log");
+    ASSERT_EQ(run_chunked(catalog, one, reoptimize, kSpreadChunk).n_ok, kSpreadSources);
+    one_rank[reoptimize] = one;
+    const std::string cmd = ::fluxpoints::testing::mpirun_command(
+        2,
+        "batch " + catalog + " -o " + two + " --backend cpu --workers 1 --chunk-sources " +
+            std::to_string(kSpreadChunk) + " --no-progress " +
+            (reoptimize ? "--reoptimize" : "--no-reoptimize"),
+        log);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << file_text(log);
+    EXPECT_NE(file_text(log).find("x 2 ranks"), std::string::npos) << file_text(log);
+    ::fluxpoints::testing::expect_same_result_files(one, two);
+  }
+  // The option reached the ranks: re-fitting the neighbours and the background moves the norms,
+  // so equal files above mean both runs re-fitted (or both did not).
+  hdf5::File a = hdf5::File::open(one_rank[false]), b = hdf5::File::open(one_rank[true]);
+  EXPECT_NE(a.read_all_f64("/fluxpoints/norm"), b.read_all_f64("/fluxpoints/norm"));
+#endif
+}
+
+TEST(CatalogFields, KilledReoptimizeRunResumesToTheSameResult) {
+  using ::fluxpoints::testing::chunk_files;
+  using ::fluxpoints::testing::spawn_program;
+  using ::fluxpoints::testing::wait_exit;
+  const TempDir dir;
+  const std::string catalog = simulate_spread_fields(dir);
+  const std::string reference = dir.file("uninterrupted.h5");
+  const std::string out = dir.file("resumed.h5");
+  constexpr std::int64_t kChunk = 2;  // 12 chunks
+  constexpr std::size_t kChunks = kSpreadSources / kChunk;
+  ASSERT_EQ(run_chunked(catalog, reference, true, kChunk).n_ok, kSpreadSources);
+  const std::vector<std::string> args = {
+      "batch", catalog, "-o", out, "--backend", "cpu", "--chunk-sources", std::to_string(kChunk),
+      "--reoptimize"};
+  // Slowed down (100 ms per chunk) so that the kill lands part-way.
+  const pid_t pid = spawn_program(args, {"FLUXPOINTS_BATCH_TEST_DELAY_MS=100"});
+  ::fluxpoints::testing::wait_for_chunk_files(parts_folder(out), 3);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
+  const std::size_t kept = chunk_files(parts_folder(out));
+  ASSERT_GE(kept, 3u);
+  ASSERT_LT(kept, kChunks) << "the run finished before it was killed: nothing was tested";
+  EXPECT_FALSE(std::filesystem::exists(out)) << "no result file before the job is complete";
+
+  // reoptimize is part of the job: its chunks cannot be resumed without it.
+  BatchRunOptions fixed;
+  fixed.catalog = catalog;
+  fixed.output = out;
+  fixed.backend = "cpu";
+  fixed.chunk_sources = kChunk;
+  fixed.progress = false;
+  fixed.resume = true;
+  fixed.reoptimize = false;
+  try {
+    run_batch(fixed);
+    ADD_FAILURE() << "resumed a reoptimize run without reoptimize";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("different job"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(chunk_files(parts_folder(out)), kept) << "a refused resume keeps the chunk files";
+
+  std::vector<std::string> resume = args;
+  resume.push_back("--resume");
+  ASSERT_EQ(wait_exit(spawn_program(resume)), 0);
+  ::fluxpoints::testing::expect_same_result_files(reference, out);
 }
 
 // Two sources sharing two On/Off spectra (tests/validation/field_two_sources.py): convert +

@@ -9,7 +9,7 @@ Datasets: a gammapy Datasets file (``Datasets.read``: spectrum and map datasets)
 (``SpectrumDatasetOnOff.read``). Models: a gammapy model YAML (default: the models the Datasets
 file refers to). Every SkyModel (or only those of ``--source``) becomes a source; every model
 enters the problems of the sources sharing its datasets. Options: ``--energy-edges`` (TeV),
-``--selection``, ``--reoptimize``, ``--overwrite``.
+``--selection``, ``--reoptimize``, ``--sum-over-energy-groups``, ``--overwrite``.
 
 A thin command line over ``fluxpoints.write_catalog`` (the Python package must be installed).
 """
@@ -30,6 +30,8 @@ def main():
     parser.add_argument("--selection", help="selection_optional, e.g. all or errn-errp,ul")
     parser.add_argument("--reoptimize", action="store_true",
                         help="re-fit the other models' free amplitudes and norms in each group")
+    parser.add_argument("--sum-over-energy-groups", action="store_true",
+                        help="sum each group of each dataset into one bin per pixel before the fit")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
@@ -53,7 +55,9 @@ def main():
     try:
         fluxpoints.write_catalog(args.output, datasets, models=models, sources=args.source,
                                  energy_edges=edges, selection_optional=args.selection,
-                                 reoptimize=args.reoptimize, overwrite=args.overwrite)
+                                 reoptimize=args.reoptimize,
+                                 sum_over_energy_groups=args.sum_over_energy_groups,
+                                 overwrite=args.overwrite)
     except (ValueError, FileExistsError) as error:
         sys.exit(f"gammapy_to_catalog: {error}")
     print(f"written: {args.output} ({len(datasets)} datasets)")

@@ -73,14 +73,62 @@ struct FlatRange {
   std::size_t begin = 0, end = 0;
 };
 
+// sum_over_energy_groups collapses the group's reco bins of a dataset into one bin per pixel, as
+// gammapy's to_image does after slicing: counts, OFF counts and every prediction are summed over
+// the safe bins only; the masks are OR-ed over the bins (so mask_fit selects pixels but does not
+// weight the sums); alpha becomes the OFF-count-weighted mean (0 without OFF counts).
+bool is_safe(const datasets::SpectrumDataset& d, std::size_t i) {
+  return d.mask_safe.empty() || d.mask_safe[i] != 0;
+}
+
+// `values` (flat bins of `d`) summed over the safe reco bins of `r`, per pixel; empty stays empty.
+std::vector<double> sum_safe_bins(const std::vector<double>& values,
+                                  const datasets::SpectrumDataset& d, BinRange r,
+                                  std::size_t n_pixels) {
+  if (values.empty()) return {};
+  std::vector<double> sum(n_pixels, 0.0);
+  for (std::size_t e = r.begin; e < r.end; ++e)
+    for (std::size_t px = 0; px < n_pixels; ++px) {
+      const std::size_t i = e * n_pixels + px;
+      if (is_safe(d, i)) sum[px] += values[i];
+    }
+  return sum;
+}
+
+// The dataset's reco bins `r` as one reco bin per pixel (only the columns the problems read).
+datasets::SpectrumDataset sum_dataset(const datasets::SpectrumDataset& d, BinRange r,
+                                      std::size_t n_pixels) {
+  datasets::SpectrumDataset out;
+  out.name = d.name;
+  out.on_off = d.on_off;
+  out.counts = sum_safe_bins(d.counts, d, r, n_pixels);
+  out.background = d.on_off ? std::vector<double>{} : sum_safe_bins(d.background, d, r, n_pixels);
+  if (d.on_off) {
+    out.counts_off = sum_safe_bins(d.counts_off, d, r, n_pixels);
+    std::vector<double> alpha_n_off(d.counts.size());
+    for (std::size_t i = 0; i < alpha_n_off.size(); ++i)
+      alpha_n_off[i] = math::nan_to_num(d.alpha[i]) * d.counts_off[i];
+    out.alpha = sum_safe_bins(alpha_n_off, d, r, n_pixels);
+    for (std::size_t px = 0; px < n_pixels; ++px)
+      out.alpha[px] = math::nan_to_num(out.alpha[px] / out.counts_off[px]);
+  }
+  const auto any = [&](const std::vector<std::uint8_t>& mask) {
+    std::vector<std::uint8_t> m(n_pixels, 0);
+    for (std::size_t e = r.begin; e < r.end; ++e)
+      for (std::size_t px = 0; px < n_pixels; ++px) m[px] |= mask[e * n_pixels + px] != 0;
+    return m;
+  };
+  if (!d.mask_safe.empty()) out.mask_safe = any(d.mask_safe);
+  if (!d.mask_fit.empty()) out.mask_fit = any(d.mask_fit);
+  return out;
+}
+
 }  // namespace
 
 SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldSourceInput& in,
                                             const EstimatorOptions& options, bool reoptimize) {
   const Source& source = *in.source;
   if (source.datasets.empty()) fail("the source has no datasets");
-  if (options.sum_over_energy_groups)
-    fail("sum_over_energy_groups is not supported for catalogs with components (fields)");
   const std::size_t n_datasets = source.datasets.size();
 
   // The datasets, checked.
@@ -217,24 +265,63 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
     FluxPointGroup& group = layout.group;
     const std::vector<BinRange>& ranges = layout.ranges;
 
+    // The bins of the group: the datasets' own, or with sum_over_energy_groups one per pixel.
+    const std::vector<datasets::SpectrumDataset>* group_ds = &ds;
+    const std::vector<PreparedDataset>* group_prepared = &prepared;
+    const std::vector<Nuisance>* group_nuisances = &nuisances;
+    std::vector<datasets::SpectrumDataset> summed_ds;
+    std::vector<PreparedDataset> summed_prepared;
+    std::vector<Nuisance> summed_nuisances;
+    if (options.sum_over_energy_groups) {
+      summed_ds.resize(n_datasets);
+      summed_prepared.resize(n_datasets);
+      for (const Nuisance& n : nuisances) {
+        Nuisance& summed = summed_nuisances.emplace_back();
+        summed.name = n.name;
+        summed.start = n.start;
+        summed.min = n.min;
+        summed.max = n.max;
+        summed.per_dataset.resize(n_datasets);
+      }
+      for (std::size_t k : group.segment_dataset) {
+        const std::size_t P = static_cast<std::size_t>(prepared[k].n_pixels);
+        const PreparedDataset& p = prepared[k];
+        summed_ds[k] = sum_dataset(ds[k], ranges[k], P);
+        PreparedDataset& summed = summed_prepared[k];
+        summed.dataset = &summed_ds[k];
+        summed.n_pixels = p.n_pixels;
+        summed.own_component = p.own_component;
+        summed.nuisances = p.nuisances;
+        summed.source = sum_safe_bins(p.source, ds[k], ranges[k], P);
+        summed.fixed_other = sum_safe_bins(p.fixed_other, ds[k], ranges[k], P);
+        for (std::size_t n : p.nuisances)
+          summed_nuisances[n].per_dataset[k] =
+              sum_safe_bins(nuisances[n].per_dataset[k], ds[k], ranges[k], P);
+      }
+      group_ds = &summed_ds;
+      group_prepared = &summed_prepared;
+      group_nuisances = &summed_nuisances;
+    }
+
     // Which masked bins go to the engine: where the source has a template, those where it or a
     // nuisance predicts counts (the others only add a constant); all of them elsewhere, and in
     // a group where the source predicts nothing at all (the engine then reports it).
     const auto flat = [&](std::size_t k) {
       const std::size_t P = static_cast<std::size_t>(prepared[k].n_pixels);
+      if (options.sum_over_energy_groups) return FlatRange{0, P};
       return FlatRange{ranges[k].begin * P, ranges[k].end * P};
     };
     const auto predicts = [&](std::size_t k, std::size_t i) {
-      if (prepared[k].source[i] != 0.0) return true;
-      for (std::size_t n : prepared[k].nuisances)
-        if (nuisances[n].per_dataset[k][i] != 0.0) return true;
+      if ((*group_prepared)[k].source[i] != 0.0) return true;
+      for (std::size_t n : (*group_prepared)[k].nuisances)
+        if ((*group_nuisances)[n].per_dataset[k][i] != 0.0) return true;
       return false;
     };
     bool source_predicts = false;
     for (std::size_t k : group.segment_dataset) {
       const FlatRange r = flat(k);
       for (std::size_t i = r.begin; i < r.end && !source_predicts; ++i)
-        source_predicts = ds[k].mask(i) && prepared[k].source[i] != 0.0;
+        source_predicts = (*group_ds)[k].mask(i) && (*group_prepared)[k].source[i] != 0.0;
     }
 
     group.problem = batch.begin_problem(
@@ -243,8 +330,8 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
     // The problem's bins, in order, as (dataset, flat bin): the nuisance templates follow them.
     std::vector<std::pair<std::size_t, std::size_t>> kept;
     for (std::size_t k : group.segment_dataset) {
-      const datasets::SpectrumDataset& d = ds[k];
-      const PreparedDataset& p = prepared[k];
+      const datasets::SpectrumDataset& d = (*group_ds)[k];
+      const PreparedDataset& p = (*group_prepared)[k];
       batch.begin_dataset(d.on_off ? StatKind::wstat : StatKind::cash);
       double stat_left_out = 0.0, counts_left_out = 0.0, npred_left_out = 0.0;
       const FlatRange r = flat(k);
@@ -274,7 +361,7 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
     }
     // The nuisances with a template on the problem's bins.
     std::vector<std::pair<const Nuisance*, std::vector<double>>> active;
-    for (const Nuisance& n : nuisances) {
+    for (const Nuisance& n : *group_nuisances) {
       std::vector<double> t(kept.size(), 0.0);
       bool any = false;
       for (std::size_t j = 0; j < kept.size(); ++j) {

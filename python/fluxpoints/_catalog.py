@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy import units as u
 from gammapy.datasets import Datasets, MapDatasetOnOff
-from gammapy.modeling.models import SkyModel
+from gammapy.modeling.models import SkyModel, TemplateNPredModel
 
 from ._nuisances import linear_parameter, nuisances_for
 from ._templates import CASH, DatasetTemplates, _zero_convolution_noise, check_dataset
@@ -243,6 +243,31 @@ def _check_groups(datasets, all_templates, energy_edges):
                 )
 
 
+def _check_summable(datasets):
+    """sum_over_energy_groups: a catalog sums every prediction of a group over its safe bins.
+    gammapy 2.1 does so for the counts and the background, but sums a map dataset's source
+    predictions (through its energy-dispersion map) and a TemplateNPredModel over every bin of
+    the group, unsafe ones too: the same sums only where no bin is unsafe. Anything else is
+    refused."""
+    for dataset in datasets:
+        mask = dataset.mask_safe
+        if mask is None or np.all(mask.data):
+            continue
+        if not dataset._geom.is_region:
+            raise ValueError(
+                f"dataset {dataset.name!r}: with sum_over_energy_groups a map dataset must have "
+                "no unsafe bin (gammapy sums its sources' predicted counts over the unsafe bins "
+                "of a group too, its counts not: a catalog cannot represent that)"
+            )
+        templates = [m.name for m in dataset.models or [] if isinstance(m, TemplateNPredModel)]
+        if templates:
+            raise ValueError(
+                f"dataset {dataset.name!r}: with sum_over_energy_groups and unsafe bins, "
+                f"gammapy sums TemplateNPredModel {', '.join(templates)} over the unsafe bins "
+                "too, which a catalog cannot represent"
+            )
+
+
 class _ModelsAssigned:
     """Assigns `models` to the datasets for the conversion and restores theirs afterwards."""
 
@@ -262,7 +287,8 @@ class _ModelsAssigned:
         return False
 
 
-def build_catalog(datasets, sources=None, energy_edges=None, reoptimize=False):
+def build_catalog(datasets, sources=None, energy_edges=None, reoptimize=False,
+                  sum_over_energy_groups=False):
     """Dataset rows, components and sources of the catalog of `datasets` (their models as they
     are). Returns (dataset records, components, source records). See write_catalog."""
     for d in datasets:
@@ -270,6 +296,8 @@ def build_catalog(datasets, sources=None, energy_edges=None, reoptimize=False):
             check_dataset(d)
         except TypeError as error:
             raise ValueError(str(error)) from None
+    if sum_over_energy_groups:
+        _check_summable(datasets)
     names = [d.name for d in datasets]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -390,6 +418,7 @@ def write_catalog(
     energy_edges=None,
     selection_optional=None,
     reoptimize=False,
+    sum_over_energy_groups=False,
     overwrite=False,
 ):
     """Writes a fluxpoints catalog (HDF5, format version 2) for ``fluxpoints batch``.
@@ -421,6 +450,12 @@ def write_catalog(
         Stored as the catalog's option: re-fit the other models' free linear parameters
         (amplitudes, background norms) in every group. Every other free parameter is then
         refused, as by the estimator.
+    sum_over_energy_groups : bool
+        Stored as the catalog's option, gammapy's FluxPointsEstimator option of that name: each
+        energy group of each dataset is summed into one bin per pixel (over its safe bins)
+        before the fit. A map dataset with unsafe bins, or a dataset with unsafe bins and a
+        TemplateNPredModel, is then refused: gammapy sums their predictions over the unsafe
+        bins too, which a catalog cannot represent.
     overwrite : bool
         Replace an existing file at `path`.
 
@@ -430,7 +465,8 @@ def write_catalog(
         Something a catalog cannot represent, naming the dataset or the model: an unsupported
         dataset type, a source without a norm-like parameter, a free linear parameter that is not
         positive or is shared by two models, with ``reoptimize`` a free parameter that is not
-        linear, a group whose mask makes gammapy drop a model from that group only.
+        linear, a group whose mask makes gammapy drop a model from that group only, with
+        ``sum_over_energy_groups`` a safe mask gammapy's sums would treat otherwise.
     FileExistsError
         `path` exists and `overwrite` is False.
     """
@@ -440,9 +476,12 @@ def write_catalog(
     datasets = Datasets(datasets)
     with _ModelsAssigned(datasets, models):
         records, components, source_records = build_catalog(
-            datasets, sources, energy_edges, reoptimize
+            datasets, sources, energy_edges, reoptimize, sum_over_energy_groups
         )
-    attrs = {"reoptimize": np.int64(bool(reoptimize))}
+    attrs = {
+        "reoptimize": np.int64(bool(reoptimize)),
+        "sum_over_energy_groups": np.int64(bool(sum_over_energy_groups)),
+    }
     if energy_edges is not None:
         attrs["energy_edges"] = np.asarray(u.Quantity(energy_edges, "TeV").to_value("TeV"), float)
     if selection_optional is not None:

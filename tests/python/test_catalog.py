@@ -351,10 +351,11 @@ def test_gammapy_to_catalog_cli(tmp_path, crowded_map):
     out = tmp_path / "cli.h5"
     args = [sys.executable, str(tool), "--datasets", str(tmp_path / "datasets.yaml"),
             "--models", str(tmp_path / "models.yaml"), "--energy-edges", "0.1,1,100",
-            "--reoptimize", "-o", str(out)]
+            "--reoptimize", "--sum-over-energy-groups", "-o", str(out)]
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     cat = Catalog(out)
     assert cat.attrs["reoptimize"] == 1 and cat.source_names == ["src0", "src1", "src2"]
+    assert cat.attrs["sum_over_energy_groups"] == 1
     again = subprocess.run(args, capture_output=True, text=True)
     assert again.returncode != 0 and "exists" in again.stderr

@@ -2,12 +2,14 @@
 """End to end on a crowded field: a simulated MapDataset with three sources whose PSFs overlap
 and a FoV background with a free norm -> fluxpoints.write_catalog -> `fluxpoints batch` ->
 fluxpoints.read_results, against gammapy 2.1's FluxPointsEstimator with reoptimize False and True
-(the tolerances of compare.py), and against the Python estimator (same engine, same problems).
+(the tolerances of compare.py), and against the Python estimator (same engine, same problems);
+the same with sum_over_energy_groups stored in the catalog.
 """
 
 import os
 import subprocess
 
+import h5py
 import numpy as np
 import pytest
 from astropy import units as u
@@ -50,15 +52,14 @@ def _batch_reads_fields():
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def field_results(crowded_map, tmp_path_factory):
-    """Results of batch on the field's catalog, reoptimize off (the catalog's option) and on
-    (the command line's override)."""
+def _field_results(datasets, directory, **write_options):
+    """Results of batch on the catalog of `datasets`, reoptimize off (the catalog's option) and
+    on (the command line's override)."""
     _batch_reads_fields()
-    d = tmp_path_factory.mktemp("field_batch")
+    d = directory
     catalog = d / "field.h5"
-    fluxpoints.write_catalog(catalog, [crowded_map], energy_edges=EDGES,
-                             selection_optional=SELECTION[False])
+    fluxpoints.write_catalog(catalog, datasets, energy_edges=EDGES,
+                             selection_optional=SELECTION[False], **write_options)
     out = {}
     for reoptimize in (False, True):
         path = d / f"results_{int(reoptimize)}.h5"
@@ -71,20 +72,46 @@ def field_results(crowded_map, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def field_results(crowded_map, tmp_path_factory):
+    return _field_results([crowded_map], tmp_path_factory.mktemp("field_batch"))
+
+
+def _masked_copy(dataset):
+    d = dataset.copy(name=dataset.name)
+    d.models = dataset.models.copy()
+    return d
+
+
+@pytest.fixture(scope="module")
+def summed_field(crowded_map):
+    """The crowded field with mask_fit leaving out reco bin 1 (one of the three bins of the
+    second energy group): summed groups OR the masks, so that bin is still summed."""
+    d = _masked_copy(crowded_map)
+    d.mask_fit = d.counts.copy(data=np.ones(d.counts.data.shape, dtype=bool))
+    d.mask_fit.data[1] = False
+    return d
+
+
+@pytest.fixture(scope="module")
+def summed_field_results(summed_field, tmp_path_factory):
+    return _field_results([summed_field], tmp_path_factory.mktemp("field_summed"),
+                          sum_over_energy_groups=True)
+
+
 def _scan_values():
     """The scan grid the estimators use for SCAN_NORM (gammapy's norm parameter, log spaced)."""
     norm = fluxpoints.FluxPointsEstimator(norm=SCAN_NORM).norm
     return np.asarray(norm.scan_values, dtype=float)
 
 
-@pytest.mark.parametrize("reoptimize", [False, True])
-def test_batch_on_a_field_equals_gammapy(crowded_map, field_results, reoptimize):
+def _check_against_gammapy(datasets, results, reoptimize, **options):
     for source in SOURCES[reoptimize]:
         kwargs = dict(source=source, energy_edges=EDGES, selection_optional=SELECTION[reoptimize],
-                      norm=SCAN_NORM, reoptimize=reoptimize)
-        r = Result([crowded_map], kwargs)  # the Python estimator and gammapy
+                      norm=SCAN_NORM, reoptimize=reoptimize, **options)
+        r = Result(datasets, kwargs)  # the Python estimator and gammapy
         python = r.ours
-        r.ours = fluxpoints.read_results(field_results[reoptimize], source)
+        r.ours = fluxpoints.read_results(results[reoptimize], source)
         # A result file states sqrt_ts_threshold_ul (as `estimate`'s files do); gammapy's run
         # leaves it to the default of its property. The same value either way:
         assert r.ours.sqrt_ts_threshold_ul == r.theirs.sqrt_ts_threshold_ul
@@ -98,3 +125,39 @@ def test_batch_on_a_field_equals_gammapy(crowded_map, field_results, reoptimize)
             np.testing.assert_allclose(np.asarray(a[name], float), np.asarray(b[name], float),
                                        rtol=SAME_PROBLEM_REL, atol=SAME_PROBLEM_ABS, equal_nan=True,
                                        err_msg=f"{source} {name}")
+
+
+@pytest.mark.parametrize("reoptimize", [False, True])
+def test_batch_on_a_field_equals_gammapy(crowded_map, field_results, reoptimize):
+    _check_against_gammapy([crowded_map], field_results, reoptimize)
+
+
+def test_write_catalog_stores_sum_over_energy_groups(crowded_map, tmp_path):
+    for value in (False, True):
+        path = tmp_path / f"sum_{int(value)}.h5"
+        fluxpoints.write_catalog(path, [crowded_map], energy_edges=EDGES,
+                                 sum_over_energy_groups=value)
+        with h5py.File(path, "r") as f:
+            assert f.attrs["sum_over_energy_groups"] == int(value)
+
+
+def test_summed_groups_refuse_unsafe_map_bins(crowded_map, tmp_path):
+    """gammapy 2.1's MapDataset.to_image sums the counts over the safe bins but the sources'
+    predicted counts over all bins of the group: refused by name."""
+    d = _masked_copy(crowded_map)
+    d.mask_safe.data[1] = False
+    with pytest.raises(ValueError, match="'field': with sum_over_energy_groups a map dataset"):
+        fluxpoints.write_catalog(tmp_path / "x.h5", [d], sum_over_energy_groups=True)
+    fluxpoints.write_catalog(tmp_path / "y.h5", [d])  # without summing: fine
+
+
+@pytest.mark.parametrize("reoptimize", [False, True])
+def test_batch_with_summed_groups_equals_gammapy(summed_field, summed_field_results, reoptimize):
+    _check_against_gammapy([summed_field], summed_field_results, reoptimize,
+                           sum_over_energy_groups=True)
+    # Summing changes the problem: other norms than the per-bin fit of the same field.
+    summed = fluxpoints.read_results(summed_field_results[reoptimize], "src0")
+    per_bin = fluxpoints.FluxPointsEstimator(
+        source="src0", energy_edges=EDGES, selection_optional=[], reoptimize=reoptimize
+    ).run([summed_field])
+    assert not np.allclose(summed.norm.data.ravel(), per_bin.norm.data.ravel(), rtol=1e-6)

@@ -217,6 +217,13 @@ FLUXPOINTS_HD_NOINLINE void linear_pass(const NuisanceProblemView& v, const Nuis
     for (std::int64_t i = b.segment_bins[k] + first; i < b.segment_bins[k + 1]; i += stride) {
       double a[kMaxCoords];
       const double eta = linear_predictor(v, c, x, i, a);
+      // Each template covers only its source's footprint: most bins see few nonzero
+      // coefficients, and only those enter the gradient and the Hessian (the zero ones would
+      // add exact zeros: the sums are the same bits).
+      int nz[kMaxCoords];
+      int n_nz = 0;
+      for (int q = 0; q < m; ++q)
+        if (a[q] != 0.0) nz[n_nz++] = q;
       BinTerms t = linear_bin(kind, b, i, eta);
       // Kink bins: the kink matters unless the box keeps eta on one side of it (box_sign).
       bool kink = is_kink_bin(kind, b, i);
@@ -234,17 +241,19 @@ FLUXPOINTS_HD_NOINLINE void linear_pass(const NuisanceProblemView& v, const Nuis
       r.value += t.value;
       r.value_abs += dabs(t.value);
       if (t.d1 != 0.0) {
-        for (int q = 0; q < m; ++q) {
+        for (int j = 0; j < n_nz; ++j) {
+          const int q = nz[j];
           const double g = t.d1 * a[q];
           r.grad[q] += g;
           r.grad_abs[q] += dabs(g);
         }
       }
       if (t.d2 != 0.0) {
-        for (int q = 0; q < m; ++q) {
+        for (int j = 0; j < n_nz; ++j) {
+          const int q = nz[j];
           const double w = t.d2 * a[q];
           double* row = r.hess + packed_index(q, 0);
-          for (int p = 0; p <= q; ++p) row[p] += w * a[p];
+          for (int l = 0; l <= j; ++l) row[nz[l]] += w * a[nz[l]];
         }
       }
       const bool needs_positive = kind == StatKind::cash && b.counts[i] > 0.0 && !(eta > 0.0) &&
@@ -519,7 +528,8 @@ constexpr double kArmijo = 1e-4;
 constexpr int kMaxBacktracks = 60;
 
 // Minimises S over the coordinates that are not fixed, inside their box, starting from a
-// feasible st.x inside the box (snap_to_box'ed: a coordinate on a bound is exactly on it). ws.kinks
+// feasible st.x inside the box (snap_to_box'ed: a coordinate on a bound is exactly on it), whose
+// pass (with the same fixed coordinates) make_feasible left in ws.pass[0]. ws.kinks
 // may hold kinks from a previous solve: those still on their kink at st.x are kept active.
 template <class Evaluator>
 FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const NuisanceProblemView& v,
@@ -535,8 +545,8 @@ FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const Nuisanc
   st.iterations = 0;
   int cur = 0;
   st.current = cur;
-  eval.pass(st.x, nullptr, norm_free, ws.pass[cur]);
-  ++ws.passes;
+  // ws.pass[0] already holds the pass at st.x: make_feasible, always called just before, ends
+  // with it (a second pass at the same point would cost as much as a Newton iteration).
   if (!ws.pass[cur].feasible) {
     st.status = LinearStatus::infeasible;
     return;
@@ -828,7 +838,8 @@ FLUXPOINTS_HD_NOINLINE void minimise_linear(const Evaluator& eval, const Nuisanc
 // Moves st.x (inside the box) until every Cash bin with counts that can be positive is: each
 // movable coordinate goes towards its max (by 1/16, 1/4, 1, 4, ... of the distance, or of
 // max(1, |x|) when there is no max). Raising a coordinate never lowers such a bin's prediction
-// (templates and s are >= 0 there). Returns false if even the max does not do it.
+// (templates and s are >= 0 there). Returns false if even the max does not do it; true with the
+// pass at the final st.x in ws.pass[0] (where minimise_linear starts from).
 template <class Evaluator>
 FLUXPOINTS_HD_NOINLINE bool make_feasible(const Evaluator& eval, NuisanceWorkspace& ws,
                                           LinearSolve& st) {
@@ -928,6 +939,9 @@ FLUXPOINTS_HD_NOINLINE ProfileDerivatives profile_derivatives(NuisanceWorkspace&
 // (whichever norm is closer), moved along their tangent d phi_hat / d theta.
 template <class Evaluator>
 struct NuisanceProfile {
+  // P is convex (a minimum over phi of a jointly convex S), and an evaluation far from every
+  // warm start costs many Newton iterations: crossings skip the bracket's far end.
+  static constexpr bool kSearchCrossingInward = true;
   const Evaluator* eval;
   const NuisanceProblemView* view;
   const SolveSettings* settings;

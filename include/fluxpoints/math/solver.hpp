@@ -279,6 +279,11 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   return r;
 }
 
+template <class Profile>
+FLUXPOINTS_HD double crossing_iterate(const Profile& f, const SolveSettings& o, double target,
+                                      double inside, double outside, double x, ProfilePoint p,
+                                      int& evals);
+
 // Root of S(theta) = target between `inside` (S < target) and `outside` (S >= target expected).
 // Returns NaN if S at `outside` does not reach the target (gammapy's brentq then fails).
 template <class Profile>
@@ -296,6 +301,16 @@ FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double t
   }
   ProfilePoint p = f.profile(x);
   ++evals;
+  return crossing_iterate(f, o, target, inside, outside, x, p, evals);
+}
+
+// The safeguarded Newton iteration of crossing() once the bracket [inside, outside] is known
+// (S(outside) >= target), from x (in the bracket) where S is p.
+template <class Profile>
+FLUXPOINTS_HD double crossing_iterate(const Profile& f, const SolveSettings& o, double target,
+                                      double inside, double outside, double x, ProfilePoint p,
+                                      int& evals) {
+  const bool up = outside > inside;
   bool force_bisection = false;
   for (int it = 0; it < o.max_iterations; ++it) {
     const double fx = p.value - target;
@@ -335,6 +350,52 @@ FLUXPOINTS_HD double crossing(const Profile& f, const SolveSettings& o, double t
   return x;
 }
 
+// crossing() for a profile that is convex with its minimum at `inside`, without evaluating S at
+// the far end of the bracket unless the search gets there: S rises monotonically from `inside`
+// towards `end`, so S(end) >= target whenever S reaches the target at some point before it.
+// From a point below the target, the tangent meets the target at or beyond the crossing (S lies
+// above its tangents), so a Newton step from there brackets the root at once. Same root and the
+// same NaN (no crossing before `end`) as crossing(); for profiles whose evaluations are costly
+// fits far from the best fit (nuisance parameters re-fitted at a norm 1e5 sigma away).
+template <class Profile>
+FLUXPOINTS_HD double crossing_inward(const Profile& f, const SolveSettings& o, double target,
+                                     double inside, double end, double guess, int& evals) {
+  const bool up = end > inside;
+  double x = guess;
+  if (!((up && x > inside && x < end) || (!up && x < inside && x > end))) {
+    x = 0.5 * (inside + end);
+  }
+  ProfilePoint p = f.profile(x);
+  ++evals;
+  for (int it = 0; p.value - target < 0.0 && it < o.max_iterations; ++it) {
+    if (x == end) return kNaN;  // S stays below the target up to the bracket's end
+    // A tangent that did not bracket the root (a kink with a steep slope on the near side,
+    // which can give tiny steps) or no usable slope: at least double the last step instead.
+    const double grown = x + 2.0 * (x - inside);
+    inside = x;
+    double next = (p.d1 != 0.0 && is_finite(p.d1)) ? x + (target - p.value) / p.d1 : kNaN;
+    if (!(up ? next > x : next < x) || (it > 0 && !(up ? next > grown : next < grown)))
+      next = grown;
+    if (!(up ? next < end : next > end)) next = end;
+    x = next;
+    p = f.profile(x);
+    ++evals;
+  }
+  if (p.value - target < 0.0) return kNaN;  // the iteration limit, still below the target
+  return crossing_iterate(f, o, target, inside, x, x, p, evals);
+}
+
+// Profiles may declare `static constexpr bool kSearchCrossingInward = true` to have their
+// crossings found by crossing_inward (convex, costly evaluations); the others use crossing().
+template <class Profile, class = void>
+struct searches_crossing_inward {
+  static constexpr bool value = false;
+};
+template <class Profile>
+struct searches_crossing_inward<Profile, decltype(void(Profile::kSearchCrossingInward))> {
+  static constexpr bool value = Profile::kSearchCrossingInward;
+};
+
 // The crossing of S = target nearest to `from` on one side (+1 up, -1 down) with no prescribed
 // bracket: steps outwards, growing 4x from `first_step`, until S reaches the target. NaN if it
 // never does before the steps overflow.
@@ -365,7 +426,10 @@ FLUXPOINTS_HD_FORCEINLINE double side_crossing(const Profile& f, const SolveSett
   const bool open = side > 0 ? end > theta : end < theta;
   if (!open) return kNaN;
   const double guess = side > 0 ? theta + sqrt(delta) * step : theta - sqrt(delta) * step;
-  return crossing(f, o, stat + delta, theta, end, guess, evals);
+  if constexpr (searches_crossing_inward<Profile>::value)
+    return crossing_inward(f, o, stat + delta, theta, end, guess, evals);
+  else
+    return crossing(f, o, stat + delta, theta, end, guess, evals);
 }
 
 }  // namespace detail

@@ -6,8 +6,9 @@
 # Runs, in this order, each with its own time limit so that the whole stays under 5 minutes:
 #   * the whole test suite (every backend, the CUDA tests for real);
 #   * the CUDA engine benchmark (bench_cuda);
-#   * `fluxpoints batch` on a simulated 100,000-source catalog on the GPU and on the CPU (every
-#     core; 1 and 2 workers would not fit the time: 2 workers on 10,000 sources instead);
+#   * `fluxpoints batch` on a simulated 100,000-source catalog on the GPU (solve and fold) and on
+#     the CPU (every core; 1 and 2 workers would not fit the time: 2 workers on 10,000 sources
+#     instead);
 #   * compute-sanitizer memcheck, racecheck, synccheck and initcheck on the CUDA tests.
 # Writes full logs into LOG_DIR and prints a short table last.
 set -uo pipefail
@@ -62,7 +63,9 @@ if timeout "$(limit 40)" fluxpoints simulate --catalog 100000 --seed 1 -o "$work
     timeout "$(limit 40)" fluxpoints batch "$work/cat_$n.h5" -o "$work/res_$label.h5" --backend "$backend" \
       --workers "$workers" --no-progress -v > "$logs/$label.log" 2>&1
     rc=$?
-    batch_summary+="$label: rc $rc; $(grep -m1 'flux points/s' "$logs/$label.log" | sed 's/.*flux points in/in/')"$'\n'
+    # Where the fold ran (--fold auto: on the GPU with the cuda backend), from the plan line.
+    fold_where=$(grep -m1 -o 'fold [a-z]*: on the [a-z]*' "$logs/$label.log")
+    batch_summary+="$label: rc $rc; ${fold_where:-fold: ?}; $(grep -m1 'flux points/s' "$logs/$label.log" | sed 's/.*flux points in/in/')"$'\n'
     [ "$rc" -eq 0 ] || batch_failed=1
   done
 else

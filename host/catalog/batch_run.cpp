@@ -24,6 +24,7 @@
 #include "fluxpoints/catalog/catalog.hpp"
 #include "fluxpoints/models/spectral_models.hpp"
 #include "fluxpoints/thread_pool.hpp"
+#include "host/catalog/batched_fold.hpp"
 #include "host/catalog/field_problems.hpp"
 #include "host/catalog/results_file.hpp"
 #include "host/io/hdf5_table.hpp"
@@ -47,9 +48,11 @@ struct AssembledSource {
 // own output and its own dataset reads (each read belongs to one source: the datasets are moved
 // out of them, not copied), and neither HDF5 nor Kokkos. `field` (catalogs with components): the
 // source's problems include the other components of its datasets (host/catalog/field_problems.hpp).
+// `predicted`: the source's predictions, folded already (--fold device); null: fold here.
 void assemble_source(const Source& source, const std::vector<DatasetRead*>& reads,
                      const EstimatorOptions& options, AssembledSource& out,
-                     const FieldSourceInput* field = nullptr, bool reoptimize = false) {
+                     const FieldSourceInput* field = nullptr, bool reoptimize = false,
+                     const std::vector<DatasetPrediction>* predicted = nullptr) {
   try {
     if (field) {
       for (const DatasetRead* r : reads)
@@ -77,7 +80,9 @@ void assemble_source(const Source& source, const std::vector<DatasetRead*>& read
     } catch (const std::exception& e) {
       throw std::runtime_error("reference model " + source.model.type + ": " + e.what());
     }
-    out.problems = append_source_problems(out.batch, datasets, sky, 0, options);
+    out.problems = predicted
+                       ? append_source_problems(out.batch, datasets, *predicted, sky[0], options)
+                       : append_source_problems(out.batch, datasets, sky, 0, options);
     // NaN or negative predicted counts (e.g. from a NaN exposure that validate() let through)
     // would make the whole chunk's solve fail: reject the source here, with the reason.
     out.batch.validate();
@@ -364,8 +369,12 @@ void prefetch_datasets(const std::vector<DatasetRead*>& reads) {
 
 // Folds and assembles every source of a chunk (one source per task), then concatenates their
 // batches into the chunk's batch.
+// `folder` (--fold device): the chunk's closed-form models are folded by it first, many per call
+// (batched_fold.hpp); `on_detail` hears which sources were not.
 FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const EstimatorOptions& options,
-                       bool field, bool reoptimize, ThreadPool& pool) {
+                       bool field, bool reoptimize, ThreadPool& pool,
+                       const FoldBackend* folder = nullptr,
+                       const std::function<void(const std::string&)>& on_detail = {}) {
   const auto start = Clock::now();
   FoldedChunk f;
   f.range = range;
@@ -378,9 +387,21 @@ FoldedChunk fold_chunk(ChunkInput input, const ChunkRange& range, const Estimato
     for (std::size_t d = 0; d < sources[i].datasets.size(); ++d)
       source_reads[i].push_back(&f.input.reads[next++]);
   f.sources.resize(n);
+  BatchedFold folded;
+  if (folder && !field) {
+    folded = fold_sources(sources, source_reads, *folder, pool);
+    if (on_detail && folded.n_no_closed_form > 0)
+      on_detail(fmt::format("sources {} to {}: {}", range.first, range.second - 1,
+                            folded.host_fold_note()));
+  }
   pool.parallel_for(n, 1, [&](std::int64_t i) {
     if (i + 1 < n) prefetch_datasets(source_reads[i + 1]);
-    if (!field) return assemble_source(sources[i], source_reads[i], options, f.sources[i]);
+    if (!field) {
+      const auto* predicted =
+          folded.predictions.empty() || !folded.predictions[i] ? nullptr : &*folded.predictions[i];
+      return assemble_source(sources[i], source_reads[i], options, f.sources[i], nullptr, false,
+                             predicted);
+    }
     FieldSourceInput fi;
     fi.source = &sources[i];
     fi.datasets.assign(source_reads[i].begin(), source_reads[i].end());
@@ -619,7 +640,8 @@ struct SolvingChunk {
 // batch of each chunk is the same either way, and so are the results.
 void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogReader& reader,
                 const std::vector<std::size_t>& todo, const Backend& backend, bool overlap,
-                ThreadPool& pool, ProgressReporter& progress, BatchRunSummary& summary) {
+                ThreadPool& pool, ProgressReporter& progress, BatchRunSummary& summary,
+                const FoldBackend* folder) {
   const int delay_ms = test_delay_ms();
   ChunkReader chunk_reader(reader);
   ChunkWriter writer(ro, plan, chunk_reader.hdf5_mutex());
@@ -653,8 +675,9 @@ void run_chunks(const BatchRunOptions& ro, const JobPlan& plan, const CatalogRea
     if (t + 1 < todo.size()) chunk_reader.read_ahead(plan.chunks[todo[t + 1]]);
 
     progress.enter(BatchStage::fold, true);
-    FoldedChunk folded = fold_chunk(std::move(input), plan.chunks[todo[t]], plan.options,
-                                    reader.n_components() > 0, plan.reoptimize, pool);
+    FoldedChunk folded =
+        fold_chunk(std::move(input), plan.chunks[todo[t]], plan.options, reader.n_components() > 0,
+                   plan.reoptimize, pool, folder, ro.on_detail);
     seconds.fold += folded.fold_seconds;
 
     // The previous chunk's solve ran while this one was read and folded.
@@ -712,6 +735,8 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   choice.workers = workers;
   choice.cuda.device = ro.cuda_device;
   const auto backend = make_backend(choice, &job.backend_why);
+  const auto folder =
+      choose_fold_backend(ro, solves_on_device(*backend), reader.n_components() > 0, &job.fold_why);
   // Folding and tables, one source per item. No HDF5 call happens inside these loops (the
   // library is not thread-safe); an exception in one is rethrown by parallel_for.
   ThreadPool pool(workers);
@@ -754,7 +779,7 @@ BatchRunSummary run_batch(const BatchRunOptions& ro) {
   const bool overlap = ro.overlap == Overlap::always ||
                        (ro.overlap == Overlap::device && solves_on_device(*backend));
   summary.overlapped = overlap && todo.size() > 1;
-  run_chunks(ro, plan, reader, todo, *backend, overlap, pool, progress, summary);
+  run_chunks(ro, plan, reader, todo, *backend, overlap, pool, progress, summary, folder.get());
 
   pg.barrier();
   if (pg.rank == 0) {

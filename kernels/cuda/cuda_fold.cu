@@ -3,12 +3,15 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cuda_backend.hpp"
 #include "cuda_fold.hpp"
+#include "device_choice.hpp"
 #include "device_memory.cuh"
 #include "launch_policy.hpp"
 
@@ -83,28 +86,15 @@ void upload(DeviceArray<T>& buffer, const T*& pointer, std::int64_t n, cudaStrea
 
 std::vector<double> fold(const math::FoldArraysView& arrays, const std::vector<FoldTask>& tasks) {
   // Check every task on the host, so that a kernel never reads outside the arrays.
+  const std::int64_t n_out = checked_fold_size(arrays, tasks);
   const std::int64_t n_tasks = static_cast<std::int64_t>(tasks.size());
   std::vector<TaskLayout> layout(tasks.size());
   std::vector<std::int64_t> true_first(tasks.size() + 1, 0), reco_first(tasks.size() + 1, 0);
-  std::int64_t n_out = 0;
   for (std::int64_t t = 0; t < n_tasks; ++t) {
-    const FoldTask& task = tasks[t];
-    if (task.dataset < 0 || task.dataset >= arrays.n_datasets)
-      throw std::invalid_argument("cuda_backend::fold: task " + std::to_string(t) +
-                                  " names dataset " + std::to_string(task.dataset) + " of " +
-                                  std::to_string(arrays.n_datasets));
-    const math::FoldDatasetView d = math::dataset_view(arrays, task.dataset);
-    if (math::fold_needs_grid(task.model.kind, d))
-      throw std::invalid_argument("cuda_backend::fold: task " + std::to_string(t) + ": dataset " +
-                                  std::to_string(task.dataset) +
-                                  " has no log-log grid (FoldArrays::prepare_grid)");
-    if (task.npred_offset < 0)
-      throw std::invalid_argument("cuda_backend::fold: task " + std::to_string(t) +
-                                  " has a negative npred_offset");
+    const math::FoldDatasetView d = math::dataset_view(arrays, tasks[t].dataset);
     layout[t] = TaskLayout{true_first[t], d.n_true, d.n_reco};
     true_first[t + 1] = true_first[t] + d.n_true;
     reco_first[t + 1] = reco_first[t] + d.n_reco;
-    n_out = std::max(n_out, task.npred_offset + d.n_reco);
   }
   std::vector<double> npred(static_cast<std::size_t>(n_out), 0.0);
   if (n_tasks == 0) return npred;
@@ -167,6 +157,62 @@ std::vector<double> fold(const math::FoldArraysView& arrays, const std::vector<F
       "cudaMemcpyAsync (fold results)");
   stream.synchronize();
   return npred;
+}
+
+namespace {
+
+// Makes `device` the calling thread's GPU for its lifetime, then restores the previous one (the
+// current device is per host thread, and batch folds on its own threads).
+class OnDevice {
+ public:
+  explicit OnDevice(int device) {
+    check(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (device != previous_)
+      check(cudaSetDevice(device), "cudaSetDevice");
+    else
+      previous_ = -1;
+  }
+  ~OnDevice() {
+    if (previous_ >= 0) cudaSetDevice(previous_);
+  }
+  OnDevice(const OnDevice&) = delete;
+  OnDevice& operator=(const OnDevice&) = delete;
+
+ private:
+  int previous_ = -1;
+};
+
+class CudaFold final : public FoldBackend {
+ public:
+  explicit CudaFold(int device) : device_(device) {
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+    name_ = "cuda (" + std::string(prop.name) + ", device " + std::to_string(device) + ")";
+  }
+  std::string name() const override { return name_; }
+  std::vector<double> fold(const math::FoldArraysView& arrays,
+                           const std::vector<FoldTask>& tasks) const override {
+    const OnDevice on(device_);
+    return cuda_backend::fold(arrays, tasks);
+  }
+
+ private:
+  int device_;
+  std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<FoldBackend> make_fold(const CudaConfig& config) {
+  std::string why;
+  const int count = device_count(&why);
+  if (count == 0) throw std::runtime_error("fold on the device: " + why);
+  why = device_index_problem(config.device, count, std::getenv("CUDA_VISIBLE_DEVICES"));
+  if (!why.empty()) throw std::runtime_error("fold on the device: " + why);
+  const OnDevice on(config.device);
+  why = kernel_image_problem();
+  if (!why.empty()) throw std::runtime_error("fold on the device: " + why);
+  return std::make_unique<CudaFold>(config.device);
 }
 
 }  // namespace fluxpoints::cuda_backend

@@ -12,24 +12,27 @@
 // host's order). Device pow/exp/log differ from the host's libm by an ulp or so, so the results
 // agree with the CPU fold to rounding, not bit for bit.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "fluxpoints/backend.hpp"
+#include "fluxpoints/fold_backend.hpp"
 #include "fluxpoints/math/fold.hpp"
 
 namespace fluxpoints::cuda_backend {
 
-// One model folded through one dataset of the arrays. Its reco bins go to
-// npred[npred_offset, npred_offset + n_reco of the dataset).
-struct FoldTask {
-  math::ClosedFormSpectrum model;
-  std::int32_t dataset = 0;
-  std::int64_t npred_offset = 0;
-};
+// The tasks are the public FoldTask (fluxpoints/fold_backend.hpp).
+using fluxpoints::FoldTask;
 
-// Folds every task; returns the concatenated npred (the sum of the tasks' n_reco entries when
-// their outputs tile it). Throws std::invalid_argument when a task names a dataset that is not
-// in the arrays or needs a log-log grid that was not prepared, std::runtime_error on a CUDA
-// error (the message names the call) or when there is no usable device.
+// Folds every task on the calling thread's current GPU; returns the concatenated npred (the sum
+// of the tasks' n_reco entries when their outputs tile it). Throws std::invalid_argument for a
+// bad task (checked_fold_size), std::runtime_error on a CUDA error (the message names the call)
+// or when there is no usable device.
 std::vector<double> fold(const math::FoldArraysView& arrays, const std::vector<FoldTask>& tasks);
+
+// The fold as a FoldBackend on GPU config.device (every fold() call runs there, whatever thread
+// calls it). Throws std::runtime_error with the reason when there is no usable device, the index
+// is out of range or the binary's kernels cannot run on it (as cuda_backend::make).
+std::unique_ptr<FoldBackend> make_fold(const CudaConfig& config);
 
 }  // namespace fluxpoints::cuda_backend

@@ -51,6 +51,7 @@ class Options:
     norm_max: float = np.nan
     backend: str = "auto"
     workers: int = 0
+    device: int = 0  # CUDA device index (the command line's --device)
 
 
 # Problems per engine call. solve() prepares the next group of problems (the Python side's
@@ -199,6 +200,7 @@ def _flatten(problems, options):
         n_sigma_sensitivity=options.n_sigma_sensitivity if options.sensitivity else None,
         backend=options.backend,
         workers=options.workers,
+        device=options.device,
         labels=[p.label for p in problems],
         **nuisance_arrays,
     )

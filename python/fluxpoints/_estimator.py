@@ -59,6 +59,11 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         As gammapy's FluxPointsEstimator.
     backend : {"auto", "cpu", "cuda"}
         Engine backend: "auto" uses a CUDA GPU when one is usable, else the CPU.
+    device : int
+        Which CUDA GPU: an index among the devices this process sees, after
+        ``CUDA_VISIBLE_DEVICES`` (the command line's ``--device``; default 0). With
+        ``backend="cuda"`` an index out of range is an error naming the index and the device
+        count; ``"auto"`` then uses the CPU and says why (`backend_info`).
 
     After `run` or `run_sources`, ``last_status`` holds for each source the engine's verdict on
     each energy group: "ok", or why a quantity is missing or computed differently (e.g. "ok
@@ -83,9 +88,11 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         norm=None,
         allow_multiple_telescopes=False,
         backend="auto",
+        device=0,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        _check_device(device)
         kwargs = dict(
             source=source,
             n_sigma=n_sigma,
@@ -106,6 +113,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             **kwargs,
         )
         self.backend = backend
+        self.device = int(device)
         self.last_status = {}
 
     @property
@@ -260,6 +268,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             norm_max=float(norm.max),
             backend=backend,
             workers=self._workers(),
+            device=self.device,
         )
 
     def _workers(self):
@@ -496,7 +505,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
         options.n_sigma_sensitivity = base.n_sigma_sensitivity
         options.norm_value = float(parameter.value)
         options.norm_min, options.norm_max = float(parameter.min), float(parameter.max)
-        options.backend, options.workers = base.backend, base.workers
+        options.backend, options.workers, options.device = base.backend, base.workers, base.device
         value = parameter.value
         try:
             # The source counts "at norm 1" of this parameter.
@@ -528,7 +537,8 @@ def estimate_sources(datasets, sources, energy_edges=[1, 10] * u.TeV, **kwargs):
         Source models (names or indices into ``datasets.models``), distinct.
     energy_edges : `~astropy.units.Quantity`
     **kwargs
-        Any other FluxPointsEstimator argument (n_sigma, selection_optional, norm, backend, ...).
+        Any other FluxPointsEstimator argument (n_sigma, selection_optional, norm, backend,
+        device, ...). ``device`` picks the CUDA GPU by index, as the command line's ``--device``.
 
     Returns
     -------
@@ -544,6 +554,14 @@ def estimate_sources(datasets, sources, energy_edges=[1, 10] * u.TeV, **kwargs):
     return estimator.run_sources(datasets, sources)
 
 
-def backend_info(backend="auto", workers=0):
-    """(name, why) of the engine backend `backend` resolves to on this machine."""
-    return _engine.backend_name(backend, workers)
+def backend_info(backend="auto", workers=0, device=0):
+    """(name, why) of the engine backend `backend` resolves to on this machine (`device`: the
+    CUDA device index)."""
+    _check_device(device)
+    return _engine.backend_name(backend, workers, int(device))
+
+
+def _check_device(device):
+    """A CUDA device index is an integer >= 0 (bool is not one)."""
+    if isinstance(device, bool) or not isinstance(device, (int, np.integer)) or device < 0:
+        raise ValueError(f"device must be a CUDA device index (an integer >= 0), got {device!r}")

@@ -83,22 +83,29 @@ class BackendTurn {
   std::thread::id holder_;
 };
 
-// One backend per (kind, workers), made once: the CUDA backend keeps its device buffers between
-// solves.
+// One backend per (kind, workers, CUDA device index), made once: the CUDA backend keeps its device
+// buffers between solves.
 struct CachedBackend {
   std::unique_ptr<fp::Backend> backend;
   std::string why;
   BackendTurn turn;
 };
 
-CachedBackend& backend_for(const std::string& which, int workers) {
+CachedBackend& backend_for(const std::string& which, int workers, int device) {
+  if (device < 0)
+    throw std::invalid_argument("device: a CUDA device index is >= 0, got " +
+                                std::to_string(device));
   static std::mutex cache_mutex;
-  static std::map<std::pair<std::string, int>, std::unique_ptr<CachedBackend>> cache;
+  static std::map<std::tuple<std::string, int, int>, std::unique_ptr<CachedBackend>> cache;
   std::lock_guard<std::mutex> lock(cache_mutex);
-  auto& slot = cache[{which, workers}];
+  auto& slot = cache[{which, workers, device}];
   if (!slot) {
     auto made = std::make_unique<CachedBackend>();
-    made->backend = fp::make_backend(which, &made->why, workers);
+    fp::BackendOptions choice;
+    choice.device = which;
+    choice.workers = workers;
+    choice.cuda.device = device;
+    made->backend = fp::make_backend(choice, &made->why);
     slot = std::move(made);
   }
   return *slot;
@@ -163,7 +170,8 @@ std::unique_ptr<PendingSolve> submit(
     InArray<std::uint8_t> segment_kind, InArray<std::int64_t> problem_segments, double n_sigma,
     double n_sigma_ul, bool errn_errp, bool ul, std::optional<InArray<double>> scan_values,
     double norm_value, double norm_min, double norm_max, std::optional<double> n_sigma_sensitivity,
-    const std::string& backend, int workers, std::optional<std::vector<std::string>> labels,
+    const std::string& backend, int workers, int device,
+    std::optional<std::vector<std::string>> labels,
     std::optional<InArray<std::int64_t>> problem_nuisances,
     std::optional<InArray<std::int64_t>> template_offset,
     std::optional<InArray<double>> template_values, std::optional<InArray<double>> nuisance_start,
@@ -251,7 +259,7 @@ std::unique_ptr<PendingSolve> submit(
   pending->options = std::move(options);
   pending->n_sigma_sensitivity = n_sigma_sensitivity;
   pending->has_nuisances = problem_nuisances.has_value();
-  pending->start(backend_for(backend, workers));
+  pending->start(backend_for(backend, workers, device));
   return pending;
 }
 
@@ -373,7 +381,7 @@ NB_MODULE(_engine, m) {
         nb::arg("ul") = false, nb::arg("scan_values") = nb::none(), nb::arg("norm_value") = 1.0,
         nb::arg("norm_min") = fp::math::kNaN, nb::arg("norm_max") = fp::math::kNaN,
         nb::arg("n_sigma_sensitivity") = nb::none(), nb::arg("backend") = "auto",
-        nb::arg("workers") = 0, nb::arg("labels") = nb::none(),
+        nb::arg("workers") = 0, nb::arg("device") = 0, nb::arg("labels") = nb::none(),
         nb::arg("problem_nuisances").noconvert() = nb::none(),
         nb::arg("template_offset").noconvert() = nb::none(),
         nb::arg("template_values").noconvert() = nb::none(),
@@ -417,12 +425,12 @@ NB_MODULE(_engine, m) {
       "(available, reason): whether a CUDA device can be used now, and why not.");
   m.def(
       "backend_name",
-      [](const std::string& which, int workers) {
-        CachedBackend& b = backend_for(which, workers);
+      [](const std::string& which, int workers, int device) {
+        CachedBackend& b = backend_for(which, workers, device);
         return std::make_pair(b.backend->name(), b.why);
       },
-      nb::arg("which") = "auto", nb::arg("workers") = 0,
-      "(name, why) of the backend `which` resolves to.");
+      nb::arg("which") = "auto", nb::arg("workers") = 0, nb::arg("device") = 0,
+      "(name, why) of the backend `which` resolves to (device: the CUDA device index).");
   m.def(
       "describe",
       [](int status, std::uint32_t notes) {

@@ -80,6 +80,30 @@ def test_cuda_backend_without_gpu_says_why(spectrum_cash):
     assert reason
 
 
+def test_device_index(spectrum_cash):
+    """device=N picks the CUDA GPU as the command line's --device; a bad index is a clear error."""
+    for bad in (-1, 1.5, "0", True):
+        with pytest.raises(ValueError, match="device must be a CUDA device index"):
+            fluxpoints.estimate_sources([spectrum_cash], ["src"], energy_edges=EDGES, device=bad)
+    # GPU 99 exists nowhere: an error naming the index where there are GPUs, else the reason
+    # there is none (the existing "cuda" error).
+    available, _ = fluxpoints.cuda_device_available()
+    with pytest.raises(
+        RuntimeError, match="CUDA device index 99 is out of range" if available else "cuda"
+    ):
+        fluxpoints.estimate_sources(
+            [spectrum_cash], ["src"], energy_edges=EDGES, backend="cuda", device=99
+        )
+    name, why = fluxpoints.backend_info("auto", device=99)
+    assert name.startswith("cpu") and "using the CPU" in why
+    # The CPU backend ignores the index: the same numbers as without it.
+    kwargs = dict(energy_edges=EDGES, backend="cpu")
+    a = fluxpoints.estimate_sources([spectrum_cash], ["src"], device=3, **kwargs)["src"]
+    b = fluxpoints.estimate_sources([spectrum_cash], ["src"], **kwargs)["src"]
+    np.testing.assert_array_equal(a.norm.data, b.norm.data)
+    assert fluxpoints.FluxPointsEstimator(device=2).device == 2
+
+
 def test_engine_rejects_malformed_batches():
     one = np.ones(3)
     ok = dict(

@@ -18,11 +18,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "fluxpoints/estimator/estimator.hpp"
+#include "fluxpoints/fold_backend.hpp"
 
 namespace fluxpoints::catalog {
 
@@ -47,6 +49,7 @@ struct BatchJob {
   std::int64_t n_chunks = 0, chunk_sources = 0;
   std::string backend;      // the backend's name
   std::string backend_why;  // one line: what make_backend chose and why
+  std::string fold_why;     // one line: where the fold runs (BatchRunOptions::fold) and why
   int rank = 0, ranks = 1;
   bool resuming = false;
 };
@@ -72,12 +75,26 @@ enum class Overlap {
   never,   // each chunk is solved before the next one is folded
 };
 
+// Where batch folds the sources' models through their datasets.
+//   auto:   on the device when the solve backend is on one (CUDA), else on the host
+//   host:   on the CPU, source by source on the folding threads (`workers`)
+//   device: on the CUDA GPU `cuda_device`, the closed-form models of a slice of the chunk's
+//           sources per call (a slice per worker); an error (std::runtime_error, before any
+//           work) when no GPU can be used
+// Models without a closed form (e.g. EBL-absorbed or template models) and field catalogs (with
+// components) are folded on the host in every case; on_detail says so per chunk. The device's
+// pow/exp/log round differently from the host's, so results on the device agree with the host's
+// to about 1e-12 relative, not bit for bit. Any other value: std::invalid_argument.
+
 struct BatchRunOptions {
   std::string catalog;
   std::string output;
   std::string backend = "auto";
   int cuda_device = 0;              // CUDA device index (CudaConfig::device)
   int workers = 0;                  // CPU threads for folding and the CPU solve; 0 = every core
+  std::string fold = "auto";        // "auto", "host" or "device" (see above)
+  // Tests: fold with this backend as --fold device would (null: as `fold` says).
+  std::shared_ptr<const FoldBackend> fold_backend;
   std::int64_t chunk_sources = 500; // sources per chunk
   bool resume = false;
   std::string fits_dir;             // "" = no per-source FITS files
@@ -98,6 +115,9 @@ struct BatchRunOptions {
   // end; on_warning gets one line per warning (e.g. a stale lock file taken over).
   std::function<void(const BatchProgress&)> on_progress;
   std::function<void(const std::string&)> on_warning;
+  // Details for a verbose log, one line each (e.g. sources of a chunk folded on the host because
+  // their model has no closed form). Called on the thread that called run_batch.
+  std::function<void(const std::string&)> on_detail;
   bool progress = true;             // false: on_progress hears no per-chunk stages
 };
 

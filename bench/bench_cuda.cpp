@@ -275,8 +275,8 @@ int main(int argc, char** argv) {
   const std::int64_t cpu_large = arg(argc, argv, "--cpu-large", quick ? 2 : 4);
   const int reps = static_cast<int>(arg(argc, argv, "--scan-reps", quick ? 3 : 10));
   const std::int64_t nuisance_problems =
-      arg(argc, argv, "--nuisance-problems", quick ? 2000 : 50000);
-  const std::int64_t cpu_nuisance = arg(argc, argv, "--cpu-nuisance", quick ? 50 : 500);
+      arg(argc, argv, "--nuisance-problems", quick ? 2000 : 20000);
+  const std::int64_t cpu_nuisance = arg(argc, argv, "--cpu-nuisance", quick ? 50 : 200);
 
   std::string reason;
   const bool gpu = cuda_device_available(&reason);

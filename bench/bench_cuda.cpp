@@ -5,11 +5,14 @@
 //     medium ones (one warp each) and of few large ones (maps, one block each): problems/s, with the phases (assemble, buffer setup, staging, upload, kernels,
 //     download, unstaging) timed separately;
 //  3. the CPU backend on a subset of the same batches (same generator), extrapolated linearly to
-//     the full batch, and the GPU/CPU ratio.
+//     the full batch, and the GPU/CPU ratio;
+//  4. the same for problems with K = 4 and 16 linear nuisance parameters (reoptimize; one thread
+//     per problem on the GPU).
 // Without a usable device it runs the CPU part only and says why the GPU part is missing.
 // Usage: bench_cuda [--small-problems N] [--small-bins N] [--medium-problems N]
 //                   [--medium-bins N] [--large-problems N] [--large-bins N] [--cpu-small N]
-//                   [--cpu-medium N] [--cpu-large N] [--scan-reps N] [--quick]
+//                   [--cpu-medium N] [--cpu-large N] [--scan-reps N]
+//                   [--nuisance-problems N] [--cpu-nuisance N] [--quick]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -190,6 +193,73 @@ void scan_case(const char* label, std::int64_t n_problems, std::int64_t n_bins, 
              ", goal >= 1.35e11 (Cash, H100)");
 }
 
+// n_problems survey-like problems with K nuisances: a Cash and a WStat dataset of 20 bins each, a
+// source and K overlapping components (Gaussian bumps) with true amplitudes near 1; every other
+// nuisance has min = 0. Problem p depends only on (seed, p).
+LikelihoodBatch make_nuisance_batch(std::int64_t n_problems, int K, std::uint64_t seed) {
+  constexpr int kBins = 20;
+  LikelihoodBatch b;
+  b.reserve(n_problems, 2 * kBins * n_problems);
+  std::vector<std::vector<double>> templates(K, std::vector<double>(2 * kBins));
+  for (std::int64_t p = 0; p < n_problems; ++p) {
+    Rng rng{seed * 0x1000193ull + static_cast<std::uint64_t>(p)};
+    const double norm = 0.5 + 2.0 * rng.uniform();
+    for (int k = 0; k < K; ++k) {
+      const double centre = (k + rng.uniform()) / K, width = 0.5 / K + 0.1 * rng.uniform();
+      for (int i = 0; i < 2 * kBins; ++i) {
+        const double z = ((i % kBins + 0.5) / kBins - centre) / width;
+        templates[k][i] = (1.0 + 4.0 * rng.uniform()) * (std::exp(-0.5 * z * z) + 1e-3);
+      }
+    }
+    b.begin_problem();
+    for (int d = 0; d < 2; ++d) {
+      b.begin_dataset(d == 0 ? StatKind::cash : StatKind::wstat);
+      for (int i = d * kBins; i < (d + 1) * kBins; ++i) {
+        const double s = 0.5 + 4.0 * rng.uniform(), bkg = 1.0 + 5.0 * rng.uniform();
+        double others = 0;
+        for (int k = 0; k < K; ++k) others += templates[k][i];
+        if (d == 0) {
+          b.add_cash_bin(rng.counts(norm * s + others + bkg), s, bkg);
+        } else {
+          const double alpha = 0.2;
+          b.add_wstat_bin(rng.counts(norm * s + others + alpha * bkg), rng.counts(bkg), alpha, s);
+        }
+      }
+    }
+    for (int k = 0; k < K; ++k)
+      b.add_nuisance(1.0, k % 2 == 0 ? 0.0 : NAN, NAN, templates[k]);
+  }
+  return b;
+}
+
+void nuisance_case(int K, std::int64_t n_problems, std::int64_t cpu_subset, bool gpu) {
+  std::printf("\n== full solve with %d nuisances, selection all: %lld problems x 40 bins\n", K,
+              static_cast<long long>(n_problems));
+  SolveOptions o;
+  o.set_selection("all");
+  const std::string tag = "nuisances K=" + std::to_string(K) + ": ";
+  const LikelihoodBatch subset = make_nuisance_batch(cpu_subset, K, 5);
+  BatchResult cpu_result;
+  const double cpu_per_problem =
+      seconds([&] { cpu_result = make_backend("cpu")->solve(subset, o); }) / cpu_subset;
+  const double cpu_full = cpu_per_problem * static_cast<double>(n_problems);
+  report(tag + "cpu problems/s", 1.0 / cpu_per_problem, "problems/s",
+         "cpu backend on the first " + std::to_string(cpu_subset) + " problems");
+  if (!gpu) return;
+  const LikelihoodBatch batch = make_nuisance_batch(n_problems, K, 5);
+  cuda_backend::Solver solver;
+  cuda_backend::PhaseTimes cold, t;
+  solver.solve(batch, o, &cold);  // allocates the buffers and the threads' stack
+  const BatchResult r = solver.solve(batch, o, &t);
+  report(tag + "gpu solve() wall, first", cold.wall_s, "s", "buffers and stack allocated");
+  report(tag + "gpu kernels (sort+solve+scan)", t.solve_s, "s", "CUDA events");
+  report(tag + "gpu problems/s (solve wall)", static_cast<double>(n_problems) / t.wall_s,
+         "problems/s", std::to_string(t.chunks) + " chunk(s)");
+  report(tag + "speed-up gpu/cpu (solve wall)", cpu_full / t.wall_s, "x", "cpu extrapolated");
+  report(tag + "max rel diff norm/stat vs cpu", max_rel_diff(cpu_result, r), "",
+         "on the cpu subset (NaN pattern differences count as inf)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -204,6 +274,9 @@ int main(int argc, char** argv) {
   const std::int64_t cpu_medium = arg(argc, argv, "--cpu-medium", quick ? 50 : 500);
   const std::int64_t cpu_large = arg(argc, argv, "--cpu-large", quick ? 2 : 4);
   const int reps = static_cast<int>(arg(argc, argv, "--scan-reps", quick ? 3 : 10));
+  const std::int64_t nuisance_problems =
+      arg(argc, argv, "--nuisance-problems", quick ? 2000 : 20000);
+  const std::int64_t cpu_nuisance = arg(argc, argv, "--cpu-nuisance", quick ? 50 : 200);
 
   std::string reason;
   const bool gpu = cuda_device_available(&reason);
@@ -220,6 +293,7 @@ int main(int argc, char** argv) {
     solve_case("spectra", small_problems, small_bins, cpu_small, gpu, 1);
     solve_case("medium", medium_problems, medium_bins, cpu_medium, gpu, 3);
     solve_case("maps", large_problems, large_bins, cpu_large, gpu, 2);
+    for (int K : {4, 16}) nuisance_case(K, nuisance_problems, cpu_nuisance, gpu);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cuda: %s\n", e.what());
     return 1;

@@ -2,9 +2,7 @@
 // The engine's public backend API (fluxpoints/backend.hpp) on top of the backends in kernels/:
 // the only file outside a backend's folder that includes a backend's header.
 #include <memory>
-#include <mutex>
 #include <stdexcept>
-#include <utility>
 
 #include "fluxpoints/backend.hpp"
 #include "fluxpoints/config.hpp"
@@ -38,41 +36,6 @@ bool cuda_device_available(std::string* reason) {
 #endif
 }
 
-namespace {
-
-// The CUDA backend has no kernel for problems with nuisance parameters (reoptimize) yet: a batch
-// that carries them is solved by the CPU backend's shared math instead of failing the whole job,
-// and the backend's name says so. Batches without nuisances go to the GPU unchanged.
-class NuisancesOnTheHost final : public Backend {
- public:
-  NuisancesOnTheHost(std::unique_ptr<Backend> device, int workers)
-      : device_(std::move(device)), workers_(workers) {}
-  std::string name() const override {
-    return device_->name() + " (problems with nuisance parameters: on the CPU)";
-  }
-  using Backend::solve;
-  BatchResult solve(const BatchView& batch, const SolveOptions& options) const override {
-    return batch.has_nuisances() ? host().solve(batch, options) : device_->solve(batch, options);
-  }
-  std::future<BatchResult> solve_async(const BatchView& batch,
-                                       const SolveOptions& options) const override {
-    return batch.has_nuisances() ? host().solve_async(batch, options)
-                                 : device_->solve_async(batch, options);
-  }
-
- private:
-  const Backend& host() const {
-    std::call_once(host_made_, [this] { host_ = kokkos_backend::make(workers_); });
-    return *host_;
-  }
-  std::unique_ptr<Backend> device_;
-  int workers_;
-  mutable std::once_flag host_made_;
-  mutable std::unique_ptr<Backend> host_;
-};
-
-}  // namespace
-
 CudaBackendHooks default_cuda_backend_hooks(const CudaConfig& config) {
   CudaBackendHooks hooks;
   hooks.device_available = [](std::string* reason) { return cuda_device_available(reason); };
@@ -95,7 +58,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string
     return kokkos_backend::make(options.workers);
   }
   if (which == "cuda") {
-    auto b = std::make_unique<NuisancesOnTheHost>(cuda.make(), options.workers);
+    auto b = cuda.make();
     if (why) *why = "backend cuda (requested)";
     return b;
   }
@@ -103,7 +66,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options, std::string
     std::string reason;
     if (cuda.device_available(&reason)) {
       try {
-        auto b = std::make_unique<NuisancesOnTheHost>(cuda.make(), options.workers);
+        auto b = cuda.make();
         if (why) *why = "backend auto: using the CUDA GPU";
         return b;
       } catch (const std::runtime_error& e) {

@@ -25,6 +25,7 @@ set(fluxpoints_label_shared-data
 set(fluxpoints_label_gpu
     "^(CudaEquivalence|CudaNoDevice|CudaFold|CudaKernelImage|CudaDevice)\\."
     "^NuisanceSolver\\.CudaMatchesCpu$"
+    "^NuisanceBackendCuda\\."
     "/cuda( |$)")
 foreach(fluxpoints_label gammapy shared-data gpu)
   list(JOIN fluxpoints_label_${fluxpoints_label} "|" fluxpoints_label_${fluxpoints_label})

@@ -75,7 +75,7 @@ fi
 rm -rf "$work"
 # compute-sanitizer on the CUDA tests (names as in tests/labels.cmake, label gpu).
 sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
-cuda_filter='CudaEquivalence.*:CudaNoDevice.*:CudaFold.*:CudaKernelImage.*:CudaDevice.*:NuisanceSolver.Cuda*:*/cuda*'
+cuda_filter='CudaEquivalence.*:CudaNoDevice.*:CudaFold.*:CudaKernelImage.*:CudaDevice.*:NuisanceSolver.Cuda*:NuisanceBackendCuda.*:*/cuda*'
 sanitizer_summary=""
 for tool in memcheck racecheck synccheck initcheck; do
   if [ ! -x "$sanitizer" ]; then

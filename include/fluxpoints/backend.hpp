@@ -37,7 +37,8 @@ struct CudaConfig {
   // the batch size (chunks are cut small enough); 0 = no cap.
   std::size_t pinned_bytes_cap = std::size_t{1} << 30;
   // Problems with at least block_min_bins bins get a whole thread block, those with at least
-  // warp_min_bins a warp, smaller ones one thread.
+  // warp_min_bins a warp, smaller ones one thread (problems with nuisance parameters: one
+  // thread each, whatever their size).
   std::int64_t warp_min_bins = 32;
   std::int64_t block_min_bins = 2048;
   // Scan norms held in registers per read of the bin data: 8 or 16.

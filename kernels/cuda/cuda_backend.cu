@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "chunk_plan.hpp"
+#include "chunk_staging.hpp"
 #include "cuda_backend.hpp"
 #include "device_choice.hpp"
 #include "device_memory.cuh"
@@ -82,17 +83,6 @@ struct ResultStore {
   }
 };
 
-// Elements of an input array of extent `e` for np problems, ns segments and nb bins.
-std::int64_t input_count(InputExtent e, std::int64_t np, std::int64_t ns, std::int64_t nb) {
-  switch (e) {
-    case InputExtent::bin: return nb;
-    case InputExtent::segment: return ns;
-    case InputExtent::segment_offset: return ns + 1;
-    case InputExtent::problem_offset: return np + 1;
-  }
-  return 0;
-}
-
 // Batch inputs of one chunk (input_fields.hpp), offsets rebased to the chunk's first segment and
 // bin.
 template <template <class> class Array>
@@ -102,11 +92,9 @@ struct InputStore {
 #undef FLUXPOINTS_DECLARE_INPUT
 
   InputStore() = default;
-  InputStore(std::int64_t np, std::int64_t ns, std::int64_t nb) {
+  explicit InputStore(const InputSizes& n) {
     for_each_input_field(
-        [&](InputExtent e, auto& array) {
-          array = std::decay_t<decltype(array)>(input_count(e, np, ns, nb));
-        },
+        [&](InputExtent e, auto& array) { array = std::decay_t<decltype(array)>(n.count(e)); },
         *this);
   }
   math::BatchArrays arrays() const {
@@ -114,6 +102,36 @@ struct InputStore {
     for_each_input_field(
         [](InputExtent, auto& pointer, const auto& array) { pointer = array.get(); }, r, *this);
     return r;
+  }
+  void targets(StagingTargets& t) const {
+    for_each_input_field(
+        [](InputExtent, auto& pointer, const auto& array) { pointer = array.get(); }, t, *this);
+  }
+};
+
+// Nuisance inputs of one chunk (input_fields.hpp): offsets rebased to the chunk's first
+// nuisance, templates gathered. Empty (null pointers) for chunks sized without nuisances.
+template <template <class> class Array>
+struct NuisanceStore {
+#define FLUXPOINTS_DECLARE_NUISANCE_INPUT(name, type, extent) Array<type> name;
+  FLUXPOINTS_CUDA_NUISANCE_FIELDS(FLUXPOINTS_DECLARE_NUISANCE_INPUT)
+#undef FLUXPOINTS_DECLARE_NUISANCE_INPUT
+
+  NuisanceStore() = default;
+  explicit NuisanceStore(const InputSizes& n) {
+    for_each_nuisance_field(
+        [&](InputExtent e, auto& array) { array = std::decay_t<decltype(array)>(n.count(e)); },
+        *this);
+  }
+  math::NuisanceArrays arrays() const {
+    math::NuisanceArrays r{};
+    for_each_nuisance_field(
+        [](InputExtent, auto& pointer, const auto& array) { pointer = array.get(); }, r, *this);
+    return r;
+  }
+  void targets(StagingTargets::Nuisances& t) const {
+    for_each_nuisance_field(
+        [](InputExtent, auto& pointer, const auto& array) { pointer = array.get(); }, t, *this);
   }
 };
 
@@ -123,20 +141,32 @@ struct Slot {
   Event started, uploaded, solved, downloaded;
   InputStore<DeviceArray> in;
   InputStore<PinnedArray> staged_in;
+  NuisanceStore<DeviceArray> nu;
+  NuisanceStore<PinnedArray> staged_nu;
   ResultStore<DeviceArray> out;
   ResultStore<PinnedArray> staged_out;
+  DeviceArray<double> phi;  // fitted nuisances (BatchResult::nuisance)
+  PinnedArray<double> staged_phi;
   DeviceArray<std::uint32_t> keys, sorted_keys;  // bins per problem
   DeviceArray<std::int64_t> ids, sorted_ids;     // problem index in the chunk
   DeviceArray<unsigned char> sort_scratch;
   std::size_t sort_scratch_bytes = 0;
   int chunk = -1;  // the chunk in flight, -1 when idle
 
-  Slot(std::int64_t np, std::int64_t ns, std::int64_t nb, std::int64_t n_scan)
-      : in(np, ns, nb), staged_in(np, ns, nb), out(np, ns, n_scan), staged_out(np, ns, n_scan),
-        keys(np), sorted_keys(np), ids(np), sorted_ids(np) {
+  StagingTargets staging_targets() const {
+    StagingTargets t;
+    staged_in.targets(t);
+    staged_nu.targets(t.nuisances);
+    return t;
+  }
+
+  Slot(const InputSizes& n, std::int64_t n_scan)
+      : in(n), staged_in(n), nu(n), staged_nu(n), out(n.problems, n.segments, n_scan),
+        staged_out(n.problems, n.segments, n_scan), phi(n.nuisances), staged_phi(n.nuisances),
+        keys(n.problems), sorted_keys(n.problems), ids(n.problems), sorted_ids(n.problems) {
     check(cub::DeviceRadixSort::SortPairs(nullptr, sort_scratch_bytes, keys.get(),
                                           sorted_keys.get(), ids.get(), sorted_ids.get(),
-                                          static_cast<int>(np)),
+                                          static_cast<int>(n.problems)),
           "cub::DeviceRadixSort (scratch size)");
     sort_scratch = DeviceArray<unsigned char>(sort_scratch_bytes);
   }
@@ -144,31 +174,31 @@ struct Slot {
 
 // Buffers kept between solves, so repeated solves of similar batches allocate nothing.
 struct Workspace {
-  std::int64_t problems = 0, segments = 0, bins = 0, n_scan = 0;
+  InputSizes sizes;  // of every slot's buffers
+  std::int64_t n_scan = 0;
   std::vector<std::unique_ptr<Slot>> slots;
   DeviceArray<double> norms;
 
-  bool fits(std::int64_t np, std::int64_t ns, std::int64_t nb, std::int64_t scan,
-            std::size_t n_slots) const {
-    return np <= problems && ns <= segments && nb <= bins && scan == n_scan &&
+  bool fits(const InputSizes& n, std::int64_t scan, std::size_t n_slots) const {
+    return n.problems <= sizes.problems && n.segments <= sizes.segments &&
+           n.bins <= sizes.bins && n.nuisances <= sizes.nuisances &&
+           n.template_values <= sizes.template_values && scan == n_scan &&
            n_slots <= slots.size();
   }
   std::size_t device_bytes() const {
-    return slots.size() * (static_cast<std::size_t>(bins) * kBytesPerBin +
-                           static_cast<std::size_t>(segments) * kBytesPerSegment +
-                           static_cast<std::size_t>(problems) *
-                               (kBytesPerProblem + n_scan * sizeof(double)));
+    return slots.size() * slot_bytes(sizes, static_cast<int>(n_scan));
   }
-  void ensure(std::int64_t np, std::int64_t ns, std::int64_t nb, std::int64_t scan,
-              std::size_t n_slots) {
-    if (fits(np, ns, nb, scan, n_slots)) return;
+  void ensure(const InputSizes& n, std::int64_t scan, std::size_t n_slots) {
+    if (fits(n, scan, n_slots)) return;
     slots.clear();  // free before allocating the larger set
-    problems = std::max(np, problems);
-    segments = std::max(ns, segments);
-    bins = std::max(nb, bins);
+    sizes.problems = std::max(n.problems, sizes.problems);
+    sizes.segments = std::max(n.segments, sizes.segments);
+    sizes.bins = std::max(n.bins, sizes.bins);
+    sizes.nuisances = std::max(n.nuisances, sizes.nuisances);
+    sizes.template_values = std::max(n.template_values, sizes.template_values);
     n_scan = scan;
     for (std::size_t i = 0; i < n_slots; ++i)
-      slots.push_back(std::make_unique<Slot>(problems, segments, bins, n_scan));
+      slots.push_back(std::make_unique<Slot>(sizes, n_scan));
     norms = DeviceArray<double>(n_scan);
   }
 };
@@ -178,13 +208,6 @@ int sort_key_bits(std::int64_t max_bins) {
   while (bits < 32 && (max_bins >> bits) != 0) ++bits;
   return bits;
 }
-
-// One host copy of `bytes` bytes.
-struct CopyJob {
-  void* dst;
-  const void* src;
-  std::size_t bytes;
-};
 
 // Runs the copies with several threads when they are large: one memcpy thread moves ~10 GB/s,
 // so staging a map-sized chunk on one thread would take longer than its transfer and solve.
@@ -202,82 +225,72 @@ void copy_parallel(const std::vector<CopyJob>& jobs) {
   });
 }
 
-// Where chunk c's part of an input array of extent `e` begins in the batch's array, and what is
-// subtracted from each element (offsets are rebased to the chunk's first segment and bin).
-struct InputSlice {
-  std::int64_t first, count, minus;
-};
-InputSlice input_slice(InputExtent e, const Chunk& c) {
-  const std::int64_t n = input_count(e, c.problems(), c.segments(), c.bins());
-  switch (e) {
-    case InputExtent::bin: return {c.bin_begin, n, 0};
-    case InputExtent::segment: return {c.segment_begin, n, 0};
-    case InputExtent::segment_offset: return {c.segment_begin, n, c.bin_begin};
-    case InputExtent::problem_offset: return {c.problem_begin, n, c.segment_begin};
-  }
-  return {0, 0, 0};
-}
-
-// Host: copies chunk c of the batch into the slot's pinned buffers, rebasing the offsets.
+// Host: copies chunk c of the batch into the slot's pinned buffers (chunk_staging.hpp).
 void stage(const BatchView& view, const Chunk& c, Slot& s) {
   std::vector<CopyJob> copies;
-  for_each_input_field(
-      [&](InputExtent e, auto& staged, const auto* src) {
-        const InputSlice slice = input_slice(e, c);
-        auto* dst = staged.get();
-        using T = std::remove_pointer_t<decltype(dst)>;
-        if constexpr (std::is_integral_v<T>) {
-          if (slice.minus != 0) {  // offsets of a chunk after the first
-            for (std::int64_t k = 0; k < slice.count; ++k)
-              dst[k] = src[slice.first + k] - slice.minus;
-            return;
-          }
-        }
-        copies.push_back(
-            {dst, src + slice.first, static_cast<std::size_t>(slice.count) * sizeof(T)});
-      },
-      s.staged_in, view.arrays);
+  stage_chunk(view, c, s.staging_targets(), copies);
   copy_parallel(copies);
 }
 
 void upload(const Chunk& c, Slot& s) {
-  for_each_input_field(
-      [&](InputExtent e, const auto& dst, const auto& src) {
-        copy_to_device(dst.get(), src.get(), input_slice(e, c).count, s.stream.get());
-      },
-      s.in, s.staged_in);
+  const InputSizes n = c.sizes();
+  const auto copy = [&](InputExtent e, const auto& dst, const auto& src) {
+    copy_to_device(dst.get(), src.get(), n.count(e), s.stream.get());
+  };
+  for_each_input_field(copy, s.in, s.staged_in);
+  for_each_nuisance_field(copy, s.nu, s.staged_nu);
+}
+
+// The chunk's nuisance arrays on the device; null ones when its problems have none (every
+// kernel then takes the plain path).
+math::NuisanceArrays device_nuisances(const Chunk& c, const Slot& s) {
+  return c.nuisances() > 0 ? s.nu.arrays() : math::NuisanceArrays{};
 }
 
 unsigned blocks_for(std::int64_t n, int threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }
 
-// Sorts the chunk's problem ids by bin count, so each tier (thread, warp, block) is a range.
+// Sorts the chunk's problem ids by bin count, those with nuisance parameters last (by their
+// number), so each tier (thread, warp, block, nuisance) is a range.
 void sort_by_size(const Chunk& c, Slot& s) {
   const cudaStream_t st = s.stream.get();
   const std::int64_t np = c.problems();
+  // Nuisance problems' keys lie above every other problem's bin count (problem_sizes).
+  const std::int64_t nuisance_key_base = c.max_problem_bins + 1;
+  const std::int64_t max_key =
+      c.n_nuisance_problems > 0 ? nuisance_key_base + math::kMaxCoords - 1 : c.max_problem_bins;
   problem_sizes<<<blocks_for(np, kSmallThreads), kSmallThreads, 0, st>>>(
-      s.in.arrays(), np, s.keys.get(), s.ids.get());
+      s.in.arrays(), device_nuisances(c, s), np, static_cast<std::uint32_t>(nuisance_key_base),
+      s.keys.get(), s.ids.get());
   check(cudaGetLastError(), "problem_sizes launch");
   std::size_t bytes = s.sort_scratch_bytes;
   check(cub::DeviceRadixSort::SortPairs(s.sort_scratch.get(), bytes, s.keys.get(),
                                         s.sorted_keys.get(), s.ids.get(), s.sorted_ids.get(),
-                                        static_cast<int>(np), 0,
-                                        sort_key_bits(c.max_problem_bins), st),
+                                        static_cast<int>(np), 0, sort_key_bits(max_key), st),
         "cub::DeviceRadixSort");
 }
 
-// The chunk's sorted ids are [thread | warp | block] problems (chunk_plan.hpp).
+// The chunk's sorted ids are [thread | warp | block | nuisance] problems (chunk_plan.hpp).
 struct Tiers {
-  std::int64_t n_thread, n_warp, n_block;
+  std::int64_t n_thread, n_warp, n_block, n_nuisance;
   const std::int64_t* thread_ids;
   const std::int64_t* warp_ids;
   const std::int64_t* block_ids;
+  const std::int64_t* nuisance_ids;
 };
 Tiers tiers(const Chunk& c, const Slot& s) {
   const std::int64_t* ids = s.sorted_ids.get();
-  const std::int64_t n_thread = c.n_thread_problems(), n_warp = c.n_warp_problems;
-  return {n_thread, n_warp, c.n_block_problems, ids, ids + n_thread, ids + n_thread + n_warp};
+  Tiers t;
+  t.n_thread = c.n_thread_problems();
+  t.n_warp = c.n_warp_problems;
+  t.n_block = c.n_block_problems;
+  t.n_nuisance = c.n_nuisance_problems;
+  t.thread_ids = ids;
+  t.warp_ids = t.thread_ids + t.n_thread;
+  t.block_ids = t.warp_ids + t.n_warp;
+  t.nuisance_ids = t.block_ids + t.n_block;
+  return t;
 }
 
 template <int K>
@@ -308,7 +321,10 @@ void launch_scan(const CudaConfig& config, const Chunk& c, Slot& s, const double
   else launch_scan_k<16>(c, s, norms, n_scan);
 }
 
-void launch_solve(const Chunk& c, Slot& s, const math::SolveSettings& settings) {
+// The solve kernels of every tier; the nuisance tier's also computes its problems' scans (over
+// `norms`), the scan kernels (launch_scan) those of the other tiers.
+void launch_solve(const Chunk& c, Slot& s, const math::SolveSettings& settings,
+                  const double* norms, int n_scan) {
   const cudaStream_t st = s.stream.get();
   const Tiers t = tiers(c, s);
   if (t.n_thread > 0) {
@@ -326,17 +342,26 @@ void launch_solve(const Chunk& c, Slot& s, const math::SolveSettings& settings) 
         s.in.arrays(), t.block_ids, settings, s.out.arrays());
     check(cudaGetLastError(), "solve_per_block launch");
   }
+  if (t.n_nuisance > 0) {
+    solve_nuisance_per_thread<<<blocks_for(t.n_nuisance, kNuisanceThreads), kNuisanceThreads, 0,
+                                st>>>(s.in.arrays(), device_nuisances(c, s), t.nuisance_ids,
+                                      t.n_nuisance, settings, norms, n_scan, s.out.arrays(),
+                                      s.phi.get());
+    check(cudaGetLastError(), "solve_nuisance_per_thread launch");
+  }
 }
 
 void download(const Chunk& c, Slot& s, std::int64_t n_scan) {
   const cudaStream_t st = s.stream.get();
   zip_results(s.staged_out.arrays(), s.out.arrays(), c.problems(), c.segments(), n_scan,
               [&](auto* dst, const auto* src, std::int64_t n) { copy_to_host(dst, src, n, st); });
+  copy_to_host(s.staged_phi.get(), s.phi.get(), c.nuisances(), st);
 }
 
-// Waits for the slot's chunk, copies its results into the batch result and adds its timings.
-void finish(const ChunkPlan& plan, Slot& s, const math::ResultArrays& all, std::int64_t n_scan,
-            PhaseTimes& t) {
+// Waits for the slot's chunk, copies its results into the batch result (`all`, and `all_phi`
+// indexed like the batch's nuisances) and adds its timings.
+void finish(const ChunkPlan& plan, Slot& s, const math::ResultArrays& all, double* all_phi,
+            std::int64_t n_scan, PhaseTimes& t) {
   const Chunk& c = plan.chunks[s.chunk];
   check(cudaEventSynchronize(s.downloaded.get()), "chunk solve");
   t.upload_s += s.uploaded.seconds_since(s.started);
@@ -347,14 +372,28 @@ void finish(const ChunkPlan& plan, Slot& s, const math::ResultArrays& all, std::
               c.problems(), c.segments(), n_scan, [](auto* dst, const auto* src, std::int64_t n) {
                 if (n) std::memcpy(dst, src, n * sizeof(*src));
               });
+  if (c.nuisances() > 0)
+    std::memcpy(all_phi + c.nuisance_begin, s.staged_phi.get(), c.nuisances() * sizeof(double));
   t.unstage_s += seconds_since(t0);
   s.chunk = -1;
 }
 
 std::size_t total_bytes(const BatchView& b, int n_scan) {
-  return static_cast<std::size_t>(b.n_bins) * kBytesPerBin +
-         static_cast<std::size_t>(b.n_segments) * kBytesPerSegment +
-         static_cast<std::size_t>(b.n_problems) * (kBytesPerProblem + n_scan * sizeof(double));
+  std::size_t bytes =
+      static_cast<std::size_t>(b.n_bins) * kBytesPerBin +
+      static_cast<std::size_t>(b.n_segments) * kBytesPerSegment +
+      static_cast<std::size_t>(b.n_problems) * (kBytesPerProblem + n_scan * sizeof(double));
+  if (b.has_nuisances())
+    bytes += static_cast<std::size_t>(b.n_problems) * kBytesPerProblemWithNuisances +
+             static_cast<std::size_t>(b.n_nuisances) * kBytesPerNuisance +
+             static_cast<std::size_t>(b.n_template_values) * kBytesPerTemplateValue;
+  return bytes;
+}
+
+// The batch's offsets for the chunk plan.
+BatchOffsets batch_offsets(const BatchView& b) {
+  return {b.arrays.problem_segments, b.n_problems, b.arrays.segment_bins,
+          b.has_nuisances() ? b.nuisances.problem_nuisances : nullptr};
 }
 
 // Chunk budget: the configured one, or a share of the device memory that also cuts large
@@ -363,17 +402,15 @@ std::size_t total_bytes(const BatchView& b, int n_scan) {
 std::size_t chunk_budget(const CudaConfig& config, const Workspace& ws, const BatchView& b,
                          int n_scan) {
   const std::size_t streams = static_cast<std::size_t>(std::max(config.streams, 1));
-  if (config.chunk_bytes > 0) {
-    return config.pinned_bytes_cap > 0
-               ? std::max<std::size_t>(
-                     std::min(config.chunk_bytes, config.pinned_bytes_cap / (3 * streams)), 1)
-               : config.chunk_bytes;
-  }
+  const bool with_nuisances = batch_offsets(b).with_nuisances();
+  if (config.chunk_bytes > 0)
+    return capped_chunk_bytes(config.chunk_bytes, config.pinned_bytes_cap, config.streams,
+                              with_nuisances);
   std::size_t free_bytes = 0, total = 0;
   check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
   const std::size_t share = (free_bytes + ws.device_bytes()) / 10 * 8 / streams;
   return automatic_chunk_bytes(share, total_bytes(b, n_scan), config.streams,
-                               config.pinned_bytes_cap);
+                               config.pinned_bytes_cap, with_nuisances);
 }
 
 // Makes `device` the calling thread's current GPU for its lifetime, then restores the previous
@@ -421,29 +458,25 @@ class CudaSolver {
     PhaseTimes t;
     BatchResult result;
     prepare_solve(batch, options, result);
-    if (batch.has_nuisances())
-      // The chunk staging below carries no nuisance arrays yet; the shared math is ready for it
-      // (math::solve_and_store_nuisance compiles for the device), the staging is not.
-      throw std::invalid_argument(
-          "CUDA backend: problems with nuisance parameters (reoptimize=True) are not supported "
-          "on the GPU yet; solve them with the CPU backend");
     const int n_scan = static_cast<int>(result.n_scan());
     std::vector<int> evaluations(batch.n_problems, 0);
     const math::ResultArrays all = result_arrays(result, evaluations);
+    // Every nuisance is written by its problem's thread (NaN where the problem has no fit).
+    if (batch.has_nuisances()) result.nuisance.assign(batch.n_nuisances, math::kNaN);
+    double* all_phi = result.nuisance.data();
     const math::SolveSettings settings = options.settings();
 
     std::lock_guard<std::mutex> lock(mutex_);  // one workspace: one solve at a time
     const CurrentDevice on(device_);
-    const ChunkPlan plan =
-        plan_chunks(batch.arrays.problem_segments, batch.n_problems, batch.arrays.segment_bins,
-                    n_scan, chunk_budget(config_, workspace_, batch, n_scan),
-                    config_.warp_min_bins, config_.block_min_bins, INT_MAX);
+    const ChunkPlan plan = plan_chunks(batch_offsets(batch), n_scan,
+                                       chunk_budget(config_, workspace_, batch, n_scan),
+                                       config_.warp_min_bins, config_.block_min_bins, INT_MAX);
     t.chunks = static_cast<int>(plan.chunks.size());
     if (!plan.chunks.empty()) {
       const auto t_setup = Clock::now();
       const std::size_t n_slots =
           std::min<std::size_t>(plan.chunks.size(), static_cast<std::size_t>(config_.streams));
-      workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, n_slots);
+      workspace_.ensure(plan.max_sizes(), n_scan, n_slots);
       for (auto& slot : workspace_.slots) slot->chunk = -1;  // nothing left from a failed solve
       copy_to_device(workspace_.norms.get(), result.norm_scan.data(), n_scan, nullptr);
       check(cudaDeviceSynchronize(), "scan norms upload");
@@ -451,7 +484,7 @@ class CudaSolver {
 
       for (std::size_t ci = 0; ci < plan.chunks.size(); ++ci) {
         Slot& s = *workspace_.slots[ci % n_slots];
-        if (s.chunk >= 0) finish(plan, s, all, n_scan, t);
+        if (s.chunk >= 0) finish(plan, s, all, all_phi, n_scan, t);
         const Chunk& c = plan.chunks[ci];
         const auto t_stage = Clock::now();
         stage(batch, c, s);
@@ -460,7 +493,7 @@ class CudaSolver {
         upload(c, s);
         s.uploaded.record(s.stream.get());
         sort_by_size(c, s);
-        launch_solve(c, s, settings);
+        launch_solve(c, s, settings, workspace_.norms.get(), n_scan);
         launch_scan(config_, c, s, workspace_.norms.get(), n_scan);
         s.solved.record(s.stream.get());
         download(c, s, n_scan);
@@ -470,7 +503,7 @@ class CudaSolver {
       for (std::size_t i = 0; i < n_slots; ++i) {
         // Finish in chunk order (slot of chunk n-n_slots first); any order gives equal results.
         Slot& s = *workspace_.slots[(plan.chunks.size() + i) % n_slots];
-        if (s.chunk >= 0) finish(plan, s, all, n_scan, t);
+        if (s.chunk >= 0) finish(plan, s, all, all_phi, n_scan, t);
       }
     }
     result.evaluations = std::accumulate(evaluations.begin(), evaluations.end(), std::int64_t{0});
@@ -485,6 +518,8 @@ class CudaSolver {
     batch.validate();
     if (norms.empty() || repetitions < 1)
       throw std::invalid_argument("time_scan_kernel: needs norms and repetitions >= 1");
+    if (batch.has_nuisances())  // their scans are part of the nuisance solve kernel
+      throw std::invalid_argument("time_scan_kernel: the batch has nuisance parameters");
     const int n_scan = static_cast<int>(norms.size());
     const ChunkPlan plan =
         plan_chunks(batch.arrays.problem_segments, batch.n_problems, batch.arrays.segment_bins,
@@ -493,7 +528,7 @@ class CudaSolver {
     if (plan.chunks.size() != 1) return 0.0;  // empty batch
     std::lock_guard<std::mutex> lock(mutex_);
     const CurrentDevice on(device_);
-    workspace_.ensure(plan.max_problems, plan.max_segments, plan.max_bins, n_scan, 1);
+    workspace_.ensure(plan.max_sizes(), n_scan, 1);
     Slot& s = *workspace_.slots[0];
     const Chunk& c = plan.chunks[0];
     stage(batch, c, s);

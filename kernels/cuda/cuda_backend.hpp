@@ -10,7 +10,11 @@
 //    per thread (neighbouring threads get similar sizes), medium ones one per warp and large ones
 //    one per thread block; there every profile evaluation is a warp or block reduction whose
 //    result all threads receive, so they all run the same scalar solver (math/solver.hpp);
-//  - the scan runs as its own kernel holding many norms in registers per read of the bin data.
+//  - the scan runs as its own kernel holding many norms in registers per read of the bin data;
+//  - problems with nuisance parameters (reoptimize) sort after all others and are solved one per
+//    thread by the shared math::solve_and_store_nuisance, their scans included; a chunk carries
+//    their nuisances and gathered templates (chunk_staging.hpp) and brings back the fitted
+//    nuisances (BatchResult::nuisance).
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -27,6 +27,14 @@ struct LaunchPolicy {
   // 2 x 256 threads: at most 128 registers a thread.
   static constexpr int kBlockMinBlocksPerSm = 2;
 
+  // One thread per problem with nuisance parameters (solve_nuisance_per_thread). The nuisance
+  // solver needs ~255 registers a thread and keeps its ~16 kB working set on the stack (local
+  // memory) whatever the limit, so no minimum of blocks is asked (forcing fewer registers only
+  // adds spills to that traffic): about 4 blocks of 64 threads fit an SM. Small blocks spread a
+  // chunk's few thousand such problems over more SMs.
+  static constexpr int kNuisanceBlockThreads = 64;
+  static constexpr int kNuisanceMinBlocksPerSm = 1;
+
   // The fold kernels (cuda_fold.cu): one thread per true or reconstructed bin.
   static constexpr int kFoldBlockThreads = 256;
 };

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "fluxpoints/math/batch_solve.hpp"
+#include "fluxpoints/math/nuisance_batch_solve.hpp"
 #include "launch_policy.hpp"
 
 namespace fluxpoints::cuda_backend {
@@ -26,6 +27,9 @@ constexpr int kWarpsPerBlock = LaunchPolicy::kWarpsPerBlock;
   __launch_bounds__(LaunchPolicy::kSmallBlockThreads, LaunchPolicy::kSmallMinBlocksPerSm)
 #define FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK) \
   __launch_bounds__(BLOCK, LaunchPolicy::kBlockMinBlocksPerSm)
+constexpr int kNuisanceThreads = LaunchPolicy::kNuisanceBlockThreads;
+#define FLUXPOINTS_NUISANCE_KERNEL_BOUNDS \
+  __launch_bounds__(LaunchPolicy::kNuisanceBlockThreads, LaunchPolicy::kNuisanceMinBlocksPerSm)
 
 struct AddPoints {
   __device__ math::ProfilePoint operator()(const math::ProfilePoint& a,
@@ -194,14 +198,24 @@ __device__ void solve_with_group(const math::BatchArrays& in, std::int64_t p,
   }
 }
 
-// keys[p] = number of bins of problem p (the sort key), ids[p] = p.
+// The sort key of problem p: its number of bins, or for a problem with K nuisance parameters
+// (when `nu` has them) nuisance_key_base + min(K, kMaxCoords) - 1, where nuisance_key_base is
+// above every problem's bin count: those problems sort after all others, grouped by K (threads
+// of a warp then solve problems of the same size). ids[p] = p.
 __global__ void FLUXPOINTS_SMALL_KERNEL_BOUNDS
-    problem_sizes(math::BatchArrays in, std::int64_t n_problems, std::uint32_t* keys,
-                  std::int64_t* ids) {
+    problem_sizes(math::BatchArrays in, math::NuisanceArrays nu, std::int64_t n_problems,
+                  std::uint32_t nuisance_key_base, std::uint32_t* keys, std::int64_t* ids) {
   const std::int64_t p = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (p >= n_problems) return;
-  const std::int64_t n = in.problem(p).n_bins();
-  keys[p] = n < 0xffffffffll ? static_cast<std::uint32_t>(n) : 0xffffffffu;
+  const std::int64_t k =
+      nu.problem_nuisances ? nu.problem_nuisances[p + 1] - nu.problem_nuisances[p] : 0;
+  if (k > 0) {
+    const std::int64_t size_class = k < math::kMaxCoords ? k : math::kMaxCoords;
+    keys[p] = nuisance_key_base + static_cast<std::uint32_t>(size_class - 1);
+  } else {
+    const std::int64_t n = in.problem(p).n_bins();
+    keys[p] = n < 0xffffffffll ? static_cast<std::uint32_t>(n) : 0xffffffffu;
+  }
   ids[p] = p;
 }
 
@@ -220,6 +234,20 @@ __global__ void FLUXPOINTS_BLOCK_KERNEL_BOUNDS(BLOCK)
                     math::ResultArrays out) {
   __shared__ typename SolveBlock<BLOCK>::Shared shared;
   solve_with_group(in, ids[blockIdx.x], settings, out, SolveBlock<BLOCK>{&shared});
+}
+
+// One thread per problem with nuisance parameters: the shared math solves the problem, its scan
+// (every scan norm re-fits the nuisances, so the scan kernels do not serve these problems) and
+// stores its row, its per-dataset sums and its fitted nuisances (phi, indexed like nu's
+// nuisances). The solver's working set is on the thread's stack (local memory).
+__global__ void FLUXPOINTS_NUISANCE_KERNEL_BOUNDS
+    solve_nuisance_per_thread(math::BatchArrays in, math::NuisanceArrays nu,
+                              const std::int64_t* ids, std::int64_t n_problems,
+                              math::SolveSettings settings, const double* norms, int n_norms,
+                              math::ResultArrays out, double* phi) {
+  const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (t < n_problems)
+    math::solve_and_store_nuisance(in, nu, ids[t], settings, norms, n_norms, out, phi);
 }
 
 // One warp per problem (problems with at least one bin). A warp past the end leaves as a whole.

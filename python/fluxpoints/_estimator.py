@@ -47,7 +47,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
       ``parallel_backend`` is accepted and ignored. Results do not depend on either.
     * ``reoptimize=True`` re-fits, in each energy group, the other models' free parameters that
       the predicted counts are proportional to (other sources' amplitudes, background and
-      template norms) exactly, on the CPU backend; any other free parameter (an index, a
+      template norms) exactly, on either backend; any other free parameter (an index, a
       position) is refused with an error naming it. The step-by-step methods
       (``estimate_best_fit`` ...) support ``reoptimize=False`` only.
     * A scan grid based on the fit error (``norm.scan_min``/``scan_max`` of None) is not supported.
@@ -246,15 +246,10 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
                     "differs per energy group; give norm scan_min and scan_max, or scan_values"
                 )
             scan = np.asarray(norm.scan_values, dtype=float)
-        backend = self.backend
-        if self.reoptimize:
-            if "sensitivity" in selection:
-                raise NotImplementedError(
-                    "fluxpoints: the sensitivity is not computed with reoptimize=True"
-                )
-            # Only the CPU backend solves problems with nuisance parameters for now.
-            if backend == "auto":
-                backend = "cpu"
+        if self.reoptimize and "sensitivity" in selection:
+            raise NotImplementedError(
+                "fluxpoints: the sensitivity is not computed with reoptimize=True"
+            )
         return _batch.Options(
             n_sigma=float(self.n_sigma),
             n_sigma_ul=float(self.n_sigma_ul),
@@ -266,7 +261,7 @@ class FluxPointsEstimator(GammapyFluxPointsEstimator):
             norm_value=float(norm.value),
             norm_min=float(norm.min),
             norm_max=float(norm.max),
-            backend=backend,
+            backend=self.backend,
             workers=self._workers(),
             device=self.device,
         )

@@ -160,4 +160,44 @@ inline GenProblem random_nuisance_problem(std::uint64_t seed, std::uint64_t inde
   return g;
 }
 
+// A faint source in a crowded field where every component is re-fitted, as in a field catalog:
+// Cash bins (pixels) with no fixed background, nuisance 0 a background norm over every bin, the
+// others neighbours whose templates cover only their footprint, all with min = 0; the source's
+// own template local too. Counts are drawn with a true norm in [-0.6, 0] and are mostly 0, so the
+// best-fit norm is often negative with TS < 1.
+inline GenProblem negative_fit_nuisance_problem(std::uint64_t seed, std::uint64_t index, int K) {
+  Rng rng(seed, 7000003 * static_cast<std::uint64_t>(K) + index);
+  GenProblem g;
+  const double scale = rng.log_uniform(0.05, 3);
+  const double theta_true = rng.uniform(-0.6, 0.0);
+  const int n_bins = rng.integer(20 + 2 * K, 40 + 4 * K);
+  const double s_centre = rng.uniform(0.2, 0.8), s_width = rng.uniform(0.05, 0.2);
+  std::vector<double> centre(K), width(K), amp(K), truth(K);
+  for (int k = 0; k < K; ++k) {
+    centre[k] = rng.uniform(0.0, 1.0);
+    width[k] = rng.uniform(0.03, 0.15);
+    amp[k] = scale * (k == 0 ? rng.log_uniform(0.1, 1.0) : rng.log_uniform(0.5, 3.0));
+    truth[k] = rng.uniform(0.5, 1.5);
+    g.nuisances.push_back(NuisanceSpec{1.0, 0.0, std::nan("")});
+  }
+  std::vector<GenBin> bins;
+  for (int i = 0; i < n_bins; ++i) {
+    const double u = (i + 0.5) / n_bins;
+    GenBin b;
+    const double zs = (u - s_centre) / s_width;
+    b.s = std::fabs(zs) < 3 ? scale * std::exp(-0.5 * zs * zs) : 0.0;
+    double mean = theta_true * b.s;
+    for (int k = 0; k < K; ++k) {
+      const double z = (u - centre[k]) / width[k];
+      const double t = k == 0 ? amp[k] : (std::fabs(z) < 3 ? amp[k] * std::exp(-0.5 * z * z) : 0.0);
+      b.t.push_back(t);
+      mean += truth[k] * t;
+    }
+    b.n = std::fmin(rng.poisson(std::fmax(mean, 0.0)), kMaxCounts);
+    bins.push_back(b);
+  }
+  g.datasets.push_back(bins);
+  return g;
+}
+
 }  // namespace fluxpoints::testing

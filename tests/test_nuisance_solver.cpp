@@ -491,6 +491,133 @@ TEST_P(NuisanceRandom, AgainstLongDoubleReference) {
 
 INSTANTIATE_TEST_SUITE_P(K, NuisanceRandom, ::testing::Values(1, 2, 3, 4, 6, 8, 12, 16));
 
+// --- negative best fits with TS < 1 ---------------------------------------------------------
+
+// A crossing's defining property, P(crossing) - P(best fit) = delta, read off the reference
+// profile. The engine places a crossing to ~1e-12 relative and P's slope there is ~2 sqrt(delta)
+// / sigma (a few times that where P is skewed): ~1e-11 in delta; the reference's inner fits give
+// P to ~1e-12 of the summed terms (added separately). A crossing off by 1e-5 sigma fails.
+constexpr double kCrossingDeltaTol = 1e-6;
+// Where the best fit is probed on both sides, in units of |theta| + sigma: far above the engine's
+// convergence (1e-12), close enough that the probe stays near the minimum.
+constexpr double kMinimumProbe = 1e-6;
+
+// Field-like problems (every component re-fitted, min = 0, mostly empty bins) whose best-fit norm
+// is below 0 with 0 <= TS < 1: the crossings above the best fit start from a negative norm (errp
+// was once put at norm ~0, where P is only TS above its minimum, when the search evaluated the
+// bracket's far end first). Many of them have their best fit on a kink, where the comparison of
+// the random problems leaves the crossings out. Checked on the reference profile for each: the
+// engine's statistic at its best fit and that it is a minimum (no lower value just beside it),
+// each finite crossing's defining property, and errp against the reference's own crossing.
+TEST(NuisanceSolver, NegativeBestFitBelowTsOneCrossings) {
+  const std::uint64_t seed = test_seed();
+  const SolveOptions o = all_selected();
+  const ld delta_ul = static_cast<ld>(o.n_sigma_ul) * o.n_sigma_ul;
+  const ld delta_err = static_cast<ld>(o.n_sigma) * o.n_sigma;
+  int selected = 0, properties = 0, errp_compared = 0;
+  // Generator indices per K. With the default seed these hold problems 2 (K = 1), 33 (K = 2) and
+  // 53 (K = 5), whose errp the search that evaluated the bracket's far end first put at norm ~0.
+  struct Range {
+    int K, first, count;
+  };
+  for (const Range& range :
+       {Range{1, 0, 20}, Range{2, 24, 16}, Range{5, 44, 16}, Range{8, 0, 12}}) {
+    const int K = range.K;
+    SCOPED_TRACE(::testing::Message() << "K = " << K);
+    std::vector<GenProblem> problems;
+    NuisanceBatch nb;
+    for (int i = range.first; i < range.first + range.count; ++i) {
+      problems.push_back(negative_fit_nuisance_problem(seed, i, K));
+      add_to_batch(problems.back(), nb);
+    }
+    nb.finish();
+    const NuisanceRun run = run_nuisance(nb, o);
+    const BatchResult& r = run.result;
+    for (std::size_t p = 0; p < problems.size(); ++p) {
+      // TS < 0 (the engine's best fit above its own null) is another fault: see
+      // NuisanceSolver.DISABLED_KinkBestFitAboveNull.
+      if (!(r.status[p] == SolveStatus::ok && r.norm[p] < 0 && r.ts[p] >= 0 && r.ts[p] < 1))
+        continue;
+      // Without counts where the source predicts, P keeps falling as the norm goes to -inf (no
+      // minimum to compare with).
+      bool counts_under_source = false;
+      for (const GenBin& b : problems[p].datasets[0])
+        counts_under_source = counts_under_source || (b.n > 0 && b.s > 0);
+      if (!counts_under_source) continue;
+      ++selected;
+      SCOPED_TRACE(::testing::Message()
+                   << "problem " << range.first + p << ": best fit " << r.norm[p] << ", ts "
+                   << r.ts[p] << describe(problems[p]));
+      const NuRefProblem rp = to_reference(problems[p]);
+      RefProfile P(rp);
+      const double theta = r.norm[p];
+      const NuRefInner best = P.inner(theta);
+      const double stat_tol =
+          2 * kStatRelTol * static_cast<double>(term_scale_of(rp, theta, best.phi));
+      // The engine's best fit and its statistic there, on the reference profile: its value, and
+      // a minimum (P is convex: no lower value on either side).
+      EXPECT_NEAR(r.stat[p], static_cast<double>(best.value), stat_tol);
+      const double scale = std::fabs(theta) + r.norm_err[p];
+      for (const double side : {-1.0, 1.0})
+        EXPECT_GE(static_cast<double>(P.inner(theta + side * kMinimumProbe * scale).value),
+                  static_cast<double>(best.value) - stat_tol)
+            << "P falls on side " << side << " of the best fit";
+      const auto property = [&](double crossing, ld delta, const char* what) {
+        if (std::isnan(crossing)) return;  // errp's NaN is checked below
+        ++properties;
+        const NuRefInner at = P.inner(crossing);
+        EXPECT_NEAR(static_cast<double>(at.value - best.value), static_cast<double>(delta),
+                    kCrossingDeltaTol + stat_tol)
+            << what << " at norm " << crossing;
+      };
+      property(theta + r.norm_errp[p], delta_err, "errp");
+      property(theta - r.norm_errn[p], delta_err, "errn");
+      property(r.norm_ul[p], delta_ul, "ul");
+      // errp against the reference's crossing; NaN only where P stays below the target up to
+      // gammapy's bracket end (step: sigma, or |theta| without one).
+      const double sigma = r.norm_err[p] / o.n_sigma;
+      const ld step = sigma > 0 && std::isfinite(sigma) ? sigma : std::fabs(theta);
+      const RefCrossing c =
+          reference_crossing(P, theta, best.value + delta_err, +1,
+                             ref_bracket_end(+1, theta, step, o.n_sigma_ul + 1), scale);
+      if (std::isnan(r.norm_errp[p])) {
+        EXPECT_FALSE(c.in_bracket) << "errp: NaN, but the reference crosses at " << c.root;
+        continue;
+      }
+      ASSERT_FALSE(std::isnan(c.root)) << "the reference finds no errp crossing";
+      ++errp_compared;
+      EXPECT_NEAR(theta + r.norm_errp[p], static_cast<double>(c.root),
+                  kRefCrossTolSigma * (scale + std::fabs(static_cast<double>(c.root))))
+          << "errp";
+    }
+  }
+  std::cout << "[ negative fits ] " << selected
+            << " problems with norm < 0 and TS < 1: " << properties << " crossing properties, "
+            << errp_compared << " errp against the reference's crossing (seed " << seed << ")\n";
+  EXPECT_GE(selected, 15);
+  EXPECT_GE(errp_compared, selected / 2);
+}
+
+// A known fault, outside the crossings: with the default seed, problem 2 of the field-like
+// generator with K = 5 ends its joint fit at norm ~0 with the statistic ~0.16 above the
+// profile's value there (TS = -0.16: the best fit above the engine's own null). Enable once the
+// joint fit at a kink of several nuisances is fixed.
+TEST(NuisanceSolver, DISABLED_KinkBestFitAboveNull) {
+  const GenProblem g = negative_fit_nuisance_problem(test_seed(), 2, 5);
+  NuisanceBatch nb;
+  add_to_batch(g, nb);
+  nb.finish();
+  const NuisanceRun run = run_nuisance(nb, all_selected());
+  const BatchResult& r = run.result;
+  ASSERT_EQ(r.status[0], SolveStatus::ok) << r.reason(0);
+  const NuRefProblem rp = to_reference(g);
+  RefProfile P(rp);
+  const NuRefSolution ref = reference_solve(rp, P);
+  const double scale = static_cast<double>(term_scale_of(rp, ref.theta, ref.phi));
+  EXPECT_GE(r.ts[0], -kStatRelTol * scale);
+  EXPECT_LE(r.stat[0], static_cast<double>(ref.stat) + kStatRelTol * scale);
+}
+
 // --- closed forms ------------------------------------------------------------------------------
 
 // Closed forms: the engine's best fit to 1e-10 of (|theta| + sigma) (Newton stops at 1e-12

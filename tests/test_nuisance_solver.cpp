@@ -534,8 +534,8 @@ TEST(NuisanceSolver, NegativeBestFitBelowTsOneCrossings) {
     const NuisanceRun run = run_nuisance(nb, o);
     const BatchResult& r = run.result;
     for (std::size_t p = 0; p < problems.size(); ++p) {
-      // TS < 0 (the engine's best fit above its own null) is another fault: see
-      // NuisanceSolver.DISABLED_KinkBestFitAboveNull.
+      // TS < 0 (the engine's best fit above its own null) was another fault: see
+      // NuisanceSolver.KinkOfManyBinsBestFitIsTheMinimum.
       if (!(r.status[p] == SolveStatus::ok && r.norm[p] < 0 && r.ts[p] >= 0 && r.ts[p] < 1))
         continue;
       // Without counts where the source predicts, P keeps falling as the norm goes to -inf (no
@@ -594,15 +594,18 @@ TEST(NuisanceSolver, NegativeBestFitBelowTsOneCrossings) {
   std::cout << "[ negative fits ] " << selected
             << " problems with norm < 0 and TS < 1: " << properties << " crossing properties, "
             << errp_compared << " errp against the reference's crossing (seed " << seed << ")\n";
-  EXPECT_GE(selected, 15);
+  // About 1 in 4 of the 64 problems qualifies (12 to 21 over the seeds tried): 8 keeps the test
+  // meaningful under any seed (FLUXPOINTS_TEST_SEED).
+  EXPECT_GE(selected, 8);
   EXPECT_GE(errp_compared, selected / 2);
 }
 
-// A known fault, outside the crossings: with the default seed, problem 2 of the field-like
-// generator with K = 5 ends its joint fit at norm ~0 with the statistic ~0.16 above the
-// profile's value there (TS = -0.16: the best fit above the engine's own null). Enable once the
-// joint fit at a kink of several nuisances is fixed.
-TEST(NuisanceSolver, DISABLED_KinkBestFitAboveNull) {
+// A fault of the joint fit, found by the test above: with the default seed, problem 2 of the
+// field-like generator with K = 5 has its minimum at norm ~0, where many bins without counts in
+// which only the source predicts meet at their kink. The joint fit stopped there with nuisance 1
+// held at its min (0) while the minimum has it at 0.44: stat 0.16 above the profile's minimum,
+// TS = -0.16. The engine's best fit must be the reference's minimum, and never above the null.
+TEST(NuisanceSolver, KinkOfManyBinsBestFitIsTheMinimum) {
   const GenProblem g = negative_fit_nuisance_problem(test_seed(), 2, 5);
   NuisanceBatch nb;
   add_to_batch(g, nb);
@@ -613,9 +616,67 @@ TEST(NuisanceSolver, DISABLED_KinkBestFitAboveNull) {
   const NuRefProblem rp = to_reference(g);
   RefProfile P(rp);
   const NuRefSolution ref = reference_solve(rp, P);
+  SCOPED_TRACE(::testing::Message() << "engine norm " << r.norm[0] << ", reference "
+                                    << static_cast<double>(ref.theta) << describe(g));
   const double scale = static_cast<double>(term_scale_of(rp, ref.theta, ref.phi));
   EXPECT_GE(r.ts[0], -kStatRelTol * scale);
+  // The reference's fit ends on the kink, where its smoothing continuation leaves it a little
+  // above the minimum (3e-9 here): an upper bound.
   EXPECT_LE(r.stat[0], static_cast<double>(ref.stat) + kStatRelTol * scale);
+  // The engine's statistic is its S at its own (norm, phi_hat): on the reference profile too.
+  EXPECT_NEAR(r.stat[0], static_cast<double>(P.inner(r.norm[0]).value), kStatRelTol * scale);
+}
+
+// What convexity of the profile P implies, checked without a reference on many field-like
+// problems: the best fit is never above the null (TS >= 0); where TS < 1 the errn
+// (best fit > 0) or errp (best fit < 0) crossing lies beyond norm 0 (P only rises away from its
+// minimum, and P(0) = P(best) + TS is still below the target P(best) + 1); likewise the ul
+// crossing (P(best) + 4) lies above 0 when the best fit is < 0 and TS < 4.
+// It caught two faults of the old solver: the kink fault above (TS < 0, ~1 in 1,000 problems)
+// and profile fits stopped next to a Cash bin with counts predicting ~1e-17 (a nuisance started
+// on its bound at a norm ~1e-17: S ~ 79 instead of 8.3 there, so errn and ul crossings were
+// put at norm ~0; ~1 in 300 problems).
+// Tolerances: TS >= -1e-9 (1 + |stat|) - the statistics are sums of ~100 terms of size <= ~100,
+// rounding ~1e-13 of that, the fault is >= 1e-4; TS margins of 1e-6 keep a crossing that sits
+// at 0 within its own tolerance (1e-10 of the norm scale) out of the strict comparisons.
+constexpr double kSweepTsRelTol = 1e-9;
+constexpr double kSweepTsMargin = 1e-6;
+TEST(NuisanceSolver, ConvexityConsequencesOnManyFieldLikeProblems) {
+  const std::uint64_t seed = test_seed();
+  constexpr int kProblemsPerK = 1000;
+  int solved = 0, errn_checked = 0, errp_checked = 0, ul_checked = 0;
+  for (int K : {1, 2, 5, 8, 16}) {
+    SCOPED_TRACE(::testing::Message() << "K = " << K << ", seed " << seed);
+    NuisanceBatch nb;
+    for (int i = 0; i < kProblemsPerK; ++i) add_to_batch(negative_fit_nuisance_problem(seed, i, K), nb);
+    nb.finish();
+    const NuisanceRun run = run_nuisance(nb, all_selected());
+    const BatchResult& r = run.result;
+    for (int p = 0; p < kProblemsPerK; ++p) {
+      if (r.status[p] != SolveStatus::ok) continue;  // plateaus: no source counts anywhere
+      ++solved;
+      SCOPED_TRACE(::testing::Message() << "problem " << p << ": norm " << r.norm[p] << ", ts "
+                                        << r.ts[p] << ", stat " << r.stat[p]);
+      EXPECT_GE(r.ts[p], -kSweepTsRelTol * (1 + std::fabs(r.stat[p])));
+      if (r.ts[p] < 1 - kSweepTsMargin && r.norm[p] > 0 && !std::isnan(r.norm_errn[p])) {
+        ++errn_checked;
+        EXPECT_LT(r.norm[p] - r.norm_errn[p], 0.0) << "errn crossing at or above norm 0";
+      }
+      if (r.ts[p] < 1 - kSweepTsMargin && r.norm[p] < 0 && !std::isnan(r.norm_errp[p])) {
+        ++errp_checked;
+        EXPECT_GT(r.norm[p] + r.norm_errp[p], 0.0) << "errp crossing at or below norm 0";
+      }
+      if (r.ts[p] < 4 - kSweepTsMargin && r.norm[p] < 0 && !std::isnan(r.norm_ul[p])) {
+        ++ul_checked;
+        EXPECT_GT(r.norm_ul[p], 0.0) << "ul crossing at or below norm 0";
+      }
+    }
+  }
+  std::cout << "[ convexity ] " << solved << " solved problems: " << errn_checked << " errn, "
+            << errp_checked << " errp, " << ul_checked << " ul crossings checked (seed " << seed
+            << ")\n";
+  EXPECT_GE(solved, 4500);
+  EXPECT_GE(errn_checked + errp_checked, 200);
 }
 
 // --- closed forms ------------------------------------------------------------------------------

@@ -113,8 +113,12 @@ FLUXPOINTS_HD bool slope_jumps(double lo, const ProfilePoint& at_lo, double hi,
 
 // Minimise S on [lower, upper] (either may be infinite). `lower_open` says the lower end is the
 // Cash feasibility limit, where S' -> -inf and S itself is not to be evaluated.
+// The bracket is searched from o.norm_start in steps of max(1, |start|), growing 4x. A caller
+// whose start is likely the minimum itself (within the tolerance) passes first_step: one step of
+// that size is tried first, then the usual ones.
 template <class Profile>
-FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, int& evals) {
+FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, int& evals,
+                                     double first_step = kNaN) {
   MinimumResult r{kNaN, {kNaN, kNaN, kNaN}, SolveStatus::ok, note_none, false, false, kNaN,
                   kNaN, kNaN};
   const double feas = f.feasible_min();
@@ -158,7 +162,8 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     hi = x;
     at_hi = p;
     hi_known = true;
-    double step = dmax(1.0, dabs(x));
+    const double usual_step = dmax(1.0, dabs(x));
+    double step = first_step > 0.0 && first_step < usual_step ? first_step : usual_step;
     for (int it = 0; it < 1100 && !lo_known; ++it) {
       double cand = hi - step;
       if (cand <= lower) {
@@ -188,7 +193,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
         at_hi = q;
         x = cand;
         p = q;
-        step *= 4.0;
+        step = step < usual_step ? usual_step : 4.0 * step;
         if (!is_finite(step)) break;
       }
     }
@@ -196,7 +201,8 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     lo = x;
     at_lo = p;
     lo_known = true;
-    double step = dmax(1.0, dabs(x));
+    const double usual_step = dmax(1.0, dabs(x));
+    double step = first_step > 0.0 && first_step < usual_step ? first_step : usual_step;
     for (int it = 0; it < 1100 && !hi_known; ++it) {
       double cand = lo + step;
       if (cand >= upper) cand = upper;
@@ -218,7 +224,7 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
         at_lo = q;
         x = cand;
         p = q;
-        step *= 4.0;
+        step = step < usual_step ? usual_step : 4.0 * step;
         if (!is_finite(step)) break;
       }
     }

@@ -266,9 +266,11 @@ FLUXPOINTS_HD_NOINLINE void linear_pass(const NuisanceProblemView& v, const Nuis
       // A Cash bin with counts needs eta > 0, and clearly so: eta within the rounding and the
       // coordinates' tolerance of 0 (the on-kink threshold) counts as 0. A start there (a
       // nuisance on its bound with the norm ~0: eta ~1e-17) has S' ~1e17 and Newton steps of
-      // ~1e-17, which snap back onto the bound; make_feasible moves it away instead.
+      // ~1e-17, which snap back onto the bound; make_feasible moves it away instead. (The
+      // threshold is only worked out below 1e-6 of the counts: above, it would take terms 1e6
+      // times the counts cancelling to eta, whose value is then rounding anyway.)
       bool needs_positive = false;
-      if (kind == StatKind::cash && b.counts[i] > 0.0) {
+      if (kind == StatKind::cash && b.counts[i] > 0.0 && !(eta > 1e-6 * b.counts[i])) {
         double floor = 0.0;
         if (eta > 0.0) {
           double mag = dabs(b.npred_other[i]), coeffs = 0.0;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "fluxpoints/estimator/summed_groups.hpp"
 #include "fluxpoints/math/hd.hpp"
 #include "fluxpoints/math/nuisance_problem.hpp"
 #include "fluxpoints/math/sensitivity.hpp"
@@ -72,56 +73,6 @@ const Component& component_at(const FieldSourceInput& in, std::int64_t row) {
 struct FlatRange {
   std::size_t begin = 0, end = 0;
 };
-
-// sum_over_energy_groups collapses the group's reco bins of a dataset into one bin per pixel, as
-// gammapy's to_image does after slicing: counts, OFF counts and every prediction are summed over
-// the safe bins only; the masks are OR-ed over the bins (so mask_fit selects pixels but does not
-// weight the sums); alpha becomes the OFF-count-weighted mean (0 without OFF counts).
-bool is_safe(const datasets::SpectrumDataset& d, std::size_t i) {
-  return d.mask_safe.empty() || d.mask_safe[i] != 0;
-}
-
-// `values` (flat bins of `d`) summed over the safe reco bins of `r`, per pixel; empty stays empty.
-std::vector<double> sum_safe_bins(const std::vector<double>& values,
-                                  const datasets::SpectrumDataset& d, BinRange r,
-                                  std::size_t n_pixels) {
-  if (values.empty()) return {};
-  std::vector<double> sum(n_pixels, 0.0);
-  for (std::size_t e = r.begin; e < r.end; ++e)
-    for (std::size_t px = 0; px < n_pixels; ++px) {
-      const std::size_t i = e * n_pixels + px;
-      if (is_safe(d, i)) sum[px] += values[i];
-    }
-  return sum;
-}
-
-// The dataset's reco bins `r` as one reco bin per pixel (only the columns the problems read).
-datasets::SpectrumDataset sum_dataset(const datasets::SpectrumDataset& d, BinRange r,
-                                      std::size_t n_pixels) {
-  datasets::SpectrumDataset out;
-  out.name = d.name;
-  out.on_off = d.on_off;
-  out.counts = sum_safe_bins(d.counts, d, r, n_pixels);
-  out.background = d.on_off ? std::vector<double>{} : sum_safe_bins(d.background, d, r, n_pixels);
-  if (d.on_off) {
-    out.counts_off = sum_safe_bins(d.counts_off, d, r, n_pixels);
-    std::vector<double> alpha_n_off(d.counts.size());
-    for (std::size_t i = 0; i < alpha_n_off.size(); ++i)
-      alpha_n_off[i] = math::nan_to_num(d.alpha[i]) * d.counts_off[i];
-    out.alpha = sum_safe_bins(alpha_n_off, d, r, n_pixels);
-    for (std::size_t px = 0; px < n_pixels; ++px)
-      out.alpha[px] = math::nan_to_num(out.alpha[px] / out.counts_off[px]);
-  }
-  const auto any = [&](const std::vector<std::uint8_t>& mask) {
-    std::vector<std::uint8_t> m(n_pixels, 0);
-    for (std::size_t e = r.begin; e < r.end; ++e)
-      for (std::size_t px = 0; px < n_pixels; ++px) m[px] |= mask[e * n_pixels + px] != 0;
-    return m;
-  };
-  if (!d.mask_safe.empty()) out.mask_safe = any(d.mask_safe);
-  if (!d.mask_fit.empty()) out.mask_fit = any(d.mask_fit);
-  return out;
-}
 
 }  // namespace
 
@@ -286,7 +237,7 @@ SourceProblems append_field_source_problems(LikelihoodBatch& batch, const FieldS
       for (std::size_t k : group.segment_dataset) {
         const std::size_t P = static_cast<std::size_t>(prepared[k].n_pixels);
         const PreparedDataset& p = prepared[k];
-        summed_ds[k] = sum_dataset(ds[k], ranges[k], P);
+        summed_ds[k] = sum_energy_group(ds[k], ranges[k], P);
         PreparedDataset& summed = summed_prepared[k];
         summed.dataset = &summed_ds[k];
         summed.n_pixels = p.n_pixels;

@@ -14,6 +14,7 @@
 
 #include "fluxpoints/datasets/fold.hpp"
 #include "fluxpoints/estimator/estimator.hpp"
+#include "fluxpoints/estimator/summed_groups.hpp"
 #include "fluxpoints/math/hd.hpp"
 #include "fluxpoints/math/sensitivity.hpp"
 
@@ -56,10 +57,6 @@ double value_or_zero(const std::vector<double>& v, std::size_t i) {
   return i < v.size() ? v[i] : 0.0;
 }
 
-bool flag_or_true(const std::vector<std::uint8_t>& v, std::size_t i) {
-  return v.empty() || v[i] != 0;
-}
-
 // Adds the masked bins [r.begin, r.end) of one dataset to the current segment.
 void add_bins(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
               const DatasetPrediction& pred, BinRange r) {
@@ -71,35 +68,6 @@ void add_bins(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
     } else {
       batch.add_cash_bin(d.counts[i], s, value_or_zero(d.background, i) + other);
     }
-  }
-}
-
-// sum_over_energy_groups: one bin per dataset, sums over the safe bins only (mask_fit
-// is OR-ed but not used as a weight, as in gammapy), OFF-count-weighted alpha.
-void add_summed_bin(LikelihoodBatch& batch, const datasets::SpectrumDataset& d,
-                    const DatasetPrediction& pred, BinRange r) {
-  double n = 0, n_off = 0, alpha_n_off = 0, s = 0, other = 0, background = 0;
-  bool any_safe = false, any_fit = d.mask_fit.empty();
-  for (std::size_t i = r.begin; i < r.end; ++i) {
-    if (!d.mask_fit.empty() && d.mask_fit[i]) any_fit = true;
-    if (!flag_or_true(d.mask_safe, i)) continue;
-    any_safe = true;
-    n += d.counts[i];
-    s += pred.source[i];
-    other += value_or_zero(pred.other, i);
-    if (d.on_off) {
-      n_off += d.counts_off[i];
-      alpha_n_off += math::nan_to_num(d.alpha[i]) * d.counts_off[i];
-    } else {
-      background += value_or_zero(d.background, i);
-    }
-  }
-  if (!(any_safe && any_fit)) return;
-  if (d.on_off) {
-    // 0 / 0 (no OFF counts) -> NaN -> 0, as gammapy's nan_to_num on alpha.
-    batch.add_wstat_bin(n, n_off, math::nan_to_num(alpha_n_off / n_off), s, other);
-  } else {
-    batch.add_cash_bin(n, s, background + other);
   }
 }
 
@@ -278,7 +246,12 @@ SourceProblems append_source_problems(LikelihoodBatch& batch,
       const auto& d = datasets[k];
       batch.begin_dataset(d.on_off ? StatKind::wstat : StatKind::cash);
       if (options.sum_over_energy_groups) {
-        add_summed_bin(batch, d, predictions[k], ranges[k]);
+        // One bin (the group's safe bins summed): the dataset's only pixel.
+        const datasets::SpectrumDataset summed = sum_energy_group(d, ranges[k], 1);
+        DatasetPrediction summed_prediction;
+        summed_prediction.source = sum_safe_bins(predictions[k].source, d, ranges[k], 1);
+        summed_prediction.other = sum_safe_bins(predictions[k].other, d, ranges[k], 1);
+        add_bins(batch, summed, summed_prediction, BinRange{0, 1});
       } else {
         add_bins(batch, d, predictions[k], ranges[k]);
       }

@@ -79,16 +79,18 @@ BatchedFold fold_range(const std::vector<Source>& sources,
       continue;
     }
     std::vector<FoldTask> mine;
+    std::int64_t mine_end = n_npred;  // taken only when every dataset of the source is
     try {
       for (const DatasetRead* r : reads[i]) {
         const std::int32_t k = arrays.add_dataset(*r->dataset);
         if (!math::has_analytic_integral(model->kind)) arrays.prepare_grid(k);
-        mine.push_back(FoldTask{*model, k, n_npred});
-        n_npred += static_cast<std::int64_t>(r->dataset->n_reco());
+        mine.push_back(FoldTask{*model, k, mine_end});
+        mine_end += static_cast<std::int64_t>(r->dataset->n_reco());
       }
     } catch (const std::exception&) {
       continue;  // a dataset the fold refuses: the host path reports it (its arrays stay unused)
     }
+    n_npred = mine_end;
     tasks.insert(tasks.end(), mine.begin(), mine.end());
     source_of.insert(source_of.end(), mine.size(), i - begin);
   }

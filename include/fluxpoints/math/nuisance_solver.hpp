@@ -271,17 +271,7 @@ FLUXPOINTS_HD_NOINLINE void linear_pass(const NuisanceProblemView& v, const Nuis
       // times the counts cancelling to eta, whose value is then rounding anyway.)
       bool needs_positive = false;
       if (kind == StatKind::cash && b.counts[i] > 0.0 && !(eta > 1e-6 * b.counts[i])) {
-        double floor = 0.0;
-        if (eta > 0.0) {
-          double mag = dabs(b.npred_other[i]), coeffs = 0.0;
-          for (int q = 0; q < c.n_pinned; ++q)
-            mag += dabs(c.pinned_value[q] * v.template_value(c.pinned[q], i));
-          for (int j = 0; j < n_nz; ++j) {
-            mag += dabs(x[nz[j]] * a[nz[j]]);
-            coeffs += dabs(a[nz[j]]);
-          }
-          floor = kOnKink * mag + kKinkAbsTol * coeffs;
-        }
+        const double floor = eta > 0.0 ? on_kink_tolerance(v, c, x, i, a) : 0.0;
         needs_positive = !(eta > floor) && can_be_positive(v, c, i, a, norm_free, x);
       }
       kink = kink && step != nullptr;

@@ -158,12 +158,12 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
   double lo = kNaN, hi = kNaN;
   ProfilePoint at_lo{kNaN, kNaN, kNaN}, at_hi{kNaN, kNaN, kNaN};
   bool lo_known = false, hi_known = false;
+  const double usual_step = dmax(1.0, dabs(x));
+  double step = first_step > 0.0 && first_step < usual_step ? first_step : usual_step;
   if (p.d1 > 0.0) {
     hi = x;
     at_hi = p;
     hi_known = true;
-    const double usual_step = dmax(1.0, dabs(x));
-    double step = first_step > 0.0 && first_step < usual_step ? first_step : usual_step;
     for (int it = 0; it < 1100 && !lo_known; ++it) {
       double cand = hi - step;
       if (cand <= lower) {
@@ -201,8 +201,6 @@ FLUXPOINTS_HD MinimumResult minimise(const Profile& f, const SolveSettings& o, i
     lo = x;
     at_lo = p;
     lo_known = true;
-    const double usual_step = dmax(1.0, dabs(x));
-    double step = first_step > 0.0 && first_step < usual_step ? first_step : usual_step;
     for (int it = 0; it < 1100 && !hi_known; ++it) {
       double cand = lo + step;
       if (cand >= upper) cand = upper;
